@@ -1,0 +1,267 @@
+//! `vigil drift`: compares a current dataset with a reference, column by column, with drift
+//! tests that run as plugins, and reports per-column drift and dataset drift.
+
+mod report;
+mod table;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use vigil_runtime::{ColumnData, ColumnKind, Plugin, ScoreKind};
+
+pub use report::{ColumnReport, Report};
+use table::{Table, TableColumn};
+
+use crate::plugins::Registry;
+
+/// What to compare and how.
+#[derive(Debug, Clone)]
+pub struct DriftOptions {
+    pub reference: PathBuf,
+    pub current: PathBuf,
+    pub categorical: Vec<String>,
+    pub num_test: String,
+    pub cat_test: String,
+    pub column_tests: Vec<(String, String)>,
+    pub test_configs: Vec<(String, String)>,
+    pub threshold: f64,
+    pub drift_share: f64,
+}
+
+/// A problem with the input: reported as one line, exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+/// Runs the comparison.
+pub fn run(options: &DriftOptions, registry: &Registry) -> anyhow::Result<Report> {
+    if !(options.threshold > 0.0 && options.threshold < 1.0) {
+        return Err(InputError(format!(
+            "--threshold must lie strictly between 0 and 1, got {}",
+            options.threshold
+        ))
+        .into());
+    }
+    if !(options.drift_share > 0.0 && options.drift_share <= 1.0) {
+        return Err(InputError(format!(
+            "--drift-share must lie in (0, 1], got {}",
+            options.drift_share
+        ))
+        .into());
+    }
+    let forced: HashSet<String> = options.categorical.iter().cloned().collect();
+    let (reference, current) = read_pair(options, &forced)?;
+    let plan = plan(options, registry, &reference, &current)?;
+    let columns: Vec<ColumnReport> = plan
+        .into_par_iter()
+        .map(|step| evaluate(step, &reference, &current))
+        .collect();
+    Ok(Report::new(
+        reference.rows,
+        current.rows,
+        columns,
+        options.drift_share,
+    ))
+}
+
+/// Reads both files in parallel and makes each column's kind agree between them.
+fn read_pair(options: &DriftOptions, forced: &HashSet<String>) -> anyhow::Result<(Table, Table)> {
+    let read = |path: &PathBuf, forced: &HashSet<String>| {
+        table::read(path, forced).map_err(|e| InputError(e.to_string()))
+    };
+    let (reference, current) = rayon::join(
+        || read(&options.reference, forced),
+        || read(&options.current, forced),
+    );
+    let (mut reference, mut current) = (reference?, current?);
+    check_same_columns(&reference, &current)?;
+    for name in forced {
+        if !reference.columns.iter().any(|c| &c.name == name) {
+            return Err(InputError(format!(
+                "--categorical names `{name}`, which is not a column of {}",
+                reference.path.display()
+            ))
+            .into());
+        }
+    }
+    for (what, table) in [("reference", &reference), ("current", &current)] {
+        if table.rows == 0 {
+            return Err(InputError(format!(
+                "the {what} file {} has no data rows",
+                table.path.display()
+            ))
+            .into());
+        }
+    }
+    // A column that is text in either file is categorical in both.
+    let mixed: HashSet<String> = reference
+        .columns
+        .iter()
+        .filter(|r| {
+            let c = current.columns.iter().find(|c| c.name == r.name).expect("same columns");
+            kind(&r.data) != kind(&c.data)
+        })
+        .map(|r| r.name.clone())
+        .collect();
+    if !mixed.is_empty() {
+        let forced: HashSet<String> = forced.union(&mixed).cloned().collect();
+        for table in [&mut reference, &mut current] {
+            let needs_reread = table
+                .columns
+                .iter()
+                .any(|c| mixed.contains(&c.name) && kind(&c.data) == ColumnKind::Numeric);
+            if needs_reread {
+                *table = read(&table.path, &forced)?;
+            }
+        }
+    }
+    Ok((reference, current))
+}
+
+fn check_same_columns(reference: &Table, current: &Table) -> Result<(), InputError> {
+    let names = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect::<HashSet<_>>();
+    let (r, c) = (names(reference), names(current));
+    if r == c {
+        return Ok(());
+    }
+    let list = |set: HashSet<&String>| {
+        let mut v: Vec<_> = set.into_iter().map(|s| format!("`{s}`")).collect();
+        v.sort();
+        v.join(", ")
+    };
+    let only_reference = list(r.difference(&c).collect());
+    let only_current = list(c.difference(&r).collect());
+    let mut parts = Vec::new();
+    if !only_reference.is_empty() {
+        parts.push(format!("only in the reference: {only_reference}"));
+    }
+    if !only_current.is_empty() {
+        parts.push(format!("only in the current data: {only_current}"));
+    }
+    Err(InputError(format!(
+        "the two files have different columns ({})",
+        parts.join("; ")
+    )))
+}
+
+fn kind(data: &ColumnData) -> ColumnKind {
+    match data {
+        ColumnData::Numeric(_) => ColumnKind::Numeric,
+        ColumnData::Categorical(_) => ColumnKind::Categorical,
+    }
+}
+
+struct Step {
+    index: usize,
+    test_name: String,
+    plugin: Arc<Plugin>,
+    config: String,
+}
+
+/// Chooses the test and configuration of every column, loading each plugin once.
+fn plan(
+    options: &DriftOptions,
+    registry: &Registry,
+    reference: &Table,
+    current: &Table,
+) -> anyhow::Result<Vec<Step>> {
+    let overrides: BTreeMap<&str, &str> = options
+        .column_tests
+        .iter()
+        .map(|(c, t)| (c.as_str(), t.as_str()))
+        .collect();
+    for column in overrides.keys() {
+        if !reference.columns.iter().any(|c| c.name == *column) {
+            return Err(InputError(format!(
+                "--column-test names `{column}`, which is not a column of the data"
+            ))
+            .into());
+        }
+    }
+    let configs: BTreeMap<&str, serde_json::Value> = options
+        .test_configs
+        .iter()
+        .map(|(test, json)| {
+            serde_json::from_str(json)
+                .map(|value| (test.as_str(), value))
+                .map_err(|e| InputError(format!("--config {test}=…: not valid JSON: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut steps = Vec::new();
+    for (index, column) in reference.columns.iter().enumerate() {
+        let column_kind = kind(&column.data);
+        let test_name = overrides
+            .get(column.name.as_str())
+            .copied()
+            .unwrap_or(match column_kind {
+                ColumnKind::Numeric => &options.num_test,
+                ColumnKind::Categorical => &options.cat_test,
+            });
+        let plugin = registry
+            .drift_test(test_name)
+            .map_err(|e| InputError(format!("{e:#}")))?;
+        let info = plugin.info();
+        if !info.column_kinds.contains(&column_kind) {
+            return Err(InputError(format!(
+                "the test `{test_name}` does not accept {} columns, but column `{}` is one \
+                 (choose another with --column-test {}=NAME)",
+                kind_name(column_kind),
+                column.name,
+                column.name
+            ))
+            .into());
+        }
+        let mut config = configs
+            .get(test_name)
+            .or_else(|| configs.get(info.name.as_str()))
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        if info.score == ScoreKind::PValue
+            && let Some(object) = config.as_object_mut()
+        {
+            object
+                .entry("threshold")
+                .or_insert(serde_json::json!(options.threshold));
+        }
+        debug_assert!(current.columns.iter().any(|c| c.name == column.name));
+        steps.push(Step {
+            index,
+            test_name: test_name.to_string(),
+            plugin,
+            config: config.to_string(),
+        });
+    }
+    Ok(steps)
+}
+
+pub fn kind_name(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Numeric => "numeric",
+        ColumnKind::Categorical => "categorical",
+    }
+}
+
+fn evaluate(step: Step, reference: &Table, current: &Table) -> ColumnReport {
+    let reference_column: &TableColumn = &reference.columns[step.index];
+    let current_column = current
+        .columns
+        .iter()
+        .find(|c| c.name == reference_column.name)
+        .expect("same columns");
+    let outcome = step
+        .plugin
+        .drift_test(&reference_column.data, &step.config)
+        .and_then(|mut session| session.evaluate(&current_column.data));
+    let info = step.plugin.info();
+    ColumnReport {
+        name: reference_column.name.clone(),
+        kind: kind_name(kind(&reference_column.data)),
+        test: step.test_name,
+        plugin: format!("{}@{}", info.name, info.version),
+        missing_reference: reference_column.missing,
+        missing_current: current_column.missing,
+        outcome: outcome.map_err(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,199 @@
+//! The drift report: a table for people, one JSON object for programs.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use vigil_runtime::DriftResult;
+
+/// One column's result.
+pub struct ColumnReport {
+    pub name: String,
+    pub kind: &'static str,
+    pub test: String,
+    pub plugin: String,
+    pub missing_reference: usize,
+    pub missing_current: usize,
+    pub outcome: Result<DriftResult, String>,
+}
+
+/// The whole comparison.
+pub struct Report {
+    pub reference_rows: usize,
+    pub current_rows: usize,
+    pub columns: Vec<ColumnReport>,
+    pub drift_share: f64,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    reference_rows: usize,
+    current_rows: usize,
+    columns: Vec<JsonColumn<'a>>,
+    drifted_columns: usize,
+    failed_columns: usize,
+    drift_share: f64,
+    dataset_drift: bool,
+}
+
+#[derive(Serialize)]
+struct JsonColumn<'a> {
+    name: &'a str,
+    kind: &'a str,
+    test: &'a str,
+    plugin: &'a str,
+    statistic: Option<f64>,
+    p_value: Option<f64>,
+    threshold: Option<f64>,
+    /// `null` when the test failed: a failed column is neither drifted nor stable.
+    drifted: Option<bool>,
+    missing_reference: usize,
+    missing_current: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl Report {
+    pub fn new(
+        reference_rows: usize,
+        current_rows: usize,
+        columns: Vec<ColumnReport>,
+        drift_share: f64,
+    ) -> Self {
+        Report {
+            reference_rows,
+            current_rows,
+            columns,
+            drift_share,
+        }
+    }
+
+    pub fn drifted_columns(&self) -> usize {
+        self.columns
+            .iter()
+            .filter(|c| matches!(&c.outcome, Ok(r) if r.drifted))
+            .count()
+    }
+
+    pub fn failed_columns(&self) -> usize {
+        self.columns.iter().filter(|c| c.outcome.is_err()).count()
+    }
+
+    /// Dataset drift: at least `drift_share` of all columns drifted.
+    pub fn dataset_drift(&self) -> bool {
+        !self.columns.is_empty()
+            && self.drifted_columns() as f64 >= self.drift_share * self.columns.len() as f64
+    }
+
+    pub fn to_json(&self) -> String {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| {
+                let ok = c.outcome.as_ref().ok();
+                JsonColumn {
+                    name: &c.name,
+                    kind: c.kind,
+                    test: &c.test,
+                    plugin: &c.plugin,
+                    statistic: ok.map(|r| r.statistic),
+                    p_value: ok.and_then(|r| r.p_value),
+                    threshold: ok.map(|r| r.threshold),
+                    drifted: ok.map(|r| r.drifted),
+                    missing_reference: c.missing_reference,
+                    missing_current: c.missing_current,
+                    error: c.outcome.as_ref().err().map(String::as_str),
+                }
+            })
+            .collect();
+        let report = JsonReport {
+            reference_rows: self.reference_rows,
+            current_rows: self.current_rows,
+            columns,
+            drifted_columns: self.drifted_columns(),
+            failed_columns: self.failed_columns(),
+            drift_share: self.drift_share,
+            dataset_drift: self.dataset_drift(),
+        };
+        serde_json::to_string_pretty(&report).expect("the report serializes")
+    }
+
+    pub fn to_table(&self) -> String {
+        let mut rows = vec![[
+            "column".to_string(),
+            "kind".into(),
+            "test".into(),
+            "statistic".into(),
+            "p-value".into(),
+            "threshold".into(),
+            "drift".into(),
+            "missing (ref/cur)".into(),
+        ]];
+        for c in &self.columns {
+            let missing = format!("{}/{}", c.missing_reference, c.missing_current);
+            rows.push(match &c.outcome {
+                Ok(r) => [
+                    c.name.clone(),
+                    c.kind.into(),
+                    c.test.clone(),
+                    format!("{:.6}", r.statistic),
+                    r.p_value.map_or("-".into(), format_p),
+                    format!("{}", r.threshold),
+                    if r.drifted { "DRIFT" } else { "ok" }.into(),
+                    missing,
+                ],
+                Err(_) => [
+                    c.name.clone(),
+                    c.kind.into(),
+                    c.test.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "FAILED".into(),
+                    missing,
+                ],
+            });
+        }
+        let widths: Vec<usize> = (0..8)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Drift report: {} columns; reference {} rows, current {} rows\n",
+            self.columns.len(),
+            self.reference_rows,
+            self.current_rows
+        );
+        for row in &rows {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        }
+        for c in &self.columns {
+            if let Err(error) = &c.outcome {
+                let _ = writeln!(out, "\ncolumn `{}` failed: {error}", c.name);
+            }
+        }
+        let drifted = self.drifted_columns();
+        let _ = writeln!(
+            out,
+            "\n{drifted} of {} columns drifted ({:.1}%); dataset drift: {} (at {:.0}% of columns)",
+            self.columns.len(),
+            100.0 * drifted as f64 / self.columns.len().max(1) as f64,
+            if self.dataset_drift() { "YES" } else { "no" },
+            100.0 * self.drift_share
+        );
+        out
+    }
+}
+
+fn format_p(p: f64) -> String {
+    if p != 0.0 && p < 1e-4 {
+        format!("{p:.3e}")
+    } else {
+        format!("{p:.6}")
+    }
+}

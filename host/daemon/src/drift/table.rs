@@ -1,0 +1,347 @@
+//! Reading a CSV file into typed columns.
+//!
+//! A column is numeric when every non-missing value parses as a number, categorical otherwise
+//! (or when forced). The file is read once; a column that turns out categorical after some
+//! rows were read as numbers is dictionary-encoded from then on, and only the rows before that
+//! point are read again, as text, in a second pass.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use vigil_runtime::{CategoricalColumn, ColumnData, MISSING_CODE};
+
+/// Why a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The CSV is malformed.
+    #[error("{path}: {message}")]
+    Csv { path: PathBuf, message: String },
+}
+
+/// A column read from a file.
+#[derive(Debug)]
+pub struct TableColumn {
+    pub name: String,
+    pub data: ColumnData,
+    pub missing: usize,
+}
+
+/// A whole file, columns in file order.
+#[derive(Debug)]
+pub struct Table {
+    pub path: PathBuf,
+    pub rows: usize,
+    pub columns: Vec<TableColumn>,
+}
+
+/// Values that count as missing, in either kind of column.
+fn is_missing(field: &[u8]) -> bool {
+    matches!(field, b"" | b"NA" | b"NaN" | b"nan")
+}
+
+fn trim(field: &[u8]) -> &[u8] {
+    field.trim_ascii()
+}
+
+fn parse_number(field: &[u8]) -> Option<f64> {
+    std::str::from_utf8(field).ok()?.parse::<f64>().ok()
+}
+
+enum Builder {
+    Numeric(Vec<f64>),
+    Text {
+        index: HashMap<Box<[u8]>, u32>,
+        categories: Vec<String>,
+        codes: Vec<u32>,
+        /// Rows before this one were read as numbers and must be read again as text.
+        backfill: usize,
+    },
+}
+
+impl Builder {
+    fn text(backfill: usize, capacity: usize) -> Self {
+        let mut codes = Vec::with_capacity(capacity);
+        codes.resize(backfill, MISSING_CODE);
+        Builder::Text {
+            index: HashMap::new(),
+            categories: Vec::new(),
+            codes,
+            backfill,
+        }
+    }
+
+    fn push(&mut self, field: &[u8], row: usize) {
+        let field = trim(field);
+        match self {
+            Builder::Numeric(values) => {
+                if is_missing(field) {
+                    values.push(f64::NAN);
+                } else if let Some(value) = parse_number(field) {
+                    values.push(value);
+                } else {
+                    *self = Builder::text(row, values.capacity());
+                    self.push(field, row);
+                }
+            }
+            Builder::Text { .. } => {
+                let code = self.code(field);
+                if let Builder::Text { codes, .. } = self {
+                    codes.push(code);
+                }
+            }
+        }
+    }
+
+    fn code(&mut self, field: &[u8]) -> u32 {
+        let Builder::Text {
+            index, categories, ..
+        } = self
+        else {
+            unreachable!("only text columns have codes")
+        };
+        if is_missing(field) {
+            return MISSING_CODE;
+        }
+        if let Some(&code) = index.get(field) {
+            return code;
+        }
+        let code = categories.len() as u32;
+        categories.push(String::from_utf8_lossy(field).into_owned());
+        index.insert(field.into(), code);
+        code
+    }
+
+    fn finish(self) -> (ColumnData, usize) {
+        match self {
+            Builder::Numeric(values) => {
+                let missing = values.iter().filter(|v| v.is_nan()).count();
+                (ColumnData::Numeric(values), missing)
+            }
+            Builder::Text {
+                categories, codes, ..
+            } => {
+                let missing = codes.iter().filter(|&&c| c == MISSING_CODE).count();
+                (
+                    ColumnData::Categorical(CategoricalColumn { categories, codes }),
+                    missing,
+                )
+            }
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, TableError> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(file))
+}
+
+fn csv_error(path: &Path, error: csv::Error) -> TableError {
+    match error.kind() {
+        csv::ErrorKind::Io(_) => TableError::Csv {
+            path: path.to_path_buf(),
+            message: format!("read failed: {error}"),
+        },
+        _ => TableError::Csv {
+            path: path.to_path_buf(),
+            message: format!("not a valid CSV file: {error}"),
+        },
+    }
+}
+
+/// Reads `path`; columns named in `categorical` are read as text whatever they hold.
+pub fn read(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableError> {
+    let mut reader = open(path)?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(TableError::Csv {
+            path: path.to_path_buf(),
+            message: "the file has no header row".into(),
+        });
+    }
+    let mut seen = HashSet::new();
+    if let Some(duplicate) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(TableError::Csv {
+            path: path.to_path_buf(),
+            message: format!("column `{duplicate}` appears twice in the header"),
+        });
+    }
+    let mut builders: Vec<Builder> = header
+        .iter()
+        .map(|name| {
+            if categorical.contains(name) {
+                Builder::text(0, 0)
+            } else {
+                Builder::Numeric(Vec::new())
+            }
+        })
+        .collect();
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0usize;
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
+        // The csv reader already refuses rows whose length differs from the header's.
+        for (builder, field) in builders.iter_mut().zip(record.iter()) {
+            builder.push(field, rows);
+        }
+        rows += 1;
+    }
+    backfill(path, &mut builders)?;
+    let columns = header
+        .into_iter()
+        .zip(builders)
+        .map(|(name, builder)| {
+            let (data, missing) = builder.finish();
+            TableColumn {
+                name,
+                data,
+                missing,
+            }
+        })
+        .collect();
+    Ok(Table {
+        path: path.to_path_buf(),
+        rows,
+        columns,
+    })
+}
+
+/// Re-reads, as text, the leading rows of columns that became categorical part-way through.
+fn backfill(path: &Path, builders: &mut [Builder]) -> Result<(), TableError> {
+    let pending: Vec<usize> = builders
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, Builder::Text { backfill, .. } if *backfill > 0))
+        .map(|(i, _)| i)
+        .collect();
+    let Some(until) = pending
+        .iter()
+        .map(|&i| match &builders[i] {
+            Builder::Text { backfill, .. } => *backfill,
+            Builder::Numeric(_) => 0,
+        })
+        .max()
+    else {
+        return Ok(());
+    };
+    let mut reader = open(path)?;
+    let mut record = csv::ByteRecord::new();
+    for row in 0..until {
+        if !reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?
+        {
+            break;
+        }
+        for &i in &pending {
+            let builder = &mut builders[i];
+            let Builder::Text { backfill, .. } = builder else {
+                continue;
+            };
+            if row >= *backfill {
+                continue;
+            }
+            let field = trim(record.get(i).unwrap_or_default());
+            let code = builder.code(field);
+            if let Builder::Text { codes, .. } = builder {
+                codes[row] = code;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    fn categories(data: &ColumnData) -> Vec<Option<String>> {
+        let ColumnData::Categorical(c) = data else {
+            panic!("expected a categorical column")
+        };
+        c.codes
+            .iter()
+            .map(|&code| (code != MISSING_CODE).then(|| c.categories[code as usize].clone()))
+            .collect()
+    }
+
+    #[test]
+    fn infers_kinds_and_counts_missing() {
+        let file = write("a,b,c\n1,x,2.5\nNA,y,\n3, x ,nan\n");
+        let table = read(file.path(), &HashSet::new()).unwrap();
+        assert_eq!(table.rows, 3);
+        let ColumnData::Numeric(a) = &table.columns[0].data else {
+            panic!()
+        };
+        assert_eq!(a[0], 1.0);
+        assert!(a[1].is_nan());
+        assert_eq!(table.columns[0].missing, 1);
+        assert_eq!(
+            categories(&table.columns[1].data),
+            vec![Some("x".into()), Some("y".into()), Some("x".into())]
+        );
+        assert_eq!(table.columns[2].missing, 2);
+    }
+
+    #[test]
+    fn a_late_text_value_makes_the_column_categorical_with_original_text() {
+        let file = write("v\n1.50\n2\nNA\nabc\n1.50\n");
+        let table = read(file.path(), &HashSet::new()).unwrap();
+        assert_eq!(
+            categories(&table.columns[0].data),
+            vec![
+                Some("1.50".into()),
+                Some("2".into()),
+                None,
+                Some("abc".into()),
+                Some("1.50".into())
+            ]
+        );
+        assert_eq!(table.columns[0].missing, 1);
+    }
+
+    #[test]
+    fn forced_categorical_keeps_numbers_as_labels() {
+        let file = write("zip,n\n02134,1\n2134,2\n");
+        let forced = HashSet::from(["zip".to_string()]);
+        let table = read(file.path(), &forced).unwrap();
+        assert_eq!(
+            categories(&table.columns[0].data),
+            vec![Some("02134".into()), Some("2134".into())]
+        );
+    }
+
+    #[test]
+    fn ragged_rows_and_duplicate_headers_are_errors() {
+        let ragged = write("a,b\n1,2\n3\n");
+        let error = read(ragged.path(), &HashSet::new()).unwrap_err();
+        assert!(error.to_string().contains("not a valid CSV"), "{error}");
+        let duplicate = write("a,a\n1,2\n");
+        let error = read(duplicate.path(), &HashSet::new()).unwrap_err();
+        assert!(error.to_string().contains("appears twice"), "{error}");
+    }
+}

@@ -1,0 +1,107 @@
+//! The plugins `vigil` can run: the standard set embedded in the binary, plus components from
+//! a directory. Standard plugins are compiled only when first used.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, anyhow};
+use vigil_runtime::{Plugin, Runtime};
+
+include!(concat!(env!("OUT_DIR"), "/standard_plugins.rs"));
+
+enum Entry {
+    Standard(&'static [u8]),
+    Loaded(Arc<Plugin>),
+}
+
+/// Plugins by name.
+pub struct Registry {
+    runtime: Runtime,
+    entries: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl Registry {
+    /// The standard plugins, not yet compiled.
+    pub fn standard(runtime: Runtime) -> Self {
+        let entries = STANDARD_PLUGINS
+            .iter()
+            .map(|(name, bytes)| (name.to_string(), Entry::Standard(bytes)))
+            .collect();
+        Registry {
+            runtime,
+            entries: Mutex::new(entries),
+        }
+    }
+
+    /// Adds every `*.wasm` component in `dir`; a plugin with a standard plugin's name replaces it.
+    pub fn add_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let plugin = self
+                .runtime
+                .load(&bytes)
+                .with_context(|| format!("{} is not a usable plugin", path.display()))?;
+            let name = plugin.info().name.clone();
+            self.entries
+                .lock()
+                .expect("registry lock")
+                .insert(name, Entry::Loaded(plugin));
+        }
+        Ok(())
+    }
+
+    /// Finds a plugin by its name, or a drift test by its short name (`ks` for `drift-ks`).
+    pub fn drift_test(&self, name: &str) -> anyhow::Result<Arc<Plugin>> {
+        let full = format!("drift-{name}");
+        let key = {
+            let entries = self.entries.lock().expect("registry lock");
+            [name, full.as_str()]
+                .into_iter()
+                .find(|k| entries.contains_key(*k))
+                .map(str::to_string)
+        };
+        let key = key.ok_or_else(|| {
+            anyhow!(
+                "no drift test named `{name}`; available: {}",
+                self.names().join(", ")
+            )
+        })?;
+        self.get(&key)
+    }
+
+    fn get(&self, name: &str) -> anyhow::Result<Arc<Plugin>> {
+        let mut entries = self.entries.lock().expect("registry lock");
+        let entry = entries.get_mut(name).expect("name was checked");
+        let plugin = match entry {
+            Entry::Loaded(plugin) => plugin.clone(),
+            Entry::Standard(bytes) => {
+                let plugin = self
+                    .runtime
+                    .load(bytes)
+                    .with_context(|| format!("the standard plugin `{name}` failed to load"))?;
+                *entry = Entry::Loaded(plugin.clone());
+                plugin
+            }
+        };
+        Ok(plugin)
+    }
+
+    /// Names of every plugin, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.entries
+            .lock()
+            .expect("registry lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,259 @@
+//! Turns plugin crates into WebAssembly components.
+//!
+//! Two toolchains are supported, tried in this order:
+//! 1. **rustup's `wasm32-wasip2` target** (what plugin authors normally have): `cargo build
+//!    --target wasm32-wasip2` emits a component directly.
+//! 2. **A wasm32-capable rustc with the standard library's source** (Debian's `rustc-web`,
+//!    `cargo-web`, `rust-web-src` and `wasi-libc`, used where the rustup target cannot be
+//!    installed): std is built from source for `wasm32-wasip1`, and the core module is turned
+//!    into a component here, with the WASI preview 1 reactor adapter.
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod toolchain;
+
+pub use toolchain::Toolchain;
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No toolchain that can build wasm32 components was found.
+    #[error(
+        "no toolchain can build WebAssembly components here: run `rustup target add wasm32-wasip2`, \
+         or install Debian's rustc-web, cargo-web, rust-web-src and wasi-libc ({0})"
+    )]
+    NoToolchain(String),
+    /// cargo failed; its diagnostics went to stderr.
+    #[error("cargo failed to build the plugin (exit status {0}); see the compiler output above")]
+    Cargo(String),
+    /// Running a tool failed.
+    #[error("could not run {tool}: {source}")]
+    Spawn {
+        /// The program.
+        tool: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The core module could not be turned into a component.
+    #[error("could not make a component of {path}: {message}")]
+    Componentize {
+        /// The core module.
+        path: PathBuf,
+        /// What wit-component said.
+        message: String,
+    },
+    /// cargo reported no wasm artifact for a requested package.
+    #[error("cargo produced no .wasm for package `{0}`; is its crate-type `cdylib`?")]
+    NoArtifact(String),
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// `Cargo.toml` of the plugin crate, or of the workspace holding the packages.
+    pub manifest_path: PathBuf,
+    /// Packages to build; empty means the manifest's own package.
+    pub packages: Vec<String>,
+    /// cargo's target directory for the wasm build (kept apart from native builds).
+    pub target_dir: PathBuf,
+}
+
+/// One built plugin.
+#[derive(Debug, Clone)]
+pub struct BuiltComponent {
+    /// The cargo package name.
+    pub package: String,
+    /// Where the component was written.
+    pub path: PathBuf,
+}
+
+/// Builds the requested packages with the best toolchain available, in one cargo run, and
+/// writes each component to `<target_dir>/components/<package>.wasm`.
+pub fn build(request: &BuildRequest) -> Result<Vec<BuiltComponent>, BuildError> {
+    let toolchain = Toolchain::detect()?;
+    build_with(&toolchain, request)
+}
+
+/// [`build`] with a chosen toolchain.
+pub fn build_with(
+    toolchain: &Toolchain,
+    request: &BuildRequest,
+) -> Result<Vec<BuiltComponent>, BuildError> {
+    let mut cargo = toolchain.cargo_command();
+    cargo
+        .arg("build")
+        .arg("--release")
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(&request.manifest_path)
+        .arg("--target-dir")
+        .arg(&request.target_dir)
+        .args(["--target", toolchain.target()])
+        // Small, fast components whatever the plugin's own release profile says.
+        .args(["--config", "profile.release.lto=true"])
+        .args(["--config", "profile.release.codegen-units=1"])
+        .args(["--config", "profile.release.opt-level=3"])
+        .args(["--config", "profile.release.debug=false"])
+        .args(["--config", "profile.release.strip=false"])
+        .args(["--config", "profile.release.panic=\"abort\""])
+        .stderr(std::process::Stdio::inherit());
+    for package in &request.packages {
+        cargo.arg("-p").arg(package);
+    }
+    let output = cargo.output().map_err(|source| BuildError::Spawn {
+        tool: "cargo".into(),
+        source,
+    })?;
+    if !output.status.success() {
+        return Err(BuildError::Cargo(output.status.to_string()));
+    }
+    let modules = wasm_artifacts(&output.stdout);
+    let wanted: Vec<String> = if request.packages.is_empty() {
+        modules.keys().cloned().collect()
+    } else {
+        request.packages.clone()
+    };
+    let out_dir = request.target_dir.join("components");
+    std::fs::create_dir_all(&out_dir).map_err(|source| BuildError::Io {
+        path: out_dir.clone(),
+        source,
+    })?;
+    let mut built = Vec::new();
+    for package in wanted {
+        let module = modules
+            .get(&package)
+            .ok_or_else(|| BuildError::NoArtifact(package.clone()))?;
+        let path = out_dir.join(format!("{package}.wasm"));
+        toolchain.finish(module, &path)?;
+        built.push(BuiltComponent { package, path });
+    }
+    Ok(built)
+}
+
+/// Maps package name → the `.wasm` file cargo reported for it.
+fn wasm_artifacts(stdout: &[u8]) -> BTreeMap<String, PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        reason: String,
+        #[serde(default)]
+        package_id: String,
+        #[serde(default)]
+        filenames: Vec<PathBuf>,
+        #[serde(default)]
+        target: Option<Target>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Target {
+        name: String,
+    }
+    let mut artifacts = BTreeMap::new();
+    for line in stdout.split(|&b| b == b'\n') {
+        let Ok(message) = serde_json::from_slice::<Message>(line) else {
+            continue;
+        };
+        if message.reason != "compiler-artifact" {
+            continue;
+        }
+        let Some(wasm) = message
+            .filenames
+            .into_iter()
+            .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        else {
+            continue;
+        };
+        let package = package_name(&message.package_id)
+            .or(message.target.map(|t| t.name.replace('_', "-")))
+            .unwrap_or_default();
+        artifacts.insert(package, wasm);
+    }
+    artifacts
+}
+
+/// The package name from a cargo package id: `path+file:///x/drift-ks#0.1.0` (the last path
+/// segment, unless a `name@` prefix follows the `#`) or `registry+…#name@1.0.0`.
+fn package_name(id: &str) -> Option<String> {
+    let (source, fragment) = id.rsplit_once('#')?;
+    if let Some((name, _version)) = fragment.split_once('@') {
+        return Some(name.to_string());
+    }
+    Path::new(source)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+/// A command with the environment cleared of everything an enclosing cargo (a build script,
+/// `cargo run`) sets, so the nested build neither inherits flags meant for the host nor
+/// fights over the outer target directory.
+fn clean_command(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let inherited_from_cargo = (key.starts_with("CARGO")
+            && !matches!(key.as_ref(), "CARGO_HOME")
+            && !key.starts_with("CARGO_NET_")
+            && !key.starts_with("CARGO_HTTP_")
+            && !key.starts_with("CARGO_REGISTRIES_")
+            && !key.starts_with("CARGO_REGISTRY_"))
+            || key.starts_with("RUSTC")
+            || key.starts_with("RUSTDOC")
+            || matches!(
+                key.as_ref(),
+                "RUSTFLAGS"
+                    | "OUT_DIR"
+                    | "TARGET"
+                    | "HOST"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "NUM_JOBS"
+                    | "RUST_RECURSION_COUNT"
+            );
+        if inherited_from_cargo {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_from_cargo_ids() {
+        assert_eq!(
+            package_name("path+file:///work/main/plugins/drift-ks#0.1.0").as_deref(),
+            Some("drift-ks")
+        );
+        assert_eq!(
+            package_name("path+file:///work/x#my-plugin@0.2.0").as_deref(),
+            Some("my-plugin")
+        );
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0")
+                .as_deref(),
+            Some("serde")
+        );
+    }
+
+    #[test]
+    fn artifacts_are_read_from_cargo_messages() {
+        let stdout = br#"{"reason":"compiler-artifact","package_id":"path+file:///p/drift-ks#0.1.0","target":{"name":"drift_ks"},"filenames":["/t/drift_ks.wasm","/t/libdrift_ks.rlib"]}
+{"reason":"compiler-artifact","package_id":"registry+x#serde@1.0.0","target":{"name":"serde"},"filenames":["/t/libserde.rlib"]}
+{"reason":"build-finished","success":true}"#;
+        let artifacts = wasm_artifacts(stdout);
+        assert_eq!(artifacts.len(), 1);
+        assert_eq!(artifacts["drift-ks"], PathBuf::from("/t/drift_ks.wasm"));
+    }
+}

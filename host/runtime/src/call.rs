@@ -1,0 +1,99 @@
+//! Every call into a guest goes through [`guard`]: a fresh deadline, the log budget reset,
+//! captured stdio forwarded, and any failure turned into a typed [`Error`].
+
+use wasmtime::{Store, Trap};
+
+use crate::config::RuntimeConfig;
+use crate::error::Error;
+use crate::host::StoreData;
+use crate::PluginError;
+
+/// Runs `f` against the store under the configured deadline.
+pub fn guard<R>(
+    store: &mut Store<StoreData>,
+    config: &RuntimeConfig,
+    plugin: &str,
+    f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
+) -> Result<R, Error> {
+    let tick = config.epoch_tick.as_nanos().max(1);
+    // The deadline fires at the first tick boundary at least `deadline` away; with a tick well
+    // below the deadline the overshoot stays under one tick.
+    let ticks = config.deadline.as_nanos().div_ceil(tick) as u64;
+    store.set_epoch_deadline(ticks.max(1));
+    store.data_mut().begin_call();
+    let outcome = f(store);
+    let stderr = store.data_mut().end_call();
+    outcome.map_err(|error| classify(error, store.data(), config, plugin, &stderr))
+}
+
+/// [`guard`] for exports that return `result<T, error>`: the plugin's own error becomes
+/// [`Error::Plugin`].
+pub fn guard_result<R>(
+    store: &mut Store<StoreData>,
+    config: &RuntimeConfig,
+    plugin: &str,
+    f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<Result<R, PluginError>>,
+) -> Result<R, Error> {
+    guard(store, config, plugin, f)?.map_err(|error| Error::Plugin {
+        plugin: plugin.to_string(),
+        error: cap_plugin_error(error, config.max_output_string_bytes),
+    })
+}
+
+fn classify(
+    error: wasmtime::Error,
+    data: &StoreData,
+    config: &RuntimeConfig,
+    plugin: &str,
+    stderr: &str,
+) -> Error {
+    let plugin = plugin.to_string();
+    if data.limiter.memory_exceeded {
+        return Error::OutOfMemory {
+            plugin,
+            limit_bytes: config.memory_bytes,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Error::Timeout {
+            plugin,
+            deadline: config.deadline,
+        },
+        Some(Trap::StackOverflow) => Error::StackOverflow { plugin },
+        Some(trap) => Error::Trap {
+            plugin,
+            message: match panic_message(stderr) {
+                Some(panic) => format!("{trap}; {panic}"),
+                None => trap.to_string(),
+            },
+        },
+        None => Error::Trap {
+            plugin,
+            message: crate::host::truncate(&format!("{error:#}"), 2048).to_string(),
+        },
+    }
+}
+
+/// A Rust guest prints `thread '…' panicked at FILE:LINE:COL:` then the message before it aborts.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
+    let location = lines.next()?;
+    let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
+    let location = location.split("panicked at").nth(1).unwrap_or("").trim();
+    let text = format!("panicked at {location} {}", message.join(" "));
+    Some(crate::host::truncate(text.trim(), 1024).to_string())
+}
+
+fn cap_plugin_error(error: PluginError, max: usize) -> PluginError {
+    let cap = |m: String| crate::host::truncate(&m, max).to_string();
+    match error {
+        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(cap(m)),
+        PluginError::InvalidInput(m) => PluginError::InvalidInput(cap(m)),
+        PluginError::Internal(m) => PluginError::Internal(cap(m)),
+    }
+}
+
+/// Whether a failure may have left the store's instance in an unknown state.
+pub fn poisons(error: &Error) -> bool {
+    !matches!(error, Error::Plugin { .. } | Error::InvalidOutput { .. })
+}

@@ -1,0 +1,90 @@
+use std::time::Duration;
+
+/// Limits and engine settings. The defaults follow the sandbox bar in `RELIABILITY.md`.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Wall-clock budget of one call into a plugin.
+    pub deadline: Duration,
+    /// How often the epoch advances; the deadline overshoots by at most about one tick.
+    pub epoch_tick: Duration,
+    /// Cap on a plugin's linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Cap on elements in any one table.
+    pub table_elements: usize,
+    /// Cap on core instances in one store.
+    pub instances: usize,
+    /// Cap on tables in one store.
+    pub tables: usize,
+    /// Cap on linear memories in one store.
+    pub memories: usize,
+    /// Wasm stack size, in bytes.
+    pub max_wasm_stack: usize,
+    /// Bytes of a plugin's stdout and of its stderr kept per store (the rest is counted, then
+    /// dropped).
+    pub stdio_bytes: usize,
+    /// Log records a plugin may emit per call; later ones are dropped and counted.
+    pub log_records_per_call: usize,
+    /// Longest log message kept, in bytes.
+    pub log_message_bytes: usize,
+    /// Longest list a plugin may return (detector positions, preprocessor rows × columns).
+    pub max_output_values: usize,
+    /// Longest string a plugin may return (reasons, error messages); longer ones are cut.
+    pub max_output_string_bytes: usize,
+    /// Use the pooling instance allocator (faster instantiation, large virtual reservation).
+    pub pooling: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            deadline: Duration::from_secs(2),
+            epoch_tick: Duration::from_millis(10),
+            memory_bytes: 64 << 20,
+            table_elements: 10_000,
+            instances: 50,
+            tables: 50,
+            memories: 10,
+            max_wasm_stack: 512 << 10,
+            stdio_bytes: 64 << 10,
+            log_records_per_call: 100,
+            log_message_bytes: 4 << 10,
+            max_output_values: 16 << 20,
+            max_output_string_bytes: 64 << 10,
+            pooling: false,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The wasmtime configuration every plugin runs under: Cranelift, epoch interruption, a
+    /// bounded stack, and only the Wasm proposals Rust guests need.
+    pub(crate) fn engine_config(&self) -> wasmtime::Config {
+        let mut config = wasmtime::Config::new();
+        config
+            .strategy(wasmtime::Strategy::Cranelift)
+            .epoch_interruption(true)
+            .max_wasm_stack(self.max_wasm_stack)
+            // Canonical NaNs make results bit-for-bit reproducible for replay.
+            .cranelift_nan_canonicalization(true)
+            .wasm_memory64(false)
+            // Threads, GC, function references, exceptions and component-model async are
+            // compiled out of wasmtime (see the workspace features); the rest is off here.
+            .wasm_gc(false)
+            .wasm_relaxed_simd(false)
+            .wasm_stack_switching(false)
+            .wasm_custom_page_sizes(false)
+            .wasm_wide_arithmetic(false)
+;
+        if self.pooling {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.max_memory_size(self.memory_bytes)
+                .table_elements(self.table_elements)
+                .total_core_instances(1000)
+                .total_component_instances(200)
+                .total_memories(1000)
+                .total_tables(1000);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        config
+    }
+}

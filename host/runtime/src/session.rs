@@ -1,0 +1,300 @@
+//! Sessions: a plugin instance kept in one store across calls, for drift tests built from a
+//! reference once and detectors whose state lives between windows. Each call still runs under
+//! its own deadline; after a trap or a limit the session refuses further calls.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+use crate::bindings::{detector, drift, preprocessor};
+use crate::call::{guard, guard_result, poisons};
+use crate::error::Error;
+use crate::host::StoreData;
+use crate::loader::{Plugin, Pre};
+use crate::{Batch, ColumnData, Context, Decision, DriftResult};
+
+/// A drift test built from a reference, ready to evaluate windows.
+pub struct DriftSession {
+    plugin: Arc<Plugin>,
+    store: Store<StoreData>,
+    instance: drift::DriftTestPlugin,
+    test: ResourceAny,
+    poisoned: bool,
+}
+
+/// A streaming detector with its state.
+pub struct DetectorSession {
+    plugin: Arc<Plugin>,
+    store: Store<StoreData>,
+    instance: detector::DetectorPlugin,
+    detector: ResourceAny,
+    poisoned: bool,
+}
+
+/// A preprocessor fitted on a reference batch.
+pub struct PreprocessorSession {
+    plugin: Arc<Plugin>,
+    store: Store<StoreData>,
+    instance: preprocessor::PreprocessorPlugin,
+    fitted: ResourceAny,
+    poisoned: bool,
+}
+
+fn wrong_kind(plugin: &Plugin, wanted: &str) -> Error {
+    Error::InvalidComponent(format!(
+        "plugin `{}` is a {:?} plugin, not a {wanted}",
+        plugin.info().name,
+        plugin.info().kind
+    ))
+}
+
+impl Plugin {
+    /// Builds the drift test from a reference column and a JSON configuration.
+    pub fn drift_test(
+        self: &Arc<Self>,
+        reference: &ColumnData,
+        config: &str,
+    ) -> Result<DriftSession, Error> {
+        let Pre::DriftTest(pre) = &self.pre else {
+            return Err(wrong_kind(self, "drift test"));
+        };
+        let limits = &self.shared.config;
+        let mut store = self.new_store();
+        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+        let test = guard_result(&mut store, limits, &self.name, |s| {
+            instance
+                .vigil_plugin_drift_test()
+                .test()
+                .call_create(s, reference, config)
+        })?;
+        Ok(DriftSession {
+            plugin: self.clone(),
+            store,
+            instance,
+            test,
+            poisoned: false,
+        })
+    }
+
+    /// A detector from a JSON configuration, fresh or resumed from a snapshot.
+    pub fn detector(
+        self: &Arc<Self>,
+        config: &str,
+        snapshot: Option<&[u8]>,
+    ) -> Result<DetectorSession, Error> {
+        let Pre::Detector(pre) = &self.pre else {
+            return Err(wrong_kind(self, "detector"));
+        };
+        let limits = &self.shared.config;
+        let mut store = self.new_store();
+        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+        let detector = guard_result(&mut store, limits, &self.name, |s| {
+            let api = instance.vigil_plugin_detector().detector();
+            match snapshot {
+                Some(bytes) => api.call_restore(s, bytes, config),
+                None => api.call_create(s, config),
+            }
+        })?;
+        Ok(DetectorSession {
+            plugin: self.clone(),
+            store,
+            instance,
+            detector,
+            poisoned: false,
+        })
+    }
+
+    /// Fits the preprocessor on a reference batch.
+    pub fn preprocessor(
+        self: &Arc<Self>,
+        reference: &Batch,
+        config: &str,
+    ) -> Result<PreprocessorSession, Error> {
+        let Pre::Preprocessor(pre) = &self.pre else {
+            return Err(wrong_kind(self, "preprocessor"));
+        };
+        let limits = &self.shared.config;
+        let mut store = self.new_store();
+        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+        let fitted = guard_result(&mut store, limits, &self.name, |s| {
+            instance
+                .vigil_plugin_preprocessor()
+                .preprocessor()
+                .call_fit(s, reference, config)
+        })?;
+        Ok(PreprocessorSession {
+            plugin: self.clone(),
+            store,
+            instance,
+            fitted,
+            poisoned: false,
+        })
+    }
+
+    /// Asks a policy plugin for a decision, in a store of its own.
+    pub fn decide(&self, context: &Context, config: &str) -> Result<Decision, Error> {
+        let Pre::Policy(pre) = &self.pre else {
+            return Err(wrong_kind(self, "policy"));
+        };
+        let limits = &self.shared.config;
+        let mut store = self.new_store();
+        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+        let mut decision = guard_result(&mut store, limits, &self.name, |s| {
+            instance.vigil_plugin_policy().call_decide(s, context, config)
+        })?;
+        decision.reason =
+            crate::host::truncate(&decision.reason, limits.max_output_string_bytes).to_string();
+        Ok(decision)
+    }
+}
+
+/// Runs one call of a session, poisoning it when the failure may have broken the instance.
+fn session_call<R>(
+    plugin: &Plugin,
+    store: &mut Store<StoreData>,
+    poisoned: &mut bool,
+    f: impl FnOnce(&mut Store<StoreData>) -> Result<R, Error>,
+) -> Result<R, Error> {
+    if *poisoned {
+        return Err(Error::Poisoned {
+            plugin: plugin.info().name.clone(),
+        });
+    }
+    let outcome = f(store);
+    if let Err(error) = &outcome {
+        *poisoned = poisons(error);
+    }
+    outcome
+}
+
+fn invalid(plugin: &Plugin, what: String) -> Error {
+    Error::InvalidOutput {
+        plugin: plugin.info().name.clone(),
+        what,
+    }
+}
+
+impl DriftSession {
+    /// Compares a window with the reference.
+    pub fn evaluate(&mut self, current: &ColumnData) -> Result<DriftResult, Error> {
+        let plugin = &self.plugin;
+        let limits = &plugin.shared.config;
+        let (instance, test) = (&self.instance, self.test);
+        let result = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
+            guard_result(store, limits, &plugin.name, |s| {
+                instance.vigil_plugin_drift_test().test().call_evaluate(s, test, current)
+            })
+        })?;
+        if !result.statistic.is_finite() {
+            return Err(invalid(plugin, format!("statistic {} is not finite", result.statistic)));
+        }
+        if let Some(p) = result.p_value
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err(invalid(plugin, format!("p-value {p} is outside [0, 1]")));
+        }
+        Ok(result)
+    }
+
+    /// The plugin behind the session.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+}
+
+impl DetectorSession {
+    /// Feeds values in stream order; returns the stream positions of detected changes.
+    pub fn update(&mut self, values: &[f64]) -> Result<Vec<u64>, Error> {
+        let plugin = &self.plugin;
+        let limits = &plugin.shared.config;
+        let (instance, detector) = (&self.instance, self.detector);
+        let positions = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
+            guard_result(store, limits, &plugin.name, |s| {
+                instance.vigil_plugin_detector().detector().call_update(s, detector, values)
+            })
+        })?;
+        // At most one change point per value fed.
+        if positions.len() > values.len() {
+            return Err(Error::OutputTooLarge {
+                plugin: plugin.info().name.clone(),
+                what: format!(
+                    "{} change points for {} values",
+                    positions.len(),
+                    values.len()
+                ),
+            });
+        }
+        Ok(positions)
+    }
+
+    /// The detector's state, to persist and pass back to [`Plugin::detector`] later.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, Error> {
+        let plugin = &self.plugin;
+        let limits = &plugin.shared.config;
+        let (instance, detector) = (&self.instance, self.detector);
+        let bytes = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
+            guard(store, limits, &plugin.name, |s| {
+                instance.vigil_plugin_detector().detector().call_snapshot(s, detector)
+            })
+        })?;
+        if bytes.len() > limits.max_output_values {
+            return Err(Error::OutputTooLarge {
+                plugin: plugin.info().name.clone(),
+                what: format!("a snapshot of {} bytes", bytes.len()),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+impl PreprocessorSession {
+    /// Transforms a batch; the output must have as many rows as the input.
+    pub fn transform(&mut self, input: &Batch) -> Result<Batch, Error> {
+        let plugin = &self.plugin;
+        let limits = &plugin.shared.config;
+        let (instance, fitted) = (&self.instance, self.fitted);
+        let output = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
+            guard_result(store, limits, &plugin.name, |s| {
+                instance
+                    .vigil_plugin_preprocessor()
+                    .preprocessor()
+                    .call_transform(s, fitted, input)
+            })
+        })?;
+        let rows = input.columns.first().map_or(0, |c| c.data.len());
+        let total: usize = output.columns.iter().map(|c| c.data.len()).sum();
+        if total > limits.max_output_values {
+            return Err(Error::OutputTooLarge {
+                plugin: plugin.info().name.clone(),
+                what: format!("{total} values in the output batch"),
+            });
+        }
+        if let Some(bad) = output.columns.iter().find(|c| c.data.len() != rows) {
+            return Err(invalid(
+                plugin,
+                format!(
+                    "column `{}` has {} rows, the input had {rows}",
+                    bad.name,
+                    bad.data.len()
+                ),
+            ));
+        }
+        Ok(output)
+    }
+}
+
+impl ColumnData {
+    /// Number of rows, missing values included.
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Numeric(values) => values.len(),
+            ColumnData::Categorical(column) => column.codes.len(),
+        }
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

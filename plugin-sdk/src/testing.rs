@@ -1,0 +1,41 @@
+//! Run a plugin natively the way the host runs it: JSON configuration in, the kind's entry
+//! points called in the same order. For `cargo test` in a plugin crate.
+
+use crate::{
+    Batch, ColumnData, Context, Decision, Detector, DriftResult, DriftTest, Error, Policy,
+    Preprocessor, parse_config,
+};
+
+/// Builds a drift test from `reference` and `config` (JSON) and evaluates it on `current`.
+pub fn drift_test<P: DriftTest>(
+    reference: ColumnData,
+    current: ColumnData,
+    config: &str,
+) -> Result<DriftResult, Error> {
+    let test = P::new(reference, parse_config(config)?)?;
+    test.evaluate(current)
+}
+
+/// Creates a detector from `config` (JSON).
+pub fn detector<P: Detector>(config: &str) -> Result<P, Error> {
+    P::new(parse_config(config)?)
+}
+
+/// Round-trips a detector through its snapshot, as the host does between windows.
+pub fn detector_round_trip<P: Detector>(detector: &P, config: &str) -> Result<P, Error> {
+    P::restore(&detector.snapshot(), parse_config(config)?)
+}
+
+/// Fits a preprocessor on `reference` and transforms `input`.
+pub fn preprocess<P: Preprocessor>(
+    reference: Batch,
+    input: Batch,
+    config: &str,
+) -> Result<Batch, Error> {
+    P::fit(reference, parse_config(config)?)?.transform(input)
+}
+
+/// Runs a policy on `context` with `config` (JSON).
+pub fn decide<P: Policy>(context: Context, config: &str) -> Result<Decision, Error> {
+    P::decide(context, parse_config(config)?)
+}

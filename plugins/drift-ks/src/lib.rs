@@ -1,0 +1,81 @@
+//! `drift-ks`: the two-sample Kolmogorov–Smirnov test, as `scipy.stats.ks_2samp(method="auto")`.
+
+pub mod ks;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use vigil_plugin_sdk::{
+    ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result,
+    ScoreKind,
+};
+
+/// Configuration of the KS test.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Drift when the p-value is below this.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+fn default_threshold() -> f64 {
+    0.05
+}
+
+/// The test, holding the sorted reference.
+pub struct Ks {
+    reference: Vec<f64>,
+    threshold: f64,
+}
+
+impl DriftTest for Ks {
+    type Config = Config;
+    const DESCRIPTION: &'static str =
+        "Two-sample Kolmogorov-Smirnov test (exact for small samples, asymptotic for large)";
+    const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Numeric];
+    const SCORE: ScoreKind = ScoreKind::PValue;
+
+    fn new(reference: ColumnData, config: Config) -> Result<Self> {
+        if !(config.threshold > 0.0 && config.threshold < 1.0) {
+            return Err(Error::InvalidConfig(format!(
+                "threshold must lie strictly between 0 and 1, got {}",
+                config.threshold
+            )));
+        }
+        let reference = sorted_values(reference, "reference")?;
+        Ok(Ks {
+            reference,
+            threshold: config.threshold,
+        })
+    }
+
+    fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
+        let current = sorted_values(current, "current window")?;
+        let outcome = ks::ks_2samp_sorted(&self.reference, &current);
+        Ok(DriftResult {
+            statistic: outcome.statistic,
+            p_value: Some(outcome.p_value),
+            threshold: self.threshold,
+            drifted: outcome.p_value < self.threshold,
+        })
+    }
+}
+
+/// The column's non-missing values, sorted; an error if none are left.
+fn sorted_values(column: ColumnData, what: &str) -> Result<Vec<f64>> {
+    let ColumnData::Numeric(mut values) = column else {
+        return Err(Error::InvalidInput(format!(
+            "the KS test takes a numeric column; the {what} is categorical"
+        )));
+    };
+    values.retain(|v| !v.is_nan());
+    if values.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "the {what} has no values to test"
+        )));
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    Ok(values)
+}
+
+vigil_plugin_sdk::export_drift_test!(Ks);

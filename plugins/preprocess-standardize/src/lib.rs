@@ -1,0 +1,521 @@
+//! `preprocess-standardize`: centres and scales numeric columns with statistics fitted on the
+//! reference, as scikit-learn's `StandardScaler` does.
+//!
+//! For each standardized column the reference's non-missing values give a mean and a population
+//! standard deviation (ddof = 0), and `transform` maps `x` to `(x - mean) / scale`. The sums are
+//! numpy's pairwise sums over the column with missing values counted as zeros, exactly as
+//! `np.nanmean` and `np.nanvar` compute them, so the fitted statistics match numpy bit for bit.
+//! The scale is the standard deviation, or 1 where the column is constant up to rounding
+//! (scikit-learn's `_is_constant_feature` bound, which also covers a standard deviation of 0).
+//!
+//! Missing values (NaN) stay missing. Categorical columns, numeric columns left out by the
+//! `columns` setting and input columns the reference did not have pass through unchanged.
+
+use std::collections::{HashMap, HashSet};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Preprocessor, Result};
+
+/// Configuration of the standardizer.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The numeric columns to standardize. When omitted, every numeric column of the reference.
+    /// Listed columns must be numeric in the reference and present in every input batch.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+}
+
+/// The statistics fitted for one column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fitted {
+    /// Mean of the reference's non-missing values.
+    pub mean: f64,
+    /// The divisor: the population standard deviation, or 1 for a constant column.
+    pub scale: f64,
+}
+
+/// A standardizer fitted on a reference batch.
+#[derive(Debug)]
+pub struct Standardize {
+    /// Statistics of the standardized columns, by name.
+    fitted: HashMap<String, Fitted>,
+    /// Names listed in the configuration, which every input must carry.
+    required: Vec<String>,
+    /// The kind of every reference column, to catch an input column that changed kind.
+    kinds: HashMap<String, ColumnKind>,
+}
+
+impl Standardize {
+    /// The statistics fitted for `column`, if it is standardized.
+    pub fn fitted(&self, column: &str) -> Option<Fitted> {
+        self.fitted.get(column).copied()
+    }
+}
+
+impl Preprocessor for Standardize {
+    type Config = Config;
+    const DESCRIPTION: &'static str =
+        "Standardizes numeric columns to zero mean and unit variance using reference statistics";
+
+    fn fit(reference: Batch, config: Config) -> Result<Self> {
+        check_shape(&reference, "reference")?;
+        let kinds: HashMap<String, ColumnKind> = reference
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), kind(&c.data)))
+            .collect();
+
+        let required = match &config.columns {
+            None => Vec::new(),
+            Some(names) => {
+                check_listed(names, &kinds)?;
+                names.clone()
+            }
+        };
+
+        let mut fitted = HashMap::new();
+        for column in &reference.columns {
+            let ColumnData::Numeric(values) = &column.data else {
+                continue;
+            };
+            if config.columns.is_some() && !required.contains(&column.name) {
+                continue;
+            }
+            fitted.insert(column.name.clone(), fit_column(&column.name, values)?);
+        }
+        Ok(Standardize {
+            fitted,
+            required,
+            kinds,
+        })
+    }
+
+    fn transform(&self, input: Batch) -> Result<Batch> {
+        check_shape(&input, "input")?;
+        for name in &self.required {
+            if !input.columns.iter().any(|c| &c.name == name) {
+                return Err(Error::InvalidInput(format!(
+                    "column `{name}` is configured for standardization but missing from the input"
+                )));
+            }
+        }
+        for column in &input.columns {
+            let actual = kind(&column.data);
+            if let Some(&expected) = self.kinds.get(&column.name)
+                && expected != actual
+            {
+                return Err(Error::InvalidInput(format!(
+                    "column `{}` is {} in the input but was {} in the reference",
+                    column.name,
+                    kind_name(actual),
+                    kind_name(expected)
+                )));
+            }
+        }
+
+        let columns = input
+            .columns
+            .into_iter()
+            .map(|column| match (self.fitted.get(&column.name), column.data) {
+                (Some(f), ColumnData::Numeric(mut values)) => {
+                    for x in &mut values {
+                        *x = (*x - f.mean) / f.scale;
+                    }
+                    Column {
+                        name: column.name,
+                        data: ColumnData::Numeric(values),
+                    }
+                }
+                (_, data) => Column {
+                    name: column.name,
+                    data,
+                },
+            })
+            .collect();
+        Ok(Batch { columns })
+    }
+}
+
+fn kind(data: &ColumnData) -> ColumnKind {
+    match data {
+        ColumnData::Numeric(_) => ColumnKind::Numeric,
+        ColumnData::Categorical(_) => ColumnKind::Categorical,
+    }
+}
+
+fn kind_name(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Numeric => "numeric",
+        ColumnKind::Categorical => "categorical",
+    }
+}
+
+/// Columns must have distinct names (they are matched by name) and equal lengths.
+fn check_shape(batch: &Batch, what: &str) -> Result<()> {
+    let mut names = HashSet::new();
+    for column in &batch.columns {
+        if !names.insert(column.name.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "the {what} has two columns named `{}`",
+                column.name
+            )));
+        }
+    }
+    if let Some(first) = batch.columns.first() {
+        let rows = first.data.len();
+        if let Some(other) = batch.columns.iter().find(|c| c.data.len() != rows) {
+            return Err(Error::InvalidInput(format!(
+                "the {what}'s columns differ in length: `{}` has {rows} rows, `{}` has {}",
+                first.name,
+                other.name,
+                other.data.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The configured list must name distinct numeric columns of the reference.
+fn check_listed(names: &[String], kinds: &HashMap<String, ColumnKind>) -> Result<()> {
+    if names.is_empty() {
+        return Err(Error::InvalidConfig(
+            "columns is empty; list the columns to standardize, or omit it to standardize \
+             every numeric column"
+                .to_string(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(Error::InvalidConfig(format!(
+                "columns lists `{name}` twice"
+            )));
+        }
+        match kinds.get(name) {
+            None => {
+                let mut available: Vec<&str> = kinds.keys().map(String::as_str).collect();
+                available.sort_unstable();
+                return Err(Error::InvalidConfig(format!(
+                    "columns lists `{name}`, which the reference does not have (it has: {})",
+                    available.join(", ")
+                )));
+            }
+            Some(ColumnKind::Categorical) => {
+                return Err(Error::InvalidConfig(format!(
+                    "columns lists `{name}`, which is categorical; only numeric columns can be \
+                     standardized"
+                )));
+            }
+            Some(ColumnKind::Numeric) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Mean and scale of one reference column, as numpy and scikit-learn compute them.
+fn fit_column(name: &str, values: &[f64]) -> Result<Fitted> {
+    if let Some(x) = values.iter().find(|x| x.is_infinite()) {
+        return Err(Error::InvalidInput(format!(
+            "reference column `{name}` contains {x}; only finite values (or NaN for missing) \
+             can be fitted"
+        )));
+    }
+    let count = values.iter().filter(|x| !x.is_nan()).count();
+    if count == 0 {
+        return Err(Error::InvalidInput(format!(
+            "reference column `{name}` has no non-missing values to fit; leave it out with the \
+             `columns` setting"
+        )));
+    }
+    let n = count as f64;
+    // `np.nanmean` and `np.nanvar` sum the whole column with each NaN replaced by 0, so the
+    // zeros stay in place and the pairwise blocks line up with numpy's.
+    let zeroed: Vec<f64> = values
+        .iter()
+        .map(|&x| if x.is_nan() { 0.0 } else { x })
+        .collect();
+    let mean = numpy_sum(&zeroed) / n;
+    let squares: Vec<f64> = values
+        .iter()
+        .map(|&x| {
+            if x.is_nan() {
+                0.0
+            } else {
+                let d = x - mean;
+                d * d
+            }
+        })
+        .collect();
+    let var = numpy_sum(&squares) / n;
+    let scale = if is_constant(var, mean, n) {
+        1.0
+    } else {
+        var.sqrt()
+    };
+    Ok(Fitted { mean, scale })
+}
+
+/// scikit-learn's `_is_constant_feature`: the variance is within the rounding error bound of
+/// the two-pass algorithm (Chan, Golub & LeVeque), so the column is constant in all but noise.
+fn is_constant(var: f64, mean: f64, n: f64) -> bool {
+    let eps = f64::EPSILON;
+    let spread = n * mean * eps;
+    let upper_bound = n * eps * var + spread * spread;
+    var <= upper_bound
+}
+
+/// `np.add.reduce` over a contiguous f64 array: the identity 0 plus numpy's pairwise sum.
+fn numpy_sum(values: &[f64]) -> f64 {
+    0.0 + pairwise_sum(values)
+}
+
+/// numpy's `pairwise_sum` for doubles: eight interleaved accumulators on blocks of up to 128,
+/// recursive halving (at multiples of 8) above that.
+fn pairwise_sum(a: &[f64]) -> f64 {
+    const BLOCK: usize = 128;
+    let n = a.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for &x in a {
+            res += x;
+        }
+        res
+    } else if n <= BLOCK {
+        let mut r = [0.0; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        let mut i = 8;
+        while i < whole {
+            for (acc, &x) in r.iter_mut().zip(&a[i..i + 8]) {
+                *acc += x;
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &x in &a[whole..] {
+            res += x;
+        }
+        res
+    } else {
+        let mut half = n / 2;
+        half -= half % 8;
+        pairwise_sum(&a[..half]) + pairwise_sum(&a[half..])
+    }
+}
+
+vigil_plugin_sdk::export_preprocessor!(Standardize);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_plugin_sdk::testing;
+
+    fn numeric(name: &str, values: &[f64]) -> Column {
+        Column {
+            name: name.to_string(),
+            data: ColumnData::numeric(values.to_vec()),
+        }
+    }
+
+    fn categorical(name: &str, values: &[Option<&str>]) -> Column {
+        Column {
+            name: name.to_string(),
+            data: ColumnData::categorical(values.iter().copied()),
+        }
+    }
+
+    fn batch(columns: Vec<Column>) -> Batch {
+        Batch { columns }
+    }
+
+    fn reference() -> Batch {
+        batch(vec![
+            numeric("a", &[1.0, 2.0, 3.0, f64::NAN]),
+            categorical("c", &[Some("x"), None, Some("y"), Some("x")]),
+            numeric("b", &[10.0, 10.0, 10.0, 10.0]),
+        ])
+    }
+
+    fn values(batch: &Batch, name: &str) -> Vec<f64> {
+        match &batch.columns.iter().find(|c| c.name == name).unwrap().data {
+            ColumnData::Numeric(v) => v.clone(),
+            ColumnData::Categorical(_) => panic!("`{name}` is categorical"),
+        }
+    }
+
+    fn expect_error(result: Result<Batch>, config: bool, needle: &str) {
+        match result {
+            Err(Error::InvalidConfig(message)) if config => {
+                assert!(message.contains(needle), "{message}")
+            }
+            Err(Error::InvalidInput(message)) if !config => {
+                assert!(message.contains(needle), "{message}")
+            }
+            other => panic!("expected an error mentioning `{needle}`, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn standardizes_numeric_and_passes_the_rest() {
+        let input = batch(vec![
+            numeric("b", &[10.0, 12.0]),
+            categorical("c", &[Some("z"), None]),
+            numeric("new", &[5.0, 6.0]),
+            numeric("a", &[f64::NAN, 4.0]),
+        ]);
+        let out = testing::preprocess::<Standardize>(reference(), input.clone(), "").unwrap();
+        let names: Vec<&str> = out.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "new", "a"]);
+        // a: mean 2, population std sqrt(2/3).
+        let a = values(&out, "a");
+        assert!(a[0].is_nan());
+        assert!((a[1] - 2.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-15);
+        // b is constant: scale 1.
+        assert_eq!(values(&out, "b"), [0.0, 2.0]);
+        assert_eq!(out.columns[1], input.columns[1]);
+        assert_eq!(out.columns[2], input.columns[2]);
+    }
+
+    #[test]
+    fn configured_columns_only() {
+        let input = batch(vec![
+            numeric("a", &[3.0]),
+            numeric("b", &[11.0]),
+            categorical("c", &[Some("x")]),
+        ]);
+        let out =
+            testing::preprocess::<Standardize>(reference(), input, r#"{"columns": ["b"]}"#)
+                .unwrap();
+        assert_eq!(values(&out, "a"), [3.0]);
+        assert_eq!(values(&out, "b"), [1.0]);
+    }
+
+    #[test]
+    fn empty_input_keeps_its_columns() {
+        let input = batch(vec![numeric("a", &[]), categorical("c", &[])]);
+        let out = testing::preprocess::<Standardize>(reference(), input.clone(), "").unwrap();
+        assert_eq!(out, input);
+    }
+
+    #[test]
+    fn config_errors() {
+        let input = || batch(vec![numeric("a", &[1.0])]);
+        for (config, needle) in [
+            (r#"{"columns": ["zz"]}"#, "zz"),
+            (r#"{"columns": ["c"]}"#, "categorical"),
+            (r#"{"columns": []}"#, "empty"),
+            (r#"{"columns": ["a", "a"]}"#, "twice"),
+            (r#"{"column": ["a"]}"#, "column"),
+        ] {
+            expect_error(
+                testing::preprocess::<Standardize>(reference(), input(), config),
+                true,
+                needle,
+            );
+        }
+    }
+
+    #[test]
+    fn configured_column_missing_from_input() {
+        let input = batch(vec![numeric("b", &[1.0])]);
+        expect_error(
+            testing::preprocess::<Standardize>(reference(), input, r#"{"columns": ["a"]}"#),
+            false,
+            "`a`",
+        );
+    }
+
+    #[test]
+    fn kind_change_is_rejected() {
+        let input = batch(vec![categorical("a", &[Some("1")])]);
+        expect_error(
+            testing::preprocess::<Standardize>(reference(), input, ""),
+            false,
+            "categorical in the input but was numeric",
+        );
+        let input = batch(vec![numeric("c", &[1.0])]);
+        expect_error(
+            testing::preprocess::<Standardize>(reference(), input, ""),
+            false,
+            "numeric in the input but was categorical",
+        );
+    }
+
+    #[test]
+    fn reference_errors() {
+        let input = || batch(vec![]);
+        let all_missing = batch(vec![numeric("a", &[f64::NAN, f64::NAN])]);
+        expect_error(
+            testing::preprocess::<Standardize>(all_missing, input(), ""),
+            false,
+            "no non-missing values",
+        );
+        let empty = batch(vec![numeric("a", &[])]);
+        expect_error(
+            testing::preprocess::<Standardize>(empty, input(), ""),
+            false,
+            "no non-missing values",
+        );
+        let infinite = batch(vec![numeric("a", &[1.0, f64::INFINITY])]);
+        expect_error(
+            testing::preprocess::<Standardize>(infinite, input(), ""),
+            false,
+            "inf",
+        );
+        let ragged = batch(vec![numeric("a", &[1.0, 2.0]), numeric("b", &[1.0])]);
+        expect_error(
+            testing::preprocess::<Standardize>(ragged, input(), ""),
+            false,
+            "differ in length",
+        );
+        let twice = batch(vec![numeric("a", &[1.0]), numeric("a", &[2.0])]);
+        expect_error(
+            testing::preprocess::<Standardize>(twice, input(), ""),
+            false,
+            "two columns named `a`",
+        );
+    }
+
+    #[test]
+    fn ragged_input_is_rejected() {
+        let input = batch(vec![numeric("a", &[1.0, 2.0]), categorical("c", &[None])]);
+        expect_error(
+            testing::preprocess::<Standardize>(reference(), input, ""),
+            false,
+            "differ in length",
+        );
+    }
+
+    #[test]
+    fn an_all_missing_column_can_be_left_out() {
+        let reference = batch(vec![
+            numeric("a", &[1.0, 3.0]),
+            numeric("empty", &[f64::NAN, f64::NAN]),
+        ]);
+        let input = batch(vec![numeric("a", &[2.0]), numeric("empty", &[7.0])]);
+        let out =
+            testing::preprocess::<Standardize>(reference, input, r#"{"columns": ["a"]}"#).unwrap();
+        assert_eq!(values(&out, "a"), [0.0]);
+        assert_eq!(values(&out, "empty"), [7.0]);
+    }
+
+    #[test]
+    fn pairwise_sum_matches_numpy_on_a_known_case() {
+        // np.sum(np.full(37, 0.1)) is 3.7000000000000006; a plain left fold gives
+        // 3.700000000000002.
+        let values = vec![0.1; 37];
+        assert_eq!(numpy_sum(&values), 3.7000000000000006);
+        assert_eq!(values.iter().fold(0.0, |a, b| a + b), 3.700000000000002);
+    }
+
+    #[test]
+    fn constant_up_to_rounding_gets_unit_scale() {
+        let fitted = fit_column("flat", &[0.1; 15]).unwrap();
+        assert_ne!(fitted.mean, 0.1);
+        assert_eq!(fitted.scale, 1.0);
+        let fitted = fit_column("signal", &[0.1, 0.1, 0.1 + 1e-9]).unwrap();
+        assert_ne!(fitted.scale, 1.0);
+    }
+}

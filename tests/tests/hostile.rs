@@ -1,0 +1,180 @@
+//! Hostile guests are contained with the right typed error, and the host keeps serving.
+
+use std::time::{Duration, Instant};
+
+use vigil_runtime::{ColumnData, Error, PluginError, Runtime, RuntimeConfig};
+use vigil_tests::{component, load, runtime};
+
+fn numbers() -> ColumnData {
+    ColumnData::Numeric((0..100).map(f64::from).collect())
+}
+
+fn evaluate(runtime: &Runtime, mode: &str) -> Result<vigil_runtime::DriftResult, Error> {
+    let plugin = load(runtime, "hostile-drift");
+    let mut session = plugin
+        .drift_test(&numbers(), &format!(r#"{{"mode": "{mode}"}}"#))
+        .expect("the hostile test builds");
+    session.evaluate(&numbers())
+}
+
+/// After any failure the host runs the next plugin normally.
+fn assert_host_sound(runtime: &Runtime) {
+    let result = evaluate(runtime, "behave").expect("a well-behaved call still works");
+    assert_eq!(result.statistic, 100.0);
+}
+
+#[test]
+fn infinite_loop_is_interrupted_at_the_deadline() {
+    let deadline = Duration::from_millis(500);
+    let runtime = Runtime::new(RuntimeConfig {
+        deadline,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let plugin = load(&runtime, "hostile-drift");
+    let mut session = plugin.drift_test(&numbers(), r#"{"mode": "loop"}"#).unwrap();
+    let start = Instant::now();
+    let error = session.evaluate(&numbers()).unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    assert!(elapsed >= deadline - Duration::from_millis(15), "{elapsed:?}");
+    assert!(elapsed < deadline + Duration::from_millis(100), "{elapsed:?}");
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn memory_bomb_hits_the_cap() {
+    let runtime = runtime();
+    let error = evaluate(&runtime, "memory-bomb").unwrap_err();
+    assert!(
+        matches!(error, Error::OutOfMemory { limit_bytes, .. } if limit_bytes == 64 << 20),
+        "{error}"
+    );
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn unbounded_recursion_overflows_the_stack() {
+    let runtime = runtime();
+    let error = evaluate(&runtime, "recursion").unwrap_err();
+    assert!(matches!(error, Error::StackOverflow { .. }), "{error}");
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn panic_is_a_trap_with_the_panic_message() {
+    let runtime = runtime();
+    let error = evaluate(&runtime, "panic").unwrap_err();
+    let Error::Trap { message, .. } = &error else {
+        panic!("expected a trap, got {error}");
+    };
+    assert!(
+        message.contains("the hostile plugin panics on purpose"),
+        "{message}"
+    );
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn stdout_flood_is_capped_and_the_call_succeeds() {
+    let runtime = runtime();
+    let result = evaluate(&runtime, "stdout-flood").expect("writing to stdout is not an error");
+    assert_eq!(result.statistic, 100.0);
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn log_flood_is_capped_and_the_call_succeeds() {
+    let runtime = runtime();
+    evaluate(&runtime, "log-flood").expect("logging is not an error");
+}
+
+#[test]
+fn nan_statistic_is_rejected_as_invalid_output() {
+    let runtime = runtime();
+    let error = evaluate(&runtime, "nan-statistic").unwrap_err();
+    assert!(matches!(error, Error::InvalidOutput { .. }), "{error}");
+}
+
+#[test]
+fn plugin_errors_keep_their_message_and_the_session_stays_usable() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-drift");
+    let mut session = plugin.drift_test(&numbers(), r#"{"mode": "refuse"}"#).unwrap();
+    for _ in 0..2 {
+        let error = session.evaluate(&numbers()).unwrap_err();
+        assert!(
+            matches!(&error, Error::Plugin { error: PluginError::InvalidInput(m), .. } if m == "refused on purpose"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_trapped_session_refuses_further_calls() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-drift");
+    let mut session = plugin.drift_test(&numbers(), r#"{"mode": "panic"}"#).unwrap();
+    assert!(matches!(session.evaluate(&numbers()), Err(Error::Trap { .. })));
+    assert!(matches!(session.evaluate(&numbers()), Err(Error::Poisoned { .. })));
+}
+
+#[test]
+fn huge_returned_list_is_rejected() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-detector");
+    let mut session = plugin.detector(r#"{"positions": 4000000}"#, None).unwrap();
+    let error = session.update(&[1.0, 2.0, 3.0]).unwrap_err();
+    assert!(matches!(error, Error::OutputTooLarge { .. }), "{error}");
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn invalid_config_is_reported_by_the_plugin() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-drift");
+    let error = plugin
+        .drift_test(&numbers(), r#"{"mode": "dance"}"#)
+        .err()
+        .expect("an unknown mode is refused");
+    assert!(
+        matches!(&error, Error::Plugin { error: PluginError::InvalidConfig(m), .. } if m.contains("dance")),
+        "{error}"
+    );
+}
+
+#[test]
+fn wrong_world_is_refused_with_a_clear_message() {
+    let runtime = runtime();
+    let policy = load(&runtime, "hostile-detector");
+    let error = policy
+        .drift_test(&numbers(), "{}")
+        .err()
+        .expect("a detector is not a drift test");
+    assert!(error.to_string().contains("not a drift test"), "{error}");
+}
+
+#[test]
+fn bytes_that_are_not_a_component_are_refused() {
+    let runtime = runtime();
+    for (bytes, expected) in [
+        (b"not wasm at all".to_vec(), "not a valid WebAssembly component"),
+        (b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
+        (component("drift-ks")[..200].to_vec(), "not a valid WebAssembly component"),
+    ] {
+        let error = runtime.load(&bytes).err().expect("refused");
+        assert!(matches!(error, Error::InvalidComponent(_)), "{error}");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    assert_host_sound(&runtime);
+}
+
+#[test]
+fn loading_the_same_bytes_twice_hits_the_cache() {
+    let runtime = runtime();
+    let first = load(&runtime, "hostile-drift");
+    let second = load(&runtime, "hostile-drift");
+    assert!(std::sync::Arc::ptr_eq(&first, &second));
+    assert_eq!(first.info().name, "hostile-drift");
+    assert_eq!(first.digest().len(), 64);
+}
