@@ -7,7 +7,10 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
     for watched in ["plugins", "plugin-sdk", "wit", "tests/guests", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     println!("cargo:rerun-if-env-changed=VIGIL_PLUGIN_TARGET_DIR");
     let packages: Vec<String> = ["plugins", "tests/guests"]

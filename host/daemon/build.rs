@@ -7,7 +7,10 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.join("../..").canonicalize().unwrap();
     for watched in ["plugins", "plugin-sdk", "wit", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     println!("cargo:rerun-if-env-changed=VIGIL_PLUGIN_TARGET_DIR");
     let mut packages: Vec<String> = std::fs::read_dir(workspace.join("plugins"))
@@ -28,6 +31,13 @@ fn main() {
         Ok(built) => built,
         Err(error) => panic!("building the standard plugins failed: {error}"),
     };
+    if let Some(first) = built.first() {
+        // Lets tests point `--plugins` at real components.
+        println!(
+            "cargo:rustc-env=VIGIL_STANDARD_PLUGIN_DIR={}",
+            first.path.parent().unwrap().display()
+        );
+    }
     let mut entries = String::new();
     for component in built {
         entries.push_str(&format!(

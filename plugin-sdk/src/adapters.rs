@@ -114,7 +114,9 @@ pub struct DetectorResource<P>(RefCell<P>);
 impl<P: crate::Detector> detector::exports::vigil::plugin::detector::GuestDetector
     for DetectorResource<P>
 {
-    fn create(config: String) -> Result<detector::exports::vigil::plugin::detector::Detector, Error> {
+    fn create(
+        config: String,
+    ) -> Result<detector::exports::vigil::plugin::detector::Detector, Error> {
         let config = parse_config::<P::Config>(&config)?;
         let state = P::new(config)?;
         Ok(detector::exports::vigil::plugin::detector::Detector::new(
@@ -180,9 +182,11 @@ impl<P: crate::Preprocessor> preprocessor::exports::vigil::plugin::preprocessor:
     ) -> Result<preprocessor::exports::vigil::plugin::preprocessor::Preprocessor, Error> {
         let config = parse_config::<P::Config>(&config)?;
         let fitted = P::fit(reference, config)?;
-        Ok(preprocessor::exports::vigil::plugin::preprocessor::Preprocessor::new(
-            PreprocessorResource(fitted),
-        ))
+        Ok(
+            preprocessor::exports::vigil::plugin::preprocessor::Preprocessor::new(
+                PreprocessorResource(fitted),
+            ),
+        )
     }
 
     fn transform(&self, input: crate::Batch) -> Result<crate::Batch, Error> {

@@ -16,6 +16,11 @@ mod column;
 mod config;
 pub mod testing;
 
+// The README's example plugin is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use column::{CategoricalBuilder, MISSING_CODE};
 pub use config::{config_schema, parse_config};
 

@@ -37,12 +37,17 @@ pub fn load(runtime: &Runtime, package: &str) -> Arc<Plugin> {
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Parses `tests/reference/<name>.json`.
 pub fn reference_cases(name: &str) -> serde_json::Value {
-    let path = workspace().join("tests/reference").join(format!("{name}.json"));
+    let path = workspace()
+        .join("tests/reference")
+        .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

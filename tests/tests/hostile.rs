@@ -32,13 +32,21 @@ fn infinite_loop_is_interrupted_at_the_deadline() {
     })
     .unwrap();
     let plugin = load(&runtime, "hostile-drift");
-    let mut session = plugin.drift_test(&numbers(), r#"{"mode": "loop"}"#).unwrap();
+    let mut session = plugin
+        .drift_test(&numbers(), r#"{"mode": "loop"}"#)
+        .unwrap();
     let start = Instant::now();
     let error = session.evaluate(&numbers()).unwrap_err();
     let elapsed = start.elapsed();
     assert!(matches!(error, Error::Timeout { .. }), "{error}");
-    assert!(elapsed >= deadline - Duration::from_millis(15), "{elapsed:?}");
-    assert!(elapsed < deadline + Duration::from_millis(100), "{elapsed:?}");
+    assert!(
+        elapsed >= deadline - Duration::from_millis(15),
+        "{elapsed:?}"
+    );
+    assert!(
+        elapsed < deadline + Duration::from_millis(100),
+        "{elapsed:?}"
+    );
     assert_host_sound(&runtime);
 }
 
@@ -100,7 +108,9 @@ fn nan_statistic_is_rejected_as_invalid_output() {
 fn plugin_errors_keep_their_message_and_the_session_stays_usable() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-drift");
-    let mut session = plugin.drift_test(&numbers(), r#"{"mode": "refuse"}"#).unwrap();
+    let mut session = plugin
+        .drift_test(&numbers(), r#"{"mode": "refuse"}"#)
+        .unwrap();
     for _ in 0..2 {
         let error = session.evaluate(&numbers()).unwrap_err();
         assert!(
@@ -114,9 +124,17 @@ fn plugin_errors_keep_their_message_and_the_session_stays_usable() {
 fn a_trapped_session_refuses_further_calls() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-drift");
-    let mut session = plugin.drift_test(&numbers(), r#"{"mode": "panic"}"#).unwrap();
-    assert!(matches!(session.evaluate(&numbers()), Err(Error::Trap { .. })));
-    assert!(matches!(session.evaluate(&numbers()), Err(Error::Poisoned { .. })));
+    let mut session = plugin
+        .drift_test(&numbers(), r#"{"mode": "panic"}"#)
+        .unwrap();
+    assert!(matches!(
+        session.evaluate(&numbers()),
+        Err(Error::Trap { .. })
+    ));
+    assert!(matches!(
+        session.evaluate(&numbers()),
+        Err(Error::Poisoned { .. })
+    ));
 }
 
 #[test]
@@ -158,9 +176,15 @@ fn wrong_world_is_refused_with_a_clear_message() {
 fn bytes_that_are_not_a_component_are_refused() {
     let runtime = runtime();
     for (bytes, expected) in [
-        (b"not wasm at all".to_vec(), "not a valid WebAssembly component"),
+        (
+            b"not wasm at all".to_vec(),
+            "not a valid WebAssembly component",
+        ),
         (b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
-        (component("drift-ks")[..200].to_vec(), "not a valid WebAssembly component"),
+        (
+            component("drift-ks")[..200].to_vec(),
+            "not a valid WebAssembly component",
+        ),
     ] {
         let error = runtime.load(&bytes).err().expect("refused");
         assert!(matches!(error, Error::InvalidComponent(_)), "{error}");

@@ -195,8 +195,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(PluginCommand::Inspect { file }) => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+            let bytes =
+                std::fs::read(&file).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let plugin = runtime
                 .load(&bytes)

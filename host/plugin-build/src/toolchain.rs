@@ -44,10 +44,15 @@ impl Toolchain {
         if rustup_has_wasip2() {
             return Ok(Toolchain::Wasip2 { cargo });
         }
-        let missing: Vec<&str> = [SYSTEM_RUSTC, SYSTEM_CARGO, SYSTEM_STD_SOURCE, SYSTEM_WASI_LIBC]
-            .into_iter()
-            .filter(|p| !Path::new(p).exists())
-            .collect();
+        let missing: Vec<&str> = [
+            SYSTEM_RUSTC,
+            SYSTEM_CARGO,
+            SYSTEM_STD_SOURCE,
+            SYSTEM_WASI_LIBC,
+        ]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
         if !missing.is_empty() {
             return Err(BuildError::NoToolchain(format!(
                 "the rustup target wasm32-wasip2 is not installed and {} is missing",
@@ -105,12 +110,12 @@ impl Toolchain {
         })?;
         let component = match self {
             Toolchain::Wasip2 { .. } => bytes,
-            Toolchain::Wasip1FromSource { .. } => componentize(&bytes).map_err(|message| {
-                BuildError::Componentize {
+            Toolchain::Wasip1FromSource { .. } => {
+                componentize(&bytes).map_err(|message| BuildError::Componentize {
                     path: module.to_path_buf(),
                     message,
-                }
-            })?,
+                })?
+            }
         };
         std::fs::write(out, component).map_err(|source| BuildError::Io {
             path: out.to_path_buf(),

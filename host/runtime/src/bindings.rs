@@ -6,6 +6,7 @@ pub mod drift {
     wasmtime::component::bindgen!({
         world: "drift-test-plugin",
         path: "../../wit",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -35,6 +36,7 @@ pub mod policy {
     wasmtime::component::bindgen!({
         world: "policy-plugin",
         path: "../../wit",
+        additional_derives: [PartialEq],
         with: {
             "vigil:plugin/types": super::drift::vigil::plugin::types,
             "vigil:plugin/host": super::drift::vigil::plugin::host,
@@ -50,12 +52,11 @@ pub use policy::exports::vigil::plugin::policy::{
 
 /// The shared data types, with the guest's error variant renamed for the host's point of view.
 pub mod types {
-    pub use super::drift::vigil::plugin::types::{
-        Batch, CategoricalColumn, Column, ColumnData, ColumnKind, PluginInfo, PluginKind,
-        ScoreKind,
-    };
     /// A failure the plugin itself reported (as opposed to a trap or a limit).
     pub use super::drift::vigil::plugin::types::Error as PluginError;
+    pub use super::drift::vigil::plugin::types::{
+        Batch, CategoricalColumn, Column, ColumnData, ColumnKind, PluginInfo, PluginKind, ScoreKind,
+    };
 }
 
 /// The world a component implements, found from its exports.

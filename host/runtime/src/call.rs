@@ -3,10 +3,10 @@
 
 use wasmtime::{Store, Trap};
 
+use crate::PluginError;
 use crate::config::RuntimeConfig;
 use crate::error::Error;
 use crate::host::StoreData;
-use crate::PluginError;
 
 /// Runs `f` against the store under the configured deadline.
 pub fn guard<R>(

@@ -73,8 +73,7 @@ impl RuntimeConfig {
             .wasm_relaxed_simd(false)
             .wasm_stack_switching(false)
             .wasm_custom_page_sizes(false)
-            .wasm_wide_arithmetic(false)
-;
+            .wasm_wide_arithmetic(false);
         if self.pooling {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
             pool.max_memory_size(self.memory_bytes)

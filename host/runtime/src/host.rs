@@ -69,7 +69,11 @@ impl StoreData {
     pub fn end_call(&mut self) -> String {
         let plugin = &*self.plugin;
         if self.log_dropped > 0 {
-            tracing::warn!(plugin, dropped = self.log_dropped, "plugin log records dropped");
+            tracing::warn!(
+                plugin,
+                dropped = self.log_dropped,
+                "plugin log records dropped"
+            );
         }
         let (out, out_dropped) = self.stdout.take();
         if !out.is_empty() || out_dropped > 0 {

@@ -120,7 +120,9 @@ impl Runtime {
         })?;
         let world = check_shape(&shared.engine, &component)?;
         let instance_pre = shared.linker.instantiate_pre(&component).map_err(|e| {
-            Error::InvalidComponent(format!("its imports do not match what Vigil provides: {e:#}"))
+            Error::InvalidComponent(format!(
+                "its imports do not match what Vigil provides: {e:#}"
+            ))
         })?;
         let mismatch = |e: wasmtime::Error| {
             Error::InvalidComponent(format!(
@@ -132,9 +134,9 @@ impl Runtime {
             World::DriftTest => {
                 Pre::DriftTest(drift::DriftTestPluginPre::new(instance_pre).map_err(mismatch)?)
             }
-            World::Detector => Pre::Detector(
-                detector::DetectorPluginPre::new(instance_pre).map_err(mismatch)?,
-            ),
+            World::Detector => {
+                Pre::Detector(detector::DetectorPluginPre::new(instance_pre).map_err(mismatch)?)
+            }
             World::Preprocessor => Pre::Preprocessor(
                 preprocessor::PreprocessorPluginPre::new(instance_pre).map_err(mismatch)?,
             ),
@@ -218,7 +220,10 @@ fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
 /// Finds the one Vigil world the component exports, and refuses imports the host does not grant.
 fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
     let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     let worlds: Vec<World> = World::ALL
         .into_iter()
         .filter(|w| exports.iter().any(|e| e == w.interface()))
@@ -229,13 +234,19 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
             return Err(Error::InvalidComponent(format!(
                 "it exports [{}], but a Vigil plugin exports one of {}",
                 exports.join(", "),
-                World::ALL.map(|w| format!("`{}`", w.interface())).join(", ")
+                World::ALL
+                    .map(|w| format!("`{}`", w.interface()))
+                    .join(", ")
             )));
         }
         several => {
             return Err(Error::InvalidComponent(format!(
                 "it exports several plugin interfaces ({}); a plugin implements exactly one world",
-                several.iter().map(|w| w.interface()).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|w| w.interface())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     };
@@ -246,7 +257,9 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
         )));
     }
     for (name, item) in ty.imports(engine) {
-        let allowed = ALLOWED_IMPORTS.iter().any(|prefix| name.starts_with(prefix));
+        let allowed = ALLOWED_IMPORTS
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
         if !allowed || !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
             return Err(Error::InvalidComponent(format!(
                 "it imports `{name}`, which Vigil does not grant to plugins"
@@ -276,8 +289,18 @@ fn check_info(info: &PluginInfo, world: World) -> Result<(), Error> {
             info.name
         )));
     }
-    let parts: Vec<&str> = info.version.split(['-', '+']).next().unwrap_or("").split('.').collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+    let parts: Vec<&str> = info
+        .version
+        .split(['-', '+'])
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(Error::InvalidComponent(format!(
             "its version {:?} is not a semantic version like 1.2.3",
             info.version

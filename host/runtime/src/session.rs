@@ -141,7 +141,9 @@ impl Plugin {
         let mut store = self.new_store();
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let mut decision = guard_result(&mut store, limits, &self.name, |s| {
-            instance.vigil_plugin_policy().call_decide(s, context, config)
+            instance
+                .vigil_plugin_policy()
+                .call_decide(s, context, config)
         })?;
         decision.reason =
             crate::host::truncate(&decision.reason, limits.max_output_string_bytes).to_string();
@@ -183,11 +185,17 @@ impl DriftSession {
         let (instance, test) = (&self.instance, self.test);
         let result = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard_result(store, limits, &plugin.name, |s| {
-                instance.vigil_plugin_drift_test().test().call_evaluate(s, test, current)
+                instance
+                    .vigil_plugin_drift_test()
+                    .test()
+                    .call_evaluate(s, test, current)
             })
         })?;
         if !result.statistic.is_finite() {
-            return Err(invalid(plugin, format!("statistic {} is not finite", result.statistic)));
+            return Err(invalid(
+                plugin,
+                format!("statistic {} is not finite", result.statistic),
+            ));
         }
         if let Some(p) = result.p_value
             && !(0.0..=1.0).contains(&p)
@@ -211,7 +219,10 @@ impl DetectorSession {
         let (instance, detector) = (&self.instance, self.detector);
         let positions = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard_result(store, limits, &plugin.name, |s| {
-                instance.vigil_plugin_detector().detector().call_update(s, detector, values)
+                instance
+                    .vigil_plugin_detector()
+                    .detector()
+                    .call_update(s, detector, values)
             })
         })?;
         // At most one change point per value fed.
@@ -235,7 +246,10 @@ impl DetectorSession {
         let (instance, detector) = (&self.instance, self.detector);
         let bytes = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard(store, limits, &plugin.name, |s| {
-                instance.vigil_plugin_detector().detector().call_snapshot(s, detector)
+                instance
+                    .vigil_plugin_detector()
+                    .detector()
+                    .call_snapshot(s, detector)
             })
         })?;
         if bytes.len() > limits.max_output_values {

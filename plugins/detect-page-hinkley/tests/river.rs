@@ -2,7 +2,8 @@
 //! `tests/reference/page_hinkley.json` (written by `generate_page_hinkley.py`).
 //!
 //! Every case is fed three ways — whole, in chunks of varying sizes, and split with a snapshot
-//! and restore at each split — and must report exactly River's detection indices each time.
+//! and restore at each split — and must report exactly River's detection indices each time and
+//! end with River's internal statistics, bit for bit.
 
 use detect_page_hinkley::PageHinkley;
 use serde::Deserialize;

@@ -1,13 +1,15 @@
 //! `drift-ks`: the two-sample Kolmogorov–Smirnov test, as `scipy.stats.ks_2samp(method="auto")`.
 
+mod double_double;
+mod kolmogorov;
 pub mod ks;
+mod smirnov;
+#[cfg(test)]
+mod tmp_validate;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use vigil_plugin_sdk::{
-    ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result,
-    ScoreKind,
-};
+use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result, ScoreKind};
 
 /// Configuration of the KS test.
 #[derive(Debug, Deserialize, JsonSchema)]

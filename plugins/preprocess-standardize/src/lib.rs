@@ -21,19 +21,20 @@ use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Preprocesso
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The numeric columns to standardize. When omitted, every numeric column of the reference.
-    /// Listed columns must be numeric in the reference and present in every input batch.
+    /// The numeric columns to standardize. Listed columns must be numeric in the reference and
+    /// present in every input batch. When omitted, every numeric column of the reference is
+    /// standardized wherever it appears in an input (an input without it is not an error).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
 }
 
 /// The statistics fitted for one column.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Fitted {
+struct Fitted {
     /// Mean of the reference's non-missing values.
-    pub mean: f64,
+    mean: f64,
     /// The divisor: the population standard deviation, or 1 for a constant column.
-    pub scale: f64,
+    scale: f64,
 }
 
 /// A standardizer fitted on a reference batch.
@@ -45,13 +46,6 @@ pub struct Standardize {
     required: Vec<String>,
     /// The kind of every reference column, to catch an input column that changed kind.
     kinds: HashMap<String, ColumnKind>,
-}
-
-impl Standardize {
-    /// The statistics fitted for `column`, if it is standardized.
-    pub fn fitted(&self, column: &str) -> Option<Fitted> {
-        self.fitted.get(column).copied()
-    }
 }
 
 impl Preprocessor for Standardize {
@@ -118,21 +112,23 @@ impl Preprocessor for Standardize {
         let columns = input
             .columns
             .into_iter()
-            .map(|column| match (self.fitted.get(&column.name), column.data) {
-                (Some(f), ColumnData::Numeric(mut values)) => {
-                    for x in &mut values {
-                        *x = (*x - f.mean) / f.scale;
+            .map(
+                |column| match (self.fitted.get(&column.name), column.data) {
+                    (Some(f), ColumnData::Numeric(mut values)) => {
+                        for x in &mut values {
+                            *x = (*x - f.mean) / f.scale;
+                        }
+                        Column {
+                            name: column.name,
+                            data: ColumnData::Numeric(values),
+                        }
                     }
-                    Column {
+                    (_, data) => Column {
                         name: column.name,
-                        data: ColumnData::Numeric(values),
-                    }
-                }
-                (_, data) => Column {
-                    name: column.name,
-                    data,
+                        data,
+                    },
                 },
-            })
+            )
             .collect();
         Ok(Batch { columns })
     }
@@ -385,9 +381,8 @@ mod tests {
             numeric("b", &[11.0]),
             categorical("c", &[Some("x")]),
         ]);
-        let out =
-            testing::preprocess::<Standardize>(reference(), input, r#"{"columns": ["b"]}"#)
-                .unwrap();
+        let out = testing::preprocess::<Standardize>(reference(), input, r#"{"columns": ["b"]}"#)
+            .unwrap();
         assert_eq!(values(&out, "a"), [3.0]);
         assert_eq!(values(&out, "b"), [1.0]);
     }

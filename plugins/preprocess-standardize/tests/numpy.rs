@@ -5,8 +5,8 @@
 use std::fmt;
 
 use preprocess_standardize::Standardize;
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use vigil_plugin_sdk::{Batch, CategoricalColumn, Column, ColumnData, MISSING_CODE, testing};
 
 #[derive(Deserialize)]
@@ -95,18 +95,22 @@ fn labels(column: &CategoricalColumn) -> Vec<Option<&str>> {
     column
         .codes
         .iter()
-        .map(|&code| {
-            (code != MISSING_CODE).then(|| column.categories[code as usize].as_str())
-        })
+        .map(|&code| (code != MISSING_CODE).then(|| column.categories[code as usize].as_str()))
         .collect()
 }
 
 fn reference() -> Reference {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/reference/standardize.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/reference/standardize.json"
+    );
     let text = std::fs::read_to_string(path).expect("reference file is readable");
     let reference: Reference = serde_json::from_str(&text).expect("reference file parses");
     assert!(reference.versions.contains_key("numpy"));
-    assert!(reference.cases.len() >= 5, "the reference holds every scenario");
+    assert!(
+        reference.cases.len() >= 5,
+        "the reference holds every scenario"
+    );
     reference
 }
 
@@ -135,7 +139,10 @@ fn matches_numpy() {
                         } else {
                             (g - w).abs() <= 1e-12 * w.abs()
                         };
-                        assert!(close, "case {name}, `{column}` row {row}: got {g}, numpy {w}");
+                        assert!(
+                            close,
+                            "case {name}, `{column}` row {row}: got {g}, numpy {w}"
+                        );
                     }
                 }
                 (ColumnData::Categorical(got), ColumnData::Categorical(want)) => {

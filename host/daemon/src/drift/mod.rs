@@ -100,7 +100,11 @@ fn read_pair(options: &DriftOptions, forced: &HashSet<String>) -> anyhow::Result
         .columns
         .iter()
         .filter(|r| {
-            let c = current.columns.iter().find(|c| c.name == r.name).expect("same columns");
+            let c = current
+                .columns
+                .iter()
+                .find(|c| c.name == r.name)
+                .expect("same columns");
             kind(&r.data) != kind(&c.data)
         })
         .map(|r| r.name.clone())
@@ -121,7 +125,12 @@ fn read_pair(options: &DriftOptions, forced: &HashSet<String>) -> anyhow::Result
 }
 
 fn check_same_columns(reference: &Table, current: &Table) -> Result<(), InputError> {
-    let names = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect::<HashSet<_>>();
+    let names = |t: &Table| {
+        t.columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<HashSet<_>>()
+    };
     let (r, c) = (names(reference), names(current));
     if r == c {
         return Ok(());

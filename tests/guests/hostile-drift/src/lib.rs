@@ -106,6 +106,7 @@ impl DriftTest for Hostile {
     }
 }
 
+#[allow(unconditional_recursion)] // on purpose: the stack cap must stop it
 fn recurse(depth: u64) -> u64 {
     let frame = black_box([depth; 16]);
     recurse(depth + 1) + frame[depth as usize % 16]

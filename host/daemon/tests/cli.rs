@@ -1,0 +1,251 @@
+//! `vigil drift` end to end: the real binary on files, against scipy's values.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    workspace().join("tests/reference/cli").join(name)
+}
+
+fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .output()
+        .expect("vigil runs")
+}
+
+fn drift_json(extra: &[&str]) -> Value {
+    let reference = fixture("reference.csv");
+    let current = fixture("current.csv");
+    let mut args = vec![
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let output = vigil(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON object")
+}
+
+fn close(actual: f64, expected: f64, relative: f64) -> bool {
+    (actual - expected).abs() <= relative * expected.abs().max(1e-300)
+}
+
+fn column<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+#[test]
+fn json_report_matches_scipy() {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("tests/reference/cli.json")).unwrap(),
+    )
+    .unwrap();
+    let report = drift_json(&[]);
+    assert_eq!(report["reference_rows"], expected["reference_rows"]);
+    assert_eq!(report["current_rows"], expected["current_rows"]);
+    let columns = report["columns"].as_array().unwrap();
+    let want = expected["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), want.len());
+    for (got, want) in columns.iter().zip(want) {
+        let name = want["name"].as_str().unwrap();
+        assert_eq!(got["name"], want["name"], "columns keep file order");
+        for key in [
+            "kind",
+            "test",
+            "drifted",
+            "missing_reference",
+            "missing_current",
+        ] {
+            assert_eq!(got[key], want[key], "{name}.{key}");
+        }
+        assert_eq!(got["threshold"], 0.05, "{name}");
+        let (s, es) = (
+            got["statistic"].as_f64().unwrap(),
+            want["statistic"].as_f64().unwrap(),
+        );
+        assert!(
+            (s - es).abs() <= 1e-12 * es.abs().max(1.0),
+            "{name}: statistic {s} vs {es}"
+        );
+        let (p, ep) = (
+            got["p_value"].as_f64().unwrap(),
+            want["p_value"].as_f64().unwrap(),
+        );
+        assert!(
+            close(p, ep, 1e-6) || (ep < 1e-10 && (p - ep).abs() < 1e-12),
+            "{name}: p {p} vs {ep}"
+        );
+    }
+    let drifted = want.iter().filter(|c| c["drifted"] == true).count();
+    assert_eq!(report["drifted_columns"], drifted);
+    assert_eq!(report["dataset_drift"], drifted * 2 >= want.len());
+}
+
+#[test]
+fn tests_can_be_chosen_per_type_and_per_column() {
+    let report = drift_json(&["--column-test", "amount=psi", "--categorical", "id_like"]);
+    let amount = column(&report, "amount");
+    assert_eq!(amount["test"], "psi");
+    assert!(amount["p_value"].is_null());
+    assert_eq!(amount["threshold"], 0.1);
+    let id_like = column(&report, "id_like");
+    assert_eq!(id_like["kind"], "categorical");
+    assert_eq!(id_like["test"], "chi2");
+    let report = drift_json(&["--num-test", "psi", "--config", r#"psi={"threshold": 0.5}"#]);
+    assert_eq!(column(&report, "score")["test"], "psi");
+    assert_eq!(column(&report, "score")["threshold"], 0.5);
+}
+
+#[test]
+fn threshold_and_drift_share_are_applied() {
+    let report = drift_json(&["--threshold", "0.9", "--drift-share", "1.0"]);
+    for c in report["columns"].as_array().unwrap() {
+        let p = c["p_value"].as_f64().unwrap();
+        assert_eq!(c["drifted"], p < 0.9, "{}", c["name"]);
+    }
+    let all = report["columns"].as_array().unwrap().len();
+    assert_eq!(report["dataset_drift"], report["drifted_columns"] == all);
+}
+
+#[test]
+fn plugins_from_a_directory_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let standard = Path::new(env!("VIGIL_STANDARD_PLUGIN_DIR"));
+    std::fs::copy(standard.join("drift-psi.wasm"), dir.path().join("psi.wasm")).unwrap();
+    let report = drift_json(&[
+        "--plugins",
+        dir.path().to_str().unwrap(),
+        "--num-test",
+        "drift-psi",
+    ]);
+    assert_eq!(column(&report, "score")["plugin"], "drift-psi@0.1.0");
+}
+
+#[test]
+fn table_output_names_every_column() {
+    let reference = fixture("reference.csv");
+    let current = fixture("current.csv");
+    let output = vigil(&[
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for name in [
+        "id_like",
+        "amount",
+        "score",
+        "color",
+        "flag",
+        "DRIFT",
+        "dataset drift",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}
+
+/// Bad input: exit status 2 and a single line on stderr that says what is wrong.
+fn assert_input_error(args: &[&str], needle: &str) {
+    let output = vigil(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let good = fixture("reference.csv");
+    let good = good.to_str().unwrap();
+    let other_columns = write("other.csv", b"a,b\n1,2\n");
+    let ragged = write("ragged.csv", b"a,b\n1,2\n3\n");
+    let header_only = write("empty.csv", b"id_like,amount,score,color,flag\n");
+    let missing = dir.path().join("nope.csv");
+    let missing = missing.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--current", missing], "nope.csv"),
+        (vec!["--current", &other_columns], "different columns"),
+        (vec!["--current", &ragged], "not a valid CSV"),
+        (vec!["--current", &header_only], "no data rows"),
+        (
+            vec!["--current", good, "--num-test", "nosuch"],
+            "no drift test named `nosuch`",
+        ),
+        (
+            vec!["--current", good, "--column-test", "ghost=ks"],
+            "ghost",
+        ),
+        (
+            vec!["--current", good, "--column-test", "color=ks"],
+            "does not accept categorical",
+        ),
+        (vec!["--current", good, "--threshold", "1.5"], "--threshold"),
+        (vec!["--current", good, "--categorical", "ghost"], "ghost"),
+        (
+            vec!["--current", good, "--plugins", missing],
+            "plugin directory",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["drift", "--reference", good];
+        args.extend(extra);
+        assert_input_error(&args, needle);
+    }
+}
+
+#[test]
+fn an_all_missing_column_fails_alone_and_is_not_called_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("r.csv");
+    let current = dir.path().join("c.csv");
+    std::fs::write(&reference, "x,y\n1,a\n2,b\n3,a\n").unwrap();
+    std::fs::write(&current, "x,y\nNA,a\n,b\nnan,b\n").unwrap();
+    let output = vigil(&[
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let x = column(&report, "x");
+    assert!(x["drifted"].is_null());
+    assert!(x["error"].as_str().unwrap().contains("no values"), "{x}");
+    assert_eq!(x["missing_current"], 3);
+    assert_eq!(report["failed_columns"], 1);
+    assert!(column(&report, "y")["drifted"].is_boolean());
+}

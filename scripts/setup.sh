@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building and testing Vigil needs that cargo cannot fetch itself: a toolchain
+# that builds WebAssembly components. Safe to run again; it does nothing when all is there.
+#
+# Plugins build with rustup's wasm32-wasip2 target when it is installed. Where it is not (and
+# `rustup target add` cannot reach its download server), Debian's wasm-capable rustc, the
+# standard library's source and the WASI libc are installed instead.
+set -euo pipefail
+
+need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is not installed; install Rust from https://rustup.rs first" >&2
+  exit 1
+fi
+
+has_wasip2_target() {
+  local libdir
+  libdir=$(rustc --print target-libdir --target wasm32-wasip2 2>/dev/null) || return 1
+  compgen -G "$libdir/libstd-*" >/dev/null
+}
+
+has_debian_wasm_toolchain() {
+  [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust/library ] \
+    && [ -f /usr/lib/wasm32-wasi/libc.a ] && /usr/bin/rustc --print target-list | grep -qx wasm32-wasip1
+}
+
+if has_wasip2_target; then
+  echo "setup: using rustup's wasm32-wasip2 target"
+elif has_debian_wasm_toolchain; then
+  echo "setup: using the system wasm32 toolchain"
+else
+  # A short timeout: on machines without access to rustup's servers this would hang.
+  if command -v rustup >/dev/null 2>&1 && timeout 60 rustup target add wasm32-wasip2 >/dev/null 2>&1 \
+      && has_wasip2_target; then
+    echo "setup: installed rustup's wasm32-wasip2 target"
+  elif command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing the wasm32 toolchain from Debian packages"
+    need_root apt-get update -qq
+    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      rustc-web cargo-web rust-web-src wasi-libc >/dev/null
+    has_debian_wasm_toolchain || { echo "setup: the wasm32 toolchain is still incomplete" >&2; exit 1; }
+  else
+    echo "setup: no way to install a wasm32 toolchain: run 'rustup target add wasm32-wasip2'" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,205 @@
+//! Every standard plugin, built from source and run in the real runtime, reproduces the
+//! reference implementations' values (scipy, numpy, River) committed in `tests/reference/`.
+
+use serde_json::Value;
+use vigil_runtime::{
+    Batch, CategoricalColumn, Column, ColumnData, Error, MISSING_CODE, PluginError,
+};
+use vigil_tests::{load, reference_cases, runtime};
+
+fn column(kind: &str, values: &Value) -> ColumnData {
+    let values = values.as_array().expect("a list of values");
+    if kind == "numeric" {
+        return ColumnData::Numeric(
+            values
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .collect(),
+        );
+    }
+    let mut categories: Vec<String> = Vec::new();
+    let codes = values
+        .iter()
+        .map(|v| match v.as_str() {
+            None => MISSING_CODE,
+            Some(label) => match categories.iter().position(|c| c == label) {
+                Some(i) => i as u32,
+                None => {
+                    categories.push(label.to_string());
+                    (categories.len() - 1) as u32
+                }
+            },
+        })
+        .collect();
+    ColumnData::Categorical(CategoricalColumn { categories, codes })
+}
+
+fn close(actual: f64, expected: f64, relative: f64, absolute: f64) -> bool {
+    actual == expected
+        || (actual - expected).abs() <= absolute
+        || (actual - expected).abs() <= relative * expected.abs()
+}
+
+/// Statistic within 1e-12 (absolute, or relative for large statistics); p-value within 1e-6
+/// relative, or 1e-12 absolute when it is below 1e-10.
+fn check_drift_cases(file: &str, package: &str) {
+    let runtime = runtime();
+    let plugin = load(&runtime, package);
+    let cases = reference_cases(file);
+    let cases = cases["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10, "{file} has only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let kind = case["kind"].as_str().unwrap();
+        let reference = column(kind, &case["reference"]);
+        let current = column(kind, &case["current"]);
+        let config = case["config"].to_string();
+        let outcome = plugin
+            .drift_test(&reference, &config)
+            .and_then(|mut session| session.evaluate(&current));
+        let expected = &case["expected"];
+        if expected.get("error").is_some() {
+            if !matches!(
+                outcome,
+                Err(Error::Plugin {
+                    error: PluginError::InvalidInput(_),
+                    ..
+                })
+            ) {
+                failures.push(format!("{name}: expected invalid-input, got {outcome:?}"));
+            }
+            continue;
+        }
+        let result = match outcome {
+            Ok(result) => result,
+            Err(error) => {
+                failures.push(format!("{name}: {error}"));
+                continue;
+            }
+        };
+        let statistic = expected["statistic"].as_f64().unwrap();
+        if !close(result.statistic, statistic, 1e-12, 1e-12) {
+            failures.push(format!(
+                "{name}: statistic {} != {statistic}",
+                result.statistic
+            ));
+        }
+        match (result.p_value, expected["p_value"].as_f64()) {
+            (Some(p), Some(e)) => {
+                let absolute = if e < 1e-10 { 1e-12 } else { 0.0 };
+                if !close(p, e, 1e-6, absolute) {
+                    failures.push(format!("{name}: p-value {p} != {e}"));
+                }
+            }
+            (None, None) => {}
+            (p, e) => failures.push(format!("{name}: p-value {p:?}, expected {e:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn ks_matches_scipy() {
+    check_drift_cases("ks", "drift-ks");
+}
+
+#[test]
+fn chi2_matches_scipy() {
+    check_drift_cases("chi2", "drift-chi2");
+}
+
+#[test]
+fn psi_matches_numpy() {
+    check_drift_cases("psi", "drift-psi");
+}
+
+#[test]
+fn page_hinkley_matches_river_across_snapshots() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "detect-page-hinkley");
+    let cases = reference_cases("page_hinkley");
+    for case in cases["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let config = case["config"].to_string();
+        let stream: Vec<f64> = case["stream"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        let expected: Vec<u64> = case["expected"]["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        // Whole stream in one call.
+        let mut session = plugin.detector(&config, None).unwrap();
+        assert_eq!(
+            session.update(&stream).unwrap(),
+            expected,
+            "{name}: one call"
+        );
+        // In windows, with the state taken out and put into a fresh instance between them,
+        // as the host does across restarts.
+        let mut detections = Vec::new();
+        let mut snapshot: Option<Vec<u8>> = None;
+        for window in stream.chunks(stream.len() / 7 + 1) {
+            let mut session = plugin.detector(&config, snapshot.as_deref()).unwrap();
+            detections.extend(session.update(window).unwrap());
+            snapshot = Some(session.snapshot().unwrap());
+        }
+        assert_eq!(
+            detections, expected,
+            "{name}: windows with snapshot and restore"
+        );
+    }
+}
+
+fn batch(columns: &Value) -> Batch {
+    Batch {
+        columns: columns
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, values)| {
+                let text = values.as_array().unwrap().iter().any(Value::is_string);
+                Column {
+                    name: name.clone(),
+                    data: column(if text { "categorical" } else { "numeric" }, values),
+                }
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn standardize_matches_numpy() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "preprocess-standardize");
+    let cases = reference_cases("standardize");
+    for case in cases["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let mut session = plugin
+            .preprocessor(&batch(&case["reference"]), &case["config"].to_string())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let output = session
+            .transform(&batch(&case["input"]))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected = batch(&case["expected"]);
+        assert_eq!(output.columns.len(), expected.columns.len(), "{name}");
+        for (out, exp) in output.columns.iter().zip(&expected.columns) {
+            assert_eq!(out.name, exp.name, "{name}: column order");
+            match (&out.data, &exp.data) {
+                (ColumnData::Numeric(a), ColumnData::Numeric(e)) => {
+                    for (i, (a, e)) in a.iter().zip(e).enumerate() {
+                        let same = (a.is_nan() && e.is_nan()) || close(*a, *e, 1e-12, 1e-15);
+                        assert!(same, "{name}: {}[{i}] = {a}, expected {e}", out.name);
+                    }
+                }
+                (a, e) => assert_eq!(a, e, "{name}: {}", out.name),
+            }
+        }
+    }
+}
