@@ -167,17 +167,22 @@ def cases():
     # More than 10000 on one side: kstwo.sf(d, round(m n / (m + n))), one case per branch.
     big = values(rng.normal(size=10001), 2)
     num("asymptotic_10001_vs_1_n1", values(rng.poisson(4.0, 10001)), [6.0])
-    num("asymptotic_10001_vs_2_n2", values(rng.poisson(4.0, 10001)), [1.0, 7.0])
+    num("asymptotic_10001_vs_2_n2", values(rng.poisson(4.0, 10001)), [6.0, 7.0])
     num("asymptotic_10001_vs_8_large_d", big, values(rng.normal(1.8, 1, 8), 2))
-    num("asymptotic_10001_vs_60_durbin", big, values(rng.normal(0, 1, 60), 2))
-    num("asymptotic_10001_vs_40_pomeranz", values(rng.normal(size=10001), 2),
-        values(rng.normal(0.35, 1, 40), 2))
+    # Windows that track the reference's quantiles closely keep D small enough for the
+    # Durbin matrix (n*D^2 <= 0.754693 at n <= 140, n*D^1.5 <= 1.4 above) and, with D
+    # below 1/n, for the Ruben-Gambino product at n > 140.
+    big_sorted = np.sort(big)
+    num("asymptotic_10001_vs_60_durbin", big,
+        values(np.quantile(big_sorted, ((np.arange(60) + 0.5) / 60) ** 1.15), 2))
+    num("asymptotic_10001_vs_300_ruben_gambino", big,
+        values(big_sorted[np.round((np.arange(300) + 0.7) * 10001 / 300).astype(int)]))
+    num("asymptotic_10001_vs_40_pomeranz", big,
+        values(np.quantile(big_sorted, ((np.arange(40) + 0.5) / 40) ** 1.6), 2))
     num("asymptotic_10001_vs_120_smirnov", values(rng.normal(size=10001), 2),
         values(rng.normal(0.6, 1, 120), 2))
     num("asymptotic_10001_vs_3000_pelz_good", values(rng.normal(size=10001), 2),
         values(rng.normal(size=3000), 2))
-    # A window that tracks the reference's quantiles closely: D is small enough for the
-    # Durbin matrix at n = 2308.
     reference = np.sort(rng.normal(size=10001))
     probs = ((np.arange(3000) + 0.5) / 3000) ** 1.01
     num("asymptotic_10001_vs_3000_durbin", values(reference, 3),

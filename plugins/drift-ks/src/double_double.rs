@@ -241,11 +241,14 @@ pub(crate) fn frexp(x: f64) -> (f64, i32) {
 
 /// `exp(x) - 1` as the Cephes `expm1` that SciPy's C code calls.
 pub(crate) fn cephes_expm1(x: f64) -> f64 {
+    // The coefficients as Cephes writes them, more digits than a double holds.
+    #[allow(clippy::excessive_precision)]
     const EP: [f64; 3] = [
         1.2617719307481059087798E-4,
         3.0299440770744196129956E-2,
         9.9999999999999999991025E-1,
     ];
+    #[allow(clippy::excessive_precision)]
     const EQ: [f64; 4] = [
         3.0019850513866445504159E-6,
         2.5244834034968410419224E-3,

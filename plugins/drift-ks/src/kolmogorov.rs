@@ -27,7 +27,8 @@ const EP128: f64 = f64::from_bits((0x3ff + 128) << 52);
 const EM128: f64 = f64::from_bits((0x3ff - 128) << 52);
 
 /// Bernoulli-number coefficients of Stirling's series, `B_{2j} / (2j) / (2j - 1)` for
-/// `j = 8, ..., 1`.
+/// `j = 8, ..., 1`, with SciPy's digits.
+#[allow(clippy::excessive_precision)]
 const STIRLING_COEFFS: [f64; 8] = [
     -2.955065359477124183e-2,
     6.4102564102564102564e-3,
@@ -319,12 +320,13 @@ fn pomeranz_cdf(n: i64, x: f64) -> f64 {
     let mut expnt: i32 = 0;
     let mut conv = Vec::with_capacity(2 * npwrs);
 
-    let (mut j1, mut j2) = pomeranz_j1j2(0, n, ll, ceilf, roundf);
+    let (mut j1, _) = pomeranz_j1j2(0, n, ll, ceilf, roundf);
     for i in 1..(2 * n + 2) {
         let k1 = j1;
         std::mem::swap(&mut v0, &mut v1);
         std::mem::swap(&mut v0s, &mut v1s);
         v1.fill(0.0);
+        let j2;
         (j1, j2) = pomeranz_j1j2(i, n, ll, ceilf, roundf);
         let pwrs = if i == 1 || i == 2 * n + 1 {
             &gpower
@@ -476,7 +478,29 @@ mod tests {
     use super::*;
 
     /// `scipy.stats.kstwo.sf(x, n)` from SciPy 1.17.1, one case per branch of `_kolmogn`.
-    const SCIPY: &[(u64, f64, f64, &str)] = &[];
+    const SCIPY: &[(u64, f64, f64, &str)] = &[
+        (1, 0.8, 0.3999999999999999, "n = 1, t <= 1"),
+        (200, 0.004, 1.0, "t <= 1, n > 140"),
+        (30, 0.015, 1.0, "t <= 1/2"),
+        (10, 0.95, 1.9531250000000172e-13, "t >= n - 1"),
+        (10, 0.6, 0.0005681672000000003, "x >= 1/2"),
+        (50, 0.1, 0.6623112704658186, "n <= 140, Durbin matrix"),
+        (50, 0.2, 0.03143877776953241, "n <= 140, Pomeranz"),
+        (50, 0.4, 9.86356336441006e-08, "n <= 140, smirnov"),
+        (5000, 0.3, 0.0, "n x^2 >= 370"),
+        (5000, 0.03, 0.00024159234422666817, "smirnov"),
+        (5000, 0.005, 0.9995858441477996, "Pelz-Good"),
+        (5000, 0.004, 0.9999977369528622, "Durbin matrix"),
+        (99000, 0.0005, 1.0, "Durbin matrix, large"),
+        (500000, 0.0015, 0.21034190155828947, "Pelz-Good, n > 100000"),
+        (
+            2000001,
+            0.002,
+            2.2476865121289032e-07,
+            "smirnov, asymptotic",
+        ),
+        (2000001, 0.0005, 0.699176814496995, "Pelz-Good, n > 1e6"),
+    ];
 
     #[test]
     fn matches_scipy_on_every_branch() {

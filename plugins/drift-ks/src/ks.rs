@@ -222,4 +222,21 @@ mod tests {
         assert_eq!(outer_prob_inside_method(7, 5, 1, 12), 0.7373737373737375);
         assert_eq!(outer_prob_inside_method(5, 7, 1, 12), 0.7373737373737375);
     }
+
+    #[test]
+    fn million_vs_million_matches_scipy() {
+        // Exactly representable in both languages: a regular grid and a stretched copy.
+        // SciPy: ks_2samp(a, b) with a = i / 1e6, b = (i * 1.0015 + 0.3) / 1e6.
+        let a: Vec<f64> = (0..1_000_000).map(|i| f64::from(i) / 1e6).collect();
+        let b: Vec<f64> = (0..1_000_000)
+            .map(|i| (f64::from(i) * 1.0015 + 0.3) / 1e6)
+            .collect();
+        let outcome = ks_2samp_sorted(&a, &b);
+        assert_eq!(outcome.statistic, 0.001499000000000028);
+        let expected = 0.21097157594832994;
+        assert!(
+            ((outcome.p_value - expected) / expected).abs() < 1e-12,
+            "{outcome:?}"
+        );
+    }
 }

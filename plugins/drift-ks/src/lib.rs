@@ -4,8 +4,6 @@ mod double_double;
 mod kolmogorov;
 pub mod ks;
 mod smirnov;
-#[cfg(test)]
-mod tmp_validate;
 
 use schemars::JsonSchema;
 use serde::Deserialize;

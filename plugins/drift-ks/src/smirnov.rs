@@ -13,7 +13,8 @@
 
 use crate::double_double::{DoubleDouble, cephes_expm1, ldexp};
 
-/// `log(2^-1075)`, `xsf`'s `MINLOG` (classic Cephes used `log(2^-1022)`).
+/// `log(2^-1075)`, `xsf`'s `MINLOG` with its digits (classic Cephes used `log(2^-1022)`).
+#[allow(clippy::excessive_precision)]
 const MINLOG: f64 = -7.451332191019412076235245305675398106812E2;
 /// Above this `n` the sum takes too long and an asymptotic formula is used.
 const SMIRNOV_MAX_COMPUTE_N: i64 = 1_000_000;
