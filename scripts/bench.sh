@@ -14,7 +14,7 @@ OUT=target/bench-results.md
 if [ -z "${PYTHON:-}" ]; then
   if [ ! -x target/bench-venv/bin/python ]; then
     python3 -m venv target/bench-venv
-    target/bench-venv/bin/pip install -q numpy pandas scipy evidently
+    target/bench-venv/bin/pip install -q numpy "pandas<3" scipy evidently  # Evidently 0.7 breaks on pandas 3
   fi
   PYTHON=target/bench-venv/bin/python
 fi

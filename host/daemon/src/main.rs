@@ -128,7 +128,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Drift(args) => {
-            let registry = Registry::standard(Runtime::new(RuntimeConfig::default())?);
+            let registry = Registry::standard(Runtime::new(runtime_config())?);
             if let Some(dir) = &args.plugins {
                 registry
                     .add_dir(dir)
@@ -182,7 +182,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 None => component.path.clone(),
             };
             // Check what was built the way the host will when it is uploaded.
-            let runtime = Runtime::new(RuntimeConfig::default())?;
+            let runtime = Runtime::new(runtime_config())?;
             let plugin = runtime.load(&std::fs::read(&path)?)?;
             let info = plugin.info();
             println!(
@@ -197,7 +197,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Inspect { file }) => {
             let bytes =
                 std::fs::read(&file).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
-            let runtime = Runtime::new(RuntimeConfig::default())?;
+            let runtime = Runtime::new(runtime_config())?;
             let plugin = runtime
                 .load(&bytes)
                 .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
@@ -205,7 +205,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(PluginCommand::List) => {
-            let runtime = Runtime::new(RuntimeConfig::default())?;
+            let runtime = Runtime::new(runtime_config())?;
             for (_, bytes) in plugins::STANDARD_PLUGINS {
                 let plugin = runtime.load(bytes)?;
                 let info = plugin.info();
@@ -220,6 +220,28 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The runtime settings of every command: the defaults, plus the on-disk cache of compiled
+/// plugins, so that only the first run after an install or upgrade pays for compilation.
+fn runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: cache_dir(),
+        ..RuntimeConfig::default()
+    }
+}
+
+/// `$VIGIL_CACHE_DIR`, else the XDG cache location (`$XDG_CACHE_HOME`, falling back to
+/// `~/.cache`); `None` turns the cache off when none of them is set.
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    if let Some(dir) = var("VIGIL_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("vigil/components"))
 }
 
 fn info_json(info: &vigil_runtime::PluginInfo, digest: &str) -> String {

@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Limits and engine settings. The defaults follow the sandbox bar in `RELIABILITY.md`.
@@ -32,6 +33,13 @@ pub struct RuntimeConfig {
     pub max_output_string_bytes: usize,
     /// Use the pooling instance allocator (faster instantiation, large virtual reservation).
     pub pooling: bool,
+    /// Directory where compiled plugins are kept between processes, so that loading the same
+    /// bytes again skips compilation. `None` (the default) compiles on every load. The
+    /// directory is created with mode 0700 if missing; one that others can write to is not used,
+    /// since whatever is in it runs as native code. Entries are keyed by the component's sha256
+    /// and by the engine's version and settings; stale ones are never read, but nothing removes
+    /// them.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +59,7 @@ impl Default for RuntimeConfig {
             max_output_values: 16 << 20,
             max_output_string_bytes: 64 << 10,
             pooling: false,
+            cache_dir: None,
         }
     }
 }

@@ -1,6 +1,11 @@
 //! Compiling, checking and caching plugin components.
 
 use std::collections::HashMap;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -29,7 +34,8 @@ const ALLOWED_IMPORTS: &[&str] = &[
 ];
 
 /// The plugin host: one engine, a linker with what plugins may import, and a cache of
-/// compiled plugins keyed by the sha256 of their bytes.
+/// compiled plugins keyed by the sha256 of their bytes (in memory, and on disk if
+/// [`RuntimeConfig::cache_dir`] is set).
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) shared: Arc<Shared>,
@@ -40,6 +46,7 @@ pub(crate) struct Shared {
     pub linker: Linker<StoreData>,
     pub config: RuntimeConfig,
     cache: Mutex<HashMap<String, Arc<Plugin>>>,
+    disk_cache: Option<DiskCache>,
 }
 
 /// A compiled, checked plugin, ready to instantiate.
@@ -47,6 +54,7 @@ pub struct Plugin {
     pub(crate) shared: Arc<Shared>,
     pub(crate) name: Arc<str>,
     digest: String,
+    from_cache: bool,
     info: PluginInfo,
     pub(crate) pre: Pre,
 }
@@ -70,12 +78,17 @@ impl Runtime {
         )
         .map_err(host_error)?;
         start_epoch_ticker(&engine, config.epoch_tick);
+        let disk_cache = config
+            .cache_dir
+            .as_deref()
+            .and_then(|dir| DiskCache::open(dir, &engine));
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
                 linker,
                 config,
                 cache: Mutex::default(),
+                disk_cache,
             }),
         })
     }
@@ -96,6 +109,7 @@ impl Runtime {
             plugin = %plugin.info.name,
             version = %plugin.info.version,
             digest = %digest,
+            from_cache = plugin.from_cache,
             "plugin loaded"
         );
         self.shared
@@ -115,9 +129,13 @@ impl Runtime {
                     .into(),
             ));
         }
-        let component = Component::from_binary(&shared.engine, bytes).map_err(|e| {
-            Error::InvalidComponent(format!("not a valid WebAssembly component: {e}"))
-        })?;
+        let (component, from_cache) = match &shared.disk_cache {
+            Some(disk) => match disk.read(&shared.engine, &digest) {
+                Some(component) => (component, true),
+                None => (compile_component(&shared.engine, bytes)?, false),
+            },
+            None => (compile_component(&shared.engine, bytes)?, false),
+        };
         let world = check_shape(&shared.engine, &component)?;
         let instance_pre = shared.linker.instantiate_pre(&component).map_err(|e| {
             Error::InvalidComponent(format!(
@@ -148,6 +166,7 @@ impl Runtime {
             shared: shared.clone(),
             name: Arc::from(format!("<{}>", &digest[..12])),
             digest,
+            from_cache,
             info: PluginInfo {
                 name: String::new(),
                 version: String::new(),
@@ -163,6 +182,10 @@ impl Runtime {
         check_info(&info, world)?;
         plugin.name = Arc::from(info.name.as_str());
         plugin.info = info;
+        // Stored only once every check passed, so the directory holds plugins that load.
+        if let (Some(disk), false) = (&shared.disk_cache, from_cache) {
+            disk.write(&plugin.digest, &component);
+        }
         Ok(plugin)
     }
 }
@@ -176,6 +199,12 @@ impl Plugin {
     /// The hex sha256 of the component's bytes.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Whether the compiled code was read from [`RuntimeConfig::cache_dir`] instead of being
+    /// compiled by this process.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
     }
 
     pub(crate) fn new_store(&self) -> Store<StoreData> {
@@ -209,6 +238,172 @@ impl Plugin {
                 call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
             }
         }
+    }
+}
+
+fn compile_component(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
+    Component::from_binary(engine, bytes)
+        .map_err(|e| Error::InvalidComponent(format!("not a valid WebAssembly component: {e}")))
+}
+
+/// Compiled plugins kept on disk between processes, one file per component and engine.
+struct DiskCache {
+    dir: PathBuf,
+    /// In every entry's name, so that code compiled by another wasmtime version or with other
+    /// engine settings is never opened.
+    engine: String,
+}
+
+impl DiskCache {
+    /// Prepares `dir`; a directory that cannot be used only costs the compile time it would
+    /// have saved, so it is reported and skipped rather than failing the runtime.
+    fn open(dir: &Path, engine: &Engine) -> Option<DiskCache> {
+        match create_private_dir(dir) {
+            Ok(()) => Some(DiskCache {
+                dir: dir.to_path_buf(),
+                engine: engine_fingerprint(engine),
+            }),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "not using the plugin cache directory");
+                None
+            }
+        }
+    }
+
+    fn entry(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{}.cwasm", self.engine))
+    }
+
+    /// The component this host compiled earlier from the bytes whose sha256 is `digest`.
+    fn read(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.entry(digest);
+        match fs::metadata(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the plugin cache");
+                return None;
+            }
+        }
+        // SAFETY: `deserialize_file` maps the file and runs the machine code in it unchecked,
+        // so it must be wasmtime's own output for this engine, unmodified. It is:
+        // - Only artifacts this host compiled itself are read. The entry is named by the
+        //   sha256 of the component bytes that `compile_component` compiled and `write`
+        //   serialized, and nothing else writes to the directory. Bytes from users are always
+        //   compiled, never deserialized: `Runtime::load` takes components only, and there is
+        //   no way to hand it precompiled code.
+        // - The directory belongs to the user: it is created with mode 0700, and one that
+        //   group or others can write to is refused in `open`, so no one else can plant or
+        //   swap an entry.
+        // - The name carries the engine's compatibility hash, so an artifact from another
+        //   wasmtime version or configuration is never opened (wasmtime checks again on load).
+        // - Entries are never modified in place: `write` renames complete files over them, so
+        //   a mapped file does not change under us and a reader never sees a partial one.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    error = %format!("{e:#}"),
+                    "discarding an unreadable compiled plugin; compiling it again"
+                );
+                if let Err(e) = fs::remove_file(&path) {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove it");
+                }
+                None
+            }
+        }
+    }
+
+    /// Stores `component`, compiled from the bytes whose sha256 is `digest`.
+    fn write(&self, digest: &str, component: &Component) {
+        let path = self.entry(digest);
+        let result = component
+            .serialize()
+            .map_err(io::Error::other)
+            .and_then(|bytes| write_atomically(&path, &bytes));
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the plugin cache");
+        }
+    }
+}
+
+/// Creates `dir` readable and writable by the user alone, and refuses an existing one that
+/// others could write to.
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = fs::metadata(dir)?.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("group or others can write to it (mode {:o})", mode & 0o7777),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// Writes a temporary file in the same directory and renames it into place: a concurrent
+/// reader of `path` sees either the old state or the whole new file, never part of it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // The pid keeps processes apart, the counter threads of one process.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let temp = path.with_extension(format!(
+        "{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = create_private_file(&temp)?;
+        file.write_all(bytes)?;
+        // Without this a crash could leave the rename durable but the contents not.
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn create_private_file(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    // `create_new` also refuses to follow a symlink left at the name.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// A short hex digest of the engine's compatibility hash (target, compiler flags, wasmtime
+/// version, settings).
+fn engine_fingerprint(engine: &Engine) -> String {
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hex::encode(&hasher.0.finalize()[..8])
+}
+
+/// Feeds `Hash` output to sha256. Unlike `DefaultHasher`, whose algorithm may change between
+/// Rust releases, it gives the same names to every build of the host.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("sha256 has 32 bytes"))
     }
 }
 

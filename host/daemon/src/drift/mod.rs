@@ -1,12 +1,14 @@
 //! `vigil drift`: compares a current dataset with a reference, column by column, with drift
 //! tests that run as plugins, and reports per-column drift and dataset drift.
 
+mod fast_csv;
 mod report;
 mod table;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rayon::prelude::*;
 use vigil_runtime::{ColumnData, ColumnKind, Plugin, ScoreKind};
@@ -52,12 +54,16 @@ pub fn run(options: &DriftOptions, registry: &Registry) -> anyhow::Result<Report
         .into());
     }
     let forced: HashSet<String> = options.categorical.iter().cloned().collect();
+    let started = Instant::now();
     let (reference, current) = read_pair(options, &forced)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "read both files");
     let plan = plan(options, registry, &reference, &current)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "loaded the plugins");
     let columns: Vec<ColumnReport> = plan
         .into_par_iter()
         .map(|step| evaluate(step, &reference, &current))
         .collect();
+    tracing::debug!(elapsed = ?started.elapsed(), "evaluated every column");
     Ok(Report::new(
         reference.rows,
         current.rows,

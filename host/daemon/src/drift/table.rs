@@ -1,9 +1,10 @@
 //! Reading a CSV file into typed columns.
 //!
 //! A column is numeric when every non-missing value parses as a number, categorical otherwise
-//! (or when forced). The file is read once; a column that turns out categorical after some
-//! rows were read as numbers is dictionary-encoded from then on, and only the rows before that
-//! point are read again, as text, in a second pass.
+//! (or when forced). Files without quotes take the parallel fast path in `fast_csv`; files
+//! with quoted fields are read with the `csv` crate, once: a column that turns out categorical
+//! after some rows were read as numbers is dictionary-encoded from then on, and only the rows
+//! before that point are read again, as text, in a second pass.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ pub struct Table {
 }
 
 /// Values that count as missing, in either kind of column.
-fn is_missing(field: &[u8]) -> bool {
+pub(super) fn is_missing(field: &[u8]) -> bool {
     matches!(field, b"" | b"NA" | b"NaN" | b"nan")
 }
 
@@ -162,13 +163,34 @@ fn csv_error(path: &Path, error: csv::Error) -> TableError {
 
 /// Reads `path`; columns named in `categorical` are read as text whatever they hold.
 pub fn read(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableError> {
-    let mut reader = open(path)?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| csv_error(path, e))?
-        .iter()
+    let bytes = std::fs::read(path).map_err(|source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if memchr::memchr(b'"', &bytes).is_some() {
+        drop(bytes);
+        return read_quoted(path, categorical);
+    }
+    let (header_line, body) = match memchr::memchr(b'\n', &bytes) {
+        Some(end) => (&bytes[..end], &bytes[end + 1..]),
+        None => (&bytes[..], &[][..]),
+    };
+    let header_line = header_line.strip_suffix(b"\r").unwrap_or(header_line);
+    let header: Vec<String> = String::from_utf8_lossy(header_line)
+        .split(',')
         .map(|h| h.trim().to_string())
         .collect();
+    let forced: Vec<bool> = header.iter().map(|h| categorical.contains(h)).collect();
+    let (rows, columns) = super::fast_csv::parse(path, header, body, &forced)?;
+    Ok(Table {
+        path: path.to_path_buf(),
+        rows,
+        columns,
+    })
+}
+
+/// Refuses an empty header and duplicate column names.
+pub(super) fn check_header(path: &Path, header: &[String]) -> Result<(), TableError> {
     if header.is_empty() || header.iter().all(String::is_empty) {
         return Err(TableError::Csv {
             path: path.to_path_buf(),
@@ -182,6 +204,19 @@ pub fn read(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableEr
             message: format!("column `{duplicate}` appears twice in the header"),
         });
     }
+    Ok(())
+}
+
+/// The `csv` crate's path, for files with quoted fields.
+fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableError> {
+    let mut reader = open(path)?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    check_header(path, &header)?;
     let mut builders: Vec<Builder> = header
         .iter()
         .map(|name| {
@@ -333,6 +368,58 @@ mod tests {
             categories(&table.columns[0].data),
             vec![Some("02134".into()), Some("2134".into())]
         );
+    }
+
+    #[test]
+    fn quoted_files_take_the_csv_crate_path_with_the_same_result() {
+        let plain = write("a,b\n1,x\n2,y\nNA,x\n");
+        let quoted = write("a,b\n1,\"x\"\n2,y\nNA,\"x\"\n");
+        let plain = read(plain.path(), &HashSet::new()).unwrap();
+        let quoted = read(quoted.path(), &HashSet::new()).unwrap();
+        assert_eq!(plain.rows, quoted.rows);
+        for (p, q) in plain.columns.iter().zip(&quoted.columns) {
+            assert_eq!(p.missing, q.missing);
+            match (&p.data, &q.data) {
+                (ColumnData::Numeric(a), ColumnData::Numeric(b)) => {
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"))
+                }
+                (a, b) => assert_eq!(a, b),
+            }
+        }
+    }
+
+    #[test]
+    fn many_chunks_give_the_same_columns_as_one() {
+        let mut text = String::from("n,c,late\n");
+        for i in 0..20_000 {
+            let late = if i == 15_000 {
+                "word".to_string()
+            } else {
+                i.to_string()
+            };
+            text.push_str(&format!(
+                "{},{},{late}\r\n",
+                i % 97,
+                ["a", "b", "NA", "c"][i % 4]
+            ));
+        }
+        let file = write(&text);
+        let table = read(file.path(), &HashSet::new()).unwrap();
+        assert_eq!(table.rows, 20_000);
+        let ColumnData::Numeric(n) = &table.columns[0].data else {
+            panic!()
+        };
+        assert!(n.iter().enumerate().all(|(i, &v)| v == (i % 97) as f64));
+        let c = categories(&table.columns[1].data);
+        assert_eq!(table.columns[1].missing, 5_000);
+        assert!(
+            c.iter()
+                .enumerate()
+                .all(|(i, v)| v.as_deref() == [Some("a"), Some("b"), None, Some("c")][i % 4])
+        );
+        let late = categories(&table.columns[2].data);
+        assert_eq!(late[15_000].as_deref(), Some("word"));
+        assert_eq!(late[14_999].as_deref(), Some("14999"));
     }
 
     #[test]
