@@ -1,9 +1,13 @@
-//! The fast path for CSV files without quoting (what most exports are): the whole file in
-//! memory, split into chunks at line boundaries, parsed on every core in one pass. Numbers are
-//! parsed as they come; a column that holds text is dictionary-encoded per chunk, and the
-//! chunks' dictionaries are merged at the end. Only where a column turned out to hold text
-//! after some of its values were read as numbers are those values read again, as text.
+//! The fast path for CSV files without quoting (what most exports are). The file is read in
+//! blocks of a few MiB, so memory holds one block and the columns, never the whole file; each
+//! block is split at line boundaries and parsed on every core in one pass. Numbers are parsed
+//! as they come; a column that holds text is dictionary-encoded per chunk, and the chunks'
+//! dictionaries are merged into the column's. A column whose first text value comes after
+//! numbers in an earlier block is reported back, and the caller reads the file again with that
+//! column forced to text (rare: categorical columns usually show text on their first row).
 
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -12,22 +16,162 @@ use vigil_runtime::{CategoricalColumn, ColumnData, MISSING_CODE};
 
 use super::table::{TableColumn, TableError, check_header, is_missing};
 
-/// Parses `body` (everything after the header line) into columns named `header`.
-/// `forced[i]` makes column `i` categorical whatever it holds.
-pub fn parse(
-    path: &Path,
-    header: Vec<String>,
-    body: &[u8],
-    forced: &[bool],
-) -> Result<(usize, Vec<TableColumn>), TableError> {
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// What reading with the fast path came to.
+pub enum Outcome {
+    /// The file's rows and columns.
+    Read(usize, Vec<TableColumn>),
+    /// The file has quoted fields: read it with the `csv` crate instead.
+    Quoted,
+    /// This column held numbers, then text: read again with it forced categorical.
+    TextAfterNumbers(String),
+}
+
+/// A whole column being built.
+enum Column {
+    Numbers(Vec<f64>),
+    Labels {
+        index: FxHashMap<Box<[u8]>, u32>,
+        categories: Vec<String>,
+        codes: Vec<u32>,
+    },
+}
+
+impl Column {
+    fn labels(capacity: usize) -> Self {
+        Column::Labels {
+            index: FxHashMap::default(),
+            categories: Vec::new(),
+            codes: Vec::with_capacity(capacity),
+        }
+    }
+}
+
+/// Reads `path`; columns named in `forced` are categorical whatever they hold.
+pub fn read(path: &Path, forced: &HashSet<String>) -> Result<Outcome, TableError> {
+    let io = |source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len() as usize;
+    let mut buffer: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
+    let mut at_end = fill(&mut file, &mut buffer).map_err(io)?;
+    if memchr::memchr(b'"', &buffer).is_some() {
+        return Ok(Outcome::Quoted);
+    }
+    let header_end = memchr::memchr(b'\n', &buffer).map_or(buffer.len(), |i| i + 1);
+    let header_line = buffer[..header_end].trim_ascii_end();
+    let header: Vec<String> = String::from_utf8_lossy(header_line)
+        .split(',')
+        .map(|h| h.trim().to_string())
+        .collect();
     check_header(path, &header)?;
     let width = header.len();
-    let chunks = split_lines(body, rayon::current_num_threads() * 4);
+    buffer.drain(..header_end);
+    // Sized from the first block so the columns never reallocate (and never double in size).
+    let bytes_per_row = buffer.len() / memchr::memchr_iter(b'\n', &buffer).count().max(1);
+    let capacity = file_len / bytes_per_row.max(1) + 1024;
+    let mut columns: Vec<Column> = header
+        .iter()
+        .map(|name| {
+            if forced.contains(name) {
+                Column::labels(capacity)
+            } else {
+                Column::Numbers(Vec::with_capacity(capacity))
+            }
+        })
+        .collect();
+    let mut rows = 0;
+    loop {
+        let complete = if at_end {
+            buffer.len()
+        } else {
+            memchr::memrchr(b'\n', &buffer).map_or(0, |i| i + 1)
+        };
+        if let Some(text_after_numbers) =
+            parse_block(path, &buffer[..complete], &mut columns, &mut rows, width)?
+        {
+            return Ok(Outcome::TextAfterNumbers(
+                header[text_after_numbers].clone(),
+            ));
+        }
+        buffer.drain(..complete);
+        if at_end {
+            break;
+        }
+        at_end = fill(&mut file, &mut buffer).map_err(io)?;
+        if memchr::memchr(b'"', &buffer).is_some() {
+            return Ok(Outcome::Quoted);
+        }
+    }
+    let columns = header
+        .into_iter()
+        .zip(columns)
+        .map(|(name, column)| {
+            let (data, missing) = match column {
+                Column::Numbers(values) => {
+                    let missing = values.iter().filter(|x| x.is_nan()).count();
+                    (ColumnData::Numeric(values), missing)
+                }
+                Column::Labels {
+                    categories, codes, ..
+                } => {
+                    let missing = codes.iter().filter(|&&x| x == MISSING_CODE).count();
+                    (
+                        ColumnData::Categorical(CategoricalColumn { categories, codes }),
+                        missing,
+                    )
+                }
+            };
+            TableColumn {
+                name,
+                data,
+                missing,
+            }
+        })
+        .collect();
+    Ok(Outcome::Read(rows, columns))
+}
+
+/// Appends up to one block to `buffer`; returns whether the file is exhausted.
+fn fill(file: &mut std::fs::File, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
+    let start = buffer.len();
+    buffer.resize(start + BLOCK_BYTES, 0);
+    let mut filled = start;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let at_end = filled < buffer.len();
+    buffer.truncate(filled);
+    Ok(at_end)
+}
+
+/// Parses whole lines and appends them to `columns`. Returns the index of a column that held
+/// numbers in earlier blocks and text in this one.
+fn parse_block(
+    path: &Path,
+    block: &[u8],
+    columns: &mut [Column],
+    rows: &mut usize,
+    width: usize,
+) -> Result<Option<usize>, TableError> {
+    let text: Vec<bool> = columns
+        .iter()
+        .map(|c| matches!(c, Column::Labels { .. }))
+        .collect();
+    let chunks = split_lines(block, rayon::current_num_threads() * 4);
     let mut parsed: Vec<Chunk> = chunks
         .par_iter()
-        .map(|chunk| parse_chunk(chunk, width, forced))
+        .map(|chunk| parse_chunk(chunk, width, &text))
         .collect();
-    let mut rows_before = 0;
+    let mut rows_before = *rows;
     for result in &parsed {
         if let Some((row, fields)) = result.bad_line {
             return Err(TableError::Csv {
@@ -40,52 +184,76 @@ pub fn parse(
         }
         rows_before += result.rows;
     }
-    let rows = rows_before;
     // A column is text if any chunk saw text in it; chunks that read it as numbers redo it.
-    let text: Vec<bool> = (0..width)
+    let became_text: Vec<bool> = (0..width)
         .map(|c| {
-            parsed
-                .iter()
-                .any(|chunk| matches!(chunk.columns[c], Values::Labels(_)))
+            !text[c]
+                && parsed
+                    .iter()
+                    .any(|chunk| matches!(chunk.columns[c], Values::Labels(_)))
         })
         .collect();
+    if *rows > 0
+        && let Some(column) = became_text.iter().position(|&b| b)
+    {
+        return Ok(Some(column));
+    }
     parsed
         .par_iter_mut()
         .zip(&chunks)
         .for_each(|(parsed, chunk)| {
             for (c, values) in parsed.columns.iter_mut().enumerate() {
-                if text[c] && matches!(values, Values::Numbers(_)) {
+                if became_text[c] && matches!(values, Values::Numbers(_)) {
                     *values = Values::Labels(labels_of(chunk, c, usize::MAX));
                 }
             }
         });
-    let mut per_column: Vec<Vec<Values>> = (0..width)
-        .map(|_| Vec::with_capacity(parsed.len()))
-        .collect();
-    for chunk in parsed {
-        for (c, values) in chunk.columns.into_iter().enumerate() {
-            per_column[c].push(values);
+    for (c, column) in columns.iter_mut().enumerate() {
+        if became_text[c] {
+            *column = Column::labels(0);
         }
     }
-    let columns = header
-        .into_par_iter()
-        .zip(per_column)
-        .map(|(name, parts)| {
-            let data = merge(parts, rows);
-            let missing = match &data {
-                ColumnData::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
-                ColumnData::Categorical(c) => {
-                    c.codes.iter().filter(|&&x| x == MISSING_CODE).count()
+    for chunk in parsed {
+        for (column, values) in columns.iter_mut().zip(chunk.columns) {
+            append(column, values);
+        }
+    }
+    *rows = rows_before;
+    Ok(None)
+}
+
+/// Appends one chunk's values of a column, remapping label codes into the column's dictionary.
+fn append(column: &mut Column, values: Values) {
+    match (column, values) {
+        (Column::Numbers(all), Values::Numbers(part)) => all.extend(part),
+        (
+            Column::Labels {
+                index,
+                categories,
+                codes,
+            },
+            Values::Labels(part),
+        ) => {
+            let remap: Vec<u32> = part
+                .labels
+                .iter()
+                .map(|label| {
+                    *index.entry(Box::from(*label)).or_insert_with(|| {
+                        categories.push(String::from_utf8_lossy(label).into_owned());
+                        (categories.len() - 1) as u32
+                    })
+                })
+                .collect();
+            codes.extend(part.codes.iter().map(|&code| {
+                if code == MISSING_CODE {
+                    MISSING_CODE
+                } else {
+                    remap[code as usize]
                 }
-            };
-            TableColumn {
-                name,
-                data,
-                missing,
-            }
-        })
-        .collect();
-    Ok((rows, columns))
+            }));
+        }
+        _ => unreachable!("chunks were made to agree with the column's kind"),
+    }
 }
 
 /// Splits into about `parts` pieces, each ending just after a newline (or at the end).
@@ -174,9 +342,9 @@ struct Chunk<'a> {
     bad_line: Option<(usize, usize)>,
 }
 
-fn parse_chunk<'a>(chunk: &'a [u8], width: usize, forced: &[bool]) -> Chunk<'a> {
+fn parse_chunk<'a>(chunk: &'a [u8], width: usize, text: &[bool]) -> Chunk<'a> {
     let estimate = chunk.len() / (width * 8).max(1);
-    let mut columns: Vec<Values> = forced
+    let mut columns: Vec<Values> = text
         .iter()
         .map(|&f| {
             if f {
@@ -280,45 +448,6 @@ fn parse_number(field: &[u8]) -> Option<f64> {
     }
     let value = mantissa as f64 / POW10[scale];
     Some(if negative { -value } else { value })
-}
-
-/// Joins one column's per-chunk values, remapping each chunk's label codes.
-fn merge(parts: Vec<Values>, rows: usize) -> ColumnData {
-    if parts.iter().all(|p| matches!(p, Values::Numbers(_))) {
-        let mut values = Vec::with_capacity(rows);
-        for part in parts {
-            if let Values::Numbers(numbers) = part {
-                values.extend(numbers);
-            }
-        }
-        return ColumnData::Numeric(values);
-    }
-    let mut index: FxHashMap<&[u8], u32> = FxHashMap::default();
-    let mut categories = Vec::new();
-    let mut codes = Vec::with_capacity(rows);
-    for part in &parts {
-        let Values::Labels(labels) = part else {
-            unreachable!("text columns were re-read as labels in every chunk")
-        };
-        let remap: Vec<u32> = labels
-            .labels
-            .iter()
-            .map(|label| {
-                *index.entry(label).or_insert_with(|| {
-                    categories.push(String::from_utf8_lossy(label).into_owned());
-                    (categories.len() - 1) as u32
-                })
-            })
-            .collect();
-        codes.extend(labels.codes.iter().map(|&code| {
-            if code == MISSING_CODE {
-                MISSING_CODE
-            } else {
-                remap[code as usize]
-            }
-        }));
-    }
-    ColumnData::Categorical(CategoricalColumn { categories, codes })
 }
 
 #[cfg(test)]

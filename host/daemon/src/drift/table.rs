@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use vigil_runtime::{CategoricalColumn, ColumnData, MISSING_CODE};
 
+use super::fast_csv::Outcome;
+
 /// Why a file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
@@ -163,30 +165,22 @@ fn csv_error(path: &Path, error: csv::Error) -> TableError {
 
 /// Reads `path`; columns named in `categorical` are read as text whatever they hold.
 pub fn read(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableError> {
-    let bytes = std::fs::read(path).map_err(|source| TableError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if memchr::memchr(b'"', &bytes).is_some() {
-        drop(bytes);
-        return read_quoted(path, categorical);
+    let mut forced = categorical.clone();
+    loop {
+        let (rows, columns) = match super::fast_csv::read(path, &forced)? {
+            Outcome::Read(rows, columns) => (rows, columns),
+            Outcome::Quoted => return read_quoted(path, &forced),
+            Outcome::TextAfterNumbers(column) => {
+                forced.insert(column);
+                continue;
+            }
+        };
+        return Ok(Table {
+            path: path.to_path_buf(),
+            rows,
+            columns,
+        });
     }
-    let (header_line, body) = match memchr::memchr(b'\n', &bytes) {
-        Some(end) => (&bytes[..end], &bytes[end + 1..]),
-        None => (&bytes[..], &[][..]),
-    };
-    let header_line = header_line.strip_suffix(b"\r").unwrap_or(header_line);
-    let header: Vec<String> = String::from_utf8_lossy(header_line)
-        .split(',')
-        .map(|h| h.trim().to_string())
-        .collect();
-    let forced: Vec<bool> = header.iter().map(|h| categorical.contains(h)).collect();
-    let (rows, columns) = super::fast_csv::parse(path, header, body, &forced)?;
-    Ok(Table {
-        path: path.to_path_buf(),
-        rows,
-        columns,
-    })
 }
 
 /// Refuses an empty header and duplicate column names.
@@ -420,6 +414,23 @@ mod tests {
         let late = categories(&table.columns[2].data);
         assert_eq!(late[15_000].as_deref(), Some("word"));
         assert_eq!(late[14_999].as_deref(), Some("14999"));
+    }
+
+    #[test]
+    fn text_after_numbers_in_a_later_block_rereads_the_column_as_text() {
+        let mut text = String::from("i,code\n");
+        for i in 0..1_200_000 {
+            text.push_str(&format!("{i},{}\n", i % 1000));
+        }
+        text.push_str("1200000,A7\n");
+        assert!(text.len() > 8 << 20, "the file must span several blocks");
+        let file = write(&text);
+        let table = read(file.path(), &HashSet::new()).unwrap();
+        assert_eq!(table.rows, 1_200_001);
+        assert!(matches!(table.columns[0].data, ColumnData::Numeric(_)));
+        let codes = categories(&table.columns[1].data);
+        assert_eq!(codes[1234].as_deref(), Some("234"));
+        assert_eq!(codes[1_200_000].as_deref(), Some("A7"));
     }
 
     #[test]
