@@ -1,8 +1,6 @@
 //! Hostile guests are contained with the right typed error, and the host keeps serving.
 
-use std::time::{Duration, Instant};
-
-use vigil_runtime::{ColumnData, Error, PluginError, Runtime, RuntimeConfig};
+use vigil_runtime::{ColumnData, Error, PluginError, Runtime};
 use vigil_tests::{component, load, runtime};
 
 fn numbers() -> ColumnData {
@@ -21,33 +19,6 @@ fn evaluate(runtime: &Runtime, mode: &str) -> Result<vigil_runtime::DriftResult,
 fn assert_host_sound(runtime: &Runtime) {
     let result = evaluate(runtime, "behave").expect("a well-behaved call still works");
     assert_eq!(result.statistic, 100.0);
-}
-
-#[test]
-fn infinite_loop_is_interrupted_at_the_deadline() {
-    let deadline = Duration::from_millis(500);
-    let runtime = Runtime::new(RuntimeConfig {
-        deadline,
-        ..RuntimeConfig::default()
-    })
-    .unwrap();
-    let plugin = load(&runtime, "hostile-drift");
-    let mut session = plugin
-        .drift_test(&numbers(), r#"{"mode": "loop"}"#)
-        .unwrap();
-    let start = Instant::now();
-    let error = session.evaluate(&numbers()).unwrap_err();
-    let elapsed = start.elapsed();
-    assert!(matches!(error, Error::Timeout { .. }), "{error}");
-    assert!(
-        elapsed >= deadline - Duration::from_millis(15),
-        "{elapsed:?}"
-    );
-    assert!(
-        elapsed < deadline + Duration::from_millis(100),
-        "{elapsed:?}"
-    );
-    assert_host_sound(&runtime);
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod double_double;
 mod kolmogorov;
 pub mod ks;
 mod smirnov;
+mod sort;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -74,7 +75,7 @@ fn sorted_values(column: ColumnData, what: &str) -> Result<Vec<f64>> {
             "the {what} has no values to test"
         )));
     }
-    values.sort_unstable_by(f64::total_cmp);
+    sort::sort_f64(&mut values);
     Ok(values)
 }
 

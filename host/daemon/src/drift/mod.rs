@@ -265,10 +265,12 @@ fn evaluate(step: Step, reference: &Table, current: &Table) -> ColumnReport {
         .iter()
         .find(|c| c.name == reference_column.name)
         .expect("same columns");
+    let started = Instant::now();
     let outcome = step
         .plugin
         .drift_test(&reference_column.data, &step.config)
         .and_then(|mut session| session.evaluate(&current_column.data));
+    tracing::debug!(column = %reference_column.name, elapsed = ?started.elapsed(), "column evaluated");
     let info = step.plugin.info();
     ColumnReport {
         name: reference_column.name.clone(),

@@ -1,0 +1,42 @@
+//! A plugin that never returns is interrupted at its deadline, every time, and the host goes
+//! on. This test has its own binary so no other test competes with the epoch ticker for a core.
+
+use std::time::{Duration, Instant};
+
+use vigil_runtime::{ColumnData, Error, Runtime, RuntimeConfig};
+use vigil_tests::load;
+
+#[test]
+fn infinite_loop_is_interrupted_within_deadline_plus_100ms() {
+    let deadline = Duration::from_millis(300);
+    let runtime = Runtime::new(RuntimeConfig {
+        deadline,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let plugin = load(&runtime, "hostile-drift");
+    let numbers = ColumnData::Numeric((0..100).map(f64::from).collect());
+    let mut overshoots = Vec::new();
+    for _ in 0..10 {
+        let mut session = plugin.drift_test(&numbers, r#"{"mode": "loop"}"#).unwrap();
+        let start = Instant::now();
+        let error = session.evaluate(&numbers).unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(matches!(error, Error::Timeout { .. }), "{error}");
+        // The deadline is counted in 10 ms ticks, so it may fire up to one tick early.
+        assert!(
+            elapsed + Duration::from_millis(10) >= deadline,
+            "{elapsed:?}"
+        );
+        overshoots.push(elapsed.saturating_sub(deadline));
+    }
+    let worst = overshoots.iter().max().unwrap();
+    assert!(
+        *worst < Duration::from_millis(100),
+        "overshoots: {overshoots:?}"
+    );
+    let mut session = plugin
+        .drift_test(&numbers, r#"{"mode": "behave"}"#)
+        .unwrap();
+    assert_eq!(session.evaluate(&numbers).unwrap().statistic, 100.0);
+}
