@@ -28,10 +28,33 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
     (s, (a - e) + d)
 }
 
-/// `fl(a * b)` and its rounding error.
+/// `a` as `hi + lo`, each with at most 26 significant bits, so their products are exact
+/// (Veltkamp's split, with the scaling `dd_real` uses near overflow).
+fn split(a: f64) -> (f64, f64) {
+    const SPLITTER: f64 = 134_217_729.0; // 2^27 + 1
+    const THRESHOLD: f64 = 6.696_928_794_914_17e299; // 2^996
+    if a.abs() > THRESHOLD {
+        let scaled = a * 3.725_290_298_461_914e-9; // 2^-28
+        let t = SPLITTER * scaled;
+        let hi = t - (t - scaled);
+        let lo = scaled - hi;
+        (hi * 268_435_456.0, lo * 268_435_456.0) // 2^28
+    } else {
+        let t = SPLITTER * a;
+        let hi = t - (t - a);
+        (hi, a - hi)
+    }
+}
+
+/// `fl(a * b)` and its rounding error, by Dekker's product. A fused multiply-add would give
+/// the same error term, but WebAssembly has no fma instruction: `f64::mul_add` becomes a
+/// software routine there, which made the KS p-value three times slower than native.
 fn two_prod(a: f64, b: f64) -> (f64, f64) {
     let p = a * b;
-    (p, a.mul_add(b, -p))
+    let (a_hi, a_lo) = split(a);
+    let (b_hi, b_lo) = split(b);
+    let error = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;
+    (p, error)
 }
 
 impl DoubleDouble {
