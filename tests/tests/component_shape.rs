@@ -1,6 +1,6 @@
 //! Components that are not Vigil plugins are refused at load time, before any of their code
 //! runs, with a message that names what is wrong. The components are generated from WIT with
-//! placeholder bodies, so each case differs from a real plugin only in its shape.
+//! bodies that only trap, so each case differs from a real plugin only in its shape.
 
 use vigil_runtime::Error;
 use vigil_tests::{runtime, workspace};
