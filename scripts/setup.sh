@@ -38,7 +38,7 @@ else
     echo "setup: installing the wasm32 toolchain from Debian packages"
     need_root apt-get update -qq
     need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      rustc-web cargo-web rust-web-src wasi-libc >/dev/null
+      rustc-web cargo-web rust-web-src rust-web-llvm wasi-libc >/dev/null
     has_debian_wasm_toolchain || { echo "setup: the wasm32 toolchain is still incomplete" >&2; exit 1; }
   else
     echo "setup: no way to install a wasm32 toolchain: run 'rustup target add wasm32-wasip2'" >&2
