@@ -419,7 +419,7 @@ fn labels_of(chunk: &[u8], column: usize, rows: usize) -> Labels<'_> {
 /// digits as an exact integer divided by an exact power of ten is one correctly rounded
 /// operation, so the result is the same as the standard parser's. Everything else (exponents,
 /// long mantissas, `inf`) goes to the standard parser.
-fn parse_number(field: &[u8]) -> Option<f64> {
+pub(super) fn parse_number(field: &[u8]) -> Option<f64> {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,

@@ -2,16 +2,16 @@
 //!
 //! A column is numeric when every non-missing value parses as a number, categorical otherwise
 //! (or when forced). Files without quotes take the parallel fast path in `fast_csv`; files
-//! with quoted fields are read with the `csv` crate, once: a column that turns out categorical
-//! after some rows were read as numbers is dictionary-encoded from then on, and only the rows
-//! before that point are read again, as text, in a second pass.
+//! with quoted fields are read with the `csv` crate. On either path, a column whose first
+//! text value comes after numbers makes the reader start again with that column forced to
+//! text, so every value of a categorical column keeps its original spelling.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use vigil_runtime::{CategoricalColumn, ColumnData, MISSING_CODE};
 
-use super::fast_csv::Outcome;
+use super::fast_csv::{Outcome, parse_number};
 
 /// Why a file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -48,76 +48,54 @@ pub(super) fn is_missing(field: &[u8]) -> bool {
     matches!(field, b"" | b"NA" | b"NaN" | b"nan")
 }
 
-fn trim(field: &[u8]) -> &[u8] {
-    field.trim_ascii()
-}
-
-fn parse_number(field: &[u8]) -> Option<f64> {
-    std::str::from_utf8(field).ok()?.parse::<f64>().ok()
-}
-
 enum Builder {
     Numeric(Vec<f64>),
     Text {
         index: HashMap<Box<[u8]>, u32>,
         categories: Vec<String>,
         codes: Vec<u32>,
-        /// Rows before this one were read as numbers and must be read again as text.
-        backfill: usize,
     },
 }
 
 impl Builder {
-    fn text(backfill: usize, capacity: usize) -> Self {
-        let mut codes = Vec::with_capacity(capacity);
-        codes.resize(backfill, MISSING_CODE);
+    fn text() -> Self {
         Builder::Text {
             index: HashMap::new(),
             categories: Vec::new(),
-            codes,
-            backfill,
+            codes: Vec::new(),
         }
     }
 
-    fn push(&mut self, field: &[u8], row: usize) {
-        let field = trim(field);
+    /// Appends a field; `false` when a numeric column meets text after its first row.
+    fn push(&mut self, field: &[u8]) -> bool {
+        let field = field.trim_ascii();
         match self {
-            Builder::Numeric(values) => {
-                if is_missing(field) {
-                    values.push(f64::NAN);
-                } else if let Some(value) = parse_number(field) {
-                    values.push(value);
+            Builder::Numeric(values) if is_missing(field) => values.push(f64::NAN),
+            Builder::Numeric(values) => match parse_number(field) {
+                Some(value) => values.push(value),
+                None if values.is_empty() => {
+                    *self = Builder::text();
+                    return self.push(field);
+                }
+                None => return false,
+            },
+            Builder::Text {
+                index,
+                categories,
+                codes,
+            } => {
+                let code = if is_missing(field) {
+                    MISSING_CODE
                 } else {
-                    *self = Builder::text(row, values.capacity());
-                    self.push(field, row);
-                }
-            }
-            Builder::Text { .. } => {
-                let code = self.code(field);
-                if let Builder::Text { codes, .. } = self {
-                    codes.push(code);
-                }
+                    *index.entry(field.into()).or_insert_with(|| {
+                        categories.push(String::from_utf8_lossy(field).into_owned());
+                        (categories.len() - 1) as u32
+                    })
+                };
+                codes.push(code);
             }
         }
-    }
-
-    fn code(&mut self, field: &[u8]) -> u32 {
-        let Builder::Text {
-            index, categories, ..
-        } = self
-        else {
-            unreachable!("only text columns have codes")
-        };
-        if is_missing(field) {
-            return MISSING_CODE;
-        }
-        if let Some(&code) = index.get(field) {
-            return code;
-        }
-        let code = categories.len() as u32;
-        categories.push(String::from_utf8_lossy(field).into_owned());
-        index.insert(field.into(), code);
-        code
+        true
     }
 
     fn finish(self) -> (ColumnData, usize) {
@@ -167,13 +145,17 @@ fn csv_error(path: &Path, error: csv::Error) -> TableError {
 pub fn read(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableError> {
     let mut forced = categorical.clone();
     loop {
-        let (rows, columns) = match super::fast_csv::read(path, &forced)? {
+        let outcome = match super::fast_csv::read(path, &forced)? {
+            Outcome::Quoted => read_quoted(path, &forced)?,
+            outcome => outcome,
+        };
+        let (rows, columns) = match outcome {
             Outcome::Read(rows, columns) => (rows, columns),
-            Outcome::Quoted => return read_quoted(path, &forced),
             Outcome::TextAfterNumbers(column) => {
                 forced.insert(column);
                 continue;
             }
+            Outcome::Quoted => unreachable!("the csv crate reads quoted files"),
         };
         return Ok(Table {
             path: path.to_path_buf(),
@@ -202,7 +184,7 @@ pub(super) fn check_header(path: &Path, header: &[String]) -> Result<(), TableEr
 }
 
 /// The `csv` crate's path, for files with quoted fields.
-fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Table, TableError> {
+fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Outcome, TableError> {
     let mut reader = open(path)?;
     let header: Vec<String> = reader
         .headers()
@@ -215,7 +197,7 @@ fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Table, Tabl
         .iter()
         .map(|name| {
             if categorical.contains(name) {
-                Builder::text(0, 0)
+                Builder::text()
             } else {
                 Builder::Numeric(Vec::new())
             }
@@ -228,12 +210,13 @@ fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Table, Tabl
         .map_err(|e| csv_error(path, e))?
     {
         // The csv reader already refuses rows whose length differs from the header's.
-        for (builder, field) in builders.iter_mut().zip(record.iter()) {
-            builder.push(field, rows);
+        for (column, (builder, field)) in builders.iter_mut().zip(record.iter()).enumerate() {
+            if !builder.push(field) {
+                return Ok(Outcome::TextAfterNumbers(header[column].clone()));
+            }
         }
         rows += 1;
     }
-    backfill(path, &mut builders)?;
     let columns = header
         .into_iter()
         .zip(builders)
@@ -246,56 +229,7 @@ fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Table, Tabl
             }
         })
         .collect();
-    Ok(Table {
-        path: path.to_path_buf(),
-        rows,
-        columns,
-    })
-}
-
-/// Re-reads, as text, the leading rows of columns that became categorical part-way through.
-fn backfill(path: &Path, builders: &mut [Builder]) -> Result<(), TableError> {
-    let pending: Vec<usize> = builders
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| matches!(b, Builder::Text { backfill, .. } if *backfill > 0))
-        .map(|(i, _)| i)
-        .collect();
-    let Some(until) = pending
-        .iter()
-        .map(|&i| match &builders[i] {
-            Builder::Text { backfill, .. } => *backfill,
-            Builder::Numeric(_) => 0,
-        })
-        .max()
-    else {
-        return Ok(());
-    };
-    let mut reader = open(path)?;
-    let mut record = csv::ByteRecord::new();
-    for row in 0..until {
-        if !reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?
-        {
-            break;
-        }
-        for &i in &pending {
-            let builder = &mut builders[i];
-            let Builder::Text { backfill, .. } = builder else {
-                continue;
-            };
-            if row >= *backfill {
-                continue;
-            }
-            let field = trim(record.get(i).unwrap_or_default());
-            let code = builder.code(field);
-            if let Builder::Text { codes, .. } = builder {
-                codes[row] = code;
-            }
-        }
-    }
-    Ok(())
+    Ok(Outcome::Read(rows, columns))
 }
 
 #[cfg(test)]
@@ -338,19 +272,25 @@ mod tests {
 
     #[test]
     fn a_late_text_value_makes_the_column_categorical_with_original_text() {
-        let file = write("v\n1.50\n2\nNA\nabc\n1.50\n");
-        let table = read(file.path(), &HashSet::new()).unwrap();
-        assert_eq!(
-            categories(&table.columns[0].data),
-            vec![
-                Some("1.50".into()),
-                Some("2".into()),
-                None,
-                Some("abc".into()),
-                Some("1.50".into())
-            ]
-        );
-        assert_eq!(table.columns[0].missing, 1);
+        for text in [
+            "v\n1.50\n2\nNA\nabc\n1.50\n",
+            "v\n1.50\n2\nNA\n\"abc\"\n1.50\n",
+        ] {
+            let file = write(text);
+            let table = read(file.path(), &HashSet::new()).unwrap();
+            assert_eq!(
+                categories(&table.columns[0].data),
+                vec![
+                    Some("1.50".into()),
+                    Some("2".into()),
+                    None,
+                    Some("abc".into()),
+                    Some("1.50".into())
+                ],
+                "{text:?}"
+            );
+            assert_eq!(table.columns[0].missing, 1);
+        }
     }
 
     #[test]
