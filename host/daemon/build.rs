@@ -6,31 +6,8 @@ use std::path::PathBuf;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.join("../..").canonicalize().unwrap();
-    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.lock"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
-    }
-    println!("cargo:rerun-if-env-changed=VIGIL_PLUGIN_TARGET_DIR");
-    let mut packages: Vec<String> = std::fs::read_dir(workspace.join("plugins"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("Cargo.toml").exists())
-        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    packages.sort();
-    let request = vigil_plugin_build::BuildRequest {
-        manifest_path: workspace.join("Cargo.toml"),
-        packages,
-        target_dir: std::env::var_os("VIGIL_PLUGIN_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target/wasm-plugins")),
-    };
-    let built = match vigil_plugin_build::build(&request) {
-        Ok(built) => built,
-        Err(error) => panic!("building the standard plugins failed: {error}"),
-    };
+    let built = vigil_plugin_build::build_workspace_plugins(&workspace, &["plugins"])
+        .unwrap_or_else(|error| panic!("building the standard plugins failed: {error}"));
     if let Some(first) = built.first() {
         // Lets tests point `--plugins` at real components.
         println!(

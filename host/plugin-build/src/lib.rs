@@ -141,6 +141,47 @@ pub fn build_with(
     Ok(built)
 }
 
+/// For build scripts: builds every plugin crate directly under each of `dirs` (relative to
+/// `workspace`) in one cargo run, into the wasm target directory the workspace's build scripts
+/// share (`$VIGIL_PLUGIN_TARGET_DIR`, else `<workspace>/target/wasm-plugins`), and tells cargo
+/// to run the build script again when a plugin, the SDK, the WIT or the lock file changes.
+/// Returns the components sorted by package name.
+pub fn build_workspace_plugins(
+    workspace: &Path,
+    dirs: &[&str],
+) -> Result<Vec<BuiltComponent>, BuildError> {
+    for watched in dirs.iter().chain(&["plugin-sdk", "wit", "Cargo.lock"]) {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    println!("cargo:rerun-if-env-changed=VIGIL_PLUGIN_TARGET_DIR");
+    let mut packages = Vec::new();
+    for dir in dirs {
+        let dir = workspace.join(dir);
+        let entries = std::fs::read_dir(&dir).map_err(|source| BuildError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            if entry.path().join("Cargo.toml").exists() {
+                packages.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    packages.sort();
+    let mut built = build(&BuildRequest {
+        manifest_path: workspace.join("Cargo.toml"),
+        packages,
+        target_dir: std::env::var_os("VIGIL_PLUGIN_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace.join("target/wasm-plugins")),
+    })?;
+    built.sort_by(|a, b| a.package.cmp(&b.package));
+    Ok(built)
+}
+
 /// Maps package name → the `.wasm` file cargo reported for it.
 fn wasm_artifacts(stdout: &[u8]) -> BTreeMap<String, PathBuf> {
     #[derive(serde::Deserialize)]
