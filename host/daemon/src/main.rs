@@ -1,17 +1,16 @@
 //! `vigil`: the command-line entry point.
 
-mod drift;
-mod plugins;
+use vigil::{client, commands, config, demo, drift, plugins, runtime_config, server};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use vigil_runtime::{Runtime, RuntimeConfig};
+use vigil_runtime::Runtime;
 
-use crate::drift::{DriftOptions, InputError};
-use crate::plugins::Registry;
+use vigil::drift::{DriftOptions, InputError};
+use vigil::plugins::Registry;
 
 /// Vigil watches machine-learning models in production for drift. Drift tests, preprocessors
 /// and retraining policies are WebAssembly plugins run in a sandbox.
@@ -26,9 +25,97 @@ struct Cli {
 enum Command {
     /// Compare a current dataset with a reference, column by column.
     Drift(DriftArgs),
-    /// Build and inspect plugins.
+    /// Build and inspect plugins, and push them to a daemon.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run the daemon: the API and the monitoring loop.
+    Serve {
+        /// The TOML config file (default: `$VIGIL_CONFIG`, else `vigil.toml` if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Manage API tokens (directly in the configured database).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run the whole loop on a temporary database with a bundled dataset that drifts.
+    Demo {
+        /// Keep the daemon serving after the stream, until Ctrl-C.
+        #[arg(long)]
+        keep_serving: bool,
+    },
+    /// Re-run a stored evaluation and show whether it reaches the same results.
+    Replay {
+        /// The evaluation's id.
+        id: i64,
+        /// Use this plugin version instead of the stored one (repeatable).
+        #[arg(long, value_name = "NAME@VERSION")]
+        plugin: Vec<String>,
+    },
+    /// Send a CSV or NDJSON file of records to a model, in batches, with a progress bar.
+    Ingest {
+        /// The file (`.csv` or `.ndjson`).
+        file: PathBuf,
+        /// The model the records belong to.
+        #[arg(long)]
+        model: String,
+        /// Records per request.
+        #[arg(long, default_value_t = 5000)]
+        batch_rows: usize,
+    },
+    /// Models in the daemon's registry.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Monitors in the daemon.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+    /// The latest state of every monitor.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line of stdout.
+    Create {
+        #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
+        role: server::auth::Role,
+        /// A name to remember it by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Register a model.
+    Create {
+        name: String,
+        /// `classification` or `regression`.
+        #[arg(long)]
+        task: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List models.
+    List,
+    /// Register a version of a model.
+    Version { model: String, version: String },
+    /// Record which version serves the model.
+    Serve { model: String, version: String },
+}
+
+#[derive(Subcommand)]
+enum MonitorCommand {
+    /// Create a monitor from a TOML (or JSON) spec; `reference_file` in it is uploaded.
+    Create {
+        #[arg(long, short)]
+        file: PathBuf,
+    },
+    /// List monitors.
+    List,
+    /// Show a monitor and its latest evaluations.
+    Show { name: String },
 }
 
 #[derive(clap::Args)]
@@ -93,6 +180,13 @@ enum PluginCommand {
         file: PathBuf,
     },
     /// List the standard plugins built into this binary.
+    Standard,
+    /// Upload components to the daemon.
+    Push {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the plugins stored in the daemon.
     List,
 }
 
@@ -126,7 +220,112 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
+    let async_runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    };
+    let client = || config::Config::load(None).map(|c| client::Client::from_config(&c));
     match command {
+        Command::Serve { config } => {
+            let config = config::Config::load(config.as_deref())?;
+            async_runtime()?.block_on(commands::serve(config))
+        }
+        Command::Token(TokenCommand::Create { role, name, config }) => {
+            let config = config::Config::load(config.as_deref())?;
+            async_runtime()?.block_on(commands::create_token(&config, role, &name))
+        }
+        Command::Demo { keep_serving } => async_runtime()?.block_on(demo::run(keep_serving)),
+        Command::Replay { id, plugin } => {
+            let client = client()?;
+            async_runtime()?.block_on(async {
+                let report = client
+                    .post_json(
+                        &format!("/v1/evaluations/{id}/replay"),
+                        &serde_json::json!({"plugins": plugin}),
+                    )
+                    .await?;
+                commands::print(&report);
+                anyhow::ensure!(
+                    report["same"] == serde_json::json!(true) || !plugin.is_empty(),
+                    "the replay differs from the stored evaluation"
+                );
+                Ok(())
+            })
+        }
+        Command::Ingest {
+            file,
+            model,
+            batch_rows,
+        } => {
+            let client = client()?;
+            async_runtime()?.block_on(commands::ingest_file(&client, &model, &file, batch_rows))
+        }
+        Command::Plugin(PluginCommand::Push { files }) => {
+            let client = client()?;
+            async_runtime()?.block_on(commands::push_plugins(&client, &files))
+        }
+        Command::Plugin(PluginCommand::List) => {
+            let client = client()?;
+            async_runtime()?
+                .block_on(async { Ok(commands::print(&client.get("/v1/plugins").await?)) })
+        }
+        Command::Model(command) => {
+            let client = client()?;
+            async_runtime()?.block_on(async {
+                let value = match command {
+                    ModelCommand::Create { name, task, description } => {
+                        client
+                            .post_json("/v1/models", &serde_json::json!({"name": name, "task": task, "description": description}))
+                            .await?
+                    }
+                    ModelCommand::List => client.get("/v1/models").await?,
+                    ModelCommand::Version { model, version } => {
+                        client
+                            .post_json(&format!("/v1/models/{model}/versions"), &serde_json::json!({"version": version}))
+                            .await?
+                    }
+                    ModelCommand::Serve { model, version } => {
+                        client
+                            .send(
+                                reqwest::Method::PUT,
+                                &format!("/v1/models/{model}/serving"),
+                                Some(("application/json", serde_json::json!({"version": version}).to_string().into_bytes())),
+                                &[],
+                            )
+                            .await?
+                    }
+                };
+                commands::print(&value);
+                Ok(())
+            })
+        }
+        Command::Monitor(command) => {
+            let client = client()?;
+            async_runtime()?.block_on(async {
+                match command {
+                    MonitorCommand::Create { file } => {
+                        commands::create_monitor(&client, &file).await
+                    }
+                    MonitorCommand::List => Ok(commands::print(&client.get("/v1/monitors").await?)),
+                    MonitorCommand::Show { name } => {
+                        commands::print(&client.get(&format!("/v1/monitors/{name}")).await?);
+                        commands::print(
+                            &client
+                                .get(&format!("/v1/monitors/{name}/evaluations?limit=5"))
+                                .await?,
+                        );
+                        Ok(())
+                    }
+                }
+            })
+        }
+        Command::Status => {
+            let client = client()?;
+            async_runtime()?
+                .block_on(async { Ok(commands::print(&client.get("/v1/status").await?)) })
+        }
         Command::Drift(args) => {
             let registry = Registry::standard(Runtime::new(runtime_config())?);
             if let Some(dir) = &args.plugins {
@@ -204,7 +403,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", info_json(plugin.info(), plugin.digest()));
             Ok(())
         }
-        Command::Plugin(PluginCommand::List) => {
+        Command::Plugin(PluginCommand::Standard) => {
             let runtime = Runtime::new(runtime_config())?;
             for (_, bytes) in plugins::STANDARD_PLUGINS {
                 let plugin = runtime.load(bytes)?;
@@ -220,28 +419,6 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// The runtime settings of every command: the defaults, plus the on-disk cache of compiled
-/// plugins, so that only the first run after an install or upgrade pays for compilation.
-fn runtime_config() -> RuntimeConfig {
-    RuntimeConfig {
-        cache_dir: cache_dir(),
-        ..RuntimeConfig::default()
-    }
-}
-
-/// `$VIGIL_CACHE_DIR`, else the XDG cache location (`$XDG_CACHE_HOME`, falling back to
-/// `~/.cache`); `None` turns the cache off when none of them is set.
-fn cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-    if let Some(dir) = var("VIGIL_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let base = var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("vigil/components"))
 }
 
 fn info_json(info: &vigil_runtime::PluginInfo, digest: &str) -> String {

@@ -80,4 +80,20 @@ impl Error {
     pub fn is_plugin_failure(&self) -> bool {
         !matches!(self, Error::InvalidComponent(_) | Error::Host(_))
     }
+
+    /// A short, stable name for the kind of failure, for records and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidComponent(_) => "invalid_component",
+            Error::Timeout { .. } => "timeout",
+            Error::OutOfMemory { .. } => "out_of_memory",
+            Error::StackOverflow { .. } => "stack_overflow",
+            Error::Trap { .. } => "trap",
+            Error::Plugin { .. } => "plugin_error",
+            Error::OutputTooLarge { .. } => "output_too_large",
+            Error::InvalidOutput { .. } => "invalid_output",
+            Error::Poisoned { .. } => "poisoned",
+            Error::Host(_) => "host",
+        }
+    }
 }

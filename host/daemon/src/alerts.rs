@@ -1,0 +1,158 @@
+//! Alerts: the log, and webhooks signed with HMAC-SHA256 and retried with backoff.
+//!
+//! A webhook receives `POST` with a JSON body (or `{"text": …}` for Slack) and, when the
+//! channel has a secret, the header `X-Vigil-Signature: sha256=<hex HMAC of the body>`.
+//! Failed deliveries are retried 5 times, waiting 0.5 s and doubling.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use vigil_store::Store;
+
+use crate::monitor::spec::{Channel, WebhookFormat};
+
+pub const SIGNATURE_HEADER: &str = "X-Vigil-Signature";
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug)]
+pub struct AlertEvent {
+    pub monitor: String,
+    pub monitor_id: i64,
+    pub evaluation_id: Option<i64>,
+    pub cause: String,
+    pub message: String,
+}
+
+#[derive(Clone)]
+pub struct Alerter {
+    store: Store,
+    client: reqwest::Client,
+}
+
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn body(format: WebhookFormat, event: &AlertEvent, alert_id: i64) -> Vec<u8> {
+    let value = match format {
+        WebhookFormat::Json => json!({
+            "id": alert_id,
+            "monitor": event.monitor,
+            "evaluation_id": event.evaluation_id,
+            "cause": event.cause,
+            "message": event.message,
+            "time": vigil_store::now_ms(),
+        }),
+        WebhookFormat::Slack => json!({
+            "text": format!("Vigil: monitor `{}` — {}: {}", event.monitor, event.cause, event.message),
+        }),
+    };
+    serde_json::to_vec(&value).expect("JSON serialises")
+}
+
+impl Alerter {
+    pub fn new(store: Store) -> Alerter {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client builds");
+        Alerter { store, client }
+    }
+
+    /// Records the alert, logs it, and starts webhook deliveries in the background.
+    pub async fn fire(&self, channels: &[Channel], event: AlertEvent) -> vigil_store::Result<i64> {
+        let id = self
+            .store
+            .insert_alert(
+                event.monitor_id,
+                event.evaluation_id,
+                &event.cause,
+                &event.message,
+                "pending",
+            )
+            .await?;
+        let mut webhooks = Vec::new();
+        for channel in channels {
+            match channel {
+                Channel::Log => tracing::warn!(
+                    alert = id,
+                    monitor = %event.monitor,
+                    cause = %event.cause,
+                    "ALERT: {}",
+                    event.message
+                ),
+                Channel::Webhook {
+                    url,
+                    secret,
+                    format,
+                } => {
+                    webhooks.push((url.clone(), secret.clone(), body(*format, &event, id)));
+                }
+            }
+        }
+        if webhooks.is_empty() {
+            self.store.set_alert_delivery(id, "logged").await?;
+            return Ok(id);
+        }
+        let alerter = self.clone();
+        tokio::spawn(async move {
+            let mut report = Vec::new();
+            for (url, secret, body) in webhooks {
+                let outcome = alerter.deliver(&url, secret.as_deref(), body).await;
+                report.push(format!("{url}: {outcome}"));
+            }
+            let report = report.join("; ");
+            if let Err(error) = alerter.store.set_alert_delivery(id, &report).await {
+                tracing::error!(%error, alert = id, "cannot record alert delivery");
+            }
+        });
+        Ok(id)
+    }
+
+    async fn deliver(&self, url: &str, secret: Option<&str>, body: Vec<u8>) -> String {
+        let mut wait = FIRST_BACKOFF;
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            let mut request = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            if let Some(secret) = secret {
+                request = request.header(SIGNATURE_HEADER, signature(secret, &body));
+            }
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    return format!("delivered (attempt {attempt})");
+                }
+                Ok(response) => last = format!("HTTP {}", response.status()),
+                Err(error) => last = error.to_string(),
+            }
+            tracing::warn!(url, attempt, error = %last, "webhook delivery failed");
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+        format!("failed after {ATTEMPTS} attempts: {last}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_rfc_4231_case_2() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

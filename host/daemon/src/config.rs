@@ -1,0 +1,176 @@
+//! The daemon's configuration: a TOML file, then `VIGIL_*` environment variables on top.
+//!
+//! ```toml
+//! database_url = "sqlite://vigil.db"
+//! listen = "127.0.0.1:8080"
+//! plugin_body_limit = 33554432   # bytes
+//! ingest_body_limit = 16777216   # bytes
+//! ingest_max_rows = 10000
+//! evaluation_workers = 2
+//! plugin_deadline_ms = 2000
+//! plugin_memory_mib = 64
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// Largest plugin upload, in bytes; larger bodies get 413 before being read past it.
+    pub plugin_body_limit: usize,
+    /// Largest ingestion request body, in bytes.
+    pub ingest_body_limit: usize,
+    /// Most records in one ingestion request.
+    pub ingest_max_rows: usize,
+    /// Evaluations running at once (each evaluates its columns in parallel).
+    pub evaluation_workers: usize,
+    /// Wall-clock budget of one plugin call.
+    pub plugin_deadline_ms: u64,
+    /// Linear-memory cap of one plugin instance.
+    pub plugin_memory_mib: usize,
+    /// Requests taking longer are cut off with 408.
+    pub request_timeout_secs: u64,
+    /// How often the monitoring loop looks for closed windows (ingestion also wakes it).
+    pub tick_ms: u64,
+    /// The API token the CLI client sends (also `VIGIL_TOKEN`).
+    pub token: Option<String>,
+    /// The daemon's address for the CLI client (also `VIGIL_URL`).
+    pub url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://vigil.db".into(),
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            plugin_body_limit: 32 << 20,
+            ingest_body_limit: 16 << 20,
+            ingest_max_rows: 10_000,
+            evaluation_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            plugin_deadline_ms: 2_000,
+            plugin_memory_mib: 64,
+            request_timeout_secs: 30,
+            tick_ms: 250,
+            token: None,
+            url: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (or `VIGIL_CONFIG`, or `vigil.toml` when it exists), then the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let env_path = std::env::var_os("VIGIL_CONFIG").map(std::path::PathBuf::from);
+        let path = path.map(Path::to_path_buf).or(env_path).or_else(|| {
+            let default = Path::new("vigil.toml");
+            default.exists().then(|| default.to_path_buf())
+        });
+        let mut config = match &path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> anyhow::Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid {name} `{value}`: {e}"))
+        }
+        if let Some(v) = var("VIGIL_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("VIGIL_LISTEN") {
+            self.listen = parse("VIGIL_LISTEN", v)?;
+        }
+        if let Some(v) = var("VIGIL_PLUGIN_BODY_LIMIT") {
+            self.plugin_body_limit = parse("VIGIL_PLUGIN_BODY_LIMIT", v)?;
+        }
+        if let Some(v) = var("VIGIL_INGEST_BODY_LIMIT") {
+            self.ingest_body_limit = parse("VIGIL_INGEST_BODY_LIMIT", v)?;
+        }
+        if let Some(v) = var("VIGIL_INGEST_MAX_ROWS") {
+            self.ingest_max_rows = parse("VIGIL_INGEST_MAX_ROWS", v)?;
+        }
+        if let Some(v) = var("VIGIL_EVALUATION_WORKERS") {
+            self.evaluation_workers = parse("VIGIL_EVALUATION_WORKERS", v)?;
+        }
+        if let Some(v) = var("VIGIL_PLUGIN_DEADLINE_MS") {
+            self.plugin_deadline_ms = parse("VIGIL_PLUGIN_DEADLINE_MS", v)?;
+        }
+        if let Some(v) = var("VIGIL_TICK_MS") {
+            self.tick_ms = parse("VIGIL_TICK_MS", v)?;
+        }
+        if let Some(v) = var("VIGIL_TOKEN") {
+            self.token = Some(v);
+        }
+        if let Some(v) = var("VIGIL_URL") {
+            self.url = Some(v);
+        }
+        anyhow::ensure!(
+            self.evaluation_workers > 0,
+            "evaluation_workers must be at least 1"
+        );
+        anyhow::ensure!(
+            self.ingest_max_rows > 0,
+            "ingest_max_rows must be at least 1"
+        );
+        Ok(())
+    }
+
+    /// Where the CLI client finds the daemon.
+    pub fn client_url(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn runtime_config(&self) -> vigil_runtime::RuntimeConfig {
+        let mut runtime = crate::runtime_config();
+        runtime.deadline = std::time::Duration::from_millis(self.plugin_deadline_ms);
+        runtime.memory_bytes = self.plugin_memory_mib << 20;
+        runtime
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config: Config = toml::from_str("listen = \"0.0.0.0:9000\"").unwrap();
+        config
+            .apply_env(|name| match name {
+                "VIGIL_DATABASE_URL" => Some("postgres://db/vigil".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.database_url, "postgres://db/vigil");
+        assert_eq!(config.listen.port(), 9000);
+        assert!(
+            config
+                .apply_env(|n| (n == "VIGIL_LISTEN").then(|| "nowhere".into()))
+                .is_err()
+        );
+        assert!(toml::from_str::<Config>("listne = \"x\"").is_err());
+    }
+}

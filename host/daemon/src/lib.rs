@@ -1,0 +1,42 @@
+//! Vigil's host: the `vigil` binary's commands, the daemon (API, monitoring loop, alerts) and
+//! the one-shot `vigil drift`. A library so that integration tests reach the route table and
+//! run the daemon in-process.
+
+pub mod alerts;
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod drift;
+pub mod ingest;
+pub mod metrics;
+pub mod monitor;
+pub mod performance;
+pub mod plugins;
+pub mod server;
+
+use std::path::PathBuf;
+
+use vigil_runtime::RuntimeConfig;
+
+/// The runtime settings of every command: the defaults, plus the on-disk cache of compiled
+/// plugins, so that only the first run after an install or upgrade pays for compilation.
+pub fn runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: cache_dir(),
+        ..RuntimeConfig::default()
+    }
+}
+
+/// `$VIGIL_CACHE_DIR`, else the XDG cache location (`$XDG_CACHE_HOME`, falling back to
+/// `~/.cache`); `None` turns the cache off when none of them is set.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    if let Some(dir) = var("VIGIL_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("vigil/components"))
+}

@@ -1,0 +1,857 @@
+//! One monitor's pipeline: preprocessors fitted on the reference, a drift test per feature
+//! (built from the reference once and kept), streaming detectors, quality metrics from labels,
+//! and the policy. Everything here is blocking: the scheduler runs it off the async threads.
+//!
+//! Failure semantics (RELIABILITY P1):
+//! - a preprocessor that fails fails the whole window: nothing is stored, the records stay, and
+//!   the window is retried later;
+//! - a drift test that fails marks its column failed, never "no drift";
+//! - a detector that fails keeps its previous state;
+//! - a policy that fails yields no action.
+//!
+//! A plugin that fails [`QUARANTINE_AFTER`] windows in a row is not called again until a
+//! backoff (1 s doubling to 10 min) has passed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use vigil_runtime::{
+    Action, Batch, CategoricalColumn, ColumnResult, Context, DetectorSession, DriftSession,
+    History, Plugin, PreprocessorSession,
+};
+use vigil_store::{ColumnData, LabelValue, MISSING_CODE, RecordBatch};
+
+use super::spec::{FeatureKind, FeatureSpec, MonitorSpec, PluginRef};
+use crate::ingest::number_text;
+use crate::performance;
+
+/// Consecutive failing windows after which a plugin is quarantined.
+pub const QUARANTINE_AFTER: u32 = 5;
+const BACKOFF_START_MS: i64 = 1_000;
+const BACKOFF_CAP_MS: i64 = 600_000;
+
+/// What a monitor carries from one window to the next (stored as JSON with its position).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Carried {
+    /// Detector snapshots (hex) by `column/plugin`.
+    #[serde(default)]
+    pub detectors: BTreeMap<String, String>,
+    /// Failure counts by plugin reference (`name@version`).
+    #[serde(default)]
+    pub failures: BTreeMap<String, Failures>,
+    /// Alert causes that fired and have not cleared, with when they last fired (Unix ms).
+    #[serde(default)]
+    pub open_alerts: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub last_alert: Option<i64>,
+    #[serde(default)]
+    pub last_retrain: Option<i64>,
+    #[serde(default)]
+    pub windows_since_retrain: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Failures {
+    pub consecutive: u32,
+    #[serde(default)]
+    pub quarantined_until: Option<i64>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl Carried {
+    pub fn quarantined(&self, plugin: &str, now_ms: i64) -> Option<i64> {
+        self.failures
+            .get(plugin)
+            .and_then(|f| f.quarantined_until)
+            .filter(|&until| until > now_ms)
+    }
+
+    /// Counts one window's outcome for a plugin; true when this failure starts a quarantine.
+    pub fn count(&mut self, plugin: &str, failure: Option<String>, now_ms: i64) -> bool {
+        match failure {
+            None => {
+                self.failures.remove(plugin);
+                false
+            }
+            Some(error) => {
+                let entry = self.failures.entry(plugin.to_string()).or_default();
+                entry.consecutive += 1;
+                entry.last_error = Some(error);
+                if entry.consecutive >= QUARANTINE_AFTER {
+                    let doublings = (entry.consecutive - QUARANTINE_AFTER).min(20);
+                    let backoff = (BACKOFF_START_MS << doublings).min(BACKOFF_CAP_MS);
+                    entry.quarantined_until = Some(now_ms + backoff);
+                    entry.consecutive == QUARANTINE_AFTER
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// A plugin that could not run, and why.
+#[derive(Debug, Clone)]
+pub struct PluginFailure {
+    pub plugin: String,
+    pub kind: String,
+    pub message: String,
+}
+
+impl PluginFailure {
+    fn from_runtime(plugin: &str, error: &vigil_runtime::Error) -> Self {
+        PluginFailure {
+            plugin: plugin.to_string(),
+            kind: error.kind().to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    fn quarantined(plugin: &str, until: i64) -> Self {
+        PluginFailure {
+            plugin: plugin.to_string(),
+            kind: "quarantined".into(),
+            message: format!("plugin `{plugin}` is quarantined until {until} (Unix ms)"),
+        }
+    }
+}
+
+impl std::fmt::Display for PluginFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+struct ColumnTest {
+    feature: FeatureSpec,
+    plugin_ref: PluginRef,
+    config: String,
+    plugin: Arc<Plugin>,
+    reference: vigil_runtime::ColumnData,
+    session: Option<DriftSession>,
+}
+
+struct DetectorPlan {
+    column: String,
+    plugin_ref: PluginRef,
+    config: String,
+    plugin: Arc<Plugin>,
+}
+
+/// A monitor ready to evaluate windows: reference fitted, drift tests built as needed.
+pub struct Prepared {
+    pub revision: i64,
+    pub spec: MonitorSpec,
+    pub reference_rows: usize,
+    /// sha256 of the reference rows, so a replay can tell whether the reference changed.
+    pub reference_digest: String,
+    preprocessors: Vec<(PluginRef, PreprocessorSession)>,
+    tests: Vec<ColumnTest>,
+    detectors: Vec<DetectorPlan>,
+    policy: (PluginRef, Arc<Plugin>),
+}
+
+/// The plugins a spec names, loaded, by `name@version`.
+pub type Plugins = HashMap<String, Arc<Plugin>>;
+
+fn config_text(plugin: &PluginRef) -> String {
+    plugin.config.to_string()
+}
+
+fn lookup(plugins: &Plugins, plugin: &PluginRef) -> Result<Arc<Plugin>, String> {
+    plugins
+        .get(&plugin.plugin)
+        .cloned()
+        .ok_or_else(|| format!("plugin {} is not loaded", plugin.plugin))
+}
+
+/// The spec's features from a record batch, typed as the spec says.
+fn feature_batch(spec: &MonitorSpec, records: &RecordBatch) -> Batch {
+    let columns = spec
+        .features
+        .iter()
+        .map(|feature| {
+            let data = match records.feature(&feature.name) {
+                Some(column) => to_runtime(&column.data, feature.kind),
+                None => missing_column(feature.kind, records.len()),
+            };
+            vigil_runtime::Column {
+                name: feature.name.clone(),
+                data,
+            }
+        })
+        .collect();
+    Batch { columns }
+}
+
+fn missing_column(kind: FeatureKind, rows: usize) -> vigil_runtime::ColumnData {
+    match kind {
+        FeatureKind::Numeric => vigil_runtime::ColumnData::Numeric(vec![f64::NAN; rows]),
+        FeatureKind::Categorical => vigil_runtime::ColumnData::Categorical(CategoricalColumn {
+            categories: Vec::new(),
+            codes: vec![MISSING_CODE; rows],
+        }),
+    }
+}
+
+/// Converts a stored column to the runtime's, as `kind` (text that is not a number becomes
+/// missing in a numeric column; numbers become text in a categorical one).
+fn to_runtime(data: &ColumnData, kind: FeatureKind) -> vigil_runtime::ColumnData {
+    match (data, kind) {
+        (ColumnData::Numeric(values), FeatureKind::Numeric) => {
+            vigil_runtime::ColumnData::Numeric(values.clone())
+        }
+        (ColumnData::Categorical { categories, codes }, FeatureKind::Categorical) => {
+            vigil_runtime::ColumnData::Categorical(CategoricalColumn {
+                categories: categories.clone(),
+                codes: codes.clone(),
+            })
+        }
+        (ColumnData::Categorical { categories, codes }, FeatureKind::Numeric) => {
+            let parsed: Vec<f64> = categories
+                .iter()
+                .map(|c| c.parse().unwrap_or(f64::NAN))
+                .collect();
+            vigil_runtime::ColumnData::Numeric(
+                codes
+                    .iter()
+                    .map(|&c| {
+                        if c == MISSING_CODE {
+                            f64::NAN
+                        } else {
+                            parsed[c as usize]
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        (ColumnData::Numeric(_), FeatureKind::Categorical) => {
+            let mut text = ColumnData::Categorical {
+                categories: Vec::new(),
+                codes: Vec::new(),
+            };
+            text.append(data);
+            to_runtime(&text, kind)
+        }
+    }
+}
+
+impl Prepared {
+    /// Fits the preprocessors on the reference and readies the drift tests.
+    pub fn new(
+        revision: i64,
+        spec: MonitorSpec,
+        reference: &RecordBatch,
+        plugins: &Plugins,
+    ) -> Result<Prepared, PluginFailure> {
+        let setup = |message: String| PluginFailure {
+            plugin: String::new(),
+            kind: "setup".into(),
+            message,
+        };
+        let mut batch = feature_batch(&spec, reference);
+        let mut preprocessors = Vec::new();
+        for plugin_ref in &spec.pipeline.preprocessors {
+            let plugin = lookup(plugins, plugin_ref).map_err(setup)?;
+            let mut session = plugin
+                .preprocessor(&batch, &config_text(plugin_ref))
+                .map_err(|e| PluginFailure::from_runtime(&plugin_ref.plugin, &e))?;
+            batch = session
+                .transform(&batch)
+                .map_err(|e| PluginFailure::from_runtime(&plugin_ref.plugin, &e))?;
+            preprocessors.push((plugin_ref.clone(), session));
+        }
+        let mut tests = Vec::new();
+        for feature in &spec.features {
+            let Some(plugin_ref) = spec.test_for(feature) else {
+                continue;
+            };
+            let reference = batch
+                .columns
+                .iter()
+                .find(|c| c.name == feature.name)
+                .map(|c| c.data.clone())
+                .unwrap_or_else(|| missing_column(feature.kind, reference.len()));
+            tests.push(ColumnTest {
+                feature: feature.clone(),
+                plugin_ref: plugin_ref.clone(),
+                config: config_text(plugin_ref),
+                plugin: lookup(plugins, plugin_ref).map_err(setup)?,
+                reference,
+                session: None,
+            });
+        }
+        let detectors = spec
+            .pipeline
+            .detectors
+            .iter()
+            .map(|d| {
+                Ok(DetectorPlan {
+                    column: d.column.clone(),
+                    plugin_ref: d.plugin.clone(),
+                    config: config_text(&d.plugin),
+                    plugin: lookup(plugins, &d.plugin)?,
+                })
+            })
+            .collect::<Result<_, String>>()
+            .map_err(setup)?;
+        let policy_ref = spec
+            .policy
+            .clone()
+            .unwrap_or_else(|| PluginRef::named("policy-threshold"));
+        let policy = lookup(plugins, &policy_ref).map_err(setup)?;
+        use sha2::Digest as _;
+        Ok(Prepared {
+            revision,
+            reference_rows: reference.len(),
+            reference_digest: hex::encode(sha2::Sha256::digest(reference.encode())),
+            spec,
+            preprocessors,
+            tests,
+            detectors,
+            policy: (policy_ref, policy),
+        })
+    }
+
+    /// Evaluates one window. `Err` only when a preprocessor failed: the window must be retried.
+    pub fn evaluate(
+        &mut self,
+        window: &Window<'_>,
+        carried: &mut Carried,
+        history: &History,
+        now_ms: i64,
+    ) -> Result<Outcome, PluginFailure> {
+        // Preprocessing: all or nothing.
+        let mut batch = feature_batch(&self.spec, window.records);
+        for (plugin_ref, session) in &mut self.preprocessors {
+            if let Some(until) = carried.quarantined(&plugin_ref.plugin, now_ms) {
+                return Err(PluginFailure::quarantined(&plugin_ref.plugin, until));
+            }
+            match session.transform(&batch) {
+                Ok(out) => {
+                    carried.count(&plugin_ref.plugin, None, now_ms);
+                    batch = out;
+                }
+                Err(error) => {
+                    let failure = PluginFailure::from_runtime(&plugin_ref.plugin, &error);
+                    carried.count(&plugin_ref.plugin, Some(failure.message.clone()), now_ms);
+                    return Err(failure);
+                }
+            }
+        }
+
+        // Drift tests, columns in parallel.
+        let quarantine: HashMap<String, i64> = self
+            .tests
+            .iter()
+            .filter_map(|t| {
+                carried
+                    .quarantined(&t.plugin_ref.plugin, now_ms)
+                    .map(|until| (t.plugin_ref.plugin.clone(), until))
+            })
+            .collect();
+        let columns: Vec<ColumnOutcome> = self
+            .tests
+            .par_iter_mut()
+            .map(|test| {
+                let current = batch
+                    .columns
+                    .iter()
+                    .find(|c| c.name == test.feature.name)
+                    .map(|c| &c.data);
+                run_test(
+                    test,
+                    current,
+                    quarantine.get(&test.plugin_ref.plugin).copied(),
+                )
+            })
+            .collect();
+        let mut per_plugin: BTreeMap<&str, Option<String>> = BTreeMap::new();
+        for (test, column) in self.tests.iter().zip(&columns) {
+            let entry = per_plugin
+                .entry(test.plugin_ref.plugin.as_str())
+                .or_default();
+            if let Some(failure) = &column.failure
+                && failure.kind != "quarantined"
+            {
+                *entry = Some(failure.message.clone());
+            }
+        }
+        let mut newly_quarantined = Vec::new();
+        for (plugin, failure) in per_plugin {
+            if quarantine.contains_key(plugin) {
+                continue;
+            }
+            if carried.count(plugin, failure, now_ms) {
+                newly_quarantined.push(plugin.to_string());
+            }
+        }
+
+        let detectors = self.run_detectors(window, carried, now_ms);
+        let metrics = quality_metrics(window);
+
+        // The policy.
+        let context = Context {
+            columns: columns
+                .iter()
+                .map(|c| ColumnResult {
+                    column: c.name.clone(),
+                    test: c.test.clone(),
+                    statistic: c.statistic.unwrap_or(f64::NAN),
+                    p_value: c.p_value,
+                    drifted: c.drifted.unwrap_or(false),
+                    failure: c.failure.as_ref().map(|f| f.message.clone()),
+                })
+                .collect(),
+            metrics: metrics
+                .iter()
+                .map(|m| vigil_runtime::Metric {
+                    name: m.name.to_string(),
+                    value: m.value,
+                    reference: None,
+                })
+                .collect(),
+            history: history.clone(),
+            now: (now_ms / 1000).max(0) as u64,
+        };
+        let (policy_ref, policy) = &self.policy;
+        let decision = match carried.quarantined(&policy_ref.plugin, now_ms) {
+            Some(until) => Err(PluginFailure::quarantined(&policy_ref.plugin, until)),
+            None => policy
+                .decide(&context, &config_text(policy_ref))
+                .map_err(|e| PluginFailure::from_runtime(&policy_ref.plugin, &e)),
+        };
+        if decision
+            .as_ref()
+            .err()
+            .is_none_or(|f| f.kind != "quarantined")
+            && carried.count(
+                &policy_ref.plugin,
+                decision.as_ref().err().map(|f| f.message.clone()),
+                now_ms,
+            )
+        {
+            newly_quarantined.push(policy_ref.plugin.clone());
+        }
+        Ok(Outcome {
+            columns,
+            detectors,
+            metrics,
+            decision: decision.map(|d| (d.action, d.reason)),
+            newly_quarantined,
+        })
+    }
+
+    fn run_detectors(
+        &self,
+        window: &Window<'_>,
+        carried: &mut Carried,
+        now_ms: i64,
+    ) -> Vec<DetectorOutcome> {
+        let mut out = Vec::new();
+        for plan in &self.detectors {
+            let key = format!("{}/{}", plan.column, plan.plugin_ref.plugin);
+            let before = carried.detectors.get(&key).cloned();
+            let mut outcome = DetectorOutcome {
+                column: plan.column.clone(),
+                plugin: plan.plugin_ref.plugin.clone(),
+                detections: Vec::new(),
+                snapshot_before: before.clone(),
+                failure: None,
+            };
+            let source = if plan.column == "prediction" {
+                window.records.prediction.as_ref()
+            } else {
+                window.records.feature(&plan.column).map(|c| &c.data)
+            };
+            let rows: Vec<(usize, f64)> = match source {
+                Some(ColumnData::Numeric(values)) => values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(i, &v)| (i, v))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if let Some(until) = carried.quarantined(&plan.plugin_ref.plugin, now_ms) {
+                outcome.failure = Some(PluginFailure::quarantined(&plan.plugin_ref.plugin, until));
+                out.push(outcome);
+                continue;
+            }
+            let result = (|| {
+                let snapshot = before
+                    .as_deref()
+                    .map(hex::decode)
+                    .transpose()
+                    .map_err(|e| vigil_runtime::Error::Host(format!("stored snapshot: {e}")))?;
+                let mut session: DetectorSession =
+                    plan.plugin.detector(&plan.config, snapshot.as_deref())?;
+                let values: Vec<f64> = rows.iter().map(|&(_, v)| v).collect();
+                let positions = session.update(&values)?;
+                let after = session.snapshot()?;
+                Ok::<_, vigil_runtime::Error>((positions, after))
+            })();
+            match result {
+                Ok((positions, after)) => {
+                    outcome.detections = positions
+                        .iter()
+                        .filter_map(|&p| rows.get(p as usize))
+                        .map(|&(row, _)| window.start + row as i64)
+                        .collect();
+                    carried.detectors.insert(key, hex::encode(after));
+                    carried.count(&plan.plugin_ref.plugin, None, now_ms);
+                }
+                Err(error) => {
+                    let failure = PluginFailure::from_runtime(&plan.plugin_ref.plugin, &error);
+                    carried.count(
+                        &plan.plugin_ref.plugin,
+                        Some(failure.message.clone()),
+                        now_ms,
+                    );
+                    outcome.failure = Some(failure);
+                }
+            }
+            out.push(outcome);
+        }
+        out
+    }
+}
+
+fn run_test(
+    test: &mut ColumnTest,
+    current: Option<&vigil_runtime::ColumnData>,
+    quarantined_until: Option<i64>,
+) -> ColumnOutcome {
+    let started = Instant::now();
+    let mut outcome = ColumnOutcome {
+        name: test.feature.name.clone(),
+        kind: test.feature.kind,
+        test: test.plugin.info().name.clone(),
+        plugin: test.plugin_ref.plugin.clone(),
+        statistic: None,
+        p_value: None,
+        threshold: None,
+        drifted: None,
+        missing: 0,
+        failure: None,
+        duration_ms: 0.0,
+    };
+    if let Some(until) = quarantined_until {
+        outcome.failure = Some(PluginFailure::quarantined(&test.plugin_ref.plugin, until));
+        return outcome;
+    }
+    let Some(current) = current else {
+        outcome.failure = Some(PluginFailure {
+            plugin: String::new(),
+            kind: "missing_column".into(),
+            message: format!("the preprocessors left no column `{}`", outcome.name),
+        });
+        return outcome;
+    };
+    outcome.missing = match current {
+        vigil_runtime::ColumnData::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
+        vigil_runtime::ColumnData::Categorical(c) => {
+            c.codes.iter().filter(|&&x| x == MISSING_CODE).count()
+        }
+    };
+    let result = (|| {
+        if test.session.is_none() {
+            test.session = Some(test.plugin.drift_test(&test.reference, &test.config)?);
+        }
+        test.session
+            .as_mut()
+            .expect("session was just built")
+            .evaluate(current)
+    })();
+    match result {
+        Ok(r) => {
+            outcome.statistic = Some(r.statistic);
+            outcome.p_value = r.p_value;
+            outcome.threshold = Some(r.threshold);
+            outcome.drifted = Some(r.drifted);
+        }
+        Err(error) => {
+            // A session that failed may be broken: build a fresh one next time.
+            test.session = None;
+            outcome.failure = Some(PluginFailure::from_runtime(&test.plugin_ref.plugin, &error));
+        }
+    }
+    outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    outcome
+}
+
+/// The records of one window, with their labels.
+pub struct Window<'a> {
+    /// Stream offset of the first record.
+    pub start: i64,
+    pub records: &'a RecordBatch,
+    /// (offset, label) for the records that have one.
+    pub labels: &'a [(i64, LabelValue)],
+    pub task: crate::ingest::Task,
+}
+
+fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
+    let Some(prediction) = &window.records.prediction else {
+        return Vec::new();
+    };
+    let row = |offset: i64| (offset - window.start) as usize;
+    match (window.task, prediction) {
+        (crate::ingest::Task::Regression, ColumnData::Numeric(predicted)) => {
+            let (mut p, mut a) = (Vec::new(), Vec::new());
+            for (offset, label) in window.labels {
+                if let (Some(&value), LabelValue::Number(actual)) =
+                    (predicted.get(row(*offset)), label)
+                    && value.is_finite()
+                {
+                    p.push(value);
+                    a.push(*actual);
+                }
+            }
+            performance::regression(&p, &a)
+        }
+        (crate::ingest::Task::Classification, ColumnData::Categorical { categories, codes }) => {
+            let positive = window
+                .records
+                .probabilities
+                .iter()
+                .find(|c| c.name == "1" || c.name.eq_ignore_ascii_case("true"))
+                .and_then(|c| match &c.data {
+                    ColumnData::Numeric(v) => Some((c.name.as_str(), v)),
+                    ColumnData::Categorical { .. } => None,
+                });
+            let (mut p, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new());
+            let texts: Vec<String>;
+            let actual_text = |label: &LabelValue| match label {
+                LabelValue::Number(n) => number_text(*n),
+                LabelValue::Text(t) => t.clone(),
+            };
+            texts = window.labels.iter().map(|(_, l)| actual_text(l)).collect();
+            let mut all_scored = positive.is_some();
+            for ((offset, _), actual) in window.labels.iter().zip(&texts) {
+                let Some(&code) = codes.get(row(*offset)) else {
+                    continue;
+                };
+                if code == MISSING_CODE {
+                    continue;
+                }
+                p.push(categories[code as usize].as_str());
+                a.push(actual.as_str());
+                if let Some((_, scores)) = positive {
+                    let score = scores[row(*offset)];
+                    all_scored &= score.is_finite();
+                    s.push(score);
+                }
+            }
+            let scores = match positive {
+                Some((class, _)) if all_scored => Some((class, s.as_slice())),
+                _ => None,
+            };
+            performance::classification(&p, &a, scores)
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[derive(Debug)]
+pub struct ColumnOutcome {
+    pub name: String,
+    pub kind: FeatureKind,
+    /// The test's name (from the plugin's info).
+    pub test: String,
+    /// The pinned plugin reference.
+    pub plugin: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// `None` when the test failed: a failed column is neither drifted nor stable.
+    pub drifted: Option<bool>,
+    pub missing: usize,
+    pub failure: Option<PluginFailure>,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug)]
+pub struct DetectorOutcome {
+    pub column: String,
+    pub plugin: String,
+    /// Stream offsets of the records at which the detector fired.
+    pub detections: Vec<i64>,
+    pub snapshot_before: Option<String>,
+    pub failure: Option<PluginFailure>,
+}
+
+pub struct Outcome {
+    pub columns: Vec<ColumnOutcome>,
+    pub detectors: Vec<DetectorOutcome>,
+    pub metrics: Vec<performance::Metric>,
+    pub decision: Result<(Action, String), PluginFailure>,
+    pub newly_quarantined: Vec<String>,
+}
+
+pub fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::None => "none",
+        Action::Alert => "alert",
+        Action::Retrain => "retrain",
+        Action::Rollback => "rollback",
+        Action::Promote => "promote",
+    }
+}
+
+fn failure_json(failure: &Option<PluginFailure>) -> serde_json::Value {
+    match failure {
+        None => serde_json::Value::Null,
+        Some(f) => json!({"kind": f.kind, "message": f.message}),
+    }
+}
+
+/// JSON for a number that may be NaN or infinite (JSON has neither).
+fn number(value: Option<f64>) -> serde_json::Value {
+    value
+        .filter(|v| v.is_finite())
+        .map_or(serde_json::Value::Null, |v| json!(v))
+}
+
+impl Outcome {
+    pub fn action(&self) -> Action {
+        self.decision.as_ref().map_or(Action::None, |(a, _)| *a)
+    }
+
+    pub fn reason(&self) -> String {
+        match &self.decision {
+            Ok((_, reason)) => reason.clone(),
+            Err(failure) => format!("policy failed, no action taken: {failure}"),
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        if self.decision.is_err() {
+            "policy_failed"
+        } else if self.columns.iter().any(|c| c.failure.is_some()) {
+            "partial"
+        } else {
+            "ok"
+        }
+    }
+
+    pub fn drifted_columns(&self) -> usize {
+        self.columns
+            .iter()
+            .filter(|c| c.drifted == Some(true))
+            .count()
+    }
+
+    pub fn columns_json(&self) -> serde_json::Value {
+        self.columns
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "kind": c.kind,
+                    "test": c.test,
+                    "plugin": c.plugin,
+                    "statistic": number(c.statistic),
+                    "p_value": number(c.p_value),
+                    "threshold": number(c.threshold),
+                    "drifted": c.drifted,
+                    "missing": c.missing,
+                    "failure": failure_json(&c.failure),
+                    "duration_ms": c.duration_ms,
+                })
+            })
+            .collect()
+    }
+
+    pub fn detectors_json(&self) -> serde_json::Value {
+        self.detectors
+            .iter()
+            .map(|d| {
+                json!({
+                    "column": d.column,
+                    "plugin": d.plugin,
+                    "detections": d.detections,
+                    "snapshot_before": d.snapshot_before,
+                    "failure": failure_json(&d.failure),
+                })
+            })
+            .collect()
+    }
+
+    pub fn metrics_json(&self) -> serde_json::Value {
+        self.metrics
+            .iter()
+            .map(|m| json!({"name": m.name, "value": number(Some(m.value))}))
+            .collect()
+    }
+}
+
+/// The policy's history as JSON (stored so a replay gives the policy the same input).
+pub fn history_json(history: &History) -> serde_json::Value {
+    json!({
+        "model_version": history.model_version,
+        "last_alert": history.last_alert,
+        "last_retrain": history.last_retrain,
+        "windows_since_retrain": history.windows_since_retrain,
+    })
+}
+
+pub fn history_from_json(value: &serde_json::Value) -> History {
+    History {
+        model_version: value["model_version"].as_str().map(str::to_string),
+        last_alert: value["last_alert"].as_u64(),
+        last_retrain: value["last_retrain"].as_u64(),
+        windows_since_retrain: value["windows_since_retrain"].as_u64().unwrap_or(0) as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarantine_starts_after_five_failures_and_backs_off() {
+        let mut carried = Carried::default();
+        for i in 1..QUARANTINE_AFTER {
+            assert!(!carried.count("p@1", Some("boom".into()), 0), "failure {i}");
+            assert_eq!(carried.quarantined("p@1", 0), None);
+        }
+        assert!(carried.count("p@1", Some("boom".into()), 0));
+        assert_eq!(carried.quarantined("p@1", 0), Some(1_000));
+        assert_eq!(carried.quarantined("p@1", 1_000), None);
+        assert!(!carried.count("p@1", Some("boom".into()), 1_000));
+        assert_eq!(carried.quarantined("p@1", 1_000), Some(3_000));
+        for _ in 0..30 {
+            carried.count("p@1", Some("boom".into()), 0);
+        }
+        assert_eq!(carried.quarantined("p@1", 0), Some(BACKOFF_CAP_MS));
+        carried.count("p@1", None, 0);
+        assert_eq!(carried.quarantined("p@1", 0), None);
+        assert!(carried.failures.is_empty());
+    }
+
+    #[test]
+    fn stored_columns_convert_to_the_declared_kind() {
+        let text = ColumnData::Categorical {
+            categories: vec!["1.5".into(), "x".into()],
+            codes: vec![0, 1, MISSING_CODE],
+        };
+        let vigil_runtime::ColumnData::Numeric(v) = to_runtime(&text, FeatureKind::Numeric) else {
+            panic!()
+        };
+        assert_eq!(v[0], 1.5);
+        assert!(v[1].is_nan() && v[2].is_nan());
+        let numbers = ColumnData::Numeric(vec![2.0, f64::NAN, 2.0]);
+        let vigil_runtime::ColumnData::Categorical(c) =
+            to_runtime(&numbers, FeatureKind::Categorical)
+        else {
+            panic!()
+        };
+        assert_eq!(c.categories, ["2"]);
+        assert_eq!(c.codes, [0, MISSING_CODE, 0]);
+    }
+}

@@ -1,0 +1,420 @@
+//! A monitor's specification: what the API takes, what is stored (with every plugin pinned
+//! to a version), and what an evaluation is replayed from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSpec {
+    pub name: String,
+    /// The model whose records this monitor watches.
+    pub model: String,
+    /// The features to watch, with their types; ingested records must fit them.
+    pub features: Vec<FeatureSpec>,
+    /// A frozen range of the model's ingested records to compare against. Without it the
+    /// reference is uploaded with `PUT /v1/monitors/{name}/reference`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<RecordRange>,
+    pub window: WindowRule,
+    #[serde(default)]
+    pub pipeline: Pipeline,
+    /// The retraining policy; `policy-threshold` with its defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PluginRef>,
+    #[serde(default)]
+    pub alerts: AlertSpec,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureKind {
+    Numeric,
+    Categorical,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: FeatureKind,
+}
+
+/// Records at stream offsets `start..end` of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRange {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// When a window closes: after so many records, or after so many seconds with records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum WindowRule {
+    Records(u64),
+    Seconds(u64),
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Applied in order to the reference (fitted on it) and to every window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preprocessors: Vec<PluginRef>,
+    /// The drift test for numeric features; `drift-ks` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<PluginRef>,
+    /// The drift test for categorical features; `drift-chi2` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical: Option<PluginRef>,
+    /// A drift test for one feature, overriding the default for its type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, PluginRef>,
+    /// Streaming detectors over a numeric feature or `prediction`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<DetectorSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSpec {
+    pub column: String,
+    #[serde(flatten)]
+    pub plugin: PluginRef,
+}
+
+/// A plugin by `name` or `name@version`, with its configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginRef {
+    pub plugin: String,
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+impl PluginRef {
+    pub fn named(plugin: &str) -> PluginRef {
+        PluginRef {
+            plugin: plugin.to_string(),
+            config: empty_object(),
+        }
+    }
+
+    /// (name, version) — the version is empty when not pinned.
+    pub fn parts(&self) -> (&str, &str) {
+        self.plugin
+            .split_once('@')
+            .unwrap_or((self.plugin.as_str(), ""))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    /// After an alert, the same cause alerts again only once it cleared or this passed.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_seconds: u64,
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+}
+
+impl Default for AlertSpec {
+    fn default() -> Self {
+        AlertSpec {
+            cooldown_seconds: default_cooldown(),
+            channels: default_channels(),
+        }
+    }
+}
+
+fn default_cooldown() -> u64 {
+    3600
+}
+
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Log]
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Channel {
+    /// The daemon's log.
+    Log,
+    /// An HTTP POST of the alert as JSON, signed with HMAC-SHA256 when a secret is set.
+    Webhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+        #[serde(default)]
+        format: WebhookFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    /// `{"text": …}`, which Slack's incoming webhooks take.
+    Slack,
+}
+
+/// What a plugin reference must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Preprocessor,
+    DriftTest,
+    Detector,
+    Policy,
+}
+
+impl MonitorSpec {
+    /// Checks everything that needs no database; errors name the field.
+    pub fn validate(&self) -> Result<(), String> {
+        valid_name("name", &self.name)?;
+        if self.features.is_empty() {
+            return Err("features: at least one feature is needed".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, feature) in self.features.iter().enumerate() {
+            valid_name(&format!("features[{i}].name"), &feature.name)?;
+            if !seen.insert(feature.name.as_str()) {
+                return Err(format!(
+                    "features[{i}].name: `{}` appears twice",
+                    feature.name
+                ));
+            }
+        }
+        match self.window {
+            WindowRule::Records(0) => return Err("window.records: must be at least 1".into()),
+            WindowRule::Seconds(0) => return Err("window.seconds: must be at least 1".into()),
+            _ => {}
+        }
+        if let Some(range) = self.reference
+            && !(0 <= range.start && range.start < range.end)
+        {
+            return Err("reference: needs 0 <= start < end".into());
+        }
+        for column in self.pipeline.columns.keys() {
+            if !seen.contains(column.as_str()) {
+                return Err(format!(
+                    "pipeline.columns.{column}: no feature named `{column}`"
+                ));
+            }
+        }
+        for (i, detector) in self.pipeline.detectors.iter().enumerate() {
+            let numeric = self
+                .features
+                .iter()
+                .any(|f| f.name == detector.column && f.kind == FeatureKind::Numeric);
+            if !(numeric || detector.column == "prediction") {
+                return Err(format!(
+                    "pipeline.detectors[{i}].column: `{}` is neither a numeric feature nor \
+                     `prediction`",
+                    detector.column
+                ));
+            }
+        }
+        for (i, channel) in self.alerts.channels.iter().enumerate() {
+            if let Channel::Webhook { url, .. } = channel
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(format!("alerts.channels[{i}].url: expected an http(s) URL"));
+            }
+        }
+        for (field, plugin) in self.plugin_refs() {
+            if !plugin.config.is_object() {
+                return Err(format!("{field}.config: expected a JSON object"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every plugin reference with its field path and the role it must play, defaults
+    /// included (call after [`MonitorSpec::fill_defaults`] to see those).
+    pub fn plugin_refs(&self) -> Vec<(String, &PluginRef)> {
+        self.plugin_refs_with_roles()
+            .into_iter()
+            .map(|(field, plugin, _)| (field, plugin))
+            .collect()
+    }
+
+    pub fn plugin_refs_with_roles(&self) -> Vec<(String, &PluginRef, Role)> {
+        let p = &self.pipeline;
+        let mut refs = Vec::new();
+        for (i, r) in p.preprocessors.iter().enumerate() {
+            refs.push((
+                format!("pipeline.preprocessors[{i}]"),
+                r,
+                Role::Preprocessor,
+            ));
+        }
+        if let Some(r) = &p.numeric {
+            refs.push(("pipeline.numeric".into(), r, Role::DriftTest));
+        }
+        if let Some(r) = &p.categorical {
+            refs.push(("pipeline.categorical".into(), r, Role::DriftTest));
+        }
+        for (column, r) in &p.columns {
+            refs.push((format!("pipeline.columns.{column}"), r, Role::DriftTest));
+        }
+        for (i, d) in p.detectors.iter().enumerate() {
+            refs.push((
+                format!("pipeline.detectors[{i}]"),
+                &d.plugin,
+                Role::Detector,
+            ));
+        }
+        if let Some(r) = &self.policy {
+            refs.push(("policy".into(), r, Role::Policy));
+        }
+        refs
+    }
+
+    /// Puts the default drift tests and policy in, so that they are pinned like the rest.
+    pub fn fill_defaults(&mut self) {
+        let has = |kind| self.features.iter().any(|f| f.kind == kind);
+        if self.pipeline.numeric.is_none() && has(FeatureKind::Numeric) {
+            self.pipeline.numeric = Some(PluginRef::named("drift-ks"));
+        }
+        if self.pipeline.categorical.is_none() && has(FeatureKind::Categorical) {
+            self.pipeline.categorical = Some(PluginRef::named("drift-chi2"));
+        }
+        if self.policy.is_none() {
+            self.policy = Some(PluginRef::named("policy-threshold"));
+        }
+    }
+
+    /// The drift test for a feature.
+    pub fn test_for(&self, feature: &FeatureSpec) -> Option<&PluginRef> {
+        self.pipeline
+            .columns
+            .get(&feature.name)
+            .or(match feature.kind {
+                FeatureKind::Numeric => self.pipeline.numeric.as_ref(),
+                FeatureKind::Categorical => self.pipeline.categorical.as_ref(),
+            })
+    }
+
+    /// Every pinned (name, version) the monitor uses.
+    pub fn pinned_plugins(&self) -> Vec<(String, String)> {
+        let mut pinned: Vec<(String, String)> = self
+            .plugin_refs()
+            .into_iter()
+            .map(|(_, r)| {
+                let (name, version) = r.parts();
+                (name.to_string(), version.to_string())
+            })
+            .collect();
+        pinned.sort();
+        pinned.dedup();
+        pinned
+    }
+}
+
+fn valid_name(field: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: `{name}` must be 1 to 128 letters, digits, `-`, `_` or `.`"
+        ))
+    }
+}
+
+/// Checks a model or monitor name used in a URL.
+pub fn check_name(field: &str, name: &str) -> Result<(), String> {
+    valid_name(field, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> Result<MonitorSpec, String> {
+        let spec: MonitorSpec = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        spec.validate().map(|_| spec)
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let base = serde_json::json!({
+            "name": "m", "model": "churn", "window": {"records": 100},
+            "features": [{"name": "age", "type": "numeric"}, {"name": "plan", "type": "categorical"}],
+        });
+        assert!(spec(base.clone()).is_ok());
+        let cases = [
+            (
+                "/window",
+                serde_json::json!({"records": 0}),
+                "window.records",
+            ),
+            ("/features", serde_json::json!([]), "features"),
+            ("/name", serde_json::json!("a b"), "name"),
+            (
+                "/features",
+                serde_json::json!([{"name": "a", "type": "numeric"}, {"name": "a", "type": "numeric"}]),
+                "features[1].name",
+            ),
+            (
+                "/pipeline",
+                serde_json::json!({"columns": {"nope": {"plugin": "drift-ks"}}}),
+                "pipeline.columns.nope",
+            ),
+            (
+                "/pipeline",
+                serde_json::json!({"detectors": [{"column": "plan", "plugin": "detect-page-hinkley"}]}),
+                "pipeline.detectors[0].column",
+            ),
+            (
+                "/alerts",
+                serde_json::json!({"channels": [{"type": "webhook", "url": "ftp://x"}]}),
+                "alerts.channels[0].url",
+            ),
+        ];
+        for (pointer, value, field) in cases {
+            let mut json = base.clone();
+            *json
+                .pointer_mut(pointer)
+                .unwrap_or(&mut serde_json::Value::Null) = value.clone();
+            if json.pointer(pointer).is_none() {
+                json[pointer.trim_start_matches('/')] = value;
+            }
+            let error = spec(json).unwrap_err();
+            assert!(error.starts_with(field), "{error} should name {field}");
+        }
+        let mut unknown = base.clone();
+        unknown["windw"] = serde_json::json!({});
+        assert!(spec(unknown).unwrap_err().contains("windw"));
+    }
+
+    #[test]
+    fn defaults_are_filled_then_pinned() {
+        let mut s: MonitorSpec = serde_json::from_value(serde_json::json!({
+            "name": "m", "model": "churn", "window": {"seconds": 60},
+            "features": [{"name": "age", "type": "numeric"}],
+            "pipeline": {"detectors": [{"column": "age", "plugin": "detect-page-hinkley", "config": {"threshold": 10}}]}
+        }))
+        .unwrap();
+        s.fill_defaults();
+        assert_eq!(s.pipeline.numeric, Some(PluginRef::named("drift-ks")));
+        assert!(s.pipeline.categorical.is_none());
+        let names: Vec<String> = s.pinned_plugins().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            ["detect-page-hinkley", "drift-ks", "policy-threshold"]
+        );
+        assert_eq!(s.pipeline.detectors[0].plugin.config["threshold"], 10);
+    }
+}

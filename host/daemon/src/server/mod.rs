@@ -1,0 +1,311 @@
+//! The HTTP API (`/v1`, JSON) and the daemon that serves it with the monitoring loop.
+//!
+//! Every route is declared once in [`routes`] with the access it needs; the same table builds
+//! the router and is what the authorization tests walk, so a route cannot exist without an
+//! access rule.
+
+pub mod auth;
+pub mod error;
+mod models;
+mod monitors;
+mod plugins;
+mod results;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use vigil_runtime::Runtime;
+use vigil_store::Store;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::monitor::{Monitoring, PluginCache};
+use auth::Access;
+use error::ApiError;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub plugins: Arc<PluginCache>,
+    pub monitoring: Arc<Monitoring>,
+}
+
+impl AppState {
+    pub fn new(store: Store, runtime: Runtime, config: Config) -> AppState {
+        let metrics = Arc::new(Metrics::default());
+        let plugins = Arc::new(PluginCache::new(store.clone(), runtime));
+        let monitoring = Monitoring::new(
+            store.clone(),
+            plugins.clone(),
+            metrics.clone(),
+            config.evaluation_workers,
+            Duration::from_millis(config.tick_ms),
+        );
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics,
+            plugins,
+            monitoring,
+        }
+    }
+}
+
+/// One row of the route table.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+struct Table {
+    router: Router<AppState>,
+    routes: Vec<Route>,
+    state: AppState,
+}
+
+impl Table {
+    fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+        let state = self.state.clone();
+        let guard = middleware::from_fn(move |request: Request, next: Next| {
+            auth::authorize(state.clone(), access, request, next)
+        });
+        self.router = self.router.route(path, on(filter, handler).layer(guard));
+        self.routes.push(Route {
+            method,
+            path,
+            access,
+        });
+        self
+    }
+}
+
+/// The route table: every route, the access it needs, and its handler.
+fn table(state: AppState) -> Table {
+    use Access::*;
+    let table = Table {
+        router: Router::new(),
+        routes: Vec::new(),
+        state,
+    };
+    table
+        .add(Method::GET, "/healthz", Public, healthz)
+        .add(Method::GET, "/readyz", Public, readyz)
+        .add(Method::GET, "/metrics", Read, metrics)
+        .add(Method::POST, "/v1/plugins", Write, plugins::upload)
+        .add(Method::GET, "/v1/plugins", Read, plugins::list)
+        .add(
+            Method::GET,
+            "/v1/plugins/{name}/{version}",
+            Read,
+            plugins::get,
+        )
+        .add(
+            Method::GET,
+            "/v1/plugins/{name}/{version}/download",
+            Read,
+            plugins::download,
+        )
+        .add(
+            Method::DELETE,
+            "/v1/plugins/{name}/{version}",
+            Write,
+            plugins::delete,
+        )
+        .add(Method::POST, "/v1/models", Write, models::create)
+        .add(Method::GET, "/v1/models", Read, models::list)
+        .add(Method::GET, "/v1/models/{model}", Read, models::get)
+        .add(
+            Method::POST,
+            "/v1/models/{model}/versions",
+            Write,
+            models::create_version,
+        )
+        .add(
+            Method::GET,
+            "/v1/models/{model}/versions",
+            Read,
+            models::versions,
+        )
+        .add(
+            Method::PUT,
+            "/v1/models/{model}/serving",
+            Write,
+            models::set_serving,
+        )
+        .add(
+            Method::POST,
+            "/v1/models/{model}/records",
+            Ingest,
+            models::ingest,
+        )
+        .add(
+            Method::POST,
+            "/v1/models/{model}/labels",
+            Ingest,
+            models::labels,
+        )
+        .add(Method::POST, "/v1/monitors", Write, monitors::create)
+        .add(Method::GET, "/v1/monitors", Read, monitors::list)
+        .add(Method::GET, "/v1/monitors/{name}", Read, monitors::get)
+        .add(Method::PUT, "/v1/monitors/{name}", Write, monitors::update)
+        .add(
+            Method::DELETE,
+            "/v1/monitors/{name}",
+            Write,
+            monitors::delete,
+        )
+        .add(
+            Method::PUT,
+            "/v1/monitors/{name}/reference",
+            Write,
+            monitors::put_reference,
+        )
+        .add(
+            Method::GET,
+            "/v1/monitors/{name}/evaluations",
+            Read,
+            results::evaluations,
+        )
+        .add(
+            Method::GET,
+            "/v1/evaluations/{id}",
+            Read,
+            results::evaluation,
+        )
+        .add(
+            Method::POST,
+            "/v1/evaluations/{id}/replay",
+            Write,
+            results::replay,
+        )
+        .add(Method::GET, "/v1/status", Read, results::status)
+        .add(Method::GET, "/v1/alerts", Read, results::alerts)
+        .add(Method::POST, "/v1/tokens", Admin, results::create_token)
+        .add(
+            Method::DELETE,
+            "/v1/tokens/{id}",
+            Admin,
+            results::revoke_token,
+        )
+}
+
+/// Every route with the access it needs, for tests and documentation.
+pub fn routes(state: AppState) -> Vec<Route> {
+    table(state).routes
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    table(state.clone())
+        .router
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// Serves the API and runs the monitoring loop until `shutdown` resolves; then stops taking
+/// requests, lets the ones in flight and the evaluation in flight finish, and returns.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let monitoring = state.monitoring.clone();
+    let loop_task = tokio::spawn(monitoring.clone().run());
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    monitoring.stop();
+    loop_task.await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests and the evaluation in flight");
+}
+
+/// Reads a request body up to `limit` bytes: 413 past it, without reading further.
+pub async fn read_body(request: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || ApiError::too_large(format!("the body exceeds the limit of {limit} bytes"));
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|error| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(e) = cause {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return too_large();
+                }
+                cause = e.source();
+            }
+            ApiError::bad_request(format!("cannot read the body: {error}"))
+        })
+}

@@ -1,0 +1,284 @@
+//! `/v1/models`: the model registry, and ingestion of records and labels.
+//!
+//! An ingestion request is acknowledged (2xx) only after its transaction commits. It is
+//! stored whole or not at all; records whose id is already stored are skipped, and a retry
+//! carrying the same `Idempotency-Key` gets the first answer without storing anything again.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use vigil_store::{IdempotencyKey, Model};
+
+use super::error::{ApiError, ApiResult};
+use super::{AppState, read_body};
+use crate::ingest::{self, Format, RecordError, Task};
+use crate::metrics::ModelLabel;
+use crate::monitor::spec::{FeatureKind, MonitorSpec, check_name};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewModel {
+    name: String,
+    /// `classification` or `regression`.
+    task: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid request: {e}")))
+}
+
+pub async fn find_model(state: &AppState, name: &str) -> ApiResult<Model> {
+    state
+        .store
+        .model(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no model named `{name}`")))
+}
+
+pub async fn create(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let body = read_body(request, 1 << 20).await?;
+    let new: NewModel = parse_json(&body)?;
+    check_name("name", &new.name).map_err(ApiError::invalid)?;
+    if Task::parse(&new.task).is_none() {
+        return Err(ApiError::invalid(
+            "task: expected `classification` or `regression`",
+        ));
+    }
+    let model = state
+        .store
+        .create_model(&new.name, &new.task, &new.description)
+        .await?;
+    Ok((StatusCode::CREATED, Json(model)).into_response())
+}
+
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(serde_json::json!({"models": state.store.models().await?})).into_response())
+}
+
+pub async fn get(State(state): State<AppState>, Path(model): Path<String>) -> ApiResult<Response> {
+    Ok(Json(find_model(&state, &model).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewVersion {
+    version: String,
+    #[serde(default)]
+    metadata: serde_json::Value,
+}
+
+pub async fn create_version(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let model = find_model(&state, &model).await?;
+    let body = read_body(request, 1 << 20).await?;
+    let new: NewVersion = parse_json(&body)?;
+    check_name("version", &new.version).map_err(ApiError::invalid)?;
+    let metadata = if new.metadata.is_null() {
+        serde_json::json!({})
+    } else {
+        new.metadata
+    };
+    let version = state
+        .store
+        .create_model_version(model.id, &new.version, &metadata.to_string())
+        .await?;
+    Ok((StatusCode::CREATED, Json(version)).into_response())
+}
+
+pub async fn versions(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> ApiResult<Response> {
+    let model = find_model(&state, &model).await?;
+    let versions = state.store.model_versions(model.id).await?;
+    Ok(Json(serde_json::json!({"versions": versions})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Serving {
+    version: String,
+}
+
+pub async fn set_serving(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let model = find_model(&state, &model).await?;
+    let body = read_body(request, 1 << 20).await?;
+    let serving: Serving = parse_json(&body)?;
+    if !state
+        .store
+        .set_serving_version(model.id, &serving.version)
+        .await?
+    {
+        return Err(ApiError::invalid(format!(
+            "version: `{}` is not a registered version of `{}`",
+            serving.version, model.name
+        )));
+    }
+    Ok(Json(find_model(&state, &model.name).await?).into_response())
+}
+
+fn format_of(headers: &HeaderMap) -> ApiResult<Format> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Format::from_content_type(content_type).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "Content-Type `{content_type}` is not accepted; send application/json, \
+                 application/x-ndjson or text/csv"
+            ),
+        )
+    })
+}
+
+pub fn record_error(error: RecordError) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_record",
+        error.to_string(),
+    )
+}
+
+/// The features every monitor of the model declares: what its records must fit.
+pub async fn model_schema(
+    state: &AppState,
+    model: &Model,
+) -> ApiResult<Option<Vec<(String, FeatureKind)>>> {
+    let mut schema: Vec<(String, FeatureKind)> = Vec::new();
+    let mut any = false;
+    for monitor in state.store.monitors().await? {
+        if monitor.model_id != model.id {
+            continue;
+        }
+        any = true;
+        let spec: MonitorSpec = serde_json::from_str(&monitor.spec)
+            .map_err(|e| ApiError::internal(format!("stored monitor spec: {e}")))?;
+        for feature in spec.features {
+            if !schema.iter().any(|(name, _)| *name == feature.name) {
+                schema.push((feature.name, feature.kind));
+            }
+        }
+    }
+    Ok(any.then_some(schema))
+}
+
+/// Parses off the async threads when the body is large enough to matter.
+async fn off_thread<T: Send + 'static>(
+    size: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    if size < 64 << 10 {
+        return Ok(work());
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("parser task: {e}")))
+}
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let model = find_model(&state, &model).await?;
+    let format = format_of(request.headers())?;
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 256)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ApiError::bad_request("Idempotency-Key: 1 to 256 visible characters")
+                })
+        })
+        .transpose()?;
+    let body = read_body(request, state.config.ingest_body_limit).await?;
+    let schema = model_schema(&state, &model).await?;
+    let task = Task::parse(&model.task).unwrap_or(Task::Classification);
+    let max_rows = state.config.ingest_max_rows;
+    let parse_body = body.clone();
+    let batch = off_thread(body.len(), move || {
+        ingest::parse_records(
+            &parse_body,
+            format,
+            schema.as_deref(),
+            task,
+            max_rows,
+            vigil_store::now_ms(),
+        )
+    })
+    .await?
+    .map_err(record_error)?;
+    let digest = key.as_ref().map(|_| {
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{format:?}\n"));
+        hasher.update(&body);
+        hasher.finalize().to_vec()
+    });
+    let idempotency = key
+        .as_deref()
+        .zip(digest.as_deref())
+        .map(|(key, digest)| IdempotencyKey {
+            key,
+            request_sha256: digest,
+        });
+    let outcome = state
+        .store
+        .ingest(model.id, &batch, idempotency.as_ref())
+        .await?;
+    if !outcome.replayed {
+        state
+            .metrics
+            .ingested_records
+            .get_or_create(&ModelLabel {
+                model: model.name.clone(),
+            })
+            .inc_by(outcome.accepted as u64);
+        state.monitoring.wake();
+    }
+    Ok(Json(outcome).into_response())
+}
+
+pub async fn labels(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let model = find_model(&state, &model).await?;
+    let format = format_of(request.headers())?;
+    let body = read_body(request, state.config.ingest_body_limit).await?;
+    let max_rows = state.config.ingest_max_rows;
+    let parse_body = body.clone();
+    let labels = off_thread(body.len(), move || {
+        ingest::parse_labels(&parse_body, format, max_rows)
+    })
+    .await?
+    .map_err(record_error)?;
+    let outcome = state.store.upsert_labels(model.id, &labels).await?;
+    state
+        .metrics
+        .ingested_labels
+        .get_or_create(&ModelLabel {
+            model: model.name.clone(),
+        })
+        .inc_by(outcome.stored as u64);
+    Ok(Json(outcome).into_response())
+}

@@ -1,0 +1,263 @@
+//! `/v1/monitors`: create, read, update and delete monitors, and upload their reference.
+//!
+//! A monitor is stored with every plugin pinned to a version (the newest stored one when the
+//! spec names none), so its evaluations stay reproducible when newer versions are uploaded.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ApiResult};
+use super::models::{find_model, parse_json, record_error};
+use super::{AppState, read_body};
+use crate::ingest::{self, Format, Task};
+use crate::monitor::spec::{MonitorSpec, Role};
+use vigil_store::{Monitor, NewMonitor};
+
+/// Most rows in an uploaded reference.
+const REFERENCE_MAX_ROWS: usize = 1_000_000;
+
+fn role_kind(role: Role) -> &'static str {
+    match role {
+        Role::Preprocessor => "preprocessor",
+        Role::DriftTest => "drift-test",
+        Role::Detector => "detector",
+        Role::Policy => "policy",
+    }
+}
+
+/// Validates a spec against the store and pins every plugin to a version.
+async fn resolve(
+    state: &AppState,
+    mut spec: MonitorSpec,
+    this: Option<i64>,
+) -> ApiResult<MonitorSpec> {
+    spec.validate().map_err(ApiError::invalid)?;
+    let model = state
+        .store
+        .model(&spec.model)
+        .await?
+        .ok_or_else(|| ApiError::invalid(format!("model: no model named `{}`", spec.model)))?;
+    spec.fill_defaults();
+    let stored = state.store.plugins().await?;
+    let mut pinned = Vec::new();
+    for (field, plugin, role) in spec.plugin_refs_with_roles() {
+        let (name, version) = plugin.parts();
+        let candidates = stored.iter().filter(|p| p.name == name);
+        let found = if version.is_empty() {
+            candidates.max_by(|a, b| {
+                let parse = |v: &str| semver::Version::parse(v).ok();
+                parse(&a.version).cmp(&parse(&b.version))
+            })
+        } else {
+            candidates.into_iter().find(|p| p.version == version)
+        };
+        let Some(found) = found else {
+            return Err(ApiError::invalid(format!(
+                "{field}.plugin: no uploaded plugin {}",
+                plugin.plugin
+            )));
+        };
+        if found.kind != role_kind(role) {
+            return Err(ApiError::invalid(format!(
+                "{field}.plugin: {}@{} is a {} plugin, expected a {}",
+                found.name,
+                found.version,
+                found.kind,
+                role_kind(role)
+            )));
+        }
+        pinned.push(format!("{}@{}", found.name, found.version));
+    }
+    let mut pinned = pinned.into_iter();
+    let p = &mut spec.pipeline;
+    let refs = p
+        .preprocessors
+        .iter_mut()
+        .chain(p.numeric.iter_mut())
+        .chain(p.categorical.iter_mut())
+        .chain(p.columns.values_mut())
+        .chain(p.detectors.iter_mut().map(|d| &mut d.plugin))
+        .chain(spec.policy.iter_mut());
+    for plugin in refs {
+        plugin.plugin = pinned.next().expect("one pin per reference");
+    }
+    // Records are checked against every monitor of the model: types must agree.
+    for other in state.store.monitors().await? {
+        if other.model_id != model.id || Some(other.id) == this {
+            continue;
+        }
+        let other_spec: MonitorSpec = serde_json::from_str(&other.spec)
+            .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+        for (i, feature) in spec.features.iter().enumerate() {
+            if let Some(theirs) = other_spec.features.iter().find(|f| f.name == feature.name)
+                && theirs.kind != feature.kind
+            {
+                return Err(ApiError::invalid(format!(
+                    "features[{i}].type: monitor `{}` declares `{}` as {:?}",
+                    other.name, feature.name, theirs.kind
+                )));
+            }
+        }
+    }
+    Ok(spec)
+}
+
+async fn view(state: &AppState, monitor: &Monitor) -> ApiResult<serde_json::Value> {
+    let spec: serde_json::Value = serde_json::from_str(&monitor.spec)
+        .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+    let position = state.store.monitor_state(monitor.id).await?;
+    Ok(serde_json::json!({
+        "id": monitor.id,
+        "name": monitor.name,
+        "revision": monitor.revision,
+        "created_at": monitor.created_at,
+        "updated_at": monitor.updated_at,
+        "next_offset": position.map(|p| p.next_offset),
+        "spec": spec,
+    }))
+}
+
+pub async fn find_monitor(state: &AppState, name: &str) -> ApiResult<Monitor> {
+    state
+        .store
+        .monitor(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no monitor named `{name}`")))
+}
+
+pub async fn create(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let body = read_body(request, 1 << 20).await?;
+    let spec: MonitorSpec = parse_json(&body)?;
+    let spec = resolve(&state, spec, None).await?;
+    let model = find_model(&state, &spec.model).await?;
+    let monitor = state
+        .store
+        .create_monitor(&NewMonitor {
+            name: &spec.name,
+            model_id: model.id,
+            spec: &serde_json::to_string(&spec).expect("spec serialises"),
+            reference: None,
+            plugins: &spec.pinned_plugins(),
+            start_offset: model.record_count,
+        })
+        .await?;
+    state.monitoring.wake();
+    Ok((StatusCode::CREATED, Json(view(&state, &monitor).await?)).into_response())
+}
+
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    let mut monitors = Vec::new();
+    for monitor in state.store.monitors().await? {
+        monitors.push(view(&state, &monitor).await?);
+    }
+    Ok(Json(serde_json::json!({"monitors": monitors})).into_response())
+}
+
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
+    let monitor = find_monitor(&state, &name).await?;
+    Ok(Json(view(&state, &monitor).await?).into_response())
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let monitor = find_monitor(&state, &name).await?;
+    let body = read_body(request, 1 << 20).await?;
+    let spec: MonitorSpec = parse_json(&body)?;
+    if spec.name != monitor.name {
+        return Err(ApiError::invalid("name: a monitor cannot be renamed"));
+    }
+    let spec = resolve(&state, spec, Some(monitor.id)).await?;
+    let old: MonitorSpec = serde_json::from_str(&monitor.spec)
+        .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+    if old.model != spec.model {
+        return Err(ApiError::invalid(
+            "model: a monitor cannot move to another model",
+        ));
+    }
+    let updated = state
+        .store
+        .update_monitor(
+            monitor.id,
+            &serde_json::to_string(&spec).expect("spec serialises"),
+            None,
+            &spec.pinned_plugins(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no monitor named `{name}`")))?;
+    state.monitoring.invalidate(monitor.id);
+    Ok(Json(view(&state, &updated).await?).into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let monitor = find_monitor(&state, &name).await?;
+    state.store.delete_monitor(monitor.id).await?;
+    state.monitoring.invalidate(monitor.id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Replaces the monitor's reference with uploaded records (the ingestion formats).
+pub async fn put_reference(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let monitor = find_monitor(&state, &name).await?;
+    let spec: MonitorSpec = serde_json::from_str(&monitor.spec)
+        .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+    let content_type = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let format = Format::from_content_type(&content_type).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json, application/x-ndjson or text/csv",
+        )
+    })?;
+    let model = find_model(&state, &spec.model).await?;
+    let body = read_body(request, state.config.ingest_body_limit.saturating_mul(16)).await?;
+    let schema: Vec<_> = spec
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), f.kind))
+        .collect();
+    let task = Task::parse(&model.task).unwrap_or(Task::Classification);
+    let batch = tokio::task::spawn_blocking(move || {
+        ingest::parse_records(
+            &body,
+            format,
+            Some(&schema),
+            task,
+            REFERENCE_MAX_ROWS,
+            vigil_store::now_ms(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(record_error)?;
+    let rows = batch.len();
+    let updated = state
+        .store
+        .update_monitor(
+            monitor.id,
+            &monitor.spec,
+            Some(&batch.encode()),
+            &spec.pinned_plugins(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no monitor named `{name}`")))?;
+    state.monitoring.invalidate(monitor.id);
+    state.monitoring.wake();
+    Ok(Json(serde_json::json!({"monitor": updated.name, "revision": updated.revision, "reference_rows": rows})).into_response())
+}

@@ -1,0 +1,125 @@
+//! `/v1/plugins`: upload, list, inspect, download and delete components.
+//!
+//! An upload is checked before anything is stored: the body is read up to the limit (413
+//! past it), compiled off the async threads, and must be a component of exactly one Vigil
+//! world importing only what the host grants (422 naming what was found otherwise), whose
+//! `info` gives a plugin name and a semver version.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use vigil_runtime::PluginKind;
+use vigil_store::{NewPlugin, PluginInsert};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::{AppState, read_body};
+
+pub fn kind_name(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::DriftTest => "drift-test",
+        PluginKind::Detector => "detector",
+        PluginKind::Preprocessor => "preprocessor",
+        PluginKind::Policy => "policy",
+    }
+}
+
+pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.token_id.clone())
+        .unwrap_or_default();
+    let body = read_body(request, state.config.plugin_body_limit).await?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body is empty; send the component's bytes",
+        ));
+    }
+    let plugin = state
+        .plugins
+        .compile(body.to_vec())
+        .await
+        .map_err(|error| match error {
+            vigil_runtime::Error::InvalidComponent(message) => ApiError::invalid(message),
+            vigil_runtime::Error::Host(message) => ApiError::internal(message),
+            other => ApiError::invalid(format!(
+                "the plugin failed while describing itself: {other}"
+            )),
+        })?;
+    let info = plugin.info();
+    crate::monitor::spec::check_name("name", &info.name).map_err(ApiError::invalid)?;
+    semver::Version::parse(&info.version).map_err(|e| {
+        ApiError::invalid(format!(
+            "the plugin's version `{}` is not semver: {e}",
+            info.version
+        ))
+    })?;
+    let info_json = serde_json::json!({
+        "name": info.name,
+        "version": info.version,
+        "kind": kind_name(info.kind),
+        "description": info.description,
+        "config_schema": serde_json::from_str::<serde_json::Value>(&info.config_schema)
+            .unwrap_or(serde_json::Value::String(info.config_schema.clone())),
+    });
+    let sha256 = hex::encode(Sha256::digest(&body));
+    let stored = state
+        .store
+        .insert_plugin(&NewPlugin {
+            name: &info.name,
+            version: &info.version,
+            kind: kind_name(info.kind),
+            sha256: &sha256,
+            info: &info_json.to_string(),
+            bytes: &body,
+            uploaded_by: &caller,
+        })
+        .await?;
+    Ok(match stored {
+        PluginInsert::Created(meta) => (StatusCode::CREATED, Json(meta)).into_response(),
+        PluginInsert::AlreadyStored(meta) => (StatusCode::OK, Json(meta)).into_response(),
+    })
+}
+
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(serde_json::json!({"plugins": state.store.plugins().await?})).into_response())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let meta = state
+        .store
+        .plugin(&name, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}@{version}")))?;
+    Ok(Json(meta).into_response())
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let bytes = state
+        .store
+        .plugin_bytes(&name, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}@{version}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/wasm")], bytes).into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if state.store.delete_plugin(&name, &version).await? {
+        state.plugins.forget(&format!("{name}@{version}"));
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found(format!("no plugin {name}@{version}")))
+    }
+}

@@ -1,0 +1,193 @@
+//! Results (evaluations, status, alerts), replay, and token management.
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use vigil_store::EvaluationQuery;
+
+use super::auth::{Role, create_token as new_token};
+use super::error::{ApiError, ApiResult};
+use super::models::parse_json;
+use super::monitors::find_monitor;
+use super::{AppState, read_body};
+use crate::monitor::pipeline::Carried;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Unix ms: only evaluations finished at or after.
+    since: Option<i64>,
+    /// Unix ms: only evaluations finished before.
+    until: Option<i64>,
+    /// Only ids below this: pass the last id of a page to get the next.
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn limit(requested: Option<i64>) -> ApiResult<i64> {
+    match requested.unwrap_or(50) {
+        n @ 1..=1000 => Ok(n),
+        _ => Err(ApiError::invalid("limit: between 1 and 1000")),
+    }
+}
+
+pub async fn evaluations(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Response> {
+    let monitor = find_monitor(&state, &name).await?;
+    let limit = limit(page.limit)?;
+    let evaluations = state
+        .store
+        .evaluations(&EvaluationQuery {
+            monitor_id: monitor.id,
+            since: page.since,
+            until: page.until,
+            before_id: page.before,
+            limit,
+        })
+        .await?;
+    let next = (evaluations.len() as i64 == limit)
+        .then(|| evaluations.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(serde_json::json!({"evaluations": evaluations, "next_before": next})).into_response())
+}
+
+pub async fn evaluation(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let evaluation = state
+        .store
+        .evaluation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
+    Ok(Json(evaluation).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReplayRequest {
+    /// `name@version` to use instead of the stored version of that plugin.
+    #[serde(default)]
+    plugins: Vec<String>,
+}
+
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    request: Request,
+) -> ApiResult<Response> {
+    let body = read_body(request, 1 << 20).await?;
+    let wanted: ReplayRequest = if body.is_empty() {
+        ReplayRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let evaluation = state
+        .store
+        .evaluation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
+    let report =
+        crate::monitor::replay::replay(&state.store, &state.plugins, &evaluation, &wanted.plugins)
+            .await
+            .map_err(|e| ApiError::invalid(format!("cannot replay evaluation {id}: {e:#}")))?;
+    Ok(Json(report).into_response())
+}
+
+pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
+    let latest = state.store.latest_evaluations().await?;
+    let now = vigil_store::now_ms();
+    let mut monitors = Vec::new();
+    for monitor in state.store.monitors().await? {
+        let position = state.store.monitor_state(monitor.id).await?;
+        let model = state.store.model_by_id(monitor.model_id).await?;
+        let carried: Carried = position
+            .as_ref()
+            .and_then(|p| serde_json::from_str(&p.state).ok())
+            .unwrap_or_default();
+        let quarantined: Vec<_> = carried
+            .failures
+            .iter()
+            .filter(|(_, f)| f.quarantined_until.is_some_and(|u| u > now))
+            .map(|(plugin, f)| serde_json::json!({"plugin": plugin, "until": f.quarantined_until, "error": f.last_error}))
+            .collect();
+        let last = latest.iter().find(|e| e.monitor_id == monitor.id).map(|e| {
+            serde_json::json!({
+                "id": e.id, "status": e.status, "action": e.action, "reason": e.reason,
+                "window_start": e.window_start, "window_end": e.window_end,
+                "drifted_columns": e.result["drifted_columns"], "failed_columns": e.result["failed_columns"],
+                "finished_at": e.finished_at,
+            })
+        });
+        let next = position.as_ref().map(|p| p.next_offset).unwrap_or(0);
+        let records = model.as_ref().map(|m| m.record_count).unwrap_or(0);
+        monitors.push(serde_json::json!({
+            "monitor": monitor.name,
+            "model": model.map(|m| m.name),
+            "next_offset": next,
+            "pending_records": (records - next).max(0),
+            "open_alerts": carried.open_alerts.keys().collect::<Vec<_>>(),
+            "quarantined": quarantined,
+            "last_evaluation": last,
+        }));
+    }
+    Ok(Json(serde_json::json!({"monitors": monitors})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertPage {
+    monitor: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn alerts(
+    State(state): State<AppState>,
+    Query(page): Query<AlertPage>,
+) -> ApiResult<Response> {
+    let monitor_id = match &page.monitor {
+        Some(name) => Some(find_monitor(&state, name).await?.id),
+        None => None,
+    };
+    let alerts = state
+        .store
+        .alerts(monitor_id, page.before, limit(page.limit)?)
+        .await?;
+    Ok(Json(serde_json::json!({"alerts": alerts})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: String,
+}
+
+pub async fn create_token(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let body = read_body(request, 1 << 16).await?;
+    let wanted: NewToken = parse_json(&body)?;
+    let role: Role = wanted
+        .role
+        .parse()
+        .map_err(|e: String| ApiError::invalid(format!("role: {e}")))?;
+    let token = new_token(&state.store, &wanted.name, role).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"id": token.id, "name": wanted.name, "role": role, "token": token.text})),
+    )
+        .into_response())
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    if state.store.revoke_token(&id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found(format!("no live token {id}")))
+    }
+}
