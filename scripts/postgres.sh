@@ -103,7 +103,7 @@ fi
 
 if ! running; then
   PORT=$(free_port)
-  as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null \
+  as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null 3>&- \
     || { tail -n 30 "$LOG" >&2; exit 1; }
 fi
 

@@ -44,6 +44,12 @@ pub fn print(value: &Value) {
     );
 }
 
+/// GETs `path` from the daemon and prints the answer.
+pub async fn show(client: &Client, path: &str) -> anyhow::Result<()> {
+    print(&client.get(path).await?);
+    Ok(())
+}
+
 pub async fn push_plugins(client: &Client, files: &[PathBuf]) -> anyhow::Result<()> {
     for file in files {
         let bytes =

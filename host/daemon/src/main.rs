@@ -268,8 +268,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Plugin(PluginCommand::List) => {
             let client = client()?;
-            async_runtime()?
-                .block_on(async { Ok(commands::print(&client.get("/v1/plugins").await?)) })
+            async_runtime()?.block_on(async { commands::show(&client, "/v1/plugins").await })
         }
         Command::Model(command) => {
             let client = client()?;
@@ -308,7 +307,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     MonitorCommand::Create { file } => {
                         commands::create_monitor(&client, &file).await
                     }
-                    MonitorCommand::List => Ok(commands::print(&client.get("/v1/monitors").await?)),
+                    MonitorCommand::List => commands::show(&client, "/v1/monitors").await,
                     MonitorCommand::Show { name } => {
                         commands::print(&client.get(&format!("/v1/monitors/{name}")).await?);
                         commands::print(
@@ -323,8 +322,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Status => {
             let client = client()?;
-            async_runtime()?
-                .block_on(async { Ok(commands::print(&client.get("/v1/status").await?)) })
+            async_runtime()?.block_on(async { commands::show(&client, "/v1/status").await })
         }
         Command::Drift(args) => {
             let registry = Registry::standard(Runtime::new(runtime_config())?);

@@ -625,12 +625,11 @@ fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
                     ColumnData::Categorical { .. } => None,
                 });
             let (mut p, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new());
-            let texts: Vec<String>;
             let actual_text = |label: &LabelValue| match label {
                 LabelValue::Number(n) => number_text(*n),
                 LabelValue::Text(t) => t.clone(),
             };
-            texts = window.labels.iter().map(|(_, l)| actual_text(l)).collect();
+            let texts: Vec<String> = window.labels.iter().map(|(_, l)| actual_text(l)).collect();
             let mut all_scored = positive.is_some();
             for ((offset, _), actual) in window.labels.iter().zip(&texts) {
                 let Some(&code) = codes.get(row(*offset)) else {

@@ -1,0 +1,920 @@
+//! The daemon through real HTTP on a real port: on a fresh SQLite file always, and on a fresh
+//! Postgres database too when `VIGIL_TEST_POSTGRES_URL` is set.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use vigil::config::Config;
+use vigil::plugins::STANDARD_PLUGINS;
+use vigil::server::{self, AppState, auth};
+
+struct Daemon {
+    url: String,
+    admin: String,
+    db_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Fresh databases to run a test on: SQLite always, Postgres when configured.
+fn databases(dir: &tempfile::TempDir) -> Vec<String> {
+    let mut urls = vec![format!(
+        "sqlite://{}",
+        dir.path().join("vigil.db").display()
+    )];
+    if let Ok(server) = std::env::var("VIGIL_TEST_POSTGRES_URL") {
+        let name = format!("vigil_api_{}", uuid::Uuid::new_v4().simple());
+        let status = std::process::Command::new("psql")
+            .args([server.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+            .status()
+            .expect("psql runs");
+        assert!(status.success(), "cannot create the Postgres test database");
+        let base = server.rsplit_once('/').expect("a database URL").0;
+        urls.push(format!("{base}/{name}"));
+    }
+    urls
+}
+
+async fn start_with(db_url: &str, tweak: impl FnOnce(&mut Config)) -> Daemon {
+    let mut config = Config {
+        database_url: db_url.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tick_ms: 20,
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let store = vigil_store::Store::open(db_url).await.expect("store opens");
+    let admin = auth::create_token(&store, "test-admin", auth::Role::Admin)
+        .await
+        .unwrap()
+        .text;
+    let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(store, runtime, config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(state, listener, async {
+        let _ = stopped.await;
+    }));
+    Daemon {
+        url,
+        admin,
+        db_url: db_url.to_string(),
+        stop: Some(stop),
+        task,
+    }
+}
+
+async fn start(db_url: &str) -> Daemon {
+    start_with(db_url, |_| {}).await
+}
+
+impl Daemon {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.expect("the daemon answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Value) {
+        let token = self.admin.clone();
+        self.call(method, path, Some(&token), body, &[]).await
+    }
+
+    async fn json(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
+        self.admin(
+            method,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    async fn upload_standard_plugins(&self) {
+        for (name, bytes) in STANDARD_PLUGINS {
+            let (status, body) = self
+                .admin(
+                    Method::POST,
+                    "/v1/plugins",
+                    Some(("application/wasm", bytes.to_vec())),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        }
+    }
+
+    /// Waits (polling, bounded) until the monitor has `count` evaluations; newest first.
+    async fn evaluations(&self, monitor: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, page) = self
+                .admin(
+                    Method::GET,
+                    &format!("/v1/monitors/{monitor}/evaluations?limit=100"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let evaluations = page["evaluations"].as_array().unwrap().clone();
+            if evaluations.len() >= count {
+                return evaluations;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} evaluations: {page}",
+                evaluations.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Deterministic normal-ish numbers (sum of uniforms) from a seed.
+fn numbers(seed: u64, n: usize, mean: f64) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            let mut sum = 0.0;
+            for _ in 0..12 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                sum += (state >> 11) as f64 / (1u64 << 53) as f64;
+            }
+            mean + sum - 6.0
+        })
+        .collect()
+}
+
+fn records_csv(prefix: &str, seed: u64, n: usize, shift: f64) -> Vec<u8> {
+    let xs = numbers(seed, n, shift);
+    let ys = numbers(seed + 1, n, 10.0);
+    let mut csv = String::from("id,x,y,color,prediction\n");
+    for i in 0..n {
+        let color = ["red", "green", "blue"][(i * 7 + seed as usize) % 3];
+        csv.push_str(&format!(
+            "{prefix}{i},{},{},{color},{}\n",
+            xs[i],
+            ys[i],
+            (xs[i] > shift) as u8
+        ));
+    }
+    csv.into_bytes()
+}
+
+async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
+    let (status, body) = daemon
+        .json(
+            Method::POST,
+            "/v1/models",
+            json!({"name": "m", "task": "classification"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut spec = json!({
+        "name": "watch", "model": "m", "window": {"records": window},
+        "features": [
+            {"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"},
+            {"name": "color", "type": "categorical"},
+        ],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    let (status, body) = daemon.json(Method::POST, "/v1/monitors", spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = daemon
+        .admin(
+            Method::PUT,
+            "/v1/monitors/watch/reference",
+            Some(("text/csv", records_csv("ref", 1, 1000, 0.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["reference_rows"], 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_needs_the_right_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let daemon = start(&db).await;
+    let store = vigil_store::Store::open(&db).await.unwrap();
+    // The committed table: a new route must be added here with its access.
+    let expected: &[(&str, &str, &str)] = &[
+        ("GET", "/healthz", "public"),
+        ("GET", "/readyz", "public"),
+        ("GET", "/metrics", "read"),
+        ("POST", "/v1/plugins", "write"),
+        ("GET", "/v1/plugins", "read"),
+        ("GET", "/v1/plugins/{name}/{version}", "read"),
+        ("GET", "/v1/plugins/{name}/{version}/download", "read"),
+        ("DELETE", "/v1/plugins/{name}/{version}", "write"),
+        ("POST", "/v1/models", "write"),
+        ("GET", "/v1/models", "read"),
+        ("GET", "/v1/models/{model}", "read"),
+        ("POST", "/v1/models/{model}/versions", "write"),
+        ("GET", "/v1/models/{model}/versions", "read"),
+        ("PUT", "/v1/models/{model}/serving", "write"),
+        ("POST", "/v1/models/{model}/records", "ingest"),
+        ("POST", "/v1/models/{model}/labels", "ingest"),
+        ("POST", "/v1/monitors", "write"),
+        ("GET", "/v1/monitors", "read"),
+        ("GET", "/v1/monitors/{name}", "read"),
+        ("PUT", "/v1/monitors/{name}", "write"),
+        ("DELETE", "/v1/monitors/{name}", "write"),
+        ("PUT", "/v1/monitors/{name}/reference", "write"),
+        ("GET", "/v1/monitors/{name}/evaluations", "read"),
+        ("GET", "/v1/evaluations/{id}", "read"),
+        ("POST", "/v1/evaluations/{id}/replay", "write"),
+        ("GET", "/v1/status", "read"),
+        ("GET", "/v1/alerts", "read"),
+        ("POST", "/v1/tokens", "admin"),
+        ("DELETE", "/v1/tokens/{id}", "admin"),
+    ];
+    let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
+    let routes = server::routes(AppState::new(store.clone(), runtime, Config::default()));
+    let actual: Vec<(String, String, String)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                format!("{:?}", r.access).to_lowercase(),
+            )
+        })
+        .collect();
+    let expected_owned: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(m, p, a)| (m.to_string(), p.to_string(), a.to_string()))
+        .collect();
+    assert_eq!(actual, expected_owned);
+
+    let mut tokens = Vec::new();
+    for role in ["admin", "write", "ingest", "read"] {
+        let (status, body) = daemon
+            .json(
+                Method::POST,
+                "/v1/tokens",
+                json!({"name": role, "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        tokens.push((
+            role,
+            body["token"].as_str().unwrap().to_string(),
+            body["id"].as_str().unwrap().to_string(),
+        ));
+    }
+    let revoked = tokens[0].1.clone();
+    let (status, _) = daemon
+        .admin(Method::DELETE, &format!("/v1/tokens/{}", tokens[0].2), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let forged = format!("{}0", &tokens[1].1[..tokens[1].1.len() - 1]);
+
+    for (method, path, access) in expected {
+        let path = path
+            .replace("{name}", "nothing")
+            .replace("{version}", "1.0.0")
+            .replace("{model}", "nothing")
+            .replace("{id}", "999999");
+        let method: Method = method.parse().unwrap();
+        for bad in [
+            None,
+            Some("garbage"),
+            Some("vgl_nope_nope"),
+            Some(revoked.as_str()),
+            Some(forged.as_str()),
+        ] {
+            let (status, _) = daemon.call(method.clone(), &path, bad, None, &[]).await;
+            if *access == "public" {
+                assert!(status.is_success(), "{method} {path}: {status}");
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} with {bad:?}"
+                );
+            }
+        }
+        for (role, token, _) in &tokens[1..] {
+            let allowed = match *access {
+                "public" => true,
+                "read" => matches!(*role, "read" | "write" | "admin"),
+                "ingest" => matches!(*role, "ingest" | "write" | "admin"),
+                "write" => matches!(*role, "write" | "admin"),
+                "admin" => *role == "admin",
+                _ => unreachable!(),
+            };
+            let (status, body) = daemon
+                .call(method.clone(), &path, Some(token), None, &[])
+                .await;
+            if allowed {
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{role} on {method} {path}: {status} {body}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role} on {method} {path}: {body}"
+                );
+            }
+        }
+    }
+    daemon.stop().await;
+    store.close().await;
+    // No usable secret is stored anywhere in the database files.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for (_, token, _) in &tokens {
+            let secret = token.rsplit('_').next().unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_uploads_are_checked_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        let daemon = start_with(&db, |c| c.plugin_body_limit = 4 << 20).await;
+        let (_, ks) = STANDARD_PLUGINS
+            .iter()
+            .find(|(n, _)| *n == "drift-ks")
+            .unwrap();
+        let post = |bytes: Vec<u8>| {
+            daemon.admin(
+                Method::POST,
+                "/v1/plugins",
+                Some(("application/wasm", bytes)),
+            )
+        };
+
+        let (status, body) = post(b"not a component at all".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, body) = post(b"\0asm\x01\0\0\0".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("module"),
+            "{body}"
+        );
+        let (status, body) = post(ks[..ks.len() / 2].to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, _) = post(Vec::new()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Past the limit, declared or streamed, the answer is 413 before the body is read.
+        let declared = format!("Content-Length: {}\r\n", (4 << 20) + 1);
+        assert!(
+            raw_upload(&daemon, &declared, 0)
+                .await
+                .starts_with("HTTP/1.1 413")
+        );
+        let streamed = raw_upload(&daemon, "Transfer-Encoding: chunked\r\n", 64).await;
+        assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
+        let (_, list) = daemon.admin(Method::GET, "/v1/plugins", None).await;
+        assert_eq!(
+            list["plugins"],
+            json!([]),
+            "nothing stored after bad uploads"
+        );
+
+        let (status, meta) = post(ks.to_vec()).await;
+        assert_eq!(status, StatusCode::CREATED, "{meta}");
+        assert_eq!(meta["kind"], "drift-test");
+        let (status, again) = post(ks.to_vec()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again["sha256"], meta["sha256"]);
+        // Same name and version, different bytes: a custom section appended.
+        let mut other = ks.to_vec();
+        other.extend_from_slice(&[0, 4, 3, b'v', b'g', b'l']);
+        let (status, body) = post(other).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let version = meta["version"].as_str().unwrap();
+        let (status, _) = daemon
+            .admin(
+                Method::GET,
+                &format!("/v1/plugins/drift-ks/{version}/download"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let bytes = reqwest::Client::new()
+            .get(format!(
+                "{}/v1/plugins/drift-ks/{version}/download",
+                daemon.url
+            ))
+            .bearer_auth(&daemon.admin)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], *ks);
+
+        daemon.upload_standard_plugins_except("drift-ks").await;
+        model_and_monitor(&daemon, 100, json!({})).await;
+        let (status, body) = daemon
+            .admin(
+                Method::DELETE,
+                &format!("/v1/plugins/drift-ks/{version}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("watch"));
+        let (status, _) = daemon
+            .admin(Method::DELETE, "/v1/plugins/drift-psi/0.1.0", None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        daemon.stop().await;
+    }
+}
+
+/// Sends an upload by hand: headers, then `chunks` chunks of 1 MiB (ignoring a closed
+/// connection), and returns what the daemon answered.
+async fn raw_upload(daemon: &Daemon, length_header: &str, chunks: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = daemon.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/plugins HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n{length_header}\r\n",
+        daemon.admin
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = [
+        format!("{:x}\r\n", 1 << 20).into_bytes(),
+        vec![0u8; 1 << 20],
+        b"\r\n".to_vec(),
+    ]
+    .concat();
+    for _ in 0..chunks {
+        if stream.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n]).to_string()
+}
+
+impl Daemon {
+    async fn upload_standard_plugins_except(&self, skip: &str) {
+        for (name, bytes) in STANDARD_PLUGINS {
+            if *name == skip {
+                continue;
+            }
+            let (status, body) = self
+                .admin(
+                    Method::POST,
+                    "/v1/plugins",
+                    Some(("application/wasm", bytes.to_vec())),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingestion_is_whole_checked_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        let daemon = start(&db).await;
+        daemon.upload_standard_plugins().await;
+        model_and_monitor(&daemon, 1_000_000, json!({})).await;
+        let records = "/v1/models/m/records";
+        let count = async || {
+            let (_, model) = daemon.admin(Method::GET, "/v1/models/m", None).await;
+            model["record_count"].as_i64().unwrap()
+        };
+        let send = |body: &str, content_type: &str, key: Option<&str>| {
+            let token = daemon.admin.clone();
+            let body = body.as_bytes().to_vec();
+            let content_type = content_type.to_string();
+            let key = key.map(str::to_string);
+            let daemon = &daemon;
+            async move {
+                let headers: Vec<(&str, &str)> = key
+                    .as_deref()
+                    .map(|k| vec![("idempotency-key", k)])
+                    .unwrap_or_default();
+                daemon
+                    .call(
+                        Method::POST,
+                        records,
+                        Some(&token),
+                        Some((&content_type, body)),
+                        &headers,
+                    )
+                    .await
+            }
+        };
+        let (status, body) = send(
+            r#"[{"id": "a", "features": {"x": 1, "y": 2, "color": "red"}, "prediction": 1},
+                {"id": "b", "features": {"x": 1.5, "y": null, "color": "blue"}, "prediction": 0}]"#,
+            "application/json",
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["accepted"].as_i64()),
+            (StatusCode::OK, Some(2)),
+            "{body}"
+        );
+        let (status, body) = send(
+            "{\"id\": \"c\", \"features\": {\"x\": 3, \"y\": 1, \"color\": \"red\"}}\n{\"id\": \"a\", \"features\": {\"x\": 9, \"y\": 9, \"color\": \"red\"}}\n",
+            "application/x-ndjson",
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (body["accepted"].as_i64(), body["duplicates"].as_i64()),
+            (Some(1), Some(1))
+        );
+        let (status, body) = send(
+            "id,x,y,color\nd,1,2,green\ne,NA,3,red\n",
+            "text/csv",
+            Some("k1"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["accepted"].as_i64()),
+            (StatusCode::OK, Some(2)),
+            "{body}"
+        );
+        assert_eq!(count().await, 5);
+
+        // Retries with the same key: the first answer, nothing stored again.
+        for _ in 0..20 {
+            let (status, again) = send(
+                "id,x,y,color\nd,1,2,green\ne,NA,3,red\n",
+                "text/csv",
+                Some("k1"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(again["replayed"], true);
+            assert_eq!(again["accepted"], 2);
+        }
+        let (status, body) = send("id,x,y,color\nf,1,2,green\n", "text/csv", Some("k1")).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+        // Bad records: the row and field are named and nothing is stored.
+        let bad = [
+            (
+                r#"[{"id": "g", "features": {"x": 1}}, {"id": "h", "features": {"x": "tall"}}]"#,
+                "application/json",
+                "row 2, field `x`",
+            ),
+            (
+                r#"[{"id": "g", "features": {"z": 1}}]"#,
+                "application/json",
+                "row 1, field `z`",
+            ),
+            (
+                "{\"features\": {}}\n{\"features\": {\"x\": 1}, \"probabilities\": {\"1\": 7}}\n",
+                "application/x-ndjson",
+                "row 2, field `probabilities.1`",
+            ),
+            ("id,x\ng,1\nh,abc\n", "text/csv", "row 2, field `x`"),
+            ("[{\"id\": ", "application/json", "invalid JSON"),
+            ("[]", "application/json", "no records"),
+        ];
+        for (body, content_type, expected) in bad {
+            let (status, answer) = send(body, content_type, None).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains(expected),
+                "{message} should name {expected}"
+            );
+        }
+        let (status, _) = send("x", "text/plain", None).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let many: String = (0..10_001)
+            .map(|i| format!("{{\"id\": \"n{i}\", \"features\": {{}}}}\n"))
+            .collect();
+        let (status, _) = send(&many, "application/x-ndjson", None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(count().await, 5, "refused requests store nothing");
+
+        let (status, labels) = daemon
+            .admin(
+                Method::POST,
+                "/v1/models/m/labels",
+                Some(("text/csv", b"id,label\na,1\nzz,0\n".to_vec())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{labels}");
+        assert_eq!(
+            (labels["stored"].as_i64(), labels["matched"].as_i64()),
+            (Some(2), Some(1))
+        );
+        let (status, _) = daemon
+            .admin(
+                Method::POST,
+                "/v1/models/nothing/records",
+                Some(("text/csv", b"x\n1\n".to_vec())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        daemon.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_detected_alerted_signed_and_replayed() {
+    // A webhook receiver that records what it gets.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let sink = received.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let signature = headers["x-vigil-signature"].to_str().unwrap().to_string();
+                    sink.lock().unwrap().push((signature, body.to_vec()));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        received.lock().unwrap().clear();
+        let daemon = start(&db).await;
+        daemon.upload_standard_plugins().await;
+        model_and_monitor(
+            &daemon,
+            500,
+            json!({
+                "pipeline": {"detectors": [{"column": "x", "plugin": "detect-page-hinkley"}]},
+                "alerts": {"channels": [{"type": "log"}, {"type": "webhook", "url": hook_url, "secret": "s3cret"}]},
+            }),
+        )
+        .await;
+        for (i, (seed, shift)) in [(2, 0.0), (3, 0.0), (4, 2.0)].into_iter().enumerate() {
+            let (status, body) = daemon
+                .admin(
+                    Method::POST,
+                    "/v1/models/m/records",
+                    Some(("text/csv", records_csv(&format!("w{i}-"), seed, 500, shift))),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let evaluations = daemon.evaluations("watch", 3).await;
+        let (newest, oldest) = (&evaluations[0], &evaluations[2]);
+        assert_eq!(oldest["action"], "none", "{oldest}");
+        assert_eq!(oldest["result"]["drifted_columns"], 0, "{oldest}");
+        let x = &newest["result"]["columns"][0];
+        assert_eq!(
+            (x["name"].as_str(), x["drifted"].as_bool()),
+            (Some("x"), Some(true)),
+            "{newest}"
+        );
+        assert!(x["p_value"].as_f64().unwrap() < 1e-10);
+        assert_ne!(newest["action"], "none", "{newest}");
+        assert_eq!(
+            (
+                newest["window_start"].as_i64(),
+                newest["window_end"].as_i64()
+            ),
+            (Some(1000), Some(1500))
+        );
+        assert!(
+            newest["result"]["detectors"][0]["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d.as_i64().unwrap() >= 1000),
+            "{newest}"
+        );
+
+        let (_, alerts) = daemon
+            .admin(Method::GET, "/v1/alerts?monitor=watch", None)
+            .await;
+        let alerts = alerts["alerts"].as_array().unwrap().clone();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0]["cause"], "drift");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while received.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the webhook was not called");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (signature, body) = received.lock().unwrap()[0].clone();
+        assert_eq!(signature, vigil::alerts::signature("s3cret", &body));
+        let sent: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (sent["monitor"].as_str(), sent["cause"].as_str()),
+            (Some("watch"), Some("drift"))
+        );
+
+        // Replay reproduces the stored statistics and decision exactly.
+        for evaluation in [newest, oldest] {
+            let id = evaluation["id"].as_i64().unwrap();
+            let (status, report) = daemon
+                .json(
+                    Method::POST,
+                    &format!("/v1/evaluations/{id}/replay"),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{report}");
+            assert_eq!(report["same"], true, "{report}");
+        }
+        let (_, status) = daemon.admin(Method::GET, "/v1/status", None).await;
+        assert_eq!(status["monitors"][0]["open_alerts"], json!(["drift"]));
+        let (_, metrics) = daemon.admin(Method::GET, "/metrics", None).await;
+        let metrics = metrics.as_str().unwrap();
+        assert!(
+            metrics.contains("vigil_column_drifted{monitor=\"watch\",column=\"x\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("vigil_ingested_records_total{model=\"m\"} 1500"),
+            "{metrics}"
+        );
+        daemon.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_restores_detector_state_and_the_window_position() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        let daemon = start(&db).await;
+        daemon.upload_standard_plugins().await;
+        model_and_monitor(
+            &daemon,
+            300,
+            json!({"pipeline": {"detectors": [{"column": "x", "plugin": "detect-page-hinkley"}]}}),
+        )
+        .await;
+        daemon
+            .admin(
+                Method::POST,
+                "/v1/models/m/records",
+                Some(("text/csv", records_csv("a", 5, 300, 0.0))),
+            )
+            .await;
+        let first = daemon.evaluations("watch", 1).await;
+        daemon.stop().await;
+
+        let daemon = start(&db).await;
+        daemon
+            .admin(
+                Method::POST,
+                "/v1/models/m/records",
+                Some(("text/csv", records_csv("b", 6, 300, 0.0))),
+            )
+            .await;
+        let both = daemon.evaluations("watch", 2).await;
+        assert_eq!(
+            both[1]["id"], first[0]["id"],
+            "the first window is not evaluated again"
+        );
+        assert_eq!(both[0]["window_start"], 300);
+        let before = &both[0]["result"]["detectors"][0]["snapshot_before"];
+        assert!(
+            before.is_string(),
+            "the detector resumed from its stored state: {}",
+            both[0]
+        );
+        assert!(first[0]["result"]["detectors"][0]["snapshot_before"].is_null());
+        let (status, report) = daemon
+            .json(
+                Method::POST,
+                &format!("/v1/evaluations/{}/replay", both[0]["id"]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, &report["same"]),
+            (StatusCode::OK, &json!(true)),
+            "{report}"
+        );
+        assert_eq!(daemon.db_url, db);
+        daemon.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_contained_and_never_read_as_no_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        let daemon = start(&db).await;
+        daemon.upload_standard_plugins().await;
+        // A policy with an invalid configuration fails every window: no action, ever.
+        model_and_monitor(
+            &daemon,
+            200,
+            json!({"policy": {"plugin": "policy-threshold", "config": {"alert_share": 5.0}},
+                   "pipeline": {"columns": {"color": {"plugin": "drift-psi", "config": {"no_such_option": 1}}}}}),
+        )
+        .await;
+        for i in 0..6 {
+            daemon
+                .admin(
+                    Method::POST,
+                    "/v1/models/m/records",
+                    Some(("text/csv", records_csv(&format!("f{i}-"), 10 + i, 200, 3.0))),
+                )
+                .await;
+        }
+        let evaluations = daemon.evaluations("watch", 6).await;
+        for evaluation in &evaluations {
+            assert_eq!(evaluation["status"], "policy_failed", "{evaluation}");
+            assert_eq!(evaluation["action"], "none");
+            let color = &evaluation["result"]["columns"][2];
+            assert_eq!(color["name"], "color");
+            assert!(
+                color["drifted"].is_null(),
+                "a failed column is not 'no drift': {color}"
+            );
+            assert!(!color["failure"].is_null());
+        }
+        // After five failing windows in a row the plugins are quarantined.
+        let (_, status) = daemon.admin(Method::GET, "/v1/status", None).await;
+        let quarantined: HashSet<String> = status["monitors"][0]["quarantined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                q["plugin"]
+                    .as_str()
+                    .unwrap()
+                    .split('@')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert!(
+            quarantined.contains("policy-threshold")
+                || evaluations[0]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("quarantined"),
+            "{status}"
+        );
+        let (_, alerts) = daemon.admin(Method::GET, "/v1/alerts", None).await;
+        assert!(
+            alerts["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["cause"].as_str().unwrap().starts_with("quarantine:")),
+            "a failing policy never raises a drift alert: {alerts}"
+        );
+        daemon.stop().await;
+    }
+}
