@@ -33,6 +33,9 @@ fn monitor_spec() -> Value {
             {"name": "region", "type": "categorical"},
         ],
         "window": {"records": WINDOW},
+        "pipeline": {
+            "detectors": [{"column": "age", "plugin": "detect-page-hinkley", "config": {"threshold": 1000.0}}],
+        },
         "policy": {"plugin": "policy-threshold", "config": {"alert_share": 0.3, "retrain_share": 0.5}},
         "alerts": {"cooldown_seconds": 3600, "channels": [{"type": "log"}]},
     })
@@ -79,9 +82,21 @@ fn describe(evaluation: &Value, number: i64) -> String {
         .and_then(|m| m["value"].as_f64())
         .map(|a| format!("accuracy {a:.3}"))
         .unwrap_or_else(|| "no labels yet".into());
+    let detections: Vec<String> = result["detectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d["detections"].as_array().cloned().unwrap_or_default())
+        .map(|d| d.to_string())
+        .collect();
+    let detected = if detections.is_empty() {
+        String::new()
+    } else {
+        format!("  change at record {}", detections.join(", "))
+    };
     let action = evaluation["action"].as_str().unwrap_or("?");
     format!(
-        "window {number:>2}  records {:>5}..{:<5} drifted {}/{} {:<22} {accuracy} -> {}{}",
+        "window {number:>2}  records {:>5}..{:<5} drifted {}/{} {:<22} {accuracy}{detected} -> {}{}",
         evaluation["window_start"].as_i64().unwrap_or(0),
         evaluation["window_end"].as_i64().unwrap_or(0),
         drifted.len(),

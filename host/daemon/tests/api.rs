@@ -10,31 +10,15 @@ use vigil::config::Config;
 use vigil::plugins::STANDARD_PLUGINS;
 use vigil::server::{self, AppState, auth};
 
+mod common;
+use common::databases;
+
 struct Daemon {
     url: String,
     admin: String,
     db_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-/// Fresh databases to run a test on: SQLite always, Postgres when configured.
-fn databases(dir: &tempfile::TempDir) -> Vec<String> {
-    let mut urls = vec![format!(
-        "sqlite://{}",
-        dir.path().join("vigil.db").display()
-    )];
-    if let Ok(server) = std::env::var("VIGIL_TEST_POSTGRES_URL") {
-        let name = format!("vigil_api_{}", uuid::Uuid::new_v4().simple());
-        let status = std::process::Command::new("psql")
-            .args([server.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
-            .status()
-            .expect("psql runs");
-        assert!(status.success(), "cannot create the Postgres test database");
-        let base = server.rsplit_once('/').expect("a database URL").0;
-        urls.push(format!("{base}/{name}"));
-    }
-    urls
 }
 
 async fn start_with(db_url: &str, tweak: impl FnOnce(&mut Config)) -> Daemon {
@@ -730,14 +714,19 @@ async fn drift_is_detected_alerted_signed_and_replayed() {
             ),
             (Some(1000), Some(1500))
         );
-        assert!(
-            newest["result"]["detectors"][0]["detections"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|d| d.as_i64().unwrap() >= 1000),
-            "{newest}"
-        );
+        // Page-Hinkley fires soon after the shift at offset 1000, and never before it.
+        let detections: Vec<i64> = evaluations
+            .iter()
+            .flat_map(|e| {
+                e["result"]["detectors"][0]["detections"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .map(|d| d.as_i64().unwrap())
+            .collect();
+        assert!(!detections.is_empty(), "{newest}");
+        assert!((1000..1100).contains(&detections[0]), "{detections:?}");
 
         let (_, alerts) = daemon
             .admin(Method::GET, "/v1/alerts?monitor=watch", None)

@@ -374,6 +374,17 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound); Postgres keeps its
+    /// own consistency and answers "ok".
+    pub async fn integrity_check(&self) -> Result<String> {
+        match self.backend {
+            Backend::Sqlite => Ok(sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_one(&self.pool)
+                .await?),
+            Backend::Postgres => Ok("ok".into()),
+        }
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`), so a transaction that reads before it writes never fails to upgrade.
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {

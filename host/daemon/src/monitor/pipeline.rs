@@ -40,6 +40,9 @@ pub struct Carried {
     /// Detector snapshots (hex) by `column/plugin`.
     #[serde(default)]
     pub detectors: BTreeMap<String, String>,
+    /// Values each detector has been fed so far: its detections are positions in that stream.
+    #[serde(default)]
+    pub detector_seen: BTreeMap<String, u64>,
     /// Failure counts by plugin reference (`name@version`).
     #[serde(default)]
     pub failures: BTreeMap<String, Failures>,
@@ -457,11 +460,13 @@ impl Prepared {
         for plan in &self.detectors {
             let key = format!("{}/{}", plan.column, plan.plugin_ref.plugin);
             let before = carried.detectors.get(&key).cloned();
+            let seen_before = carried.detector_seen.get(&key).copied().unwrap_or(0);
             let mut outcome = DetectorOutcome {
                 column: plan.column.clone(),
                 plugin: plan.plugin_ref.plugin.clone(),
                 detections: Vec::new(),
                 snapshot_before: before.clone(),
+                seen_before,
                 failure: None,
             };
             let source = if plan.column == "prediction" {
@@ -498,11 +503,16 @@ impl Prepared {
             })();
             match result {
                 Ok((positions, after)) => {
+                    // Positions count every value the detector was ever fed.
                     outcome.detections = positions
                         .iter()
-                        .filter_map(|&p| rows.get(p as usize))
+                        .filter_map(|&p| p.checked_sub(seen_before))
+                        .filter_map(|i| rows.get(i as usize))
                         .map(|&(row, _)| window.start + row as i64)
                         .collect();
+                    carried
+                        .detector_seen
+                        .insert(key.clone(), seen_before + rows.len() as u64);
                     carried.detectors.insert(key, hex::encode(after));
                     carried.count(&plan.plugin_ref.plugin, None, now_ms);
                 }
@@ -681,6 +691,8 @@ pub struct DetectorOutcome {
     /// Stream offsets of the records at which the detector fired.
     pub detections: Vec<i64>,
     pub snapshot_before: Option<String>,
+    /// Values the detector had been fed before this window.
+    pub seen_before: u64,
     pub failure: Option<PluginFailure>,
 }
 
@@ -775,6 +787,7 @@ impl Outcome {
                     "plugin": d.plugin,
                     "detections": d.detections,
                     "snapshot_before": d.snapshot_before,
+                    "seen_before": d.seen_before,
                     "failure": failure_json(&d.failure),
                 })
             })

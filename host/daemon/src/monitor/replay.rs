@@ -125,11 +125,12 @@ pub async fn replay(
     let mut carried = Carried::default();
     let stored_detectors = result["detectors"].as_array().cloned().unwrap_or_default();
     for (detector, stored) in spec.pipeline.detectors.iter().zip(&stored_detectors) {
+        let key = format!("{}/{}", detector.column, detector.plugin.plugin);
         if let Some(snapshot) = stored["snapshot_before"].as_str() {
-            carried.detectors.insert(
-                format!("{}/{}", detector.column, detector.plugin.plugin),
-                snapshot.to_string(),
-            );
+            carried.detectors.insert(key.clone(), snapshot.to_string());
+        }
+        if let Some(seen) = stored["seen_before"].as_u64() {
+            carried.detector_seen.insert(key, seen);
         }
     }
     let history = history_from_json(&result["history"]);

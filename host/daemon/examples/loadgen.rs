@@ -1,0 +1,220 @@
+//! A load generator for the daemon's benchmarks (`scripts/bench-daemon.sh` runs it), in a
+//! process of its own, talking to `vigil serve` over loopback.
+//!
+//! ```text
+//! loadgen ingest URL TOKEN MODEL RECORDS BATCH CONNECTIONS json|ndjson [health]
+//! loadgen window URL TOKEN MODEL MONITOR RECORDS BATCH
+//! ```
+//! `ingest` sends RECORDS records of 25 features in requests of BATCH, CONNECTIONS at a time,
+//! bodies made before the clock starts, and prints acknowledged records per second (and, with
+//! `health`, `/healthz` latency percentiles measured meanwhile). `window` sends one window's
+//! records and prints the time from the last acknowledgement to the evaluation being visible.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const FEATURES: usize = 25;
+
+fn record(prefix: &str, i: usize, shift: f64) -> serde_json::Value {
+    let mut features = serde_json::Map::new();
+    for f in 0..FEATURES {
+        // Deterministic, varied values: a cheap hash spread over [0, 100).
+        let h = (i as u64 ^ (f as u64) << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let value = (h >> 11) as f64 / (1u64 << 53) as f64 * 100.0 + shift;
+        features.insert(
+            format!("f{f}"),
+            serde_json::json!((value * 1000.0).round() / 1000.0),
+        );
+    }
+    serde_json::json!({"id": format!("{prefix}{i}"), "features": features, "prediction": (i % 7) as f64})
+}
+
+fn bodies(
+    prefix: &str,
+    records: usize,
+    batch: usize,
+    json_array: bool,
+    shift: f64,
+) -> Vec<Vec<u8>> {
+    (0..records)
+        .collect::<Vec<_>>()
+        .chunks(batch)
+        .map(|chunk| {
+            let items: Vec<serde_json::Value> =
+                chunk.iter().map(|&i| record(prefix, i, shift)).collect();
+            if json_array {
+                serde_json::to_vec(&items).unwrap()
+            } else {
+                let mut out = Vec::new();
+                for item in items {
+                    serde_json::to_writer(&mut out, &item).unwrap();
+                    out.push(b'\n');
+                }
+                out
+            }
+        })
+        .collect()
+}
+
+async fn send(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    json_array: bool,
+    body: Vec<u8>,
+) -> usize {
+    let content_type = if json_array {
+        "application/json"
+    } else {
+        "application/x-ndjson"
+    };
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("the daemon answers");
+    let status = response.status();
+    let outcome: serde_json::Value = response.json().await.expect("JSON answer");
+    assert!(status.is_success(), "{status}: {outcome}");
+    outcome["accepted"].as_u64().unwrap() as usize
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let http = reqwest::Client::new();
+    match args.first().map(String::as_str) {
+        Some("ingest") => {
+            let [
+                _,
+                base,
+                token,
+                model,
+                records,
+                batch,
+                connections,
+                format,
+                rest @ ..,
+            ] = &args[..]
+            else {
+                panic!(
+                    "usage: loadgen ingest URL TOKEN MODEL RECORDS BATCH CONNECTIONS json|ndjson [health]"
+                )
+            };
+            let (records, batch, connections): (usize, usize, usize) = (
+                records.parse().unwrap(),
+                batch.parse().unwrap(),
+                connections.parse().unwrap(),
+            );
+            let json_array = format == "json";
+            let prefix = format!("{format}-{}-", std::process::id());
+            let queue = Arc::new(std::sync::Mutex::new(bodies(
+                &prefix, records, batch, json_array, 0.0,
+            )));
+            let url = format!("{base}/v1/models/{model}/records");
+            let health = rest.first().is_some_and(|h| h == "health");
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let prober = health.then(|| {
+                let (http, base, stop) = (http.clone(), base.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut samples = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let started = Instant::now();
+                        let response = http.get(format!("{base}/healthz")).send().await.unwrap();
+                        assert!(response.status().is_success());
+                        samples.push(started.elapsed());
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    samples
+                })
+            });
+            let started = Instant::now();
+            let mut workers = Vec::new();
+            for _ in 0..connections {
+                let (http, url, token, queue) =
+                    (http.clone(), url.clone(), token.clone(), queue.clone());
+                workers.push(tokio::spawn(async move {
+                    let mut accepted = 0;
+                    loop {
+                        let Some(body) = queue.lock().unwrap().pop() else {
+                            break;
+                        };
+                        accepted += send(&http, &url, &token, json_array, body).await;
+                    }
+                    accepted
+                }));
+            }
+            let mut accepted = 0;
+            for worker in workers {
+                accepted += worker.await.unwrap();
+            }
+            let elapsed = started.elapsed();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            println!(
+                "ingest format={format} records={accepted} batch={batch} connections={connections} seconds={:.3} records_per_second={:.0}",
+                elapsed.as_secs_f64(),
+                accepted as f64 / elapsed.as_secs_f64()
+            );
+            if let Some(prober) = prober {
+                let mut samples = prober.await.unwrap();
+                samples.sort();
+                println!(
+                    "health samples={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+                    samples.len(),
+                    percentile(&samples, 0.5).as_secs_f64() * 1e3,
+                    percentile(&samples, 0.99).as_secs_f64() * 1e3,
+                    samples.last().unwrap().as_secs_f64() * 1e3
+                );
+            }
+        }
+        Some("window") => {
+            let [_, base, token, model, monitor, records, batch] = &args[..] else {
+                panic!("usage: loadgen window URL TOKEN MODEL MONITOR RECORDS BATCH")
+            };
+            let (records, batch): (usize, usize) =
+                (records.parse().unwrap(), batch.parse().unwrap());
+            let url = format!("{base}/v1/models/{model}/records");
+            let evaluations = format!("{base}/v1/monitors/{monitor}/evaluations?limit=1");
+            let count = async || {
+                let page: serde_json::Value = http
+                    .get(&evaluations)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                page["evaluations"]
+                    .as_array()
+                    .unwrap()
+                    .first()
+                    .map(|e| e["id"].as_i64().unwrap())
+            };
+            let before = count().await;
+            let prefix = format!("window-{}-", std::process::id());
+            for body in bodies(&prefix, records, batch, false, 1.0) {
+                send(&http, &url, token, false, body).await;
+            }
+            let closed = Instant::now();
+            loop {
+                if count().await != before {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            println!(
+                "window records={records} features={FEATURES} close_to_visible_ms={:.1}",
+                closed.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        _ => panic!("usage: loadgen ingest|window …"),
+    }
+}

@@ -1,0 +1,194 @@
+//! RELIABILITY D2: the real `vigil serve` is killed with SIGKILL again and again while four
+//! clients ingest with idempotency keys and retry until acknowledged. Afterwards every
+//! acknowledged batch is stored exactly once, whole, and the database is sound.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+const CLIENTS: usize = 4;
+const BATCHES_PER_CLIENT: usize = 60;
+const ROWS_PER_BATCH: usize = 50;
+const KILLS: usize = 20;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn vigil(db: &str, port: u16, cache: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    command
+        .env("VIGIL_DATABASE_URL", db)
+        .env("VIGIL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("VIGIL_CACHE_DIR", cache)
+        .env_remove("VIGIL_CONFIG")
+        .stdin(Stdio::null());
+    command
+}
+
+fn start(db: &str, port: u16, cache: &std::path::Path) -> Child {
+    vigil(db, port, cache)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigil starts")
+}
+
+/// Waits until the daemon answers `/readyz`; returns how long that took.
+async fn ready(http: &reqwest::Client, base: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = http.get(format!("{base}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the daemon did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn batch_body(client: usize, batch: usize) -> String {
+    let mut body = String::from("id,x,color\n");
+    for row in 0..ROWS_PER_BATCH {
+        let x = (client * 7919 + batch * 104729 + row * 31) % 1000;
+        body.push_str(&format!("c{client}-b{batch}-r{row},{x},k{}\n", row % 5));
+    }
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_ingestion_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in common::databases(&dir) {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let cache = dir.path().join("cache");
+        let output = vigil(&db, port, &cache)
+            .args(["token", "create", "--role", "write"])
+            .output()
+            .expect("vigil token create runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let token = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut daemon = start(&db, port, &cache);
+        ready(&http, &base).await;
+        let created = http
+            .post(format!("{base}/v1/models"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "m", "task": "regression"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+
+        let mut clients = Vec::new();
+        for client in 0..CLIENTS {
+            let (http, base, token) = (http.clone(), base.clone(), token.clone());
+            clients.push(tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for batch in 0..BATCHES_PER_CLIENT {
+                    let body = batch_body(client, batch);
+                    loop {
+                        let sent = http
+                            .post(format!("{base}/v1/models/m/records"))
+                            .bearer_auth(&token)
+                            .header("content-type", "text/csv")
+                            .header("idempotency-key", format!("c{client}-b{batch}"))
+                            .body(body.clone())
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(response) if response.status().is_success() => {
+                                let outcome: serde_json::Value = response.json().await.unwrap();
+                                assert_eq!(outcome["accepted"], ROWS_PER_BATCH, "{outcome}");
+                                acknowledged.push((client, batch));
+                                break;
+                            }
+                            Ok(response) => {
+                                let status = response.status();
+                                assert!(
+                                    status.is_server_error() || status == 429,
+                                    "a retry is never refused: {status}"
+                                );
+                            }
+                            // The daemon is down: try again shortly, with the same key.
+                            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                        }
+                    }
+                }
+                acknowledged
+            }));
+        }
+
+        // Kill at spread-out moments while the clients run; restart each time.
+        let mut recoveries = Vec::new();
+        let mut kills = 0;
+        let mut step: u64 = 7;
+        while kills < KILLS && !clients.iter().all(|c| c.is_finished()) {
+            step = step * 48271 % 2147483647;
+            tokio::time::sleep(Duration::from_millis(20 + step % 120)).await;
+            daemon.kill().unwrap();
+            daemon.wait().unwrap();
+            kills += 1;
+            daemon = start(&db, port, &cache);
+            recoveries.push(ready(&http, &base).await);
+        }
+        let mut acknowledged = Vec::new();
+        for client in clients {
+            acknowledged.extend(client.await.unwrap());
+        }
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+        assert!(kills >= 5, "only {kills} kills landed during ingestion");
+        assert_eq!(acknowledged.len(), CLIENTS * BATCHES_PER_CLIENT);
+        let slowest = recoveries.iter().max().copied().unwrap_or_default();
+        assert!(
+            slowest < Duration::from_secs(5),
+            "recovery took {slowest:?}"
+        );
+
+        let store = vigil_store::Store::open(&db).await.unwrap();
+        assert_eq!(store.integrity_check().await.unwrap(), "ok");
+        let model = store.model("m").await.unwrap().unwrap();
+        let records = store
+            .read_records(model.id, 0, model.record_count)
+            .await
+            .unwrap();
+        let ids: HashSet<&str> = records.ids.iter().map(String::as_str).collect();
+        assert_eq!(ids.len(), records.len(), "no record is stored twice");
+        assert_eq!(records.len(), CLIENTS * BATCHES_PER_CLIENT * ROWS_PER_BATCH);
+        for (client, batch) in acknowledged {
+            for row in 0..ROWS_PER_BATCH {
+                assert!(ids.contains(format!("c{client}-b{batch}-r{row}").as_str()));
+            }
+        }
+        eprintln!(
+            "{db}: {kills} kills, {} records, slowest recovery {slowest:?}",
+            records.len()
+        );
+        store.close().await;
+    }
+}
