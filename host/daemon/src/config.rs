@@ -36,6 +36,8 @@ pub struct Config {
     pub plugin_memory_mib: usize,
     /// Requests taking longer are cut off with 408.
     pub request_timeout_secs: u64,
+    /// A client that has not sent its request headers by then is disconnected (slow loris).
+    pub header_read_timeout_ms: u64,
     /// How often the monitoring loop looks for closed windows (ingestion also wakes it).
     pub tick_ms: u64,
     /// The API token the CLI client sends (also `VIGIL_TOKEN`).
@@ -58,6 +60,7 @@ impl Default for Config {
             plugin_deadline_ms: 2_000,
             plugin_memory_mib: 64,
             request_timeout_secs: 30,
+            header_read_timeout_ms: 10_000,
             tick_ms: 250,
             token: None,
             url: None,

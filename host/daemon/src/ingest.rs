@@ -356,7 +356,12 @@ impl<'s> BatchBuilder<'s> {
         builder
     }
 
-    fn feature(&mut self, row: usize, name: &str) -> Result<usize, RecordError> {
+    /// The column of feature `name`, the `nth` of its record. Records usually list features
+    /// in the same order, so the guess `nth` is checked before hashing.
+    fn feature(&mut self, row: usize, nth: usize, name: &str) -> Result<usize, RecordError> {
+        if self.names.get(nth).is_some_and(|n| n == name) {
+            return Ok(nth);
+        }
         if let Some(&i) = self.positions.get(name) {
             return Ok(i);
         }
@@ -376,10 +381,11 @@ impl<'s> BatchBuilder<'s> {
     fn set_feature(
         &mut self,
         row: usize,
+        nth: usize,
         name: &str,
         value: Scalar<'_>,
     ) -> Result<(), RecordError> {
-        let i = self.feature(row, name)?;
+        let i = self.feature(row, nth, name)?;
         let column = &mut self.features[i];
         if column.len() > self.rows {
             return Err(error(row, name, "appears twice"));
@@ -563,8 +569,8 @@ impl<'s> BatchBuilder<'s> {
             record.timestamp,
             record.model_version.as_deref(),
         )?;
-        for (name, value) in record.features.0 {
-            self.set_feature(row, &name, value)?;
+        for (nth, (name, value)) in record.features.0.into_iter().enumerate() {
+            self.set_feature(row, nth, &name, value)?;
         }
         self.set_prediction(row, record.prediction)?;
         for (class, p) in record.probabilities.unwrap_or_default().0 {
@@ -698,6 +704,7 @@ fn parse_csv_records(
             Err(_) => Scalar::Text(Cow::Borrowed(t)),
         });
         builder.set_meta(row, id, timestamp, cell("model_version"))?;
+        let mut nth_feature = 0;
         for (name, value) in headers.iter().zip(record.iter()) {
             match name {
                 "id" | "timestamp" | "model_version" => {}
@@ -729,7 +736,8 @@ fn parse_csv_records(
                             Err(_) => Scalar::Text(Cow::Borrowed(value)),
                         }
                     };
-                    builder.set_feature(row, name, value)?;
+                    builder.set_feature(row, nth_feature, name, value)?;
+                    nth_feature += 1;
                 }
             }
         }

@@ -907,3 +907,112 @@ async fn failures_are_contained_and_never_read_as_no_drift() {
         daemon.stop().await;
     }
 }
+
+/// RELIABILITY U2: a corpus of 1,000 malformed uploads — random bytes, truncated components,
+/// bit flips, core modules, a module header with garbage — all refused with 4xx, nothing stored,
+/// the daemon still serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let daemon = start(&db).await;
+    let (_, policy) = STANDARD_PLUGINS
+        .iter()
+        .find(|(n, _)| *n == "policy-threshold")
+        .unwrap();
+    let mut state: u64 = 0x5eed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut worst = Duration::ZERO;
+    let mut accepted_by_chance = 0;
+    for i in 0..1000 {
+        let body: Vec<u8> = match i % 5 {
+            0 => (0..(next() % 4096)).map(|_| next() as u8).collect(),
+            1 => policy[..(next() as usize % policy.len())].to_vec(),
+            2 => {
+                let mut flipped = policy.to_vec();
+                // In the first 4 KiB: headers, types, imports and exports, where a flip makes
+                // the component malformed rather than only different (a flip deep in code
+                // still validates and would just cost a compilation).
+                for _ in 0..(1 + next() % 8) {
+                    let at = next() as usize % flipped.len().min(4096);
+                    flipped[at] ^= 1 << (next() % 8);
+                }
+                flipped
+            }
+            3 => [
+                b"\0asm\x01\0\0\0".as_slice(),
+                &(0..(next() % 512))
+                    .map(|_| next() as u8)
+                    .collect::<Vec<_>>(),
+            ]
+            .concat(),
+            _ => [
+                b"\0asm\x0d\0\x01\0".as_slice(),
+                &(0..(next() % 512))
+                    .map(|_| next() as u8)
+                    .collect::<Vec<_>>(),
+            ]
+            .concat(),
+        };
+        let started = Instant::now();
+        let (status, answer) = daemon
+            .admin(
+                Method::POST,
+                "/v1/plugins",
+                Some(("application/wasm", body)),
+            )
+            .await;
+        worst = worst.max(started.elapsed());
+        if status.is_success() {
+            // A bit flip in a custom section or padding can leave a valid component with the
+            // same name and version: that is a conflict at worst, never a new plugin.
+            accepted_by_chance += 1;
+            continue;
+        }
+        assert!(status.is_client_error(), "case {i}: {status} {answer}");
+    }
+    let (_, list) = daemon.admin(Method::GET, "/v1/plugins", None).await;
+    assert!(
+        list["plugins"].as_array().unwrap().len() <= accepted_by_chance.min(1),
+        "malformed uploads were stored: {list}"
+    );
+    let (status, _) = daemon.call(Method::GET, "/healthz", None, None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        worst < Duration::from_secs(2),
+        "slowest refusal took {worst:?}"
+    );
+    daemon.stop().await;
+}
+
+/// RELIABILITY U9: a client that dribbles its headers is cut off; others are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let daemon = start_with(&db, |c| c.header_read_timeout_ms = 500).await;
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (status, _) = daemon.call(Method::GET, "/healthz", None, None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut rest = Vec::new();
+    // The daemon closes the connection (possibly after a 408) once the timeout passes.
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the slow client was never cut off");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    daemon.stop().await;
+}

@@ -316,7 +316,9 @@ impl Monitoring {
         let (outcome, mut result) = match outcome {
             Ok(done) => done,
             Err(failure) => {
-                // Preprocessing failed: keep the records, retry the window later.
+                // Preprocessing failed: keep the records, retry the window later with the
+                // preprocessors fitted afresh (a trap leaves a session unusable).
+                self.invalidate(monitor.id);
                 self.metrics
                     .plugin_failures
                     .get_or_create(&FailureLabels {

@@ -1,0 +1,64 @@
+//! Ways a plugin can fail, chosen by configuration, for the host's containment tests: every
+//! trap kind the runtime tells apart, and a plain refusal.
+
+use std::hint::black_box;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// How to misbehave.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Work normally.
+    Behave,
+    /// Spin until the deadline interrupts.
+    Loop,
+    /// Allocate until the memory cap stops it.
+    MemoryBomb,
+    /// Recurse until the stack cap stops it.
+    Recursion,
+    /// Panic (a trap with a message).
+    Panic,
+    /// Return an error.
+    Refuse,
+}
+
+/// The guests' configuration.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct Config {
+    /// The failure mode.
+    pub mode: Mode,
+}
+
+/// Misbehaves as `mode` says; returns only for `Behave` (Ok) and `Refuse` (Err).
+pub fn misbehave(mode: Mode) -> Result<(), String> {
+    match mode {
+        Mode::Behave => Ok(()),
+        Mode::Loop => {
+            let mut n = 0u64;
+            loop {
+                n = black_box(n.wrapping_add(1));
+            }
+        }
+        Mode::MemoryBomb => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                black_box(&hoard);
+            }
+        }
+        Mode::Recursion => {
+            black_box(recurse(black_box(1)));
+            Ok(())
+        }
+        Mode::Panic => panic!("the hostile plugin panics on purpose"),
+        Mode::Refuse => Err("refused on purpose".into()),
+    }
+}
+
+#[allow(unconditional_recursion)] // on purpose: the stack cap must stop it
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 16]);
+    recurse(depth + 1) + frame[depth as usize % 16]
+}

@@ -1,0 +1,281 @@
+//! RELIABILITY P1 through the daemon: for each plugin kind in the monitoring loop, every way a
+//! plugin can fail (interrupted at its deadline, out of memory, out of stack, a panic, an
+//! error) gives the documented outcome:
+//! - drift test: the column is recorded failed with the failure's kind, never "no drift";
+//! - preprocessor: nothing is stored for the window, its records are kept and it is retried;
+//! - policy: the evaluation is `policy_failed` with no action, whatever the policy wanted.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use vigil::config::Config;
+use vigil::plugins::STANDARD_PLUGINS;
+use vigil::server::{self, AppState, auth};
+
+const MODES: [(&str, &str); 5] = [
+    ("loop", "timeout"),
+    ("memory-bomb", "out_of_memory"),
+    ("recursion", "stack_overflow"),
+    ("panic", "trap"),
+    ("refuse", "plugin_error"),
+];
+
+struct Daemon {
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    async fn call(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Value {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+
+    async fn json(&self, path: &str, body: Value) -> Value {
+        self.call(
+            Method::POST,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    /// Polls `path` until `done` accepts the answer (bounded).
+    async fn until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let value = self.call(Method::GET, path, None).await;
+            if done(&value) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited in vain on {path}: {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn csv(prefix: &str, rows: usize) -> Vec<u8> {
+    let mut text = String::from("id,x,y\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "{prefix}{i},{},{}\n",
+            (i * 37 % 101) as f64 / 10.0,
+            (i * 53 % 97) as f64
+        ));
+    }
+    text.into_bytes()
+}
+
+/// A model with a monitor whose `field` is `plugin`, one window of 200 records ingested.
+async fn monitor(daemon: &Daemon, name: &str, extra: Value) {
+    daemon
+        .json("/v1/models", json!({"name": name, "task": "regression"}))
+        .await;
+    let mut spec = json!({
+        "name": name, "model": name, "window": {"records": 200},
+        "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"}],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    daemon.json("/v1/monitors", spec).await;
+    daemon
+        .call(
+            Method::PUT,
+            &format!("/v1/monitors/{name}/reference"),
+            Some(("text/csv", csv("r", 300))),
+        )
+        .await;
+    daemon
+        .call(
+            Method::POST,
+            &format!("/v1/models/{name}/records"),
+            Some(("text/csv", csv(&format!("{name}-"), 200))),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let config = Config {
+        database_url: db.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tick_ms: 20,
+        plugin_deadline_ms: 300,
+        ..Config::default()
+    };
+    let store = vigil_store::Store::open(&db).await.unwrap();
+    let token = auth::create_token(&store, "p1", auth::Role::Admin)
+        .await
+        .unwrap()
+        .text;
+    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(store, runtime, config);
+    tokio::spawn(server::serve(state, listener, std::future::pending()));
+    let daemon = Daemon {
+        url,
+        token,
+        http: reqwest::Client::new(),
+    };
+
+    let mut components: Vec<(String, Vec<u8>)> = STANDARD_PLUGINS
+        .iter()
+        .map(|(n, b)| (n.to_string(), b.to_vec()))
+        .collect();
+    for guest in ["hostile-drift", "hostile-preprocessor", "hostile-policy"] {
+        components.push((guest.to_string(), vigil_tests::component(guest)));
+    }
+    for (_, bytes) in components {
+        daemon
+            .call(
+                Method::POST,
+                "/v1/plugins",
+                Some(("application/wasm", bytes)),
+            )
+            .await;
+    }
+
+    for (mode, kind) in MODES {
+        // Drift test: the column fails with the failure's kind; the other column is tested.
+        let name = format!("drift-{mode}");
+        let config = json!({"mode": mode});
+        monitor(
+            &daemon,
+            &name,
+            json!({"pipeline": {"columns": {"x": {"plugin": "hostile-drift", "config": config}}}}),
+        )
+        .await;
+        let page = daemon
+            .until(&format!("/v1/monitors/{name}/evaluations"), |p| {
+                !p["evaluations"].as_array().unwrap().is_empty()
+            })
+            .await;
+        let evaluation = &page["evaluations"][0];
+        let (x, y) = (
+            &evaluation["result"]["columns"][0],
+            &evaluation["result"]["columns"][1],
+        );
+        assert_eq!(x["failure"]["kind"], kind, "{mode}: {x}");
+        assert!(
+            x["drifted"].is_null(),
+            "{mode}: a failed column is not 'no drift': {x}"
+        );
+        assert_eq!(
+            y["failure"],
+            Value::Null,
+            "{mode}: the other column is tested: {y}"
+        );
+        assert!(y["drifted"].is_boolean());
+        assert_eq!(evaluation["status"], "partial");
+
+        // Preprocessor: no evaluation, the records stay, the failure is counted.
+        let name = format!("pre-{mode}");
+        monitor(&daemon, &name, json!({"pipeline": {"preprocessors": [{"plugin": "hostile-preprocessor", "config": config}]}})).await;
+        let needle = format!(
+            "vigil_plugin_failures_total{{plugin=\"hostile-preprocessor@0.1.0\",kind=\"{kind}\"}}"
+        );
+        daemon
+            .until("/metrics", |m| {
+                m.as_str().is_some_and(|m| m.contains(&needle))
+            })
+            .await;
+        let page = daemon
+            .call(
+                Method::GET,
+                &format!("/v1/monitors/{name}/evaluations"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            page["evaluations"],
+            json!([]),
+            "{mode}: nothing stored for a failed window"
+        );
+        let status = daemon.call(Method::GET, "/v1/status", None).await;
+        let this = status["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["monitor"] == name.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (
+                this["next_offset"].as_i64(),
+                this["pending_records"].as_i64()
+            ),
+            (Some(0), Some(200)),
+            "{this}"
+        );
+
+        // Policy: the evaluation is stored as policy_failed, and no action is taken.
+        let name = format!("policy-{mode}");
+        monitor(
+            &daemon,
+            &name,
+            json!({"policy": {"plugin": "hostile-policy", "config": config}}),
+        )
+        .await;
+        let page = daemon
+            .until(&format!("/v1/monitors/{name}/evaluations"), |p| {
+                !p["evaluations"].as_array().unwrap().is_empty()
+            })
+            .await;
+        let evaluation = &page["evaluations"][0];
+        assert_eq!(
+            evaluation["status"], "policy_failed",
+            "{mode}: {evaluation}"
+        );
+        assert_eq!(evaluation["action"], "none");
+        assert_eq!(
+            evaluation["result"]["policy"]["failure"]["kind"], kind,
+            "{mode}: {evaluation}"
+        );
+    }
+    // A behaving hostile policy asks to retrain: the failures above never got that far.
+    let name = "policy-behave";
+    monitor(
+        &daemon,
+        name,
+        json!({"policy": {"plugin": "hostile-policy", "config": {"mode": "behave"}}}),
+    )
+    .await;
+    let page = daemon
+        .until(&format!("/v1/monitors/{name}/evaluations"), |p| {
+            !p["evaluations"].as_array().unwrap().is_empty()
+        })
+        .await;
+    assert_eq!(page["evaluations"][0]["action"], "retrain");
+    let alerts = daemon.call(Method::GET, "/v1/alerts", None).await;
+    let causes: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["cause"].as_str().unwrap())
+        .filter(|cause| !cause.starts_with("quarantine:"))
+        .collect();
+    assert_eq!(
+        causes,
+        ["drift"],
+        "only the behaving policy's decision alerted: {alerts}"
+    );
+}
