@@ -10,7 +10,8 @@ scripts/setup.sh >/dev/null
 cargo build --release --locked --quiet -p vigil --example loadgen
 VIGIL=target/release/vigil
 LOADGEN=target/release/examples/loadgen
-$VIGIL plugin build tests/guests/hostile-drift --out target/bench-hostile-drift.wasm >/dev/null
+$VIGIL plugin build tests/guests/hostile-drift --target-dir target/bench-wasm \
+  --out target/bench-hostile-drift.wasm >/dev/null
 
 DIR=$(mktemp -d)
 PORT=${PORT:-18080}
@@ -43,7 +44,7 @@ api POST /v1/models '{"name": "window", "task": "regression"}'
 $LOADGEN ingest "$URL" "$VIGIL_TOKEN" window 100000 5000 4 ndjson >/dev/null
 api POST /v1/monitors "{\"name\": \"window-100k\", \"model\": \"window\", \"features\": $features, \"reference\": {\"start\": 0, \"end\": 100000}, \"window\": {\"records\": 100000}}"
 $LOADGEN window "$URL" "$VIGIL_TOKEN" window window-100k 100000 5000
-curl -sf -H "Authorization: Bearer $VIGIL_TOKEN" "$URL/metrics" | grep 'vigil_evaluation_seconds_sum{monitor="window-100k"}' || true
+curl -sf -H "Authorization: Bearer $VIGIL_TOKEN" "$URL/metrics" | grep -E "vigil_evaluation_seconds_(sum|count)\{monitor=\"window-100k\"" || true
 
 # 3. Health while a plugin loops to its 2 s deadline on every window of 1,000 records.
 api POST /v1/models '{"name": "health", "task": "regression"}'

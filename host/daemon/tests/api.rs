@@ -306,14 +306,14 @@ async fn every_route_needs_the_right_role() {
             Some(revoked.as_str()),
             Some(forged.as_str()),
         ] {
-            let (status, _) = daemon.call(method.clone(), &path, bad, None, &[]).await;
+            let (status, body) = daemon.call(method.clone(), &path, bad, None, &[]).await;
             if *access == "public" {
                 assert!(status.is_success(), "{method} {path}: {status}");
             } else {
                 assert_eq!(
                     status,
                     StatusCode::UNAUTHORIZED,
-                    "{method} {path} with {bad:?}"
+                    "{method} {path} with {bad:?}: {body}"
                 );
             }
         }

@@ -22,11 +22,16 @@ pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};
 
 /// Set on every SQLite connection: WAL with a sync on every commit, so an acknowledged write
 /// survives an OS crash; a busy timeout, so writers queue instead of failing.
-const SQLITE_PRAGMAS: [&str; 4] = [
+/// A 64 MiB page cache keeps the record-id index in memory while it grows.
+/// The busy timeout comes first: setting the journal mode needs a lock another connection may
+/// hold for a moment.
+const SQLITE_PRAGMAS: [&str; 6] = [
+    "PRAGMA busy_timeout = 5000",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
-    "PRAGMA busy_timeout = 5000",
     "PRAGMA foreign_keys = ON",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA temp_store = MEMORY",
 ];
 
 /// Rows per multi-row `INSERT`, well under both backends' limits on bound parameters.
@@ -879,23 +884,25 @@ impl Store {
             .bind(stored.encode())
             .execute(&mut *tx)
             .await?;
-            for (chunk_index, chunk) in stored.ids.chunks(INSERT_CHUNK).enumerate() {
-                let mut sql = String::from(
-                    "INSERT INTO record_ids (model_id, record_id, record_offset) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3));
+            // All ids in one statement, as a JSON array the database unpacks: binding
+            // thousands of parameters one by one costs far more than the insert itself.
+            let sql = match self.backend {
+                Backend::Sqlite => {
+                    "INSERT INTO record_ids (model_id, record_id, record_offset) \
+                     SELECT $1, value, $2 + key FROM json_each($3)"
                 }
-                let mut query = sqlx::query(&sql).bind(model_id);
-                let base = record_count + (chunk_index * INSERT_CHUNK) as i64;
-                for (i, id) in chunk.iter().enumerate() {
-                    query = query.bind(id.as_str()).bind(base + i as i64);
+                Backend::Postgres => {
+                    "INSERT INTO record_ids (model_id, record_id, record_offset) \
+                     SELECT $1, e.value, $2 + e.ord - 1 \
+                     FROM json_array_elements_text($3::json) WITH ORDINALITY AS e(value, ord)"
                 }
-                query.execute(&mut *tx).await?;
-            }
+            };
+            sqlx::query(sql)
+                .bind(model_id)
+                .bind(record_count)
+                .bind(serde_json::to_string(&stored.ids).expect("strings serialise"))
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(key) = key {
             sqlx::query(
@@ -921,23 +928,27 @@ impl Store {
         model_id: i64,
         ids: &[String],
     ) -> Result<Vec<usize>> {
-        let mut seen = std::collections::HashSet::with_capacity(ids.len());
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT record_id FROM record_ids WHERE model_id = $1 AND record_id IN ({})",
-                placeholders.join(",")
-            );
-            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(model_id);
-            for id in chunk {
-                query = query.bind(id.as_str());
+        // `IN (subquery)` makes SQLite probe the primary key once per id; a join may let
+        // its planner scan the whole table instead.
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT record_id FROM record_ids WHERE model_id = $1 \
+                 AND record_id IN (SELECT value FROM json_each($2))"
             }
-            seen.extend(query.fetch_all(&mut **tx).await?);
-        }
+            Backend::Postgres => {
+                "SELECT record_id FROM record_ids WHERE model_id = $1 \
+                 AND record_id IN (SELECT json_array_elements_text($2::json))"
+            }
+        };
+        let stored: Vec<String> = sqlx::query_scalar(sql)
+            .bind(model_id)
+            .bind(serde_json::to_string(ids).expect("strings serialise"))
+            .fetch_all(&mut **tx)
+            .await?;
+        let mut seen: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
         let mut keep = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
-            if seen.insert(id.clone()) {
+            if seen.insert(id.as_str()) {
                 keep.push(i);
             }
         }

@@ -215,6 +215,7 @@ pub async fn ingest(
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
     let max_rows = state.config.ingest_max_rows;
     let parse_body = body.clone();
+    let started = std::time::Instant::now();
     let batch = off_thread(body.len(), move || {
         ingest::parse_records(
             &parse_body,
@@ -240,10 +241,17 @@ pub async fn ingest(
             key,
             request_sha256: digest,
         });
+    let parsed = started.elapsed();
     let outcome = state
         .store
         .ingest(model.id, &batch, idempotency.as_ref())
         .await?;
+    tracing::debug!(
+        records = batch.len(),
+        parse_ms = parsed.as_secs_f64() * 1e3,
+        store_ms = (started.elapsed() - parsed).as_secs_f64() * 1e3,
+        "ingested"
+    );
     if !outcome.replayed {
         state
             .metrics
