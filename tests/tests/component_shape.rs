@@ -114,3 +114,114 @@ fn a_plugin_whose_exports_have_the_wrong_types_is_refused() {
         "{message}"
     );
 }
+
+/// RELIABILITY U3 through the upload route: a matrix of wrong shapes, each refused with 422
+/// and a message naming the offending item; nothing is stored; a real plugin is then accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
+    const KINDS: [(&str, &str); 4] = [
+        ("drift-test", "drift-test-plugin"),
+        ("detector", "detector-plugin"),
+        ("preprocessor", "preprocessor-plugin"),
+        ("policy", "policy-plugin"),
+    ];
+    let mut cases: Vec<(String, String)> = vec![(
+        "package acme:tool; interface run { go: func(); } world w { export run; }".into(),
+        "acme:tool/run".into(),
+    )];
+    for (i, (kind, world)) in KINDS.iter().enumerate() {
+        let (other, _) = KINDS[(i + 1) % 4];
+        // Two plugin interfaces at once.
+        cases.push((
+            format!(
+                "package acme:both; world w {{ use vigil:plugin/types@0.1.0.{{plugin-info}};
+                 export info: func() -> plugin-info; export vigil:plugin/{kind}@0.1.0;
+                 export vigil:plugin/{other}@0.1.0; }}"
+            ),
+            "several plugin interfaces".into(),
+        ));
+        // No `info`.
+        cases.push((
+            format!("package acme:noinfo; world w {{ export vigil:plugin/{kind}@0.1.0; }}"),
+            "`info`".into(),
+        ));
+        // `info` of the wrong type.
+        cases.push((
+            format!(
+                "package acme:shape; world w {{ export info: func() -> string;
+                 export vigil:plugin/{kind}@0.1.0; }}"
+            ),
+            format!("`{world}` world"),
+        ));
+        // An import the host does not grant.
+        cases.push((
+            format!(
+                "package acme:sneaky; interface net {{ connect: func(host: string) -> u32; }}
+                 world w {{ use vigil:plugin/types@0.1.0.{{plugin-info}}; import net;
+                 export info: func() -> plugin-info; export vigil:plugin/{kind}@0.1.0; }}"
+            ),
+            "acme:sneaky/net".into(),
+        ));
+        // Another version of the contract.
+        cases.push((
+            format!(
+                "package vigil:plugin@0.2.0; interface {kind} {{ go: func() -> f64; }}
+                 world w {{ export info: func() -> string; export {kind}; }}"
+            ),
+            format!("vigil:plugin/{kind}@0.2.0"),
+        ));
+    }
+    assert!(cases.len() >= 20);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let config = vigil::config::Config {
+        database_url: db.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let store = vigil_store::Store::open(&db).await.unwrap();
+    let token = vigil::server::auth::create_token(&store, "u3", vigil::server::auth::Role::Write)
+        .await
+        .unwrap()
+        .text;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let url = format!("http://{}/v1/plugins", listener.local_addr().unwrap());
+    let state = vigil::server::AppState::new(store, runtime(), config);
+    tokio::spawn(vigil::server::serve(
+        state,
+        listener,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+    let upload = |bytes: Vec<u8>| {
+        http.post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+    };
+    for (wit, expected) in &cases {
+        let response = upload(component(wit, "w")).await.unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(status, 422, "{wit}: {body}");
+        assert!(
+            message.contains(expected.as_str()),
+            "{message} should name {expected}"
+        );
+    }
+    let listed: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["plugins"], serde_json::json!([]), "nothing stored");
+    let response = upload(vigil_tests::component("drift-ks")).await.unwrap();
+    assert_eq!(response.status(), 201);
+}
