@@ -921,15 +921,15 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Positions in `ids` of records to store: not stored before, first of their repeats.
-    async fn new_record_positions(
+    /// Which of `ids` the model already has. The ids go in as one JSON array the database
+    /// unpacks, and `IN (subquery)` makes SQLite probe the primary key once per id (a join
+    /// may let its planner scan the whole table instead).
+    async fn stored_ids(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         model_id: i64,
         ids: &[String],
-    ) -> Result<Vec<usize>> {
-        // `IN (subquery)` makes SQLite probe the primary key once per id; a join may let
-        // its planner scan the whole table instead.
+    ) -> Result<Vec<String>> {
         let sql = match self.backend {
             Backend::Sqlite => {
                 "SELECT record_id FROM record_ids WHERE model_id = $1 \
@@ -940,11 +940,21 @@ impl Store {
                  AND record_id IN (SELECT json_array_elements_text($2::json))"
             }
         };
-        let stored: Vec<String> = sqlx::query_scalar(sql)
+        Ok(sqlx::query_scalar(sql)
             .bind(model_id)
             .bind(serde_json::to_string(ids).expect("strings serialise"))
             .fetch_all(&mut **tx)
-            .await?;
+            .await?)
+    }
+
+    /// Positions in `ids` of records to store: not stored before, first of their repeats.
+    async fn new_record_positions(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        model_id: i64,
+        ids: &[String],
+    ) -> Result<Vec<usize>> {
+        let stored = self.stored_ids(tx, model_id, ids).await?;
         let mut seen: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
         let mut keep = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
@@ -1045,17 +1055,8 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
 
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT COUNT(*) FROM record_ids WHERE model_id = $1 AND record_id IN ({})",
-                placeholders.join(",")
-            );
-            let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(model_id);
-            for (id, _) in chunk {
-                query = query.bind(id.as_str());
-            }
-            matched += query.fetch_one(&mut *tx).await? as usize;
+            let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+            matched += self.stored_ids(&mut tx, model_id, &ids).await?.len();
         }
         tx.commit().await?;
         Ok(LabelOutcome {

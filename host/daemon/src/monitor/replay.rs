@@ -7,7 +7,7 @@ use vigil_store::{Evaluation, Store};
 use super::PluginCache;
 use super::load_reference;
 use super::pipeline::{Carried, Prepared, Window, action_name, history_from_json};
-use super::spec::{MonitorSpec, PluginRef};
+use super::spec::MonitorSpec;
 use crate::ingest::Task;
 
 /// The parts of an evaluation a replay must reproduce.
@@ -84,18 +84,8 @@ pub async fn replay(
         let (name, _) = wanted
             .split_once('@')
             .ok_or_else(|| anyhow::anyhow!("`{wanted}`: expected name@version"))?;
-        let p = &mut spec.pipeline;
-        let refs: Vec<&mut PluginRef> = p
-            .preprocessors
-            .iter_mut()
-            .chain(p.numeric.iter_mut())
-            .chain(p.categorical.iter_mut())
-            .chain(p.columns.values_mut())
-            .chain(p.detectors.iter_mut().map(|d| &mut d.plugin))
-            .chain(spec.policy.iter_mut())
-            .collect();
         let mut found = false;
-        for plugin in refs {
+        for plugin in spec.plugin_refs_mut() {
             if plugin.parts().0 == name {
                 replaced.push(json!({"from": plugin.plugin, "to": wanted}));
                 plugin.plugin = wanted.clone();

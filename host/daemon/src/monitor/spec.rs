@@ -277,6 +277,19 @@ impl MonitorSpec {
         refs
     }
 
+    /// Every plugin reference, mutable, in the order of [`MonitorSpec::plugin_refs_with_roles`].
+    pub fn plugin_refs_mut(&mut self) -> Vec<&mut PluginRef> {
+        let p = &mut self.pipeline;
+        p.preprocessors
+            .iter_mut()
+            .chain(p.numeric.iter_mut())
+            .chain(p.categorical.iter_mut())
+            .chain(p.columns.values_mut())
+            .chain(p.detectors.iter_mut().map(|d| &mut d.plugin))
+            .chain(self.policy.iter_mut())
+            .collect()
+    }
+
     /// Puts the default drift tests and policy in, so that they are pinned like the rest.
     pub fn fill_defaults(&mut self) {
         let has = |kind| self.features.iter().any(|f| f.kind == kind);

@@ -129,7 +129,8 @@ pub async fn set_serving(
     Ok(Json(find_model(&state, &model.name).await?).into_response())
 }
 
-fn format_of(headers: &HeaderMap) -> ApiResult<Format> {
+/// The body's format from its `Content-Type`; 415 for anything else.
+pub fn format_of(headers: &HeaderMap) -> ApiResult<Format> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

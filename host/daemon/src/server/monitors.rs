@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
-use super::models::{find_model, parse_json, record_error};
+use super::models::{find_model, format_of, parse_json, record_error};
 use super::{AppState, read_body};
-use crate::ingest::{self, Format, Task};
+use crate::ingest::{self, Task};
 use crate::monitor::spec::{MonitorSpec, Role};
 use vigil_store::{Monitor, NewMonitor};
 
@@ -71,15 +71,7 @@ async fn resolve(
         pinned.push(format!("{}@{}", found.name, found.version));
     }
     let mut pinned = pinned.into_iter();
-    let p = &mut spec.pipeline;
-    let refs = p
-        .preprocessors
-        .iter_mut()
-        .chain(p.numeric.iter_mut())
-        .chain(p.categorical.iter_mut())
-        .chain(p.columns.values_mut())
-        .chain(p.detectors.iter_mut().map(|d| &mut d.plugin))
-        .chain(spec.policy.iter_mut());
+    let refs = spec.plugin_refs_mut();
     for plugin in refs {
         plugin.plugin = pinned.next().expect("one pin per reference");
     }
@@ -212,19 +204,7 @@ pub async fn put_reference(
     let monitor = find_monitor(&state, &name).await?;
     let spec: MonitorSpec = serde_json::from_str(&monitor.spec)
         .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
-    let content_type = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let format = Format::from_content_type(&content_type).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send application/json, application/x-ndjson or text/csv",
-        )
-    })?;
+    let format = format_of(request.headers())?;
     let model = find_model(&state, &spec.model).await?;
     let body = read_body(request, state.config.ingest_body_limit.saturating_mul(16)).await?;
     let schema: Vec<_> = spec
