@@ -62,6 +62,21 @@ impl DoubleDouble {
         DoubleDouble { hi, lo: 0.0 }
     }
 
+    /// `a * b` exactly.
+    pub(crate) fn product(a: f64, b: f64) -> Self {
+        let (hi, lo) = two_prod(a, b);
+        DoubleDouble { hi, lo }
+    }
+
+    /// `a / b` to double-double precision: the quotient plus the remainder's share.
+    pub(crate) fn quotient(a: f64, b: f64) -> Self {
+        let q1 = a / b;
+        let (p, e) = two_prod(q1, b);
+        let q2 = ((a - p) - e) / b;
+        let (hi, lo) = quick_two_sum(q1, q2);
+        DoubleDouble { hi, lo }
+    }
+
     pub(crate) fn is_zero(self) -> bool {
         self.hi == 0.0 && self.lo == 0.0
     }
