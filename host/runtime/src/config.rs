@@ -33,6 +33,12 @@ pub struct RuntimeConfig {
     pub max_output_string_bytes: usize,
     /// Use the pooling instance allocator (faster instantiation, large virtual reservation).
     pub pooling: bool,
+    /// Make every NaN a float operation produces the canonical one. WebAssembly leaves a NaN's
+    /// bits up to the hardware, so without this a plugin that inspects NaN bits could decide
+    /// differently on another CPU architecture; results that are numbers, and NaNs as such,
+    /// are the same either way. Off by default: it adds a compare and a select after every
+    /// float operation, which made float-heavy plugins (the KS p-value) markedly slower.
+    pub canonicalize_nans: bool,
     /// Directory where compiled plugins are kept between processes, so that loading the same
     /// bytes again skips compilation. `None` (the default) compiles on every load. The
     /// directory is created with mode 0700 if missing; one that others can write to is not used,
@@ -59,6 +65,7 @@ impl Default for RuntimeConfig {
             max_output_values: 16 << 20,
             max_output_string_bytes: 64 << 10,
             pooling: false,
+            canonicalize_nans: false,
             cache_dir: None,
         }
     }
@@ -73,8 +80,7 @@ impl RuntimeConfig {
             .strategy(wasmtime::Strategy::Cranelift)
             .epoch_interruption(true)
             .max_wasm_stack(self.max_wasm_stack)
-            // Canonical NaNs make results bit-for-bit reproducible for replay.
-            .cranelift_nan_canonicalization(true)
+            .cranelift_nan_canonicalization(self.canonicalize_nans)
             .wasm_memory64(false)
             // Threads, GC, function references, exceptions and component-model async are
             // compiled out of wasmtime (see the workspace features); the rest is off here.
