@@ -425,10 +425,10 @@ fn info_json(info: &vigil_runtime::PluginInfo, digest: &str) -> String {
     serde_json::to_string_pretty(&serde_json::json!({
         "name": info.name,
         "version": info.version,
-        "kind": format!("{:?}", info.kind),
+        "kind": server::plugins::kind_name(info.kind),
         "description": info.description,
         "column_kinds": info.column_kinds.iter().map(|k| drift::kind_name(*k)).collect::<Vec<_>>(),
-        "score": format!("{:?}", info.score),
+        "score": drift::score_name(info.score),
         "config_schema": schema,
         "sha256": digest,
     }))

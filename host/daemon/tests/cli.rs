@@ -143,6 +143,23 @@ fn plugins_from_a_directory_are_used() {
 }
 
 #[test]
+fn inspect_describes_a_component_in_wit_terms() {
+    let standard = Path::new(env!("VIGIL_STANDARD_PLUGIN_DIR"));
+    for (file, kind, score) in [
+        ("drift-psi.wasm", "drift-test", "distance"),
+        ("drift-ks.wasm", "drift-test", "p-value"),
+        ("policy-threshold.wasm", "policy", "p-value"),
+    ] {
+        let output = vigil(&["plugin", "inspect", standard.join(file).to_str().unwrap()]);
+        assert!(output.status.success(), "{file}");
+        let info: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(info["kind"], kind, "{file}");
+        assert_eq!(info["score"], score, "{file}");
+        assert_eq!(info["sha256"].as_str().unwrap().len(), 64, "{file}");
+    }
+}
+
+#[test]
 fn table_output_names_every_column() {
     let reference = fixture("reference.csv");
     let current = fixture("current.csv");

@@ -258,6 +258,14 @@ pub fn kind_name(kind: ColumnKind) -> &'static str {
     }
 }
 
+/// The WIT name of a score kind.
+pub fn score_name(score: ScoreKind) -> &'static str {
+    match score {
+        ScoreKind::PValue => "p-value",
+        ScoreKind::Distance => "distance",
+    }
+}
+
 fn evaluate(step: Step, reference: &Table, current: &Table) -> ColumnReport {
     let reference_column: &TableColumn = &reference.columns[step.index];
     let current_column = current

@@ -8,7 +8,7 @@ pub mod auth;
 pub mod error;
 mod models;
 mod monitors;
-mod plugins;
+pub mod plugins;
 mod results;
 
 use std::sync::Arc;
