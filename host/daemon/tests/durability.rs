@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 const CLIENTS: usize = 4;
-const BATCHES_PER_CLIENT: usize = 60;
+const BATCHES_PER_CLIENT: usize = 250;
 const ROWS_PER_BATCH: usize = 50;
 const KILLS: usize = 20;
 

@@ -12,11 +12,13 @@
 //! and refuses to start on anything weaker.
 
 mod batch;
+mod group_commit;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{Acquire, AnyPool, Row};
 
 pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};
 
@@ -25,13 +27,16 @@ pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};
 /// A 64 MiB page cache keeps the record-id index in memory while it grows.
 /// The busy timeout comes first: setting the journal mode needs a lock another connection may
 /// hold for a moment.
-const SQLITE_PRAGMAS: [&str; 6] = [
+const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA busy_timeout = 5000",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA cache_size = -65536",
     "PRAGMA temp_store = MEMORY",
+    // Checkpoints run in the background instead (see `group_commit`); a process without the
+    // writer task checkpoints when its last connection closes.
+    "PRAGMA wal_autocheckpoint = 0",
 ];
 
 /// Rows per multi-row `INSERT`, well under both backends' limits on bound parameters.
@@ -94,6 +99,40 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer at a time, and its busy handler waits for the lock by
+    /// sleeping (up to 100 ms a try) with no order among the waiters: concurrent ingestion
+    /// left the CPU idle and starved one request for seconds. Writers queue here instead.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's ingestion writer (see [`group_commit`]); `None` on Postgres, and in the
+    /// writer's own copy of the store.
+    group_writer: Option<group_commit::GroupWriter>,
+}
+
+/// A write transaction, holding this process's turn to write on SQLite. Dropped without
+/// [`WriteTx::commit`], it rolls back.
+struct WriteTx {
+    // Declared first so that it is dropped, and rolled back, before the turn is handed on.
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::Transaction<'static, sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -324,7 +363,12 @@ impl Store {
             Backend::Postgres => options,
         };
         let pool = options.connect(&url).await?;
-        let store = Store { pool, backend };
+        let mut store = Store {
+            pool,
+            backend,
+            sqlite_writer: Arc::default(),
+            group_writer: None,
+        };
         store.check_durability().await?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
@@ -334,7 +378,21 @@ impl Store {
             .run(&store.pool)
             .await
             .map_err(|e| Error::Database(e.into()))?;
+        if backend == Backend::Sqlite {
+            store.group_writer = Some(group_commit::GroupWriter::start(store.clone()));
+        }
         Ok(store)
+    }
+
+    /// Copies what it can of SQLite's write-ahead log back into the database without
+    /// blocking readers or writers (a passive checkpoint). Nothing to do on Postgres.
+    async fn checkpoint(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -390,12 +448,31 @@ impl Store {
         }
     }
 
+    /// This process's turn to write on SQLite (see [`Store::sqlite_writer`]), for writes
+    /// outside [`Store::begin`].
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so a transaction that reads before it writes never fails to upgrade.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    /// IMMEDIATE`), so a transaction that reads before it writes never fails to upgrade, and
+    /// writers of this process queue for it in order on [`Store::sqlite_writer`] first.
+    async fn begin(&self) -> Result<WriteTx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = self.write_turn().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: turn,
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            },
         })
     }
 
@@ -408,6 +485,7 @@ impl Store {
         role: &str,
         secret_sha256: &[u8],
     ) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -445,6 +523,7 @@ impl Store {
 
     /// Marks a token revoked; false when there is no such live token.
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
@@ -538,7 +617,7 @@ impl Store {
         )
         .bind(name)
         .bind(version)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         if !users.is_empty() {
             return Err(Error::Conflict(format!(
@@ -549,7 +628,7 @@ impl Store {
         let deleted = sqlx::query("DELETE FROM plugins WHERE name = $1 AND version = $2")
             .bind(name)
             .bind(version)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         tx.commit().await?;
@@ -559,6 +638,7 @@ impl Store {
     // ---- models ----
 
     pub async fn create_model(&self, name: &str, task: &str, description: &str) -> Result<Model> {
+        let _turn = self.write_turn().await;
         let inserted = sqlx::query(
             "INSERT INTO models (name, task, description, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO NOTHING",
@@ -611,6 +691,7 @@ impl Store {
         version: &str,
         metadata: &str,
     ) -> Result<ModelVersion> {
+        let _turn = self.write_turn().await;
         let created_at = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO model_versions (model_id, version, metadata, created_at) \
@@ -656,6 +737,7 @@ impl Store {
 
     /// Records which version serves the model; false when the version is not registered.
     pub async fn set_serving_version(&self, model_id: i64, version: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE models SET serving_version = $1 WHERE id = $2 AND EXISTS \
              (SELECT 1 FROM model_versions WHERE model_id = $2 AND version = $1)",
@@ -682,7 +764,7 @@ impl Store {
         .bind(monitor.spec)
         .bind(monitor.reference)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(id) = id else {
             return Err(Error::Conflict(format!(
@@ -698,7 +780,7 @@ impl Store {
         .bind(id)
         .bind(monitor.start_offset)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(Monitor {
@@ -729,7 +811,7 @@ impl Store {
         .bind(reference)
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         if updated == 0 {
@@ -737,7 +819,7 @@ impl Store {
         }
         sqlx::query("DELETE FROM monitor_plugins WHERE monitor_id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         insert_monitor_plugins(&mut tx, id, plugins).await?;
         tx.commit().await?;
@@ -794,11 +876,11 @@ impl Store {
             "DELETE FROM monitor_state WHERE monitor_id = $1",
             "DELETE FROM monitor_plugins WHERE monitor_id = $1",
         ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(id).execute(&mut **tx).await?;
         }
         let deleted = sqlx::query("DELETE FROM monitors WHERE id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         tx.commit().await?;
@@ -807,23 +889,41 @@ impl Store {
 
     // ---- ingestion ----
 
-    /// Stores a batch of records in one transaction: records whose id is already stored
-    /// (or repeats within the batch) are skipped; a repeated idempotency key returns the
-    /// first answer; the same key with another body is a [`Error::Conflict`].
+    /// Stores a batch of records, atomically: records whose id is already stored (or
+    /// repeats within the batch) are skipped; a repeated idempotency key returns the first
+    /// answer; the same key with another body is a [`Error::Conflict`]. Returns once the
+    /// batch is committed. On SQLite, batches that arrive together share a commit (see
+    /// [`group_commit`]).
     pub async fn ingest(
         &self,
         model_id: i64,
         batch: &RecordBatch,
         key: Option<&IdempotencyKey<'_>>,
     ) -> Result<IngestOutcome> {
+        if let Some(writer) = &self.group_writer {
+            return writer.ingest(model_id, batch, key).await;
+        }
         let mut tx = self.begin().await?;
+        let outcome = self.ingest_in(&mut tx, model_id, batch, key).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// [`Store::ingest`] inside the transaction `tx`.
+    async fn ingest_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        batch: &RecordBatch,
+        key: Option<&IdempotencyKey<'_>>,
+    ) -> Result<IngestOutcome> {
         // Take the model's row lock first: on Postgres this serialises ingestion per model so
         // the duplicate check below cannot race another request (SQLite holds the write lock).
         let count: Option<i64> = sqlx::query_scalar(
             "UPDATE models SET record_count = record_count WHERE id = $1 RETURNING record_count",
         )
         .bind(model_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(record_count) = count else {
             return Err(Error::Conflict("model was deleted".into()));
@@ -835,7 +935,7 @@ impl Store {
             )
             .bind(model_id)
             .bind(key.key)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             if let Some(row) = row {
                 let digest: Vec<u8> = row.try_get("request_sha256")?;
@@ -853,9 +953,24 @@ impl Store {
             }
         }
 
-        let keep = self
-            .new_record_positions(&mut tx, model_id, &batch.ids)
+        // Most requests carry only new ids, so they are inserted at once and the probe for
+        // stored ids runs only when the database refused some (an id repeated in the request
+        // or already stored): one pass over the id index instead of two.
+        let mut attempt = tx.begin().await?;
+        let inserted = self
+            .insert_record_ids(&mut attempt, model_id, record_count, &batch.ids)
             .await?;
+        let keep = if inserted == batch.len() as u64 {
+            attempt.commit().await?;
+            (0..batch.len()).collect()
+        } else {
+            attempt.rollback().await?;
+            let keep = self.new_record_positions(tx, model_id, &batch.ids).await?;
+            let ids: Vec<String> = keep.iter().map(|&i| batch.ids[i].clone()).collect();
+            self.insert_record_ids(tx, model_id, record_count, &ids)
+                .await?;
+            keep
+        };
         let outcome = IngestOutcome {
             accepted: keep.len(),
             duplicates: batch.len() - keep.len(),
@@ -871,7 +986,7 @@ impl Store {
             sqlx::query("UPDATE models SET record_count = record_count + $1 WHERE id = $2")
                 .bind(keep.len() as i64)
                 .bind(model_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             sqlx::query(
                 "INSERT INTO record_batches (model_id, first_offset, row_count, received_at, \
@@ -882,27 +997,8 @@ impl Store {
             .bind(keep.len() as i64)
             .bind(now_ms())
             .bind(stored.encode())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-            // All ids in one statement, as a JSON array the database unpacks: binding
-            // thousands of parameters one by one costs far more than the insert itself.
-            let sql = match self.backend {
-                Backend::Sqlite => {
-                    "INSERT INTO record_ids (model_id, record_id, record_offset) \
-                     SELECT $1, value, $2 + key FROM json_each($3)"
-                }
-                Backend::Postgres => {
-                    "INSERT INTO record_ids (model_id, record_id, record_offset) \
-                     SELECT $1, e.value, $2 + e.ord - 1 \
-                     FROM json_array_elements_text($3::json) WITH ORDINALITY AS e(value, ord)"
-                }
-            };
-            sqlx::query(sql)
-                .bind(model_id)
-                .bind(record_count)
-                .bind(serde_json::to_string(&stored.ids).expect("strings serialise"))
-                .execute(&mut *tx)
-                .await?;
         }
         if let Some(key) = key {
             sqlx::query(
@@ -914,11 +1010,45 @@ impl Store {
             .bind(key.request_sha256)
             .bind(serde_json::to_string(&outcome).expect("outcome serialises"))
             .bind(now_ms())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Stores `ids` at offsets `first_offset..`, skipping any the model already has; returns
+    /// how many were stored. All ids go in one statement, as a JSON array the database
+    /// unpacks: binding thousands of parameters one by one costs far more than the insert.
+    async fn insert_record_ids(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        first_offset: i64,
+        ids: &[String],
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "INSERT INTO record_ids (model_id, record_id, record_offset) \
+                 SELECT $1, value, $2 + key FROM json_each($3) WHERE true \
+                 ON CONFLICT DO NOTHING"
+            }
+            Backend::Postgres => {
+                "INSERT INTO record_ids (model_id, record_id, record_offset) \
+                 SELECT $1, e.value, $2 + e.ord - 1 \
+                 FROM json_array_elements_text($3::json) WITH ORDINALITY AS e(value, ord) \
+                 ON CONFLICT DO NOTHING"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(model_id)
+            .bind(first_offset)
+            .bind(serde_json::to_string(ids).expect("strings serialise"))
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Which of `ids` the model already has. The ids go in as one JSON array the database
@@ -926,7 +1056,7 @@ impl Store {
     /// may let its planner scan the whole table instead).
     async fn stored_ids(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         model_id: i64,
         ids: &[String],
     ) -> Result<Vec<String>> {
@@ -950,7 +1080,7 @@ impl Store {
     /// Positions in `ids` of records to store: not stored before, first of their repeats.
     async fn new_record_positions(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         model_id: i64,
         ids: &[String],
     ) -> Result<Vec<usize>> {
@@ -1053,7 +1183,7 @@ impl Store {
                 };
                 query = query.bind(id.as_str()).bind(number).bind(text);
             }
-            query.execute(&mut *tx).await?;
+            query.execute(&mut **tx).await?;
 
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
             matched += self.stored_ids(&mut tx, model_id, &ids).await?.len();
@@ -1119,6 +1249,7 @@ impl Store {
 
     /// Replaces the carried state without moving the window (e.g. quarantine bookkeeping).
     pub async fn save_monitor_state(&self, monitor_id: i64, state: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE monitor_state SET state = $1 WHERE monitor_id = $2")
             .bind(state)
             .bind(monitor_id)
@@ -1145,7 +1276,7 @@ impl Store {
         .bind(&next.state)
         .bind(evaluation.monitor_id)
         .bind(evaluation.window_start)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         if moved != 1 {
@@ -1168,7 +1299,7 @@ impl Store {
         .bind(evaluation.action)
         .bind(evaluation.reason)
         .bind(evaluation.result)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         tx.commit().await?;
         Ok(id)
@@ -1228,6 +1359,7 @@ impl Store {
         message: &str,
         delivery: &str,
     ) -> Result<i64> {
+        let _turn = self.write_turn().await;
         Ok(sqlx::query_scalar(
             "INSERT INTO alerts (monitor_id, evaluation_id, cause, message, created_at, delivery) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -1243,6 +1375,7 @@ impl Store {
     }
 
     pub async fn set_alert_delivery(&self, id: i64, delivery: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE alerts SET delivery = $1 WHERE id = $2")
             .bind(delivery)
             .bind(id)
@@ -1284,7 +1417,7 @@ impl Store {
 }
 
 async fn insert_monitor_plugins(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     monitor_id: i64,
     plugins: &[(String, String)],
 ) -> Result<()> {

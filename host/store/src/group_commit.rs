@@ -1,0 +1,145 @@
+//! Ingestion on SQLite, where every commit waits for an fsync and one writer commits at a
+//! time: batches that arrive while a commit is under way are written together in the next
+//! transaction, so one fsync acknowledges all of them (group commit). Each batch runs in a
+//! savepoint of its own, so one that fails (a reused idempotency key, say) is rolled back
+//! alone. Postgres commits concurrent transactions in parallel and does not use this.
+//!
+//! A second task checkpoints the write-ahead log in the background (SQLite's automatic
+//! checkpoint is turned off): done by the committing writer, a checkpoint stalled ingestion
+//! for up to a few hundred milliseconds.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Error, IdempotencyKey, IngestOutcome, RecordBatch, Result, Store};
+
+/// Records written in one transaction at most: bounds a commit's size and latency.
+const GROUP_ROWS: usize = 50_000;
+/// Batches waiting for the writer; senders wait beyond this.
+const QUEUE: usize = 64;
+/// How often the write-ahead log is copied back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+struct Job {
+    model_id: i64,
+    batch: RecordBatch,
+    key: Option<(String, Vec<u8>)>,
+    reply: oneshot::Sender<Result<IngestOutcome>>,
+}
+
+/// The handle to the writer task, kept in the [`Store`]. The task stops when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub(crate) struct GroupWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupWriter {
+    /// Starts the writer and the checkpointer on `store`, which must not hold a writer.
+    pub(crate) fn start(store: Store) -> GroupWriter {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let checkpoints = store.clone();
+        let writes = tokio::spawn(write_groups(store, queue));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !writes.is_finished() {
+                every.tick().await;
+                if let Err(error) = checkpoints.checkpoint().await {
+                    tracing::warn!(%error, "WAL checkpoint failed; retrying");
+                }
+            }
+        });
+        GroupWriter { jobs }
+    }
+
+    pub(crate) async fn ingest(
+        &self,
+        model_id: i64,
+        batch: &RecordBatch,
+        key: Option<&IdempotencyKey<'_>>,
+    ) -> Result<IngestOutcome> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            model_id,
+            batch: batch.clone(),
+            key: key.map(|k| (k.key.to_string(), k.request_sha256.to_vec())),
+            reply,
+        };
+        let stopped = || Error::Unavailable("the ingestion writer has stopped".into());
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_groups(store: Store, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut rows = first.batch.len();
+        let mut group = vec![first];
+        while rows < GROUP_ROWS {
+            let Ok(job) = queue.try_recv() else { break };
+            rows += job.batch.len();
+            group.push(job);
+        }
+        write_group(&store, group).await;
+    }
+}
+
+async fn write_group(store: &Store, group: Vec<Job>) {
+    let started = std::time::Instant::now();
+    let mut tx = match store.begin().await {
+        Ok(tx) => tx,
+        Err(error) => return fail_all(group, &error),
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in &group {
+        let key = job.key.as_ref().map(|(key, digest)| IdempotencyKey {
+            key,
+            request_sha256: digest,
+        });
+        let outcome = async {
+            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+            match store
+                .ingest_in(&mut savepoint, job.model_id, &job.batch, key.as_ref())
+                .await
+            {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    Ok(outcome)
+                }
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    Err(error)
+                }
+            }
+        }
+        .await;
+        outcomes.push(outcome);
+    }
+    let written = started.elapsed();
+    let committed = tx.commit().await;
+    tracing::debug!(
+        batches = group.len(),
+        write_ms = written.as_secs_f64() * 1e3,
+        commit_ms = (started.elapsed() - written).as_secs_f64() * 1e3,
+        "ingestion group"
+    );
+    match committed {
+        Ok(()) => {
+            for (job, outcome) in group.into_iter().zip(outcomes) {
+                // A requester that has gone away no longer needs its answer.
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(error) => fail_all(group, &error.into()),
+    }
+}
+
+/// Answers every batch of a group that was not committed. Nothing of it was stored, so the
+/// error is the retryable kind.
+fn fail_all(group: Vec<Job>, error: &Error) {
+    for job in group {
+        let _ = job.reply.send(Err(Error::Unavailable(error.to_string())));
+    }
+}
