@@ -135,6 +135,7 @@ async fn main() {
                     samples
                 })
             });
+            eprintln!("loadgen: bodies ready, sending");
             let started = Instant::now();
             let mut workers = Vec::new();
             for _ in 0..connections {

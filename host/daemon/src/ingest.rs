@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use vigil_store::{Column, ColumnData, LabelValue, MISSING_CODE, RecordBatch};
 
 use crate::monitor::spec::FeatureKind;
@@ -190,23 +190,6 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Pairs<'a, V> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireRecord<'a> {
-    #[serde(default, borrow)]
-    id: Option<Scalar<'a>>,
-    #[serde(default, borrow)]
-    timestamp: Option<Scalar<'a>>,
-    #[serde(default, borrow)]
-    model_version: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    features: Pairs<'a, Scalar<'a>>,
-    #[serde(default, borrow)]
-    prediction: Option<Scalar<'a>>,
-    #[serde(default, borrow)]
-    probabilities: Option<Pairs<'a, f64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct WireLabel<'a> {
     #[serde(borrow)]
     id: Scalar<'a>,
@@ -327,6 +310,8 @@ pub struct BatchBuilder<'s> {
     versions: Vec<Option<String>>,
     names: Vec<String>,
     positions: HashMap<String, usize>,
+    /// The column of the nth feature of the previous record.
+    order: Vec<usize>,
     features: Vec<Builder>,
     prediction: Option<Builder>,
     probabilities: Vec<(String, Vec<f64>)>,
@@ -344,6 +329,7 @@ impl<'s> BatchBuilder<'s> {
             versions: Vec::new(),
             names: Vec::new(),
             positions: HashMap::new(),
+            order: Vec::new(),
             features: Vec::new(),
             prediction: None,
             probabilities: Vec::new(),
@@ -356,13 +342,18 @@ impl<'s> BatchBuilder<'s> {
         builder
     }
 
-    /// The column of feature `name`, the `nth` of its record. Records usually list features
-    /// in the same order, so the guess `nth` is checked before hashing.
+    /// The column of feature `name`, the `nth` of its record. Records of one request
+    /// usually list their features in the same order (if not the schema's: serializers often
+    /// sort keys), so the column the previous record had in that place is tried first.
     fn feature(&mut self, row: usize, nth: usize, name: &str) -> Result<usize, RecordError> {
-        if self.names.get(nth).is_some_and(|n| n == name) {
-            return Ok(nth);
+        if let Some(&i) = self.order.get(nth)
+            && self.names[i] == name
+        {
+            return Ok(i);
         }
-        if let Some(&i) = self.positions.get(name) {
+        let found = self.positions.get(name).copied();
+        if let Some(i) = found {
+            self.remember(nth, i);
             return Ok(i);
         }
         if self.schema.is_some() {
@@ -375,7 +366,15 @@ impl<'s> BatchBuilder<'s> {
         self.positions.insert(name.to_string(), self.names.len());
         self.names.push(name.to_string());
         self.features.push(column);
+        self.remember(nth, self.features.len() - 1);
         Ok(self.features.len() - 1)
+    }
+
+    fn remember(&mut self, nth: usize, column: usize) {
+        if nth >= self.order.len() {
+            self.order.resize(nth + 1, column);
+        }
+        self.order[nth] = column;
     }
 
     fn set_feature(
@@ -561,22 +560,166 @@ impl<'s> BatchBuilder<'s> {
                 .collect(),
         }
     }
+}
 
-    fn add_wire(&mut self, row: usize, record: WireRecord<'_>) -> Result<(), RecordError> {
-        self.set_meta(
-            row,
-            record.id,
-            record.timestamp,
-            record.model_version.as_deref(),
-        )?;
-        for (nth, (name, value)) in record.features.0.into_iter().enumerate() {
-            self.set_feature(row, nth, &name, value)?;
+/// A JSON array of records, each deserialized straight into the builder's columns.
+struct RecordsSeed<'b, 's> {
+    builder: &'b mut BatchBuilder<'s>,
+    max_rows: usize,
+    /// Where a record refused by the builder leaves its error: serde's error type cannot
+    /// carry the row and field.
+    refused: &'b mut Option<RecordError>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut row = 1;
+        loop {
+            let record = RecordSeed {
+                builder: &mut *self.builder,
+                row,
+                refused: &mut *self.refused,
+            };
+            if seq.next_element_seed(record)?.is_none() {
+                return Ok(());
+            }
+            if row == self.max_rows {
+                // Anything more is one record too many.
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(refuse(self.refused, too_many(self.max_rows)));
+                }
+                return Ok(());
+            }
+            row += 1;
         }
-        self.set_prediction(row, record.prediction)?;
-        for (class, p) in record.probabilities.unwrap_or_default().0 {
-            self.set_probability(row, &class, p)?;
+    }
+}
+
+/// One record object, deserialized straight into the builder's columns: no intermediate
+/// map or list per record.
+struct RecordSeed<'b, 's> {
+    builder: &'b mut BatchBuilder<'s>,
+    row: usize,
+    refused: &'b mut Option<RecordError>,
+}
+
+const RECORD_FIELDS: &[&str] = &[
+    "id",
+    "timestamp",
+    "model_version",
+    "features",
+    "prediction",
+    "probabilities",
+];
+
+/// Leaves `error` for the caller and stops serde with a placeholder.
+fn refuse<E: de::Error>(slot: &mut Option<RecordError>, error: RecordError) -> E {
+    *slot = Some(error);
+    E::custom("record refused")
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (builder, row) = (self.builder, self.row);
+        let mut id: Option<Scalar> = None;
+        let mut timestamp: Option<Scalar> = None;
+        let mut version: Option<Key> = None;
+        let mut prediction: Option<Scalar> = None;
+        let mut probabilities: Option<Pairs<f64>> = None;
+        let mut seen = [false; RECORD_FIELDS.len()];
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            let Some(field) = RECORD_FIELDS.iter().position(|f| *f == key) else {
+                return Err(de::Error::unknown_field(&key, RECORD_FIELDS));
+            };
+            if std::mem::replace(&mut seen[field], true) {
+                return Err(de::Error::duplicate_field(RECORD_FIELDS[field]));
+            }
+            match field {
+                0 => id = map.next_value()?,
+                1 => timestamp = map.next_value()?,
+                2 => version = map.next_value()?,
+                3 => map.next_value_seed(FeaturesSeed {
+                    builder: &mut *builder,
+                    row,
+                    refused: &mut *self.refused,
+                })?,
+                4 => prediction = map.next_value()?,
+                _ => probabilities = map.next_value()?,
+            }
         }
-        self.end_row();
+        if !seen[3] {
+            return Err(de::Error::missing_field("features"));
+        }
+        let version = version.as_ref().map(|v| &*v.0);
+        let done = builder
+            .set_meta(row, id, timestamp, version)
+            .and_then(|()| builder.set_prediction(row, prediction))
+            .and_then(|()| {
+                for (class, p) in probabilities.unwrap_or_default().0 {
+                    builder.set_probability(row, &class, p)?;
+                }
+                Ok(())
+            });
+        match done {
+            Ok(()) => {
+                builder.end_row();
+                Ok(())
+            }
+            Err(error) => Err(refuse(self.refused, error)),
+        }
+    }
+}
+
+/// A record's `features` object, each value pushed onto its column as it is read.
+struct FeaturesSeed<'b, 's> {
+    builder: &'b mut BatchBuilder<'s>,
+    row: usize,
+    refused: &'b mut Option<RecordError>,
+}
+
+impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object of features")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut nth = 0;
+        while let Some(Key(name)) = map.next_key::<Key>()? {
+            let value: Scalar = map.next_value()?;
+            if let Err(error) = self.builder.set_feature(self.row, nth, &name, value) {
+                return Err(refuse(self.refused, error));
+            }
+            nth += 1;
+        }
         Ok(())
     }
 }
@@ -624,23 +767,34 @@ pub fn parse_records(
     let mut builder = BatchBuilder::new(schema, task, now_ms);
     match format {
         Format::Json => {
-            let records: Vec<WireRecord> =
-                serde_json::from_slice(body).map_err(|e| json_error(None, e))?;
-            if records.len() > max_rows {
-                return Err(too_many(max_rows));
-            }
-            for (i, record) in records.into_iter().enumerate() {
-                builder.add_wire(i + 1, record)?;
-            }
+            let mut refused = None;
+            let mut reader = serde_json::Deserializer::from_slice(body);
+            let records = RecordsSeed {
+                builder: &mut builder,
+                max_rows,
+                refused: &mut refused,
+            };
+            records
+                .deserialize(&mut reader)
+                .and_then(|()| reader.end())
+                .map_err(|e| refused.take().unwrap_or_else(|| json_error(None, e)))?;
         }
         Format::Ndjson => {
             for (row, line) in ndjson_lines(body) {
                 if row > max_rows {
                     return Err(too_many(max_rows));
                 }
-                let record: WireRecord =
-                    serde_json::from_slice(line).map_err(|e| json_error(Some(row), e))?;
-                builder.add_wire(row, record)?;
+                let mut refused = None;
+                let mut reader = serde_json::Deserializer::from_slice(line);
+                let record = RecordSeed {
+                    builder: &mut builder,
+                    row,
+                    refused: &mut refused,
+                };
+                record
+                    .deserialize(&mut reader)
+                    .and_then(|()| reader.end())
+                    .map_err(|e| refused.take().unwrap_or_else(|| json_error(Some(row), e)))?;
             }
         }
         Format::Csv => parse_csv_records(body, &mut builder, max_rows)?,
