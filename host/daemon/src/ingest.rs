@@ -748,11 +748,19 @@ fn too_many(max_rows: usize) -> RecordError {
 
 /// Lines of an NDJSON body with their 1-based row numbers, blank lines skipped.
 fn ndjson_lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    body.split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .enumerate()
-        .map(|(i, line)| (i + 1, line))
+    // memchr finds the newlines many bytes at a time; a byte-by-byte split cost a tenth of
+    // the parse.
+    let ends = memchr::memchr_iter(b'\n', body).chain([body.len()]);
+    let mut start = 0;
+    ends.map(move |end| {
+        let line = &body[start.min(end)..end];
+        start = end + 1;
+        line
+    })
+    .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+    .enumerate()
+    .map(|(i, line)| (i + 1, line))
 }
 
 /// Parses a records request into columns.
