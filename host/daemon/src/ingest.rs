@@ -623,7 +623,8 @@ const RECORD_FIELDS: &[&str] = &[
     "probabilities",
 ];
 
-/// Leaves `error` for the caller and stops serde with a placeholder.
+/// Leaves `error` for the caller, and returns the serde error that stops the parse (its
+/// text is never shown: the caller reports `error` instead).
 fn refuse<E: de::Error>(slot: &mut Option<RecordError>, error: RecordError) -> E {
     *slot = Some(error);
     E::custom("record refused")
