@@ -14,11 +14,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-has_wasip2_target() {
+has_rustup_target() {  # the target's std is installed
   local libdir
-  libdir=$(rustc --print target-libdir --target wasm32-wasip2 2>/dev/null) || return 1
+  libdir=$(rustc --print target-libdir --target "$1" 2>/dev/null) || return 1
   compgen -G "$libdir/libstd-*" >/dev/null
 }
+has_wasip2_target() { has_rustup_target wasm32-wasip2; }
 
 has_debian_wasm_toolchain() {
   [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust/library ] \
@@ -44,4 +45,10 @@ else
     echo "setup: no way to install a wasm32 toolchain: run 'rustup target add wasm32-wasip2'" >&2
     exit 1
   fi
+fi
+# With rustup, plugins that do not ask for WASI build for wasm32-unknown-unknown when that
+# target is there (they instantiate several times faster); without it they build for wasip2.
+if has_wasip2_target && ! has_rustup_target wasm32-unknown-unknown; then
+  timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
+    || echo "setup: wasm32-unknown-unknown is not installed; plugins build for wasip2"
 fi

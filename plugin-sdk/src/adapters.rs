@@ -42,6 +42,7 @@ where
     E::Plugin: crate::DriftTest,
 {
     fn info() -> PluginInfo {
+        crate::panic_hook::install();
         use crate::DriftTest as D;
         info::<E, <E::Plugin as D>::Config>(
             PluginKind::DriftTest,
@@ -70,6 +71,7 @@ impl<P: crate::DriftTest> drift::exports::vigil::plugin::drift_test::GuestTest
         reference: crate::ColumnData,
         config: String,
     ) -> Result<drift::exports::vigil::plugin::drift_test::Test, Error> {
+        crate::panic_hook::install();
         let config = parse_config::<P::Config>(&config)?;
         let test = P::new(reference, config)?;
         Ok(drift::exports::vigil::plugin::drift_test::Test::new(
@@ -78,6 +80,7 @@ impl<P: crate::DriftTest> drift::exports::vigil::plugin::drift_test::GuestTest
     }
 
     fn evaluate(&self, current: crate::ColumnData) -> Result<crate::DriftResult, Error> {
+        crate::panic_hook::install();
         self.0.evaluate(current)
     }
 }
@@ -90,6 +93,7 @@ where
     E::Plugin: crate::Detector,
 {
     fn info() -> PluginInfo {
+        crate::panic_hook::install();
         use crate::Detector as D;
         info::<E, <E::Plugin as D>::Config>(
             PluginKind::Detector,
@@ -117,6 +121,7 @@ impl<P: crate::Detector> detector::exports::vigil::plugin::detector::GuestDetect
     fn create(
         config: String,
     ) -> Result<detector::exports::vigil::plugin::detector::Detector, Error> {
+        crate::panic_hook::install();
         let config = parse_config::<P::Config>(&config)?;
         let state = P::new(config)?;
         Ok(detector::exports::vigil::plugin::detector::Detector::new(
@@ -128,6 +133,7 @@ impl<P: crate::Detector> detector::exports::vigil::plugin::detector::GuestDetect
         snapshot: Vec<u8>,
         config: String,
     ) -> Result<detector::exports::vigil::plugin::detector::Detector, Error> {
+        crate::panic_hook::install();
         let config = parse_config::<P::Config>(&config)?;
         let state = P::restore(&snapshot, config)?;
         Ok(detector::exports::vigil::plugin::detector::Detector::new(
@@ -136,10 +142,12 @@ impl<P: crate::Detector> detector::exports::vigil::plugin::detector::GuestDetect
     }
 
     fn update(&self, values: Vec<f64>) -> Result<Vec<u64>, Error> {
+        crate::panic_hook::install();
         self.0.borrow_mut().update(&values)
     }
 
     fn snapshot(&self) -> Vec<u8> {
+        crate::panic_hook::install();
         self.0.borrow().snapshot()
     }
 }
@@ -152,6 +160,7 @@ where
     E::Plugin: crate::Preprocessor,
 {
     fn info() -> PluginInfo {
+        crate::panic_hook::install();
         use crate::Preprocessor as P;
         info::<E, <E::Plugin as P>::Config>(
             PluginKind::Preprocessor,
@@ -180,6 +189,7 @@ impl<P: crate::Preprocessor> preprocessor::exports::vigil::plugin::preprocessor:
         reference: crate::Batch,
         config: String,
     ) -> Result<preprocessor::exports::vigil::plugin::preprocessor::Preprocessor, Error> {
+        crate::panic_hook::install();
         let config = parse_config::<P::Config>(&config)?;
         let fitted = P::fit(reference, config)?;
         Ok(
@@ -190,6 +200,7 @@ impl<P: crate::Preprocessor> preprocessor::exports::vigil::plugin::preprocessor:
     }
 
     fn transform(&self, input: crate::Batch) -> Result<crate::Batch, Error> {
+        crate::panic_hook::install();
         self.0.transform(input)
     }
 }
@@ -202,6 +213,7 @@ where
     E::Plugin: crate::Policy,
 {
     fn info() -> PluginInfo {
+        crate::panic_hook::install();
         use crate::Policy as P;
         info::<E, <E::Plugin as P>::Config>(
             PluginKind::Policy,
@@ -218,6 +230,7 @@ where
     E::Plugin: crate::Policy,
 {
     fn decide(context: crate::Context, config: String) -> Result<crate::Decision, Error> {
+        crate::panic_hook::install();
         let config = parse_config::<<E::Plugin as crate::Policy>::Config>(&config)?;
         <E::Plugin as crate::Policy>::decide(context, config)
     }

@@ -14,6 +14,7 @@ mod adapters;
 pub mod bindings;
 mod column;
 mod config;
+mod panic_hook;
 pub mod testing;
 
 // The README's example plugin is compiled and run as a doctest.

@@ -54,6 +54,43 @@ fn panic_is_a_trap_with_the_panic_message() {
     assert_host_sound(&runtime);
 }
 
+/// Plugins are built without WASI unless they ask for it; such a guest has no stderr, and its
+/// panic message reaches the host through the SDK's panic hook and the host `log` import.
+#[test]
+fn a_guest_without_wasi_still_reports_its_panic_message() {
+    let imports_wasi =
+        |package: &str| String::from_utf8_lossy(&component(package)).contains("wasi:");
+    assert!(!imports_wasi("hostile-policy"));
+    assert!(
+        imports_wasi("hostile-drift"),
+        "it asks for WASI to flood stdout"
+    );
+
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-policy");
+    let context = vigil_runtime::Context {
+        columns: Vec::new(),
+        metrics: Vec::new(),
+        history: vigil_runtime::History {
+            model_version: None,
+            last_alert: None,
+            last_retrain: None,
+            windows_since_retrain: 0,
+        },
+        now: 0,
+    };
+    let error = plugin.decide(&context, r#"{"mode": "panic"}"#).unwrap_err();
+    let Error::Trap { message, .. } = &error else {
+        panic!("expected a trap, got {error}");
+    };
+    assert!(
+        message.contains("panicked at") && message.contains("the hostile plugin panics on purpose"),
+        "{message}"
+    );
+    let decision = plugin.decide(&context, r#"{"mode": "behave"}"#).unwrap();
+    assert_eq!(decision.action, vigil_runtime::Action::Retrain);
+}
+
 #[test]
 fn stdout_flood_is_capped_and_the_call_succeeds() {
     let runtime = runtime();

@@ -1,12 +1,15 @@
 //! Turns plugin crates into WebAssembly components.
 //!
+//! Plugins are built without WASI unless their `Cargo.toml` asks for it (see [`wants_wasi`]).
 //! Two toolchains are supported, tried in this order:
 //! 1. **rustup's `wasm32-wasip2` target** (what plugin authors normally have): `cargo build
-//!    --target wasm32-wasip2` emits a component directly.
+//!    --target wasm32-wasip2` emits a component directly. Plugins without WASI are built for
+//!    `wasm32-unknown-unknown` instead when that target is installed too.
 //! 2. **A wasm32-capable rustc with the standard library's source** (Debian's `rustc-web`,
-//!    `cargo-web`, `rust-web-src` and `wasi-libc`, used where the rustup target cannot be
-//!    installed): std is built from source for `wasm32-wasip1`, and the core module is turned
-//!    into a component here, with the WASI preview 1 reactor adapter.
+//!    `cargo-web`, `rust-web-src`, and `wasi-libc` for plugins with WASI; used where the rustup
+//!    target cannot be installed): std is built from source for `wasm32-unknown-unknown` or
+//!    `wasm32-wasip1`, and the core module is turned into a component here, with the WASI
+//!    preview 1 reactor adapter for `wasip1`.
 #![deny(missing_docs)]
 
 use std::collections::BTreeMap;
@@ -15,6 +18,7 @@ use std::process::Command;
 
 mod toolchain;
 
+use toolchain::Target;
 pub use toolchain::Toolchain;
 
 /// Why a build failed.
@@ -85,12 +89,48 @@ pub fn build(request: &BuildRequest) -> Result<Vec<BuiltComponent>, BuildError> 
     build_with(&toolchain, request)
 }
 
-/// [`build`] with a chosen toolchain.
+/// [`build`] with a chosen toolchain. Plugins are grouped by target (with or without WASI, see
+/// [`wants_wasi`]) and each group is built in one cargo run.
 pub fn build_with(
     toolchain: &Toolchain,
     request: &BuildRequest,
 ) -> Result<Vec<BuiltComponent>, BuildError> {
-    let mut cargo = toolchain.cargo_command();
+    let packages = plugin_packages(toolchain, request)?;
+    let mut by_target: BTreeMap<Target, Vec<String>> = BTreeMap::new();
+    for (package, wasi) in packages {
+        by_target
+            .entry(toolchain.target(wasi)?)
+            .or_default()
+            .push(package);
+    }
+    let out_dir = request.target_dir.join("components");
+    std::fs::create_dir_all(&out_dir).map_err(|source| BuildError::Io {
+        path: out_dir.clone(),
+        source,
+    })?;
+    let mut built = Vec::new();
+    for (target, packages) in by_target {
+        let modules = cargo_build(toolchain, target, request, &packages)?;
+        for package in packages {
+            let module = modules
+                .get(&package)
+                .ok_or_else(|| BuildError::NoArtifact(package.clone()))?;
+            let path = out_dir.join(format!("{package}.wasm"));
+            toolchain.finish(target, module, &path)?;
+            built.push(BuiltComponent { package, path });
+        }
+    }
+    Ok(built)
+}
+
+/// Runs cargo for one target; returns package name → core module (or component, for wasip2).
+fn cargo_build(
+    toolchain: &Toolchain,
+    target: Target,
+    request: &BuildRequest,
+    packages: &[String],
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let mut cargo = toolchain.cargo_command(target);
     cargo
         .arg("build")
         .arg("--release")
@@ -99,7 +139,7 @@ pub fn build_with(
         .arg(&request.manifest_path)
         .arg("--target-dir")
         .arg(&request.target_dir)
-        .args(["--target", toolchain.target()])
+        .args(["--target", target.triple()])
         // Small, fast components whatever the plugin's own release profile says.
         .args(["--config", "profile.release.lto=true"])
         .args(["--config", "profile.release.codegen-units=1"])
@@ -108,7 +148,7 @@ pub fn build_with(
         .args(["--config", "profile.release.strip=false"])
         .args(["--config", "profile.release.panic=\"abort\""])
         .stderr(std::process::Stdio::inherit());
-    for package in &request.packages {
+    for package in packages {
         cargo.arg("-p").arg(package);
     }
     let output = cargo.output().map_err(|source| BuildError::Spawn {
@@ -118,27 +158,85 @@ pub fn build_with(
     if !output.status.success() {
         return Err(BuildError::Cargo(output.status.to_string()));
     }
-    let modules = wasm_artifacts(&output.stdout);
-    let wanted: Vec<String> = if request.packages.is_empty() {
-        modules.keys().cloned().collect()
-    } else {
-        request.packages.clone()
-    };
-    let out_dir = request.target_dir.join("components");
-    std::fs::create_dir_all(&out_dir).map_err(|source| BuildError::Io {
-        path: out_dir.clone(),
+    Ok(wasm_artifacts(&output.stdout))
+}
+
+/// The packages to build, each with whether it asks for WASI: the requested ones, or else the
+/// manifest's own package (every member, for a virtual workspace manifest).
+fn plugin_packages(
+    toolchain: &Toolchain,
+    request: &BuildRequest,
+) -> Result<Vec<(String, bool)>, BuildError> {
+    let mut cargo = toolchain.cargo_command(Target::Unknown);
+    cargo
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .arg("--manifest-path")
+        .arg(&request.manifest_path)
+        .stderr(std::process::Stdio::inherit());
+    let output = cargo.output().map_err(|source| BuildError::Spawn {
+        tool: "cargo".into(),
         source,
     })?;
-    let mut built = Vec::new();
-    for package in wanted {
-        let module = modules
-            .get(&package)
-            .ok_or_else(|| BuildError::NoArtifact(package.clone()))?;
-        let path = out_dir.join(format!("{package}.wasm"));
-        toolchain.finish(module, &path)?;
-        built.push(BuiltComponent { package, path });
+    if !output.status.success() {
+        return Err(BuildError::Cargo(output.status.to_string()));
     }
-    Ok(built)
+    let metadata: Metadata = serde_json::from_slice(&output.stdout)
+        .map_err(|e| BuildError::Cargo(format!("unreadable `cargo metadata` output: {e}")))?;
+    let own_manifest = std::fs::canonicalize(&request.manifest_path).ok();
+    let selected: Vec<&MetadataPackage> = if request.packages.is_empty() {
+        let own: Vec<_> = metadata
+            .packages
+            .iter()
+            .filter(|p| std::fs::canonicalize(&p.manifest_path).ok() == own_manifest)
+            .collect();
+        if own.is_empty() {
+            metadata.packages.iter().collect()
+        } else {
+            own
+        }
+    } else {
+        request
+            .packages
+            .iter()
+            .map(|name| {
+                metadata
+                    .packages
+                    .iter()
+                    .find(|p| &p.name == name)
+                    .ok_or_else(|| BuildError::NoArtifact(name.clone()))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    Ok(selected
+        .into_iter()
+        .map(|p| (p.name.clone(), wants_wasi(&p.metadata)))
+        .collect())
+}
+
+#[derive(serde::Deserialize)]
+struct Metadata {
+    packages: Vec<MetadataPackage>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetadataPackage {
+    name: String,
+    manifest_path: PathBuf,
+    #[serde(default)]
+    metadata: serde_json::Value,
+}
+
+/// Whether a package's `[package.metadata.vigil]` sets `wasi = true`. Plugins are built without
+/// WASI unless they ask for it: std's `println!` then goes nowhere (the SDK's `log` reaches the
+/// host), and in exchange the component instantiates several times faster and imports nothing
+/// but the host interface. A plugin that wants std's stdout and stderr (captured into the
+/// host's log), clocks or randomness sets `wasi = true`; files, environment and sockets stay
+/// denied either way.
+pub fn wants_wasi(metadata: &serde_json::Value) -> bool {
+    metadata
+        .pointer("/vigil/wasi")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// For build scripts: builds every plugin crate directly under each of `dirs` (relative to
@@ -286,6 +384,15 @@ mod tests {
                 .as_deref(),
             Some("serde")
         );
+    }
+
+    #[test]
+    fn plugins_ask_for_wasi_in_their_metadata() {
+        let metadata = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        assert!(wants_wasi(&metadata(r#"{"vigil": {"wasi": true}}"#)));
+        assert!(!wants_wasi(&metadata(r#"{"vigil": {"wasi": false}}"#)));
+        assert!(!wants_wasi(&metadata(r#"{"other-tool": {"wasi": true}}"#)));
+        assert!(!wants_wasi(&serde_json::Value::Null));
     }
 
     #[test]

@@ -48,6 +48,16 @@ fn classify(
     stderr: &str,
 ) -> Error {
     let plugin = plugin.to_string();
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return Error::Host(format!(
+            "cannot start plugin `{plugin}`: all {} pooled instance slots are in use \
+             (raise `pooled_instances`): {error}",
+            config.pooled_instances
+        ));
+    }
     if data.limiter.memory_exceeded {
         return Error::OutOfMemory {
             plugin,
@@ -62,7 +72,7 @@ fn classify(
         Some(Trap::StackOverflow) => Error::StackOverflow { plugin },
         Some(trap) => Error::Trap {
             plugin,
-            message: match panic_message(stderr) {
+            message: match data.panic.clone().or_else(|| panic_message(stderr)) {
                 Some(panic) => format!("{trap}; {panic}"),
                 None => trap.to_string(),
             },
@@ -74,7 +84,8 @@ fn classify(
     }
 }
 
-/// A Rust guest prints `thread '…' panicked at FILE:LINE:COL:` then the message before it aborts.
+/// A Rust guest not built with the SDK's panic hook prints `thread '…' panicked at
+/// FILE:LINE:COL:` then the message to stderr before it aborts.
 fn panic_message(stderr: &str) -> Option<String> {
     let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
     let location = lines.next()?;

@@ -15,8 +15,11 @@ pub struct StoreData {
     pub limiter: Limiter,
     pub stdout: CappedOutput,
     pub stderr: CappedOutput,
-    wasi: WasiCtx,
+    /// Built on the first WASI call: plugins built without WASI never pay for it.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
+    /// The panic message an SDK guest logged in the current call, if any.
+    pub panic: Option<String>,
     log_budget: usize,
     log_dropped: u64,
     log_records_per_call: usize,
@@ -25,18 +28,6 @@ pub struct StoreData {
 
 impl StoreData {
     pub fn new(plugin: Arc<str>, config: &RuntimeConfig) -> Self {
-        let stdout = CappedOutput::new(config.stdio_bytes);
-        let stderr = CappedOutput::new(config.stdio_bytes);
-        // Nothing is granted: no preopened directories, environment, arguments or sockets.
-        // Randomness is a fixed stream so that a run can be replayed bit for bit.
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a; 32]))
-            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0xa5; 32]))
-            .insecure_random_seed(0)
-            .allow_blocking_current_thread(true)
-            .build();
         StoreData {
             plugin,
             limiter: Limiter {
@@ -47,10 +38,11 @@ impl StoreData {
                 memories: config.memories,
                 memory_exceeded: false,
             },
-            stdout,
-            stderr,
-            wasi,
+            stdout: CappedOutput::new(config.stdio_bytes),
+            stderr: CappedOutput::new(config.stdio_bytes),
+            wasi: None,
             table: ResourceTable::new(),
+            panic: None,
             log_budget: config.log_records_per_call,
             log_dropped: 0,
             log_records_per_call: config.log_records_per_call,
@@ -60,6 +52,7 @@ impl StoreData {
 
     /// Called before each call into the guest.
     pub fn begin_call(&mut self) {
+        self.panic = None;
         self.log_budget = self.log_records_per_call;
         self.log_dropped = 0;
     }
@@ -89,8 +82,21 @@ impl StoreData {
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (stdout, stderr) = (&self.stdout, &self.stderr);
+        let ctx = self.wasi.get_or_insert_with(|| {
+            // Nothing is granted: no preopened directories, environment, arguments or sockets.
+            // Randomness is a fixed stream so that a run can be replayed bit for bit.
+            WasiCtx::builder()
+                .stdout(stdout.clone())
+                .stderr(stderr.clone())
+                .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a; 32]))
+                .insecure_random(wasmtime_wasi::Deterministic::new(vec![0xa5; 32]))
+                .insecure_random_seed(0)
+                .allow_blocking_current_thread(true)
+                .build()
+        });
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
@@ -98,6 +104,11 @@ impl WasiView for StoreData {
 
 impl Host for StoreData {
     fn log(&mut self, level: Level, message: String) {
+        // The SDK's panic hook reports here (see the WIT `log`); kept apart from the budget so
+        // that a plugin that logged a lot still gets its panic message attached to the trap.
+        if matches!(level, Level::Error) && message.starts_with("panicked at ") {
+            self.panic = Some(truncate(&message, 1024).to_string());
+        }
         if self.log_budget == 0 {
             self.log_dropped += 1;
             return;

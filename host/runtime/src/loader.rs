@@ -69,7 +69,17 @@ pub(crate) enum Pre {
 impl Runtime {
     /// Builds the engine and linker, and starts the epoch ticker that enforces deadlines.
     pub fn new(config: RuntimeConfig) -> Result<Self, Error> {
-        let engine = Engine::new(&config.engine_config()).map_err(host_error)?;
+        let engine = match Engine::new(&config.engine_config(config.pooling)) {
+            Ok(engine) => engine,
+            Err(error) if config.pooling => {
+                tracing::warn!(
+                    error = %format!("{error:#}"),
+                    "cannot reserve the plugin instance pool; allocating instances on demand"
+                );
+                Engine::new(&config.engine_config(false)).map_err(host_error)?
+            }
+            Err(error) => return Err(host_error(error)),
+        };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(host_error)?;
         crate::bindings::host::add_to_linker::<StoreData, wasmtime::component::HasSelf<StoreData>>(
