@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks side by side in one run and prints the figures for BENCHMARKS.md:
 #   1. instantiate + call of an empty plugin (criterion);
-#   2. KS on 1M vs 1M values: Wasm vs the same code native (criterion) vs scipy.stats.ks_2samp;
+#   2. KS on 1M vs 1M values: Wasm vs the same code native (timed in alternation, see
+#      tests/benches/ks_paired.rs) vs scipy.stats.ks_2samp;
 #   3. `vigil drift` on 1M rows x 27 columns vs a plain scipy script vs Evidently's data-drift
 #      preset: wall time and peak memory of the whole process.
 # Needs Python 3 with numpy, pandas, scipy and evidently (set PYTHON; a venv is made in
@@ -28,8 +29,7 @@ median_us() {  # criterion's median estimate, in microseconds
 }
 empty_od=$(median_us instantiate_and_call_empty_plugin/on_demand)
 empty_pool=$(median_us instantiate_and_call_empty_plugin/pooling)
-ks_wasm=$(median_us ks_1m_vs_1m/wasm)
-ks_native=$(median_us ks_1m_vs_1m/native)
+ks_paired=$(cargo bench --locked -p vigil-tests --bench ks_paired 2>/dev/null | tail -1)
 ks_scipy=$("$PYTHON" tests/bench/scipy_ks.py "$DATA" 2>/dev/null)
 
 measure() { "$PYTHON" tests/bench/measure.py "$@"; }
@@ -38,16 +38,19 @@ vigil_run=$(measure target/release/vigil drift --reference "$ref" --current "$cu
 scipy_run=$(measure "$PYTHON" tests/bench/scipy_drift.py "$ref" "$cur")
 evidently_run=$(measure "$PYTHON" tests/bench/evidently_drift.py "$ref" "$cur")
 
-"$PYTHON" - "$empty_od" "$empty_pool" "$ks_wasm" "$ks_native" "$ks_scipy" \
+"$PYTHON" - "$empty_od" "$empty_pool" "$ks_paired" "$ks_scipy" \
   "$vigil_run" "$scipy_run" "$evidently_run" <<'PY' | tee "$OUT"
 import json, sys
-od, pool, wasm, native, scipy_s = map(float, sys.argv[1:6])
-vigil, scipy_run, evid = (json.loads(a) for a in sys.argv[6:9])
+od, pool = map(float, sys.argv[1:3])
+ks = json.loads(sys.argv[3])
+wasm, native, ratio = ks["wasm_ms"] * 1000, ks["native_ms"] * 1000, ks["ratio"]
+scipy_s = float(sys.argv[4])
+vigil, scipy_run, evid = (json.loads(a) for a in sys.argv[5:8])
 print("| benchmark | figure |\n| --- | --- |")
 print(f"| instantiate + call, empty plugin (on-demand allocator) | {od:.1f} µs median |")
 print(f"| instantiate + call, empty plugin (pooling allocator) | {pool:.1f} µs median |")
-print(f"| KS 1M vs 1M, Wasm | {wasm/1000:.1f} ms median |")
-print(f"| KS 1M vs 1M, same code native | {native/1000:.1f} ms median (Wasm/native = {wasm/native:.2f}) |")
+print(f"| KS 1M vs 1M, Wasm | {wasm/1000:.1f} ms median of {ks['rounds']} |")
+print(f"| KS 1M vs 1M, same code native | {native/1000:.1f} ms median (Wasm/native = {ratio:.2f}, median of per-round ratios) |")
 print(f"| KS 1M vs 1M, scipy.stats.ks_2samp | {scipy_s*1000:.1f} ms median of 5 (scipy/Wasm = {scipy_s*1e6/wasm:.2f}) |")
 for name, run in [("vigil drift", vigil), ("scipy script", scipy_run), ("Evidently DataDriftPreset", evid)]:
     print(f"| 1M x 27 columns, {name} | {run['wall_s']:.2f} s, {run['peak_mib']:.0f} MiB peak (exit {run['exit']}) |")

@@ -1,16 +1,13 @@
-//! Plugin call costs: the fixed cost of a call (instantiate + call an empty plugin), and the
-//! KS test on 1M vs 1M values through Wasm against the same code compiled natively.
+//! The fixed cost of a plugin call: instantiate an empty plugin in a fresh store and call it,
+//! with each instance allocator. (The KS comparison with native code is `ks_paired.rs`.)
 //!
-//! Run through `scripts/bench.sh`, which also times scipy on the same data and writes the
-//! figures to BENCHMARKS.md. The KS data comes from `target/bench-data/` (written by
-//! `tests/bench/make_data.py`); without it, that group is skipped.
+//! Run through `scripts/bench.sh`, which writes the figures to BENCHMARKS.md.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vigil_runtime::{Action, ColumnData, Context, History, Runtime, RuntimeConfig};
-use vigil_tests::{load, workspace};
+use vigil_runtime::{Action, Context, History, Runtime, RuntimeConfig};
+use vigil_tests::load;
 
 fn empty_context() -> Context {
     Context {
@@ -47,54 +44,5 @@ fn instantiate_and_call(c: &mut Criterion) {
     group.finish();
 }
 
-fn read_f64s(path: &PathBuf) -> Option<Vec<f64>> {
-    let bytes = std::fs::read(path).ok()?;
-    Some(
-        bytes
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-            .collect(),
-    )
-}
-
-fn ks_1m(c: &mut Criterion) {
-    let dir = workspace().join("target/bench-data");
-    let (Some(reference), Some(current)) = (
-        read_f64s(&dir.join("ks_reference.f64")),
-        read_f64s(&dir.join("ks_current.f64")),
-    ) else {
-        eprintln!("no KS data in {}; run scripts/bench.sh", dir.display());
-        return;
-    };
-    let reference = ColumnData::Numeric(reference);
-    let current = ColumnData::Numeric(current);
-    let mut group = c.benchmark_group("ks_1m_vs_1m");
-    group.sample_size(20);
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let plugin = load(&runtime, "drift-ks");
-    group.bench_function("wasm", |b| {
-        b.iter(|| {
-            let mut session = plugin.drift_test(&reference, "{}").unwrap();
-            black_box(session.evaluate(&current).unwrap())
-        })
-    });
-    let to_sdk = |c: &ColumnData| match c {
-        ColumnData::Numeric(v) => vigil_plugin_sdk::ColumnData::Numeric(v.clone()),
-        ColumnData::Categorical(_) => unreachable!(),
-    };
-    group.bench_function("native", |b| {
-        b.iter_batched(
-            || (to_sdk(&reference), to_sdk(&current)),
-            |(r, c)| {
-                black_box(
-                    vigil_plugin_sdk::testing::drift_test::<drift_ks::Ks>(r, c, "{}").unwrap(),
-                )
-            },
-            criterion::BatchSize::LargeInput,
-        )
-    });
-    group.finish();
-}
-
-criterion_group!(benches, instantiate_and_call, ks_1m);
+criterion_group!(benches, instantiate_and_call);
 criterion_main!(benches);
