@@ -3,6 +3,9 @@
 //! A webhook receives `POST` with a JSON body (or `{"text": …}` for Slack) and, when the
 //! channel has a secret, the header `X-Vigil-Signature: sha256=<hex HMAC of the body>`.
 //! Failed deliveries are retried 5 times, waiting 0.5 s and doubling.
+//!
+//! Alerts are recorded as `pending` in the same transaction as the evaluation that fires them,
+//! then delivered; whatever a crash leaves pending is delivered at the next start.
 
 use std::time::Duration;
 
@@ -64,18 +67,14 @@ impl Alerter {
         Alerter { store, client }
     }
 
-    /// Records the alert, logs it, and starts webhook deliveries in the background.
-    pub async fn fire(&self, channels: &[Channel], event: AlertEvent) -> vigil_store::Result<i64> {
-        let id = self
-            .store
-            .insert_alert(
-                event.monitor_id,
-                event.evaluation_id,
-                &event.cause,
-                &event.message,
-                "pending",
-            )
-            .await?;
+    /// Delivers an alert already recorded as pending (with its evaluation): logs it and starts
+    /// webhook deliveries in the background; its `delivery` is updated when they end.
+    pub async fn deliver_recorded(
+        &self,
+        channels: &[Channel],
+        event: AlertEvent,
+        id: i64,
+    ) -> vigil_store::Result<()> {
         let mut webhooks = Vec::new();
         for channel in channels {
             match channel {
@@ -97,7 +96,7 @@ impl Alerter {
         }
         if webhooks.is_empty() {
             self.store.set_alert_delivery(id, "logged").await?;
-            return Ok(id);
+            return Ok(());
         }
         let alerter = self.clone();
         tokio::spawn(async move {
@@ -111,7 +110,31 @@ impl Alerter {
                 tracing::error!(%error, alert = id, "cannot record alert delivery");
             }
         });
-        Ok(id)
+        Ok(())
+    }
+
+    /// Delivers the alerts a crash or shutdown left pending, through their monitors' current
+    /// channels. Delivery is at least once: a webhook may see an alert twice if the daemon
+    /// stopped after sending it and before recording that; the body's `id` tells repeats apart.
+    pub async fn resume_pending(&self) -> anyhow::Result<usize> {
+        let pending = self.store.pending_alerts().await?;
+        let monitors = self.store.monitors().await?;
+        for alert in &pending {
+            let Some(monitor) = monitors.iter().find(|m| m.id == alert.monitor_id) else {
+                continue; // deleted since, and its alerts with it
+            };
+            let spec: crate::monitor::spec::MonitorSpec = serde_json::from_str(&monitor.spec)?;
+            let event = AlertEvent {
+                monitor: monitor.name.clone(),
+                monitor_id: monitor.id,
+                evaluation_id: alert.evaluation_id,
+                cause: alert.cause.clone(),
+                message: alert.message.clone(),
+            };
+            self.deliver_recorded(&spec.alerts.channels, event, alert.id)
+                .await?;
+        }
+        Ok(pending.len())
     }
 
     async fn deliver(&self, url: &str, secret: Option<&str>, body: Vec<u8>) -> String {

@@ -6,6 +6,8 @@
 //! plugin_body_limit = 33554432   # bytes
 //! ingest_body_limit = 16777216   # bytes
 //! ingest_max_rows = 10000
+//! ingest_max_in_flight = 16
+//! ingest_wait_ms = 2000
 //! evaluation_workers = 2
 //! plugin_deadline_ms = 2000
 //! plugin_memory_mib = 64
@@ -28,6 +30,11 @@ pub struct Config {
     pub ingest_body_limit: usize,
     /// Most records in one ingestion request.
     pub ingest_max_rows: usize,
+    /// Ingestion (records and labels) requests read, parsed or waiting to commit at once.
+    /// With the body limit, this bounds the memory ingestion can take.
+    pub ingest_max_in_flight: usize,
+    /// How long a request waits for one of those slots before it gets 429 with Retry-After.
+    pub ingest_wait_ms: u64,
     /// Evaluations running at once (each evaluates its columns in parallel).
     pub evaluation_workers: usize,
     /// Wall-clock budget of one plugin call.
@@ -54,6 +61,8 @@ impl Default for Config {
             plugin_body_limit: 32 << 20,
             ingest_body_limit: 16 << 20,
             ingest_max_rows: 10_000,
+            ingest_max_in_flight: 16,
+            ingest_wait_ms: 2_000,
             evaluation_workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
@@ -113,6 +122,9 @@ impl Config {
         if let Some(v) = var("VIGIL_INGEST_MAX_ROWS") {
             self.ingest_max_rows = parse("VIGIL_INGEST_MAX_ROWS", v)?;
         }
+        if let Some(v) = var("VIGIL_INGEST_MAX_IN_FLIGHT") {
+            self.ingest_max_in_flight = parse("VIGIL_INGEST_MAX_IN_FLIGHT", v)?;
+        }
         if let Some(v) = var("VIGIL_EVALUATION_WORKERS") {
             self.evaluation_workers = parse("VIGIL_EVALUATION_WORKERS", v)?;
         }
@@ -128,6 +140,10 @@ impl Config {
         if let Some(v) = var("VIGIL_URL") {
             self.url = Some(v);
         }
+        anyhow::ensure!(
+            self.ingest_max_in_flight > 0,
+            "ingest_max_in_flight must be at least 1"
+        );
         anyhow::ensure!(
             self.evaluation_workers > 0,
             "evaluation_workers must be at least 1"

@@ -642,10 +642,12 @@ async fn ingestion_is_whole_checked_and_idempotent() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drift_is_detected_alerted_signed_and_replayed() {
-    // A webhook receiver that records what it gets.
-    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+/// What a webhook receiver got: the signature header (if any) and the body of each call.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+/// A local webhook receiver that records what it gets; returns its URL.
+async fn webhook_receiver() -> (String, Received) {
+    let received = Received::default();
     let sink = received.clone();
     let hook = axum::Router::new().route(
         "/hook",
@@ -653,7 +655,9 @@ async fn drift_is_detected_alerted_signed_and_replayed() {
             move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                 let sink = sink.clone();
                 async move {
-                    let signature = headers["x-vigil-signature"].to_str().unwrap().to_string();
+                    let signature = headers
+                        .get("x-vigil-signature")
+                        .map(|v| v.to_str().unwrap().to_string());
                     sink.lock().unwrap().push((signature, body.to_vec()));
                     "ok"
                 }
@@ -661,9 +665,14 @@ async fn drift_is_detected_alerted_signed_and_replayed() {
         ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
+    (url, received)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_detected_alerted_signed_and_replayed() {
+    let (hook_url, received) = webhook_receiver().await;
     let dir = tempfile::tempdir().unwrap();
     for db in databases(&dir) {
         received.lock().unwrap().clear();
@@ -733,7 +742,7 @@ async fn drift_is_detected_alerted_signed_and_replayed() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let (signature, body) = received.lock().unwrap()[0].clone();
-        assert_eq!(signature, vigil::alerts::signature("s3cret", &body));
+        assert_eq!(signature, Some(vigil::alerts::signature("s3cret", &body)));
         let sent: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             (sent["monitor"].as_str(), sent["cause"].as_str()),
@@ -764,6 +773,101 @@ async fn drift_is_detected_alerted_signed_and_replayed() {
         assert!(
             metrics.contains("vigil_ingested_records_total{model=\"m\"} 1500"),
             "{metrics}"
+        );
+        daemon.stop().await;
+    }
+}
+
+/// The state a crash leaves between an evaluation's commit and its alert's delivery: the alert
+/// is stored, pending, with the evaluation. The next start delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_left_pending_by_a_crash_is_delivered_at_the_next_start() {
+    let (hook_url, received) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        received.lock().unwrap().clear();
+        let daemon = start(&db).await;
+        daemon.upload_standard_plugins().await;
+        model_and_monitor(
+            &daemon,
+            500,
+            json!({"alerts": {"channels": [{"type": "webhook", "url": hook_url}]}}),
+        )
+        .await;
+        daemon.stop().await;
+
+        let store = vigil_store::Store::open(&db).await.unwrap();
+        let monitor = store.monitor("watch").await.unwrap().unwrap();
+        let (evaluation_id, alert_ids) = store
+            .record_evaluation(
+                &vigil_store::NewEvaluation {
+                    monitor_id: monitor.id,
+                    window_start: 0,
+                    window_end: 500,
+                    started_at: 1,
+                    finished_at: 2,
+                    status: "ok",
+                    action: "alert",
+                    reason: "x drifted",
+                    result: "{}",
+                },
+                &vigil_store::MonitorState {
+                    next_offset: 500,
+                    last_closed_at: 2,
+                    state: "{}".into(),
+                },
+                &[vigil_store::NewAlert {
+                    cause: "drift",
+                    message: "x drifted",
+                }],
+            )
+            .await
+            .unwrap();
+        drop(store);
+        assert!(received.lock().unwrap().is_empty());
+
+        let daemon = start(&db).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, alerts) = daemon
+                .admin(Method::GET, "/v1/alerts?monitor=watch", None)
+                .await;
+            let delivery = alerts["alerts"][0]["delivery"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            if delivery.contains("delivered") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the pending alert was not delivered: {alerts}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let sent: Vec<Value> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(signature, body)| {
+                assert_eq!(signature, &None, "the channel has no secret");
+                serde_json::from_slice(body).unwrap()
+            })
+            .collect();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(
+            (
+                sent[0]["id"].as_i64(),
+                sent[0]["evaluation_id"].as_i64(),
+                sent[0]["cause"].as_str(),
+                sent[0]["message"].as_str()
+            ),
+            (
+                Some(alert_ids[0]),
+                Some(evaluation_id),
+                Some("drift"),
+                Some("x drifted")
+            )
         );
         daemon.stop().await;
     }
@@ -1006,6 +1110,91 @@ async fn slow_clients_are_cut_off_and_others_are_served() {
     assert!(
         waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
         "{waited:?}"
+    );
+    daemon.stop().await;
+}
+
+/// RELIABILITY D6: past `ingest_max_in_flight` requests, the next ones wait briefly and then
+/// get 429 with Retry-After instead of piling up in memory; a freed slot serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingestion_past_its_slots_gets_429_and_recovers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let daemon = start_with(&db, |c| {
+        c.ingest_max_in_flight = 1;
+        c.ingest_wait_ms = 200;
+    })
+    .await;
+    let (status, body) = daemon
+        .json(
+            Method::POST,
+            "/v1/models",
+            json!({"name": "m", "task": "regression"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A client that sends its headers and half its body, then stalls, holding the one slot.
+    let held = b"id,x\nheld,1.5\n";
+    let mut slow = tokio::net::TcpStream::connect(daemon.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    slow.write_all(
+        format!(
+            "POST /v1/models/m/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+            daemon.admin,
+            held.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    slow.write_all(&held[..5]).await.unwrap();
+
+    let send = |id: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/v1/models/m/records", daemon.url))
+            .bearer_auth(&daemon.admin)
+            .header("content-type", "text/csv")
+            .body(format!("id,x\n{id},2.5\n"))
+            .send()
+    };
+    // Until the stalled request has taken the slot, others may still get in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut other_stored = 0;
+    let refused = loop {
+        let response = send("other").await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            break response;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        other_stored = 1; // the same id each time: stored once
+        assert!(
+            Instant::now() < deadline,
+            "the stalled request never took the slot"
+        );
+    };
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "overloaded", "{error}");
+
+    // The stalled client finishes; its request is stored and the slot is free again.
+    slow.write_all(&held[5..]).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let n = slow.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(send("after").await.unwrap().status(), StatusCode::OK);
+    let (_, metrics) = daemon.admin(Method::GET, "/metrics", None).await;
+    let metrics = metrics.as_str().unwrap();
+    let stored = 2 + other_stored; // `held` and `after`, and `other` if it got in
+    assert!(
+        metrics.contains(&format!(
+            "vigil_ingested_records_total{{model=\"m\"}} {stored}"
+        )),
+        "{metrics}"
     );
     daemon.stop().await;
 }

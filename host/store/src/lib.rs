@@ -253,6 +253,16 @@ pub struct NewEvaluation<'a> {
     pub result: &'a str,
 }
 
+/// An alert an evaluation fires, stored with it.
+#[derive(Clone, Debug)]
+pub struct NewAlert<'a> {
+    pub cause: &'a str,
+    pub message: &'a str,
+}
+
+/// The `delivery` of an alert that has not been delivered yet.
+pub const PENDING_DELIVERY: &str = "pending";
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Evaluation {
     pub id: i64,
@@ -1258,14 +1268,18 @@ impl Store {
         Ok(())
     }
 
-    /// Stores an evaluation and moves the monitor past its window in one transaction, so a
-    /// crash either keeps both or neither: a window is re-run, never skipped. Fails with a
-    /// [`Error::Conflict`] when the window was already evaluated (by another replica).
+    /// Stores an evaluation, the alerts it fires (as `pending` deliveries) and the monitor's
+    /// move past its window in one transaction, so a crash keeps all or none of them: a window
+    /// is re-run, never skipped, and an alert is never lost between the evaluation's commit
+    /// and its delivery ([`Store::pending_alerts`] finds it again). Returns the evaluation's
+    /// id and the alerts' ids, in order. Fails with a [`Error::Conflict`] when the window was
+    /// already evaluated (by another replica).
     pub async fn record_evaluation(
         &self,
         evaluation: &NewEvaluation<'_>,
         next: &MonitorState,
-    ) -> Result<i64> {
+        alerts: &[NewAlert<'_>],
+    ) -> Result<(i64, Vec<i64>)> {
         let mut tx = self.begin().await?;
         let moved = sqlx::query(
             "UPDATE monitor_state SET next_offset = $1, last_closed_at = $2, state = $3 \
@@ -1301,8 +1315,25 @@ impl Store {
         .bind(evaluation.result)
         .fetch_one(&mut **tx)
         .await?;
+        let mut alert_ids = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            alert_ids.push(
+                sqlx::query_scalar(
+                    "INSERT INTO alerts (monitor_id, evaluation_id, cause, message, created_at, \
+                     delivery) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(evaluation.monitor_id)
+                .bind(id)
+                .bind(alert.cause)
+                .bind(alert.message)
+                .bind(evaluation.finished_at)
+                .bind(PENDING_DELIVERY)
+                .fetch_one(&mut **tx)
+                .await?,
+            );
+        }
         tx.commit().await?;
-        Ok(id)
+        Ok((id, alert_ids))
     }
 
     const EVALUATION_COLUMNS: &str = "id, monitor_id, window_start, window_end, started_at, \
@@ -1350,6 +1381,19 @@ impl Store {
     }
 
     // ---- alerts ----
+
+    /// Alerts recorded but not yet delivered (oldest first): left by a crash or a shutdown
+    /// between an evaluation's commit and the end of its alert's delivery.
+    pub async fn pending_alerts(&self) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT id, monitor_id, evaluation_id, cause, message, created_at, delivery \
+             FROM alerts WHERE delivery = $1 ORDER BY id",
+        )
+        .bind(PENDING_DELIVERY)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert).collect()
+    }
 
     pub async fn insert_alert(
         &self,
@@ -1400,20 +1444,20 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Alert {
-                    id: row.try_get("id")?,
-                    monitor_id: row.try_get("monitor_id")?,
-                    evaluation_id: row.try_get("evaluation_id")?,
-                    cause: row.try_get("cause")?,
-                    message: row.try_get("message")?,
-                    created_at: row.try_get("created_at")?,
-                    delivery: row.try_get("delivery")?,
-                })
-            })
-            .collect()
+        rows.iter().map(alert).collect()
     }
+}
+
+fn alert(row: &AnyRow) -> Result<Alert> {
+    Ok(Alert {
+        id: row.try_get("id")?,
+        monitor_id: row.try_get("monitor_id")?,
+        evaluation_id: row.try_get("evaluation_id")?,
+        cause: row.try_get("cause")?,
+        message: row.try_get("message")?,
+        created_at: row.try_get("created_at")?,
+        delivery: row.try_get("delivery")?,
+    })
 }
 
 async fn insert_monitor_plugins(

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::Connection;
 use vigil_store::{
     Backend, Column, ColumnData, Error, EvaluationQuery, IdempotencyKey, IngestOutcome,
-    LabelOutcome, LabelValue, MISSING_CODE, MonitorState, NewEvaluation, NewMonitor, NewPlugin,
-    PluginInsert, RecordBatch, Store,
+    LabelOutcome, LabelValue, MISSING_CODE, MonitorState, NewAlert, NewEvaluation, NewMonitor,
+    NewPlugin, PENDING_DELIVERY, PluginInsert, RecordBatch, Store,
 };
 
 const POSTGRES_ENV: &str = "VIGIL_TEST_POSTGRES_URL";
@@ -786,9 +786,10 @@ async fn monitors_create_update_delete() {
 
         // Deleting takes the monitor's evaluations, alerts and state with it.
         let eval = s
-            .record_evaluation(&evaluation(created.id, 42, 52, 1000), &state(52, 1000))
+            .record_evaluation(&evaluation(created.id, 42, 52, 1000), &state(52, 1000), &[])
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         s.insert_alert(created.id, Some(eval), "drift", "x drifted", "pending")
             .await
             .unwrap();
@@ -1311,24 +1312,53 @@ async fn record_evaluation_moves_the_window_once() {
         assert!(s.monitor_state(monitor.id + 1000).await.unwrap().is_none());
 
         let next = state(10, 5000);
-        let id = s
-            .record_evaluation(&evaluation(monitor.id, 0, 10, 5000), &next)
+        let fired = [
+            NewAlert {
+                cause: "drift",
+                message: "3 of 5 columns drifted",
+            },
+            NewAlert {
+                cause: "quarantine:p",
+                message: "p failed",
+            },
+        ];
+        let (id, alert_ids) = s
+            .record_evaluation(&evaluation(monitor.id, 0, 10, 5000), &next, &fired)
             .await
             .unwrap();
         assert_eq!(s.monitor_state(monitor.id).await.unwrap().unwrap(), next);
+        // The alerts are stored with the evaluation, waiting for delivery.
+        let pending = s.pending_alerts().await.unwrap();
+        assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), alert_ids);
+        assert!(pending.iter().all(|a| a.evaluation_id == Some(id)
+            && a.monitor_id == monitor.id
+            && a.delivery == PENDING_DELIVERY));
+        assert_eq!(
+            (pending[0].cause.as_str(), pending[0].message.as_str()),
+            ("drift", "3 of 5 columns drifted")
+        );
 
         // The same window again (another replica got there first) is a conflict, and so is a
-        // window that does not start where the monitor stands; neither changes anything.
+        // window that does not start where the monitor stands; neither changes anything, nor
+        // stores its alerts.
         for start in [0, 20] {
             let again = s
                 .record_evaluation(
                     &evaluation(monitor.id, start, start + 10, 6000),
                     &state(99, 6000),
+                    &fired,
                 )
                 .await;
             assert!(is_conflict(&again), "window at {start}: {again:?}");
         }
         assert_eq!(s.monitor_state(monitor.id).await.unwrap().unwrap(), next);
+        assert_eq!(s.pending_alerts().await.unwrap().len(), 2);
+        s.set_alert_delivery(alert_ids[0], "logged").await.unwrap();
+        let pending = s.pending_alerts().await.unwrap();
+        assert_eq!(
+            pending.iter().map(|a| a.id).collect::<Vec<_>>(),
+            [alert_ids[1]]
+        );
         let stored = s
             .evaluations(&EvaluationQuery {
                 monitor_id: monitor.id,
@@ -1347,7 +1377,7 @@ async fn record_evaluation_moves_the_window_once() {
         let saved = s.monitor_state(monitor.id).await.unwrap().unwrap();
         assert_eq!(saved.state, r#"{"quarantine":true}"#);
         assert_eq!((saved.next_offset, saved.last_closed_at), (10, 5000));
-        s.record_evaluation(&evaluation(monitor.id, 10, 20, 7000), &state(20, 7000))
+        s.record_evaluation(&evaluation(monitor.id, 10, 20, 7000), &state(20, 7000), &[])
             .await
             .unwrap();
         assert_eq!(
@@ -1387,14 +1417,17 @@ async fn evaluations_page_and_filter() {
                 s.record_evaluation(
                     &evaluation(one.id, k * 10, k * 10 + 10, (k + 1) * 1000),
                     &state(k * 10 + 10, (k + 1) * 1000),
+                    &[],
                 )
                 .await
-                .unwrap(),
+                .unwrap()
+                .0,
             );
             if k < 2 {
                 s.record_evaluation(
                     &evaluation(two.id, k * 5, k * 5 + 5, 10_000 + k),
                     &state(k * 5 + 5, 10_000 + k),
+                    &[],
                 )
                 .await
                 .unwrap();
@@ -1473,9 +1506,10 @@ async fn alerts_list_and_delivery() {
             .await
             .unwrap();
         let eval = s
-            .record_evaluation(&evaluation(one.id, 0, 10, 1000), &state(10, 1000))
+            .record_evaluation(&evaluation(one.id, 0, 10, 1000), &state(10, 1000), &[])
             .await
-            .unwrap();
+            .unwrap()
+            .0;
 
         let a1 = s
             .insert_alert(one.id, Some(eval), "drift", "x drifted", "pending")

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use vigil_runtime::{Action, History, Plugin, Runtime};
-use vigil_store::{MonitorState, NewEvaluation, RecordBatch, Store, now_ms};
+use vigil_store::{MonitorState, NewAlert, NewEvaluation, RecordBatch, Store, now_ms};
 
 use crate::alerts::{AlertEvent, Alerter};
 use crate::ingest::Task;
@@ -153,6 +153,13 @@ impl Monitoring {
 
     /// Runs until [`Monitoring::stop`], then waits for the evaluations in flight.
     pub async fn run(self: Arc<Self>) {
+        match self.alerter.resume_pending().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(alerts = n, "delivering alerts left pending"),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot resume pending alerts")
+            }
+        }
         let mut stopping = self.stopping.subscribe();
         loop {
             tokio::select! {
@@ -370,7 +377,12 @@ impl Monitoring {
         let finished = now_ms();
         let status = outcome.status();
         let reason = outcome.reason();
-        let evaluation_id = self
+        let fired: Vec<NewAlert> = alerts
+            .iter()
+            .filter(|(_, fire, _)| *fire)
+            .map(|(cause, _, message)| NewAlert { cause, message })
+            .collect();
+        let (evaluation_id, alert_ids) = self
             .store
             .record_evaluation(
                 &NewEvaluation {
@@ -389,30 +401,27 @@ impl Monitoring {
                     last_closed_at: finished,
                     state: serde_json::to_string(&carried)?,
                 },
+                &fired,
             )
             .await?;
         self.observe(&monitor.name, &outcome, status, closed.elapsed());
-        for (cause, fire, message) in alerts {
-            if !fire {
-                continue;
-            }
+        let fired = alerts.into_iter().filter(|(_, fire, _)| *fire);
+        for ((cause, _, message), id) in fired.zip(alert_ids) {
             self.metrics
                 .alerts
                 .get_or_create(&MonitorLabel {
                     monitor: monitor.name.clone(),
                 })
                 .inc();
+            let event = AlertEvent {
+                monitor: monitor.name.clone(),
+                monitor_id: monitor.id,
+                evaluation_id: Some(evaluation_id),
+                cause,
+                message,
+            };
             self.alerter
-                .fire(
-                    &spec.alerts.channels,
-                    AlertEvent {
-                        monitor: monitor.name.clone(),
-                        monitor_id: monitor.id,
-                        evaluation_id: Some(evaluation_id),
-                        cause,
-                        message,
-                    },
-                )
+                .deliver_recorded(&spec.alerts.channels, event, id)
                 .await?;
         }
         Ok(Step::Evaluated)

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub plugins: Arc<PluginCache>,
     pub monitoring: Arc<Monitoring>,
+    /// Admission for ingestion requests (see `Config::ingest_max_in_flight`).
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
         );
         AppState {
             store,
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
             config: Arc::new(config),
             metrics,
             plugins,

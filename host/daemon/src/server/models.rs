@@ -191,11 +191,30 @@ async fn off_thread<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("parser task: {e}")))
 }
 
+/// Waits for an ingestion slot, before the body is read: past `ingest_max_in_flight`
+/// requests, memory would grow with every client, so the next ones wait briefly and are then
+/// told to come back (RELIABILITY D6).
+async fn ingest_slot(state: &AppState) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    let wait = std::time::Duration::from_millis(state.config.ingest_wait_ms);
+    match tokio::time::timeout(wait, state.ingest_slots.clone().acquire_owned()).await {
+        Ok(permit) => Ok(permit.expect("the semaphore is never closed")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "overloaded",
+            format!(
+                "{} ingestion requests are already in progress; retry later",
+                state.config.ingest_max_in_flight
+            ),
+        )),
+    }
+}
+
 pub async fn ingest(
     State(state): State<AppState>,
     Path(model): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
+    let _slot = ingest_slot(&state).await?;
     let model = find_model(&state, &model).await?;
     let format = format_of(request.headers())?;
     let key = request
@@ -271,6 +290,7 @@ pub async fn labels(
     Path(model): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
+    let _slot = ingest_slot(&state).await?;
     let model = find_model(&state, &model).await?;
     let format = format_of(request.headers())?;
     let body = read_body(request, state.config.ingest_body_limit).await?;
