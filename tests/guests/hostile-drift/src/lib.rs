@@ -1,14 +1,15 @@
 //! A drift test that misbehaves on purpose, chosen by its configuration, so the tests can
 //! check that the host contains each failure and keeps serving.
 
-use std::hint::black_box;
 use std::io::Write;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use vigil_hostile::{Mode as Shared, misbehave};
 use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result, ScoreKind};
 
-/// Which failure to commit in `evaluate`.
+/// Which failure to commit in `evaluate`: the modes every hostile guest shares
+/// (`vigil-hostile`), and three of a drift test's own.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
@@ -61,26 +62,20 @@ impl DriftTest for Hostile {
             threshold: 0.05,
             drifted: false,
         };
+        let shared = match self.mode {
+            Mode::Behave => Some(Shared::Behave),
+            Mode::Loop => Some(Shared::Loop),
+            Mode::MemoryBomb => Some(Shared::MemoryBomb),
+            Mode::Recursion => Some(Shared::Recursion),
+            Mode::Panic => Some(Shared::Panic),
+            Mode::Refuse => Some(Shared::Refuse),
+            Mode::StdoutFlood | Mode::LogFlood | Mode::NanStatistic => None,
+        };
+        if let Some(shared) = shared {
+            misbehave(shared).map_err(Error::InvalidInput)?;
+            return Ok(ok);
+        }
         match self.mode {
-            Mode::Behave => Ok(ok),
-            Mode::Loop => {
-                let mut n = 0u64;
-                loop {
-                    n = black_box(n.wrapping_add(1));
-                }
-            }
-            Mode::MemoryBomb => {
-                let mut hoard: Vec<Vec<u8>> = Vec::new();
-                loop {
-                    hoard.push(vec![1u8; 1 << 20]);
-                    black_box(&hoard);
-                }
-            }
-            Mode::Recursion => Ok(DriftResult {
-                statistic: recurse(black_box(1)) as f64,
-                ..ok
-            }),
-            Mode::Panic => panic!("the hostile plugin panics on purpose"),
             Mode::StdoutFlood => {
                 let chunk = vec![b'x'; 1 << 20];
                 let mut stdout = std::io::stdout();
@@ -101,15 +96,9 @@ impl DriftTest for Hostile {
                 statistic: f64::NAN,
                 ..ok
             }),
-            Mode::Refuse => Err(Error::InvalidInput("refused on purpose".into())),
+            _ => unreachable!("the shared modes returned above"),
         }
     }
-}
-
-#[allow(unconditional_recursion)] // on purpose: the stack cap must stop it
-fn recurse(depth: u64) -> u64 {
-    let frame = black_box([depth; 16]);
-    recurse(depth + 1) + frame[depth as usize % 16]
 }
 
 vigil_plugin_sdk::export_drift_test!(Hostile);
