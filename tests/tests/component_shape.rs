@@ -178,6 +178,7 @@ async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
     let config = vigil::config::Config {
         database_url: db.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        upload_rate_per_second: 0.0, // every case in a burst
         ..Default::default()
     };
     let store = vigil_store::Store::open(&db).await.unwrap();

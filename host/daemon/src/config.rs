@@ -8,6 +8,10 @@
 //! ingest_max_rows = 10000
 //! ingest_max_in_flight = 16
 //! ingest_wait_ms = 2000
+//! ingest_rate_per_second = 200.0  # requests per API token; 0 turns the limit off
+//! ingest_rate_burst = 400.0
+//! upload_rate_per_second = 2.0
+//! upload_rate_burst = 20.0
 //! evaluation_workers = 2
 //! plugin_deadline_ms = 2000
 //! plugin_memory_mib = 64
@@ -35,6 +39,13 @@ pub struct Config {
     pub ingest_max_in_flight: usize,
     /// How long a request waits for one of those slots before it gets 429 with Retry-After.
     pub ingest_wait_ms: u64,
+    /// Ingestion requests (records and labels) one API token may send per second, sustained;
+    /// past it and its burst, 429 with Retry-After. 0 turns the limit off.
+    pub ingest_rate_per_second: f64,
+    pub ingest_rate_burst: f64,
+    /// The same for plugin uploads, each of which is compiled.
+    pub upload_rate_per_second: f64,
+    pub upload_rate_burst: f64,
     /// Evaluations running at once (each evaluates its columns in parallel).
     pub evaluation_workers: usize,
     /// Wall-clock budget of one plugin call.
@@ -63,6 +74,13 @@ impl Default for Config {
             ingest_max_rows: 10_000,
             ingest_max_in_flight: 16,
             ingest_wait_ms: 2_000,
+            // Ingestion requests carry up to 10,000 records each, so 200 a second is more
+            // than the daemon can store: the limit stops floods of tiny requests, not load.
+            ingest_rate_per_second: 200.0,
+            ingest_rate_burst: 400.0,
+            // Enough to push a directory of plugins at once; each upload is compiled.
+            upload_rate_per_second: 2.0,
+            upload_rate_burst: 20.0,
             evaluation_workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
@@ -139,6 +157,23 @@ impl Config {
         }
         if let Some(v) = var("VIGIL_URL") {
             self.url = Some(v);
+        }
+        for (name, per_second, burst) in [
+            (
+                "ingest_rate",
+                self.ingest_rate_per_second,
+                self.ingest_rate_burst,
+            ),
+            (
+                "upload_rate",
+                self.upload_rate_per_second,
+                self.upload_rate_burst,
+            ),
+        ] {
+            anyhow::ensure!(
+                per_second >= 0.0 && (per_second == 0.0 || burst >= 1.0),
+                "{name}_per_second must be 0 (no limit) or more, with {name}_burst at least 1"
+            );
         }
         anyhow::ensure!(
             self.ingest_max_in_flight > 0,

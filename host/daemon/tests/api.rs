@@ -1012,7 +1012,7 @@ async fn failures_are_contained_and_never_read_as_no_drift() {
 async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
-    let daemon = start(&db).await;
+    let daemon = start_with(&db, |c| c.upload_rate_per_second = 0.0).await;
     let (_, policy) = STANDARD_PLUGINS
         .iter()
         .find(|(n, _)| *n == "policy-threshold")
@@ -1195,6 +1195,61 @@ async fn ingestion_past_its_slots_gets_429_and_recovers() {
             "vigil_ingested_records_total{{model=\"m\"}} {stored}"
         )),
         "{metrics}"
+    );
+    daemon.stop().await;
+}
+
+/// RELIABILITY U8: each API token has its own bucket per class of route; past the burst, 429
+/// with a Retry-After that says when a request will be allowed, whatever `X-Forwarded-For`
+/// says, and other tokens are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_token_is_rate_limited_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let daemon = start_with(&db, |c| {
+        c.upload_rate_per_second = 0.1;
+        c.upload_rate_burst = 2.0;
+    })
+    .await;
+    let (_, policy) = STANDARD_PLUGINS
+        .iter()
+        .find(|(n, _)| *n == "policy-threshold")
+        .unwrap();
+    let upload = |token: String, forwarded: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/v1/plugins", daemon.url))
+            .bearer_auth(token)
+            .header("x-forwarded-for", forwarded)
+            .body(policy.to_vec())
+            .send()
+    };
+    let first = upload(daemon.admin.clone(), "10.0.0.1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let second = upload(daemon.admin.clone(), "10.0.0.2").await.unwrap();
+    assert_eq!(second.status(), StatusCode::OK, "the same bytes again");
+    for forwarded in ["10.0.0.3", "10.0.0.4"] {
+        let limited = upload(daemon.admin.clone(), forwarded).await.unwrap();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        // 0.1 per second: the next request is allowed in up to 10 s.
+        let retry: u64 = limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=10).contains(&retry), "{retry}");
+        let error: Value = limited.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "rate_limited", "{error}");
+    }
+    let store = vigil_store::Store::open(&db).await.unwrap();
+    let other = auth::create_token(&store, "other", auth::Role::Write)
+        .await
+        .unwrap()
+        .text;
+    let response = upload(other, "10.0.0.3").await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "another token has its own bucket"
     );
     daemon.stop().await;
 }

@@ -9,6 +9,7 @@ pub mod error;
 mod models;
 mod monitors;
 pub mod plugins;
+pub mod rate_limit;
 mod results;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub monitoring: Arc<Monitoring>,
     /// Admission for ingestion requests (see `Config::ingest_max_in_flight`).
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 impl AppState {
@@ -56,6 +58,16 @@ impl AppState {
         AppState {
             store,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
+            rate_limits: Arc::new(rate_limit::RateLimits::new(
+                rate_limit::Rate {
+                    per_second: config.ingest_rate_per_second,
+                    burst: config.ingest_rate_burst,
+                },
+                rate_limit::Rate {
+                    per_second: config.upload_rate_per_second,
+                    burst: config.upload_rate_burst,
+                },
+            )),
             config: Arc::new(config),
             metrics,
             plugins,

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use vigil_store::{IdempotencyKey, Model};
 
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::{AppState, read_body};
+use super::{AppState, rate_limit, read_body};
 use crate::ingest::{self, Format, RecordError, Task};
 use crate::metrics::ModelLabel;
 use crate::monitor::spec::{FeatureKind, MonitorSpec, check_name};
@@ -191,10 +192,20 @@ async fn off_thread<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("parser task: {e}")))
 }
 
+/// The caller's rate limit for ingestion (RELIABILITY U8).
+fn check_rate(state: &AppState, request: &Request) -> ApiResult<()> {
+    match request.extensions().get::<Caller>() {
+        Some(caller) => state
+            .rate_limits
+            .check(&caller.token_id, rate_limit::Class::Ingest),
+        None => Ok(()),
+    }
+}
+
 /// Waits for an ingestion slot, before the body is read: past `ingest_max_in_flight`
 /// requests, memory would grow with every client, so the next ones wait briefly and are then
 /// told to come back (RELIABILITY D6).
-async fn ingest_slot(state: &AppState) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+async fn admit(state: &AppState) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
     let wait = std::time::Duration::from_millis(state.config.ingest_wait_ms);
     match tokio::time::timeout(wait, state.ingest_slots.clone().acquire_owned()).await {
         Ok(permit) => Ok(permit.expect("the semaphore is never closed")),
@@ -214,7 +225,8 @@ pub async fn ingest(
     Path(model): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
-    let _slot = ingest_slot(&state).await?;
+    check_rate(&state, &request)?;
+    let _slot = admit(&state).await?;
     let model = find_model(&state, &model).await?;
     let format = format_of(request.headers())?;
     let key = request
@@ -290,7 +302,8 @@ pub async fn labels(
     Path(model): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
-    let _slot = ingest_slot(&state).await?;
+    check_rate(&state, &request)?;
+    let _slot = admit(&state).await?;
     let model = find_model(&state, &model).await?;
     let format = format_of(request.headers())?;
     let body = read_body(request, state.config.ingest_body_limit).await?;

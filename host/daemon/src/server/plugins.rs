@@ -15,7 +15,7 @@ use vigil_store::{NewPlugin, PluginInsert};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::{AppState, read_body};
+use super::{AppState, rate_limit, read_body};
 
 pub fn kind_name(kind: PluginKind) -> &'static str {
     match kind {
@@ -32,6 +32,9 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
         .get::<Caller>()
         .map(|c| c.token_id.clone())
         .unwrap_or_default();
+    state
+        .rate_limits
+        .check(&caller, rate_limit::Class::Upload)?;
     let body = read_body(request, state.config.plugin_body_limit).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
