@@ -9,6 +9,7 @@
 //! bodies made before the clock starts, and prints acknowledged records per second (and, with
 //! `health`, `/healthz` latency percentiles measured meanwhile). `window` sends one window's
 //! records and prints the time from the last acknowledgement to the evaluation being visible.
+//! Record ids are `{prefix}{i}`; `LOADGEN_IDS=random` makes them random 128-bit hex strings.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +27,23 @@ fn record(prefix: &str, i: usize, shift: f64) -> serde_json::Value {
             serde_json::json!((value * 1000.0).round() / 1000.0),
         );
     }
-    serde_json::json!({"id": format!("{prefix}{i}"), "features": features, "prediction": (i % 7) as f64})
+    serde_json::json!({"id": record_id(prefix, i), "features": features, "prediction": (i % 7) as f64})
+}
+
+/// `{prefix}{i}`, or with `LOADGEN_IDS=random` a random-looking 128-bit hex id (as UUIDs
+/// would be), so that the id index sees inserts all over its key space.
+fn record_id(prefix: &str, i: usize) -> String {
+    if std::env::var("LOADGEN_IDS").is_ok_and(|v| v == "random") {
+        let mix = |x: u64| {
+            let x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        let seed = prefix.bytes().fold(i as u64, |h, b| mix(h ^ u64::from(b)));
+        format!("{:016x}{:016x}", mix(seed), mix(seed ^ 0x5555))
+    } else {
+        format!("{prefix}{i}")
+    }
 }
 
 fn bodies(

@@ -107,6 +107,17 @@ impl Daemon {
         .await
     }
 
+    async fn create_model(&self, name: &str, task: &str) {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/v1/models",
+                json!({"name": name, "task": task}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     async fn upload_standard_plugins(&self) {
         self.upload_standard_plugins_except("").await;
     }
@@ -173,14 +184,7 @@ fn records_csv(prefix: &str, seed: u64, n: usize, shift: f64) -> Vec<u8> {
 }
 
 async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
-    let (status, body) = daemon
-        .json(
-            Method::POST,
-            "/v1/models",
-            json!({"name": "m", "task": "classification"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    daemon.create_model("m", "classification").await;
     let mut spec = json!({
         "name": "watch", "model": "m", "window": {"records": window},
         "features": [
@@ -1126,14 +1130,7 @@ async fn ingestion_past_its_slots_gets_429_and_recovers() {
         c.ingest_wait_ms = 200;
     })
     .await;
-    let (status, body) = daemon
-        .json(
-            Method::POST,
-            "/v1/models",
-            json!({"name": "m", "task": "regression"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    daemon.create_model("m", "regression").await;
 
     // A client that sends its headers and half its body, then stalls, holding the one slot.
     let held = b"id,x\nheld,1.5\n";
@@ -1252,4 +1249,70 @@ async fn each_token_is_rate_limited_on_its_own() {
         "another token has its own bucket"
     );
     daemon.stop().await;
+}
+
+/// Quality metrics end to end: a classifier's windows get accuracy (and the rest) from labels
+/// that arrived before the window closed, next to the same metric on a reference that is a
+/// labelled, frozen range of the stream; both reach the stored evaluation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_metrics_come_with_the_reference_value() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(&dir) {
+        let daemon = start(&db).await;
+        daemon.upload_standard_plugins().await;
+        daemon.create_model("m", "classification").await;
+        // Records `r0..r299` predict class 1 when i is even; the label is right for 3 in 4 of
+        // the first 200 (the reference) and for 1 in 2 of the next 100 (the window).
+        let send = |range: std::ops::Range<usize>| {
+            let mut records = String::from("id,x,prediction\n");
+            let mut labels = String::from("id,label\n");
+            for i in range {
+                let predicted = (i % 2 == 0) as u8;
+                let right = if i < 200 { i % 4 != 3 } else { i % 2 == 0 };
+                let label = if right { predicted } else { 1 - predicted };
+                records.push_str(&format!("r{i},{},{predicted}\n", i % 17));
+                labels.push_str(&format!("r{i},{label}\n"));
+            }
+            let daemon = &daemon;
+            async move {
+                for (path, body) in [("labels", labels), ("records", records)] {
+                    let (status, answer) = daemon
+                        .admin(
+                            Method::POST,
+                            &format!("/v1/models/m/{path}"),
+                            Some(("text/csv", body.into_bytes())),
+                        )
+                        .await;
+                    assert_eq!(status, StatusCode::OK, "{answer}");
+                }
+            }
+        };
+        send(0..200).await;
+        let (status, body) = daemon
+            .json(
+                Method::POST,
+                "/v1/monitors",
+                json!({
+                    "name": "watch", "model": "m", "window": {"records": 100},
+                    "features": [{"name": "x", "type": "numeric"}],
+                    "reference": {"start": 0, "end": 200},
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        send(200..300).await;
+        let evaluation = &daemon.evaluations("watch", 1).await[0];
+        assert_eq!(evaluation["window_start"], 200, "{evaluation}");
+        let metrics = evaluation["result"]["metrics"].as_array().unwrap();
+        let accuracy = metrics
+            .iter()
+            .find(|m| m["name"] == "accuracy")
+            .unwrap_or_else(|| panic!("no accuracy in {evaluation}"));
+        assert_eq!(
+            (accuracy["value"].as_f64(), accuracy["reference"].as_f64()),
+            (Some(0.5), Some(0.75)),
+            "{evaluation}"
+        );
+        daemon.stop().await;
+    }
 }

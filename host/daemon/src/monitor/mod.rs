@@ -222,6 +222,7 @@ impl Monitoring {
         &self,
         monitor: &vigil_store::Monitor,
         spec: &MonitorSpec,
+        task: Task,
     ) -> anyhow::Result<Option<Arc<Mutex<Prepared>>>> {
         if let Some(prepared) = self
             .prepared
@@ -238,7 +239,7 @@ impl Monitoring {
         let plugins = self.plugins.for_spec(spec).await?;
         let (revision, spec) = (monitor.revision, spec.clone());
         let prepared = tokio::task::spawn_blocking(move || {
-            Prepared::new(revision, spec, &reference, &plugins)
+            Prepared::new(revision, spec, &reference.window(task), &plugins)
         })
         .await?
         .map_err(|failure| anyhow::anyhow!("preparing the pipeline: {failure}"))?;
@@ -276,7 +277,8 @@ impl Monitoring {
         };
         let closed = Instant::now();
         let mut carried: Carried = serde_json::from_str(&state.state).unwrap_or_default();
-        let Some(prepared) = self.prepared(&monitor, &spec).await? else {
+        let task = Task::parse(&model.task).unwrap_or(Task::Classification);
+        let Some(prepared) = self.prepared(&monitor, &spec, task).await? else {
             tracing::debug!(monitor = %monitor.name, "no reference yet");
             return Ok(Step::Idle);
         };
@@ -288,7 +290,6 @@ impl Monitoring {
             last_retrain: carried.last_retrain.map(|ms| (ms / 1000) as u64),
             windows_since_retrain: carried.windows_since_retrain,
         };
-        let task = Task::parse(&model.task).unwrap_or(Task::Classification);
         let permit = self.workers.clone().acquire_owned().await?;
         let started = now_ms();
         let (outcome, carried_after) = tokio::task::spawn_blocking(move || {
@@ -547,14 +548,51 @@ pub async fn load_reference(
     store: &Store,
     monitor: &vigil_store::Monitor,
     spec: &MonitorSpec,
-) -> anyhow::Result<Option<RecordBatch>> {
+) -> anyhow::Result<Option<Reference>> {
     Ok(match spec.reference {
         Some(range) => {
             let records = store
                 .read_records(monitor.model_id, range.start, range.end)
                 .await?;
-            (records.len() as i64 == range.end - range.start).then_some(records)
+            if records.len() as i64 != range.end - range.start {
+                return Ok(None);
+            }
+            let labels = store
+                .labels_in_range(monitor.model_id, range.start, range.end)
+                .await?;
+            Some(Reference {
+                start: range.start,
+                records,
+                labels,
+            })
         }
-        None => store.monitor_reference(monitor.id).await?,
+        None => store
+            .monitor_reference(monitor.id)
+            .await?
+            .map(|records| Reference {
+                start: 0,
+                records,
+                labels: Vec::new(),
+            }),
     })
+}
+
+/// A monitor's reference rows, and their labels when the reference is a frozen range of the
+/// stream (an uploaded reference has none).
+pub struct Reference {
+    /// Stream offset of the first row (0 for an uploaded reference).
+    pub start: i64,
+    pub records: RecordBatch,
+    pub labels: Vec<(i64, vigil_store::LabelValue)>,
+}
+
+impl Reference {
+    pub fn window(&self, task: Task) -> Window<'_> {
+        Window {
+            start: self.start,
+            records: &self.records,
+            labels: &self.labels,
+            task,
+        }
+    }
 }

@@ -153,6 +153,10 @@ pub struct Prepared {
     pub reference_rows: usize,
     /// sha256 of the reference rows, so a replay can tell whether the reference changed.
     pub reference_digest: String,
+    /// Quality metrics of the reference rows, from their labels (a frozen range of the stream
+    /// can have them; an uploaded reference has none). The policy sees each window's metric
+    /// next to its reference value.
+    reference_metrics: Vec<performance::Metric>,
     preprocessors: Vec<(PluginRef, PreprocessorSession)>,
     tests: Vec<ColumnTest>,
     detectors: Vec<DetectorPlan>,
@@ -245,13 +249,23 @@ fn to_runtime(data: &ColumnData, kind: FeatureKind) -> vigil_runtime::ColumnData
 }
 
 impl Prepared {
-    /// Fits the preprocessors on the reference and readies the drift tests.
+    /// The reference's value of a quality metric, when its rows have labels.
+    pub fn reference_value(&self, metric: &str) -> Option<f64> {
+        self.reference_metrics
+            .iter()
+            .find(|m| m.name == metric)
+            .map(|m| m.value)
+    }
+
+    /// Fits the preprocessors on the reference and readies the drift tests, and computes the
+    /// reference's quality metrics from its labels.
     pub fn new(
         revision: i64,
         spec: MonitorSpec,
-        reference: &RecordBatch,
+        reference_window: &Window<'_>,
         plugins: &Plugins,
     ) -> Result<Prepared, PluginFailure> {
+        let reference = reference_window.records;
         let setup = |message: String| PluginFailure {
             plugin: String::new(),
             kind: "setup".into(),
@@ -311,6 +325,7 @@ impl Prepared {
         use sha2::Digest as _;
         Ok(Prepared {
             revision,
+            reference_metrics: quality_metrics(reference_window),
             reference_rows: reference.len(),
             reference_digest: hex::encode(sha2::Sha256::digest(reference.encode())),
             spec,
@@ -396,7 +411,14 @@ impl Prepared {
         }
 
         let detectors = self.run_detectors(window, carried, now_ms);
-        let metrics = quality_metrics(window);
+        let metrics: Vec<vigil_runtime::Metric> = quality_metrics(window)
+            .iter()
+            .map(|m| vigil_runtime::Metric {
+                name: m.name.to_string(),
+                value: m.value,
+                reference: self.reference_value(m.name),
+            })
+            .collect();
 
         // The policy.
         let context = Context {
@@ -411,14 +433,7 @@ impl Prepared {
                     failure: c.failure.as_ref().map(|f| f.message.clone()),
                 })
                 .collect(),
-            metrics: metrics
-                .iter()
-                .map(|m| vigil_runtime::Metric {
-                    name: m.name.to_string(),
-                    value: m.value,
-                    reference: None,
-                })
-                .collect(),
+            metrics: metrics.clone(),
             history: history.clone(),
             now: (now_ms / 1000).max(0) as u64,
         };
@@ -699,7 +714,8 @@ pub struct DetectorOutcome {
 pub struct Outcome {
     pub columns: Vec<ColumnOutcome>,
     pub detectors: Vec<DetectorOutcome>,
-    pub metrics: Vec<performance::Metric>,
+    /// Each quality metric of the window, with the reference's value when it has one.
+    pub metrics: Vec<vigil_runtime::Metric>,
     pub decision: Result<(Action, String), PluginFailure>,
     pub newly_quarantined: Vec<String>,
 }
@@ -797,7 +813,13 @@ impl Outcome {
     pub fn metrics_json(&self) -> serde_json::Value {
         self.metrics
             .iter()
-            .map(|m| json!({"name": m.name, "value": number(Some(m.value))}))
+            .map(|m| {
+                json!({
+                    "name": m.name,
+                    "value": number(Some(m.value)),
+                    "reference": number(m.reference),
+                })
+            })
             .collect()
     }
 }

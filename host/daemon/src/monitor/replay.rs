@@ -128,7 +128,7 @@ pub async fn replay(
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
     let start = evaluation.window_start;
     let (replayed, reference_sha256) = tokio::task::spawn_blocking(move || {
-        let mut prepared = Prepared::new(0, spec, &reference, &loaded)
+        let mut prepared = Prepared::new(0, spec, &reference.window(task), &loaded)
             .map_err(|f| anyhow::anyhow!("preparing the pipeline: {f}"))?;
         let window = Window {
             start,
