@@ -23,7 +23,7 @@ fn a_full_instance_pool_is_a_host_error_until_a_session_drops() {
         .expect("the pool is full");
     assert!(matches!(error, Error::Host(_)), "{error}");
     assert!(!error.is_plugin_failure());
-    assert!(error.to_string().contains("pooled_instances"), "{error}");
+    assert!(error.to_string().contains("plugin_instances"), "{error}");
 
     // Live sessions keep working, and a freed slot is reused.
     assert_eq!(second.evaluate(&reference).unwrap().statistic, 0.0);

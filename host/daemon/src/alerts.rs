@@ -116,6 +116,9 @@ impl Alerter {
     /// Delivers the alerts a crash or shutdown left pending, through their monitors' current
     /// channels. Delivery is at least once: a webhook may see an alert twice if the daemon
     /// stopped after sending it and before recording that; the body's `id` tells repeats apart.
+    ///
+    /// With several replicas sharing a database, each delivers at start-up the alerts pending
+    /// then, so one another replica is still retrying may be sent twice.
     pub async fn resume_pending(&self) -> anyhow::Result<usize> {
         let pending = self.store.pending_alerts().await?;
         let monitors = self.store.monitors().await?;
@@ -123,16 +126,23 @@ impl Alerter {
             let Some(monitor) = monitors.iter().find(|m| m.id == alert.monitor_id) else {
                 continue; // deleted since, and its alerts with it
             };
-            let spec: crate::monitor::spec::MonitorSpec = serde_json::from_str(&monitor.spec)?;
-            let event = AlertEvent {
-                monitor: monitor.name.clone(),
-                monitor_id: monitor.id,
-                evaluation_id: alert.evaluation_id,
-                cause: alert.cause.clone(),
-                message: alert.message.clone(),
+            // One alert that cannot be sent must not hold back the others.
+            let sent = async {
+                let spec: crate::monitor::spec::MonitorSpec = serde_json::from_str(&monitor.spec)?;
+                let event = AlertEvent {
+                    monitor: monitor.name.clone(),
+                    monitor_id: monitor.id,
+                    evaluation_id: alert.evaluation_id,
+                    cause: alert.cause.clone(),
+                    message: alert.message.clone(),
+                };
+                self.deliver_recorded(&spec.alerts.channels, event, alert.id)
+                    .await?;
+                anyhow::Ok(())
             };
-            self.deliver_recorded(&spec.alerts.channels, event, alert.id)
-                .await?;
+            if let Err(error) = sent.await {
+                tracing::warn!(alert = alert.id, error = %format!("{error:#}"), "cannot deliver a pending alert");
+            }
         }
         Ok(pending.len())
     }

@@ -15,6 +15,7 @@
 //! evaluation_workers = 2
 //! plugin_deadline_ms = 2000
 //! plugin_memory_mib = 64
+//! plugin_instances = 1000
 //! ```
 
 use std::net::SocketAddr;
@@ -52,6 +53,9 @@ pub struct Config {
     pub plugin_deadline_ms: u64,
     /// Linear-memory cap of one plugin instance.
     pub plugin_memory_mib: usize,
+    /// Plugin instances alive at once (the runtime's pool): every drift-test column of every
+    /// monitor keeps one, plus one per evaluation step running.
+    pub plugin_instances: u32,
     /// Requests taking longer are cut off with 408.
     pub request_timeout_secs: u64,
     /// A client that has not sent its request headers by then is disconnected (slow loris).
@@ -86,6 +90,7 @@ impl Default for Config {
                 .unwrap_or(2),
             plugin_deadline_ms: 2_000,
             plugin_memory_mib: 64,
+            plugin_instances: 1000,
             request_timeout_secs: 30,
             header_read_timeout_ms: 10_000,
             tick_ms: 250,
@@ -149,6 +154,9 @@ impl Config {
         if let Some(v) = var("VIGIL_PLUGIN_DEADLINE_MS") {
             self.plugin_deadline_ms = parse("VIGIL_PLUGIN_DEADLINE_MS", v)?;
         }
+        if let Some(v) = var("VIGIL_PLUGIN_INSTANCES") {
+            self.plugin_instances = parse("VIGIL_PLUGIN_INSTANCES", v)?;
+        }
         if let Some(v) = var("VIGIL_TICK_MS") {
             self.tick_ms = parse("VIGIL_TICK_MS", v)?;
         }
@@ -201,6 +209,7 @@ impl Config {
         let mut runtime = crate::runtime_config();
         runtime.deadline = std::time::Duration::from_millis(self.plugin_deadline_ms);
         runtime.memory_bytes = self.plugin_memory_mib << 20;
+        runtime.pooled_instances = self.plugin_instances;
         runtime
     }
 }

@@ -190,7 +190,16 @@ fn plugin_packages(
             .filter(|p| std::fs::canonicalize(&p.manifest_path).ok() == own_manifest)
             .collect();
         if own.is_empty() {
-            metadata.packages.iter().collect()
+            // A virtual workspace: its plugin crates (libraries and tools have no component).
+            metadata
+                .packages
+                .iter()
+                .filter(|p| {
+                    p.targets
+                        .iter()
+                        .any(|t| t.crate_types.iter().any(|c| c == "cdylib"))
+                })
+                .collect()
         } else {
             own
         }
@@ -224,6 +233,14 @@ struct MetadataPackage {
     manifest_path: PathBuf,
     #[serde(default)]
     metadata: serde_json::Value,
+    #[serde(default)]
+    targets: Vec<MetadataTarget>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetadataTarget {
+    #[serde(default)]
+    crate_types: Vec<String>,
 }
 
 /// Whether a package's `[package.metadata.vigil]` sets `wasi = true`. Plugins are built without

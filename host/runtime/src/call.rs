@@ -54,7 +54,7 @@ fn classify(
     {
         return Error::Host(format!(
             "cannot start plugin `{plugin}`: all {} pooled instance slots are in use \
-             (raise `pooled_instances`): {error}",
+             (raise `pooled_instances`; the daemon's `plugin_instances`): {error}",
             config.pooled_instances
         ));
     }

@@ -107,6 +107,12 @@ pub struct PluginFailure {
 }
 
 impl PluginFailure {
+    /// Whether the failure counts toward the plugin's quarantine: not when the host failed
+    /// (a full instance pool, say) or the plugin was not run because it is quarantined.
+    pub fn blames_plugin(&self) -> bool {
+        !matches!(self.kind.as_str(), "host" | "quarantined")
+    }
+
     fn from_runtime(plugin: &str, error: &vigil_runtime::Error) -> Self {
         PluginFailure {
             plugin: plugin.to_string(),
@@ -151,7 +157,8 @@ pub struct Prepared {
     pub revision: i64,
     pub spec: MonitorSpec,
     pub reference_rows: usize,
-    /// sha256 of the reference rows, so a replay can tell whether the reference changed.
+    /// sha256 of the reference rows and their labels, so a replay can tell whether the
+    /// reference changed.
     pub reference_digest: String,
     /// Quality metrics of the reference rows, from their labels (a frozen range of the stream
     /// can have them; an uploaded reference has none). The policy sees each window's metric
@@ -322,12 +329,11 @@ impl Prepared {
             .clone()
             .unwrap_or_else(|| PluginRef::named("policy-threshold"));
         let policy = lookup(plugins, &policy_ref).map_err(setup)?;
-        use sha2::Digest as _;
         Ok(Prepared {
             revision,
             reference_metrics: quality_metrics(reference_window),
             reference_rows: reference.len(),
-            reference_digest: hex::encode(sha2::Sha256::digest(reference.encode())),
+            reference_digest: reference_digest(reference_window),
             spec,
             preprocessors,
             tests,
@@ -357,7 +363,9 @@ impl Prepared {
                 }
                 Err(error) => {
                     let failure = PluginFailure::from_runtime(&plugin_ref.plugin, &error);
-                    carried.count(&plugin_ref.plugin, Some(failure.message.clone()), now_ms);
+                    if failure.blames_plugin() {
+                        carried.count(&plugin_ref.plugin, Some(failure.message.clone()), now_ms);
+                    }
                     return Err(failure);
                 }
             }
@@ -395,7 +403,7 @@ impl Prepared {
                 .entry(test.plugin_ref.plugin.as_str())
                 .or_default();
             if let Some(failure) = &column.failure
-                && failure.kind != "quarantined"
+                && failure.blames_plugin()
             {
                 *entry = Some(failure.message.clone());
             }
@@ -447,7 +455,7 @@ impl Prepared {
         if decision
             .as_ref()
             .err()
-            .is_none_or(|f| f.kind != "quarantined")
+            .is_none_or(PluginFailure::blames_plugin)
             && carried.count(
                 &policy_ref.plugin,
                 decision.as_ref().err().map(|f| f.message.clone()),
@@ -533,11 +541,13 @@ impl Prepared {
                 }
                 Err(error) => {
                     let failure = PluginFailure::from_runtime(&plan.plugin_ref.plugin, &error);
-                    carried.count(
-                        &plan.plugin_ref.plugin,
-                        Some(failure.message.clone()),
-                        now_ms,
-                    );
+                    if failure.blames_plugin() {
+                        carried.count(
+                            &plan.plugin_ref.plugin,
+                            Some(failure.message.clone()),
+                            now_ms,
+                        );
+                    }
                     outcome.failure = Some(failure);
                 }
             }
@@ -618,6 +628,29 @@ pub struct Window<'a> {
     /// (offset, label) for the records that have one.
     pub labels: &'a [(i64, LabelValue)],
     pub task: crate::ingest::Task,
+}
+
+/// sha256 of the reference rows and of their labels: either changing changes what a replay
+/// computes (the labels give the reference's quality metrics).
+fn reference_digest(reference: &Window<'_>) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(reference.records.encode());
+    for (offset, label) in reference.labels {
+        hasher.update(offset.to_le_bytes());
+        match label {
+            LabelValue::Number(n) => {
+                hasher.update([0]);
+                hasher.update(n.to_le_bytes());
+            }
+            LabelValue::Text(t) => {
+                hasher.update([1]);
+                hasher.update((t.len() as u64).to_le_bytes());
+                hasher.update(t.as_bytes());
+            }
+        }
+    }
+    hex::encode(hasher.finalize())
 }
 
 fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
