@@ -51,17 +51,3 @@ pub fn reference_cases(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
-
-/// Whether rustup's toolchain has no standard library installed for `target`.
-pub fn rustup_lacks(target: &str) -> bool {
-    let Ok(output) = std::process::Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", target])
-        .output()
-    else {
-        return true;
-    };
-    let dir = String::from_utf8_lossy(&output.stdout);
-    !std::fs::read_dir(dir.trim()).is_ok_and(|mut entries| {
-        entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
-    })
-}

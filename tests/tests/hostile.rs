@@ -67,8 +67,13 @@ fn a_guest_without_wasi_still_reports_its_panic_message() {
     // Plugins that do not ask for WASI are built for wasm32-unknown-unknown wherever the
     // toolchain has it: always with Debian's, and with rustup when that target is installed
     // (scripts/setup.sh adds it). Only a rustup without it builds them for wasip2.
-    let wasip2_fallback = vigil_tests::rustup_lacks("wasm32-unknown-unknown")
-        && !vigil_tests::rustup_lacks("wasm32-wasip2");
+    let wasip2_fallback = matches!(
+        vigil_plugin_build::Toolchain::detect(),
+        Ok(vigil_plugin_build::Toolchain::Rustup {
+            has_unknown: false,
+            ..
+        })
+    );
     assert!(!imports_wasi("hostile-policy") || wasip2_fallback);
 
     let runtime = runtime();

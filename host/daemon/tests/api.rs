@@ -11,7 +11,7 @@ use vigil::plugins::STANDARD_PLUGINS;
 use vigil::server::{self, AppState, auth};
 
 mod common;
-use common::databases;
+use common::{databases, sqlite_database};
 
 struct Daemon {
     url: String,
@@ -211,7 +211,7 @@ async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_needs_the_right_role() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let db = sqlite_database(&dir);
     let daemon = start(&db).await;
     let store = vigil_store::Store::open(&db).await.unwrap();
     // The committed table: a new route must be added here with its access.
@@ -1015,7 +1015,7 @@ async fn failures_are_contained_and_never_read_as_no_drift() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let db = sqlite_database(&dir);
     let daemon = start_with(&db, |c| c.upload_rate_per_second = 0.0).await;
     let (_, policy) = STANDARD_PLUGINS
         .iter()
@@ -1096,7 +1096,7 @@ async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
 async fn slow_clients_are_cut_off_and_others_are_served() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let db = sqlite_database(&dir);
     let daemon = start_with(&db, |c| c.header_read_timeout_ms = 500).await;
     let address = daemon.url.trim_start_matches("http://").to_string();
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -1124,7 +1124,7 @@ async fn slow_clients_are_cut_off_and_others_are_served() {
 async fn ingestion_past_its_slots_gets_429_and_recovers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let db = sqlite_database(&dir);
     let daemon = start_with(&db, |c| {
         c.ingest_max_in_flight = 1;
         c.ingest_wait_ms = 200;
@@ -1202,7 +1202,7 @@ async fn ingestion_past_its_slots_gets_429_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_token_is_rate_limited_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let db = sqlite_database(&dir);
     let daemon = start_with(&db, |c| {
         c.upload_rate_per_second = 0.1;
         c.upload_rate_burst = 2.0;

@@ -378,10 +378,14 @@ impl Monitoring {
         let finished = now_ms();
         let status = outcome.status();
         let reason = outcome.reason();
-        let fired: Vec<NewAlert> = alerts
-            .iter()
+        let fired: Vec<(String, String)> = alerts
+            .into_iter()
             .filter(|(_, fire, _)| *fire)
-            .map(|(cause, _, message)| NewAlert { cause, message })
+            .map(|(cause, _, message)| (cause, message))
+            .collect();
+        let new_alerts: Vec<NewAlert> = fired
+            .iter()
+            .map(|(cause, message)| NewAlert { cause, message })
             .collect();
         let (evaluation_id, alert_ids) = self
             .store
@@ -402,12 +406,11 @@ impl Monitoring {
                     last_closed_at: finished,
                     state: serde_json::to_string(&carried)?,
                 },
-                &fired,
+                &new_alerts,
             )
             .await?;
         self.observe(&monitor.name, &outcome, status, closed.elapsed());
-        let fired = alerts.into_iter().filter(|(_, fire, _)| *fire);
-        for ((cause, _, message), id) in fired.zip(alert_ids) {
+        for ((cause, message), id) in fired.into_iter().zip(alert_ids) {
             self.metrics
                 .alerts
                 .get_or_create(&MonitorLabel {
