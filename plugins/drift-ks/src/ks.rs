@@ -7,6 +7,7 @@
 //! fails, it is `kstwo.sf(d, round(m*n/(m+n)))`.
 
 use crate::kolmogorov::kstwo_sf;
+use crate::sort::Sample;
 
 /// Largest sample size for which `method="auto"` attempts the exact distribution.
 const MAX_AUTO_N: usize = 10_000;
@@ -20,8 +21,8 @@ pub struct KsOutcome {
     pub p_value: f64,
 }
 
-/// KS test on two non-empty samples, each sorted ascending, without NaN.
-pub fn ks_2samp_sorted(a: &[f64], b: &[f64]) -> KsOutcome {
+/// KS test on two non-empty samples.
+pub fn ks_2samp(a: &Sample, b: &Sample) -> KsOutcome {
     assert!(
         !a.is_empty() && !b.is_empty(),
         "ks_2samp needs two non-empty samples"
@@ -53,34 +54,32 @@ pub fn ks_2samp_sorted(a: &[f64], b: &[f64]) -> KsOutcome {
 
 /// `max |F_a(x) - F_b(x)|` over the pooled sample, with both empirical CDFs right-continuous.
 ///
-/// SciPy evaluates `searchsorted(side="right") / n` at every pooled value; a single merge walk
-/// visits each distinct value once, after all copies of it on both sides, and forms the
-/// difference the same way, so the result is bit-for-bit SciPy's.
-fn statistic(a: &[f64], b: &[f64]) -> f64 {
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut max_s = f64::NEG_INFINITY;
-    let mut min_s = f64::INFINITY;
-    while i < a.len() || j < b.len() {
-        let value = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => unreachable!(),
-        };
-        // `<=` rather than `==` so that -0.0 and 0.0 count as one value, as in NumPy.
-        while i < a.len() && a[i] <= value {
-            i += 1;
+/// One step per pooled value, without a data-dependent branch: take the smaller head, and if
+/// the next pooled value is a different one (all copies of this one are counted), the CDFs'
+/// difference `i/n1 - j/n2` is a candidate. The walk keeps `i*n2 - j*n1` in integers and
+/// divides once, so the result is the exact difference correctly rounded. SciPy subtracts two
+/// rounded CDFs, so its figure can differ from this by their rounding (about 1e-16).
+fn statistic(a: &Sample, b: &Sample) -> f64 {
+    let (n1, n2) = (a.len(), b.len());
+    let (step_a, step_b) = (n2 as i64, n1 as i64);
+    // The difference is 0 after the last value, so both extremes start there.
+    let (mut max_diff, mut min_diff) = (0i64, 0i64);
+    let (mut i, mut j, mut diff) = (0usize, 0usize, 0i64);
+    let (mut x, mut y) = (a.key_or_sentinel(0), b.key_or_sentinel(0));
+    for _ in 0..n1 + n2 {
+        let value = x.min(y);
+        let take_a = x <= y;
+        // A sample's sentinel is never the smaller head while the other has a value left.
+        i += usize::from(take_a);
+        j += usize::from(!take_a);
+        diff += if take_a { step_a } else { -step_b };
+        (x, y) = (a.key_or_sentinel(i), b.key_or_sentinel(j));
+        if x.min(y) != value {
+            max_diff = max_diff.max(diff);
+            min_diff = min_diff.min(diff);
         }
-        while j < b.len() && b[j] <= value {
-            j += 1;
-        }
-        let diff = i as f64 / n1 - j as f64 / n2;
-        max_s = max_s.max(diff);
-        min_s = min_s.min(diff);
     }
-    let min_s = (-min_s).clamp(0.0, 1.0);
-    if min_s > max_s { min_s } else { max_s }
+    max_diff.max(-min_diff) as f64 / (n1 as f64 * n2 as f64)
 }
 
 /// The result of `_attempt_exact_2kssamp`: the statistic rounded to the lattice, and the
@@ -186,14 +185,29 @@ fn outer_prob_inside_method(m: i64, n: i64, g: i64, h: i64) -> f64 {
 mod tests {
     use super::*;
 
+    fn sample(values: &[f64]) -> Sample {
+        Sample::new(values.to_vec())
+    }
+
+    fn statistic_of(a: &[f64], b: &[f64]) -> f64 {
+        statistic(&sample(a), &sample(b))
+    }
+
     #[test]
     fn statistic_counts_ties_after_the_last_copy() {
-        // At 1.0: F_a = 2/3, F_b = 1/2; the first copy of 1.0 alone would give 1/3 vs 0.
-        assert_eq!(statistic(&[1.0, 1.0, 2.0], &[0.5, 1.0]), 1.0 / 2.0 - 0.0);
-        assert_eq!(statistic(&[1.0, 2.0], &[1.0, 2.0]), 0.0);
-        assert_eq!(statistic(&[-0.0, 0.0], &[0.0, -0.0]), 0.0);
-        assert_eq!(statistic(&[0.0], &[1.0]), 1.0);
-        assert_eq!(statistic(&[1.0], &[0.0]), 1.0);
+        assert_eq!(statistic_of(&[1.0, 1.0, 2.0], &[0.5, 1.0]), 1.0 / 2.0);
+        // At 1.0, F_a = 1 and F_b = 1/2; stopping after the copies of 1.0 in `a` but before
+        // the one in `b` would give a gap of 1.
+        assert_eq!(statistic_of(&[1.0, 1.0, 1.0], &[1.0, 2.0]), 1.0 / 2.0);
+        assert_eq!(statistic_of(&[1.0, 2.0], &[1.0, 2.0]), 0.0);
+        assert_eq!(statistic_of(&[-0.0, 0.0], &[0.0, -0.0]), 0.0);
+        assert_eq!(statistic_of(&[0.0], &[1.0]), 1.0);
+        assert_eq!(statistic_of(&[1.0], &[0.0]), 1.0);
+        assert_eq!(
+            statistic_of(&[3.0, 1.0, 2.0], &[2.0, 2.0, 2.0, 2.0]),
+            1.0 / 3.0
+        );
+        assert_eq!(statistic_of(&[1.0, 5.0], &[2.0, 3.0, 4.0]), 1.0 / 2.0);
     }
 
     #[test]
@@ -211,7 +225,7 @@ mod tests {
         let a = [1.0, 3.0, 5.0, 7.0, 9.0];
         let b = [2.0, 4.0, 6.0, 8.0, 10.0];
         assert!(prob_outside_square(5, 1) > 1.0);
-        let outcome = ks_2samp_sorted(&a, &b);
+        let outcome = ks_2samp(&sample(&a), &sample(&b));
         assert_eq!(outcome.statistic, 0.2);
         assert_eq!(outcome.p_value, 1.0);
     }
@@ -231,8 +245,10 @@ mod tests {
         let b: Vec<f64> = (0..1_000_000)
             .map(|i| (f64::from(i) * 1.0015 + 0.3) / 1e6)
             .collect();
-        let outcome = ks_2samp_sorted(&a, &b);
-        assert_eq!(outcome.statistic, 0.001499000000000028);
+        let outcome = ks_2samp(&Sample::new(a), &Sample::new(b));
+        // SciPy's 0.001499000000000028 is the difference of two CDFs rounded near 0.5;
+        // this is 1499/1e6 correctly rounded.
+        assert_eq!(outcome.statistic, 0.001499);
         let expected = 0.21097157594832994;
         assert!(
             ((outcome.p_value - expected) / expected).abs() < 1e-12,

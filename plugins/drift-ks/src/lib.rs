@@ -6,6 +6,8 @@ pub mod ks;
 mod smirnov;
 mod sort;
 
+use sort::Sample;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result, ScoreKind};
@@ -25,7 +27,7 @@ fn default_threshold() -> f64 {
 
 /// The test, holding the sorted reference.
 pub struct Ks {
-    reference: Vec<f64>,
+    reference: Sample,
     threshold: f64,
 }
 
@@ -52,7 +54,7 @@ impl DriftTest for Ks {
 
     fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
         let current = sorted_values(current, "current window")?;
-        let outcome = ks::ks_2samp_sorted(&self.reference, &current);
+        let outcome = ks::ks_2samp(&self.reference, &current);
         Ok(DriftResult {
             statistic: outcome.statistic,
             p_value: Some(outcome.p_value),
@@ -63,20 +65,19 @@ impl DriftTest for Ks {
 }
 
 /// The column's non-missing values, sorted; an error if none are left.
-fn sorted_values(column: ColumnData, what: &str) -> Result<Vec<f64>> {
-    let ColumnData::Numeric(mut values) = column else {
+fn sorted_values(column: ColumnData, what: &str) -> Result<Sample> {
+    let ColumnData::Numeric(values) = column else {
         return Err(Error::InvalidInput(format!(
             "the KS test takes a numeric column; the {what} is categorical"
         )));
     };
-    values.retain(|v| !v.is_nan());
-    if values.is_empty() {
+    let sample = Sample::new(values);
+    if sample.is_empty() {
         return Err(Error::InvalidInput(format!(
             "the {what} has no values to test"
         )));
     }
-    sort::sort_f64(&mut values);
-    Ok(values)
+    Ok(sample)
 }
 
 vigil_plugin_sdk::export_drift_test!(Ks);
