@@ -58,6 +58,52 @@ async fn ready(http: &reqwest::Client, base: &str) -> Duration {
     }
 }
 
+/// Creates a `write` token with the CLI, as an operator would.
+fn create_token(db: &str, port: u16, cache: &std::path::Path) -> String {
+    let output = vigil(db, port, cache)
+        .args(["token", "create", "--role", "write"])
+        .output()
+        .expect("vigil token create runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().last().unwrap().to_string()
+}
+
+/// Registers the model `m` the tests ingest into.
+async fn create_model(http: &reqwest::Client, base: &str, token: &str) {
+    let created = http
+        .post(format!("{base}/v1/models"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "m", "task": "regression"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+/// Sends CSV records to model `m` without an idempotency key: status and JSON answer.
+async fn ingest_csv(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: String,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = http
+        .post(format!("{base}/v1/models/m/records"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
 fn batch_body(client: usize, batch: usize) -> String {
     let mut body = String::from("id,x,color\n");
     for row in 0..ROWS_PER_BATCH {
@@ -74,35 +120,14 @@ async fn sigkill_during_ingestion_loses_and_duplicates_nothing() {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let cache = dir.path().join("cache");
-        let output = vigil(&db, port, &cache)
-            .args(["token", "create", "--role", "write"])
-            .output()
-            .expect("vigil token create runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let token = String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .to_string();
+        let token = create_token(&db, port, &cache);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();
         let mut daemon = start(&db, port, &cache);
         ready(&http, &base).await;
-        let created = http
-            .post(format!("{base}/v1/models"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"name": "m", "task": "regression"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
+        create_model(&http, &base, &token).await;
 
         let mut clients = Vec::new();
         for client in 0..CLIENTS {
@@ -160,6 +185,32 @@ async fn sigkill_during_ingestion_loses_and_duplicates_nothing() {
         for client in clients {
             acknowledged.extend(client.await.unwrap());
         }
+        // Sent again without their idempotency keys, every record is recognised by its id
+        // alone: the ids the daemon knows after all those kills are exactly those stored.
+        for client in 0..CLIENTS {
+            for half in [
+                0..BATCHES_PER_CLIENT / 2,
+                BATCHES_PER_CLIENT / 2..BATCHES_PER_CLIENT,
+            ] {
+                let rows = half.len() * ROWS_PER_BATCH;
+                let mut body = String::from("id,x,color\n");
+                for batch in half {
+                    body.extend(
+                        batch_body(client, batch)
+                            .lines()
+                            .skip(1)
+                            .map(|l| l.to_string() + "\n"),
+                    );
+                }
+                let (status, outcome) = ingest_csv(&http, &base, &token, body).await;
+                assert!(status.is_success(), "{status}");
+                assert_eq!(
+                    (outcome["accepted"].as_u64(), outcome["duplicates"].as_u64()),
+                    (Some(0), Some(rows as u64)),
+                    "{outcome}"
+                );
+            }
+        }
         daemon.kill().unwrap();
         daemon.wait().unwrap();
         assert!(kills >= 5, "only {kills} kills landed during ingestion");
@@ -191,4 +242,44 @@ async fn sigkill_during_ingestion_loses_and_duplicates_nothing() {
         );
         store.close().await;
     }
+}
+
+/// Record ids are deduplicated in the memory of the daemon that owns a SQLite file, so a
+/// second daemon on the same file must not ingest into it: it is refused with a clear error
+/// until the first one is gone, and then it knows every id the first one stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_cannot_ingest_into_the_same_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::sqlite_database(&dir);
+    let cache = dir.path().join("cache");
+    let (port_a, port_b) = (free_port(), free_port());
+    let token = create_token(&db, port_a, &cache);
+    let http = reqwest::Client::new();
+    let (base_a, base_b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let mut first = start(&db, port_a, &cache);
+    ready(&http, &base_a).await;
+    create_model(&http, &base_a, &token).await;
+    let (status, outcome) = ingest_csv(&http, &base_a, &token, "id,x\na,1\nb,2\n".into()).await;
+    assert_eq!(status, 200, "{outcome}");
+
+    let mut second = start(&db, port_b, &cache);
+    ready(&http, &base_b).await;
+    let (status, refused) = ingest_csv(&http, &base_b, &token, "id,x\nc,3\n".into()).await;
+    assert_eq!(status, 503, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("another process ingests"), "{message}");
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (status, outcome) = ingest_csv(&http, &base_b, &token, "id,x\nb,2\nc,3\n".into()).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(
+        (outcome["accepted"].as_u64(), outcome["duplicates"].as_u64()),
+        (Some(1), Some(1))
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
 }

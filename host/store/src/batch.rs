@@ -275,6 +275,22 @@ impl RecordBatch {
         out.0
     }
 
+    /// Only the record ids of an encoded batch, which come first.
+    pub fn decode_ids(bytes: &[u8]) -> Result<Vec<String>, Error> {
+        let mut input = Reader { bytes, at: 0 };
+        if input.take(4)? != MAGIC {
+            return Err(Error::Corrupt("record batch has an unknown format".into()));
+        }
+        let rows = input.u32()? as usize;
+        let ids = input.strings()?;
+        if ids.len() != rows {
+            return Err(Error::Corrupt(
+                "record batch ids do not match its row count".into(),
+            ));
+        }
+        Ok(ids)
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<RecordBatch, Error> {
         let mut input = Reader { bytes, at: 0 };
         if input.take(4)? != MAGIC {

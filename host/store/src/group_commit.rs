@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Error, IdempotencyKey, IngestOutcome, RecordBatch, Result, Store};
+use crate::record_ids::{self, Fingerprint};
+use crate::{Dedup, Error, IdempotencyKey, IngestOutcome, RecordBatch, Result, Store};
 
 /// Records written in one transaction at most: bounds a commit's size and latency.
 const GROUP_ROWS: usize = 50_000;
@@ -24,6 +25,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 struct Job {
     model_id: i64,
     batch: RecordBatch,
+    /// Of the batch's ids, computed by the sender so the writer does not.
+    fingerprints: Vec<Fingerprint>,
     key: Option<(String, Vec<u8>)>,
     reply: oneshot::Sender<Result<IngestOutcome>>,
 }
@@ -63,6 +66,7 @@ impl GroupWriter {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             model_id,
+            fingerprints: record_ids::fingerprints(&batch.ids),
             batch: batch.clone(),
             key: key.map(|k| (k.key.to_string(), k.request_sha256.to_vec())),
             reply,
@@ -88,22 +92,45 @@ async fn write_groups(store: Store, mut queue: mpsc::Receiver<Job>) {
 
 async fn write_group(store: &Store, group: Vec<Job>) {
     let started = std::time::Instant::now();
+    // Held for the whole group: batches later in it see the ids of those before.
+    let mut ids = store.record_ids.lock().await;
     let mut tx = match store.begin().await {
         Ok(tx) => tx,
         Err(error) => return fail_all(group, &error),
     };
     let mut outcomes = Vec::with_capacity(group.len());
+    // Fingerprints entered into the set by this group, per model, to take back if its
+    // commit fails.
+    let mut group_admitted: Vec<(i64, Vec<Fingerprint>)> = Vec::new();
     for job in &group {
         let key = job.key.as_ref().map(|(key, digest)| IdempotencyKey {
             key,
             request_sha256: digest,
         });
+        let mut admitted = Vec::new();
         let outcome = async {
             let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-            match store
-                .ingest_in(&mut savepoint, job.model_id, &job.batch, key.as_ref())
-                .await
-            {
+            let stored = async {
+                store
+                    .load_record_ids(&mut savepoint, &mut ids, job.model_id)
+                    .await?;
+                let dedup = Dedup::Memory {
+                    ids: &mut ids,
+                    fingerprints: &job.fingerprints,
+                    admitted: &mut admitted,
+                };
+                store
+                    .ingest_in(
+                        &mut savepoint,
+                        job.model_id,
+                        &job.batch,
+                        key.as_ref(),
+                        dedup,
+                    )
+                    .await
+            }
+            .await;
+            match stored {
                 Ok(outcome) => {
                     savepoint.commit().await?;
                     Ok(outcome)
@@ -115,6 +142,11 @@ async fn write_group(store: &Store, group: Vec<Job>) {
             }
         }
         .await;
+        if outcome.is_ok() {
+            group_admitted.push((job.model_id, admitted));
+        } else {
+            ids.remove(job.model_id, &admitted);
+        }
         outcomes.push(outcome);
     }
     let written = started.elapsed();
@@ -132,7 +164,12 @@ async fn write_group(store: &Store, group: Vec<Job>) {
                 let _ = job.reply.send(outcome);
             }
         }
-        Err(error) => fail_all(group, &error.into()),
+        Err(error) => {
+            for (model_id, admitted) in &group_admitted {
+                ids.remove(*model_id, admitted);
+            }
+            fail_all(group, &error.into())
+        }
     }
 }
 

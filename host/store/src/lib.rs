@@ -13,6 +13,7 @@
 
 mod batch;
 mod group_commit;
+mod record_ids;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};
 
 /// Set on every SQLite connection: WAL with a sync on every commit, so an acknowledged write
 /// survives an OS crash; a busy timeout, so writers queue instead of failing.
-/// A 64 MiB page cache keeps the record-id index in memory while it grows.
+/// A 64 MiB page cache keeps the indexes that ingestion and windows touch in memory.
 /// The busy timeout comes first: setting the journal mode needs a lock another connection may
 /// hold for a moment.
 const SQLITE_PRAGMAS: [&str; 7] = [
@@ -106,6 +107,30 @@ pub struct Store {
     /// SQLite's ingestion writer (see [`group_commit`]); `None` on Postgres, and in the
     /// writer's own copy of the store.
     group_writer: Option<group_commit::GroupWriter>,
+    /// SQLite's record-id sets (see [`record_ids`]). Taken before a write transaction, never
+    /// while holding one: the group writer holds it for a whole group.
+    record_ids: record_ids::SharedRecordIds,
+}
+
+/// The file of a `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:") && !url.contains("mode=memory"))
+        .then(|| path.into())
+}
+
+/// How [`Store::ingest_in`] finds the records already stored: through the `record_ids`
+/// table (Postgres, shared by replicas), or through the in-memory set (SQLite), whose
+/// additions the caller takes back if the batch is not committed.
+enum Dedup<'a> {
+    Table,
+    Memory {
+        ids: &'a mut record_ids::RecordIds,
+        fingerprints: &'a [record_ids::Fingerprint],
+        admitted: &'a mut Vec<record_ids::Fingerprint>,
+    },
 }
 
 /// A write transaction, holding this process's turn to write on SQLite. Dropped without
@@ -378,7 +403,11 @@ impl Store {
             backend,
             sqlite_writer: Arc::default(),
             group_writer: None,
+            record_ids: Arc::default(),
         };
+        if backend == Backend::Sqlite {
+            store.record_ids = record_ids::for_database(sqlite_path(&url).as_deref());
+        }
         store.check_durability().await?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
@@ -410,6 +439,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        // The record-id sets are rebuilt from the database by whichever store of this process
+        // ingests into the file next, and the file's ingestion lock is released.
+        self.record_ids.lock().await.forget();
         self.pool.close().await;
     }
 
@@ -914,7 +946,9 @@ impl Store {
             return writer.ingest(model_id, batch, key).await;
         }
         let mut tx = self.begin().await?;
-        let outcome = self.ingest_in(&mut tx, model_id, batch, key).await?;
+        let outcome = self
+            .ingest_in(&mut tx, model_id, batch, key, Dedup::Table)
+            .await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -926,6 +960,7 @@ impl Store {
         model_id: i64,
         batch: &RecordBatch,
         key: Option<&IdempotencyKey<'_>>,
+        dedup: Dedup<'_>,
     ) -> Result<IngestOutcome> {
         // Take the model's row lock first: on Postgres this serialises ingestion per model so
         // the duplicate check below cannot race another request (SQLite holds the write lock).
@@ -963,23 +998,31 @@ impl Store {
             }
         }
 
-        // Most requests carry only new ids, so they are inserted at once and the probe for
-        // stored ids runs only when the database refused some (an id repeated in the request
-        // or already stored): one pass over the id index instead of two.
-        let mut attempt = tx.begin().await?;
-        let inserted = self
-            .insert_record_ids(&mut attempt, model_id, record_count, &batch.ids)
-            .await?;
-        let keep = if inserted == batch.len() as u64 {
-            attempt.commit().await?;
-            (0..batch.len()).collect()
-        } else {
-            attempt.rollback().await?;
-            let keep = self.new_record_positions(tx, model_id, &batch.ids).await?;
-            let ids: Vec<String> = keep.iter().map(|&i| batch.ids[i].clone()).collect();
-            self.insert_record_ids(tx, model_id, record_count, &ids)
-                .await?;
-            keep
+        let keep = match dedup {
+            Dedup::Table => {
+                self.admit_by_table(tx, model_id, record_count, &batch.ids)
+                    .await?
+            }
+            Dedup::Memory {
+                ids,
+                fingerprints,
+                admitted,
+            } => {
+                let keep = ids.admit(model_id, fingerprints);
+                admitted.extend(keep.iter().map(|&i| fingerprints[i]));
+                if !keep.is_empty() {
+                    sqlx::query(
+                        "INSERT INTO record_fingerprints (model_id, first_offset, fingerprints) \
+                         VALUES ($1, $2, $3)",
+                    )
+                    .bind(model_id)
+                    .bind(record_count)
+                    .bind(record_ids::encode(keep.iter().map(|&i| fingerprints[i])))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                keep
+            }
         };
         let outcome = IngestOutcome {
             accepted: keep.len(),
@@ -1024,6 +1067,107 @@ impl Store {
             .await?;
         }
         Ok(outcome)
+    }
+
+    /// Positions of the records to store, through the `record_ids` table (Postgres): the first
+    /// of each id the model does not have yet, entered into the table at its offset.
+    async fn admit_by_table(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        record_count: i64,
+        ids: &[String],
+    ) -> Result<Vec<usize>> {
+        // Most requests carry only new ids, so they are inserted at once and the probe for
+        // stored ids runs only when the database refused some (an id repeated in the request
+        // or already stored): one pass over the id index instead of two.
+        let mut attempt = tx.begin().await?;
+        let inserted = self
+            .insert_record_ids(&mut attempt, model_id, record_count, ids)
+            .await?;
+        Ok(if inserted == ids.len() as u64 {
+            attempt.commit().await?;
+            (0..ids.len()).collect()
+        } else {
+            attempt.rollback().await?;
+            let keep = self.new_record_positions(tx, model_id, ids).await?;
+            let kept: Vec<String> = keep.iter().map(|&i| ids[i].clone()).collect();
+            self.insert_record_ids(tx, model_id, record_count, &kept)
+                .await?;
+            keep
+        })
+    }
+
+    /// Loads the model's set of record fingerprints into `ids` unless it is there. Batches
+    /// stored without fingerprints (by a version before `record_fingerprints`) get them now,
+    /// in `tx`.
+    async fn load_record_ids(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        ids: &mut record_ids::RecordIds,
+        model_id: i64,
+    ) -> Result<()> {
+        if ids.is_loaded(model_id) {
+            return Ok(());
+        }
+        ids.lock_file()?;
+        let started = std::time::Instant::now();
+        let count: i64 = sqlx::query_scalar("SELECT record_count FROM models WHERE id = $1")
+            .bind(model_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(0);
+        let mut set = record_ids::FingerprintSet::with_capacity_and_hasher(
+            count as usize,
+            Default::default(),
+        );
+        let stored: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT fingerprints FROM record_fingerprints WHERE model_id = $1")
+                .bind(model_id)
+                .fetch_all(&mut **tx)
+                .await?;
+        for bytes in &stored {
+            set.extend(record_ids::decode(bytes)?);
+        }
+        drop(stored);
+        let unprinted: Vec<i64> = sqlx::query_scalar(
+            "SELECT first_offset FROM record_batches b WHERE model_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM record_fingerprints f \
+              WHERE f.model_id = b.model_id AND f.first_offset = b.first_offset) \
+             ORDER BY first_offset",
+        )
+        .bind(model_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for &first_offset in &unprinted {
+            let data: Vec<u8> = sqlx::query_scalar(
+                "SELECT data FROM record_batches WHERE model_id = $1 AND first_offset = $2",
+            )
+            .bind(model_id)
+            .bind(first_offset)
+            .fetch_one(&mut **tx)
+            .await?;
+            let fingerprints = record_ids::fingerprints(&RecordBatch::decode_ids(&data)?);
+            sqlx::query(
+                "INSERT INTO record_fingerprints (model_id, first_offset, fingerprints) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(model_id)
+            .bind(first_offset)
+            .bind(record_ids::encode(fingerprints.iter().copied()))
+            .execute(&mut **tx)
+            .await?;
+            set.extend(fingerprints);
+        }
+        tracing::info!(
+            model_id,
+            records = set.len(),
+            backfilled_batches = unprinted.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "record ids loaded"
+        );
+        ids.insert_model(model_id, set);
+        Ok(())
     }
 
     /// Stores `ids` at offsets `first_offset..`, skipping any the model already has; returns
@@ -1165,6 +1309,11 @@ impl Store {
             .filter(|(i, (id, _))| last[id.as_str()] == *i)
             .map(|(_, label)| label)
             .collect();
+        // On SQLite the record-id set is taken before the write transaction (see `record_ids`).
+        let mut sqlite_ids = match self.backend {
+            Backend::Sqlite => Some(self.record_ids.lock().await),
+            Backend::Postgres => None,
+        };
         let mut tx = self.begin().await?;
         let now = now_ms();
         let mut matched = 0;
@@ -1195,8 +1344,19 @@ impl Store {
             }
             query.execute(&mut **tx).await?;
 
-            let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-            matched += self.stored_ids(&mut tx, model_id, &ids).await?.len();
+            matched += match sqlite_ids.as_deref_mut() {
+                Some(ids) => {
+                    self.load_record_ids(&mut tx, ids, model_id).await?;
+                    chunk
+                        .iter()
+                        .filter(|(id, _)| ids.contains(model_id, id))
+                        .count()
+                }
+                None => {
+                    let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+                    self.stored_ids(&mut tx, model_id, &ids).await?.len()
+                }
+            };
         }
         tx.commit().await?;
         Ok(LabelOutcome {
@@ -1212,30 +1372,57 @@ impl Store {
         start: i64,
         end: i64,
     ) -> Result<Vec<(i64, LabelValue)>> {
-        let rows = sqlx::query(
-            "SELECT r.record_offset, l.value_number, l.value_text FROM labels l \
-             JOIN record_ids r ON r.model_id = l.model_id AND r.record_id = l.record_id \
-             WHERE l.model_id = $1 AND r.record_offset >= $2 AND r.record_offset < $3 \
-             ORDER BY r.record_offset",
-        )
-        .bind(model_id)
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let offset: i64 = row.try_get("record_offset")?;
-                let number: Option<f64> = row.try_get("value_number")?;
-                let text: Option<String> = row.try_get("value_text")?;
-                let value = match (number, text) {
-                    (Some(n), _) => LabelValue::Number(n),
-                    (None, Some(t)) => LabelValue::Text(t),
-                    (None, None) => return Err(Error::Corrupt("label without a value".into())),
-                };
-                Ok((offset, value))
+        let records = self.read_records(model_id, start, end).await?;
+        self.labels_of(model_id, start, &records.ids).await
+    }
+
+    /// Labels of the records `ids`, stored from offset `first_offset` on (as read by
+    /// [`Store::read_records`]), as (offset, label) in offset order.
+    pub async fn labels_of(
+        &self,
+        model_id: i64,
+        first_offset: i64,
+        ids: &[String],
+    ) -> Result<Vec<(i64, LabelValue)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT record_id, value_number, value_text FROM labels WHERE model_id = $1 \
+                 AND record_id IN (SELECT value FROM json_each($2))"
+            }
+            Backend::Postgres => {
+                "SELECT record_id, value_number, value_text FROM labels WHERE model_id = $1 \
+                 AND record_id IN (SELECT json_array_elements_text($2::json))"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(model_id)
+            .bind(serde_json::to_string(ids).expect("strings serialise"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("record_id")?;
+            let number: Option<f64> = row.try_get("value_number")?;
+            let text: Option<String> = row.try_get("value_text")?;
+            let value = match (number, text) {
+                (Some(n), _) => LabelValue::Number(n),
+                (None, Some(t)) => LabelValue::Text(t),
+                (None, None) => return Err(Error::Corrupt("label without a value".into())),
+            };
+            by_id.insert(id, value);
+        }
+        // Stored ids are unique per model, so each label lands on one offset.
+        Ok(ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                let value = by_id.remove(id)?;
+                Some((first_offset + i as i64, value))
             })
-            .collect()
+            .collect())
     }
 
     // ---- monitoring state and evaluations ----

@@ -887,6 +887,82 @@ async fn ingest_assigns_offsets_and_skips_duplicates() {
 }
 
 #[tokio::test]
+async fn duplicates_are_found_after_reopening() {
+    each(|ctx| async move {
+        let model = ctx.store.create_model("m", "t", "d").await.unwrap();
+        let first = rows("a", 3);
+        ctx.store
+            .ingest(model.id, &batch(&first), None)
+            .await
+            .unwrap();
+        ctx.store.close().await;
+
+        let again = Store::open(&ctx.url).await.unwrap();
+        let mixed = [first[1].clone(), row("new", 1.0, None)];
+        let outcome = again.ingest(model.id, &batch(&mixed), None).await.unwrap();
+        assert_eq!(
+            (outcome.accepted, outcome.duplicates, outcome.first_offset),
+            (1, 1, 3)
+        );
+        // Labels find the records stored before and after the restart.
+        let labels = [
+            ("a0".to_string(), LabelValue::Number(1.0)),
+            ("new".to_string(), LabelValue::Number(2.0)),
+            ("absent".to_string(), LabelValue::Number(3.0)),
+        ];
+        let outcome = again.upsert_labels(model.id, &labels).await.unwrap();
+        assert_eq!((outcome.stored, outcome.matched), (3, 2));
+        again.close().await;
+    })
+    .await;
+}
+
+/// A SQLite database written before record fingerprints were stored (or one that lost them)
+/// gets them again from the stored batches the first time its model is used.
+#[tokio::test]
+async fn sqlite_rebuilds_missing_record_fingerprints() {
+    let db = fresh_sqlite().await;
+    let store = Store::open(&db.url).await.unwrap();
+    let model = store.create_model("m", "t", "d").await.unwrap();
+    store
+        .ingest(model.id, &batch(&rows("a", 4)), None)
+        .await
+        .unwrap();
+    store
+        .ingest(model.id, &batch(&rows("b", 2)), None)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    let deleted = sqlx::query("DELETE FROM record_fingerprints")
+        .execute(&mut conn)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 2);
+    conn.close().await.unwrap();
+
+    let again = Store::open(&db.url).await.unwrap();
+    let repeat = [
+        row("b1", 0.0, None),
+        row("a3", 0.0, None),
+        row("c0", 0.0, None),
+    ];
+    let outcome = again.ingest(model.id, &batch(&repeat), None).await.unwrap();
+    assert_eq!((outcome.accepted, outcome.duplicates), (1, 2));
+    again.close().await;
+
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    let rebuilt: i64 = sqlx::query_scalar("SELECT count(*) FROM record_fingerprints")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt, 3, "two batches rebuilt and the new one");
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn ingest_idempotency_key_replays_the_first_answer() {
     each(|ctx| async move {
         let s = &ctx.store;

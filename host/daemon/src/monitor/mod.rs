@@ -283,7 +283,7 @@ impl Monitoring {
             return Ok(Step::Idle);
         };
         let records = self.store.read_records(model.id, next, end).await?;
-        let labels = self.store.labels_in_range(model.id, next, end).await?;
+        let labels = self.store.labels_of(model.id, next, &records.ids).await?;
         let history = History {
             model_version: model.serving_version.clone(),
             last_alert: carried.last_alert.map(|ms| (ms / 1000) as u64),
@@ -561,7 +561,7 @@ pub async fn load_reference(
                 return Ok(None);
             }
             let labels = store
-                .labels_in_range(monitor.model_id, range.start, range.end)
+                .labels_of(monitor.model_id, range.start, &records.ids)
                 .await?;
             Some(Reference {
                 start: range.start,

@@ -109,7 +109,7 @@ pub async fn replay(
         .read_records(model.id, evaluation.window_start, evaluation.window_end)
         .await?;
     let labels = store
-        .labels_in_range(model.id, evaluation.window_start, evaluation.window_end)
+        .labels_of(model.id, evaluation.window_start, &records.ids)
         .await?;
     let loaded = plugins.for_spec(&spec).await?;
     let mut carried = Carried::default();
