@@ -52,3 +52,14 @@ if has_wasip2_target && ! has_rustup_target wasm32-unknown-unknown; then
   timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
     || echo "setup: wasm32-unknown-unknown is not installed; plugins build for wasip2"
 fi
+# The durability tests trace the daemon's syscalls (RELIABILITY D4).
+if ! command -v strace >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing strace"
+    need_root apt-get update -qq
+    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      strace >/dev/null
+  else
+    echo "setup: strace is not installed; the fsync-ordering test needs it" >&2
+  fi
+fi

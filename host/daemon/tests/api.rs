@@ -352,6 +352,73 @@ async fn every_route_needs_the_right_role() {
     }
 }
 
+/// RELIABILITY U7, mass assignment: fields a client may not set (owner, tenant, role, limits,
+/// quarantine) are refused with the field named, whatever the role, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_a_client_may_not_set_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_database(&dir);
+    let daemon = start(&db).await;
+    let store = vigil_store::Store::open(&db).await.unwrap();
+    let writer = auth::create_token(&store, "writer", auth::Role::Write)
+        .await
+        .unwrap()
+        .text;
+    let send = |method: Method, path: &'static str, body: Value| {
+        let (daemon, writer) = (&daemon, writer.clone());
+        async move {
+            let body = Some(("application/json", body.to_string().into_bytes()));
+            daemon.call(method, path, Some(&writer), body, &[]).await
+        }
+    };
+    let model = json!({"name": "m", "task": "regression"});
+    for field in ["owner", "tenant_id", "role", "limits", "quarantined"] {
+        let mut body = model.clone();
+        body[field] = json!("admin");
+        let (status, answer) = send(Method::POST, "/v1/models", body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{field}`")), "{message}");
+    }
+    assert!(store.models().await.unwrap().is_empty());
+
+    let (status, answer) = send(Method::POST, "/v1/models", model).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, answer) = send(
+        Method::POST,
+        "/v1/models/m/versions",
+        json!({"version": "1", "owner": "mallory"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let monitor = json!({
+        "name": "watch", "model": "m", "window": {"records": 100},
+        "features": [{"name": "x", "type": "numeric"}], "quarantined": false,
+    });
+    let (status, answer) = send(Method::POST, "/v1/monitors", monitor).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`quarantined`")
+    );
+    assert!(store.monitors().await.unwrap().is_empty());
+    assert!(
+        store
+            .model_versions(store.model("m").await.unwrap().unwrap().id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+    daemon.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_uploads_are_checked_before_anything_is_stored() {
     let dir = tempfile::tempdir().unwrap();

@@ -283,3 +283,150 @@ async fn a_second_daemon_cannot_ingest_into_the_same_sqlite_file() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// RELIABILITY D4: no ingestion request is acknowledged before an fsync of the database has
+/// covered it. `vigil serve` runs under strace; 1,000 sequential single-record requests go
+/// in, and for each `POST` answered with a 2xx, a sync of the SQLite WAL (or database) must
+/// have completed after the request was read and before the answer was written.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledgement_follows_an_fsync() {
+    const REQUESTS: usize = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::sqlite_database(&dir);
+    let cache = dir.path().join("cache");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let token = create_token(&db, port, &cache);
+    let trace = dir.path().join("trace");
+    let vigil_command = vigil(&db, port, &cache);
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-f", "-qq", "-y", "-s", "24", "-o"])
+        .arg(&trace)
+        .args([
+            "-e",
+            "trace=read,recvfrom,recvmsg,write,writev,sendto,sendmsg,fsync,fdatasync",
+        ])
+        .arg(vigil_command.get_program())
+        .arg("serve")
+        .envs(vigil_command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("VIGIL_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut traced = strace
+        .spawn()
+        .expect("strace runs (scripts/setup.sh installs it)");
+    let http = reqwest::Client::new();
+    ready(&http, &base).await;
+    create_model(&http, &base, &token).await;
+    for i in 0..REQUESTS {
+        let (status, outcome) = ingest_csv(&http, &base, &token, format!("id,x\nr{i},{i}\n")).await;
+        assert_eq!(status, 200, "{outcome}");
+    }
+    // Stop the daemon (strace's child); strace ends with it.
+    let stopped = Command::new("pkill")
+        .args(["-TERM", "-P", &traced.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success(), "the traced daemon was not found");
+    traced.wait().unwrap();
+
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let check = check_syncs_before_acks(&trace);
+    assert_eq!(
+        check.unsynced, 0,
+        "{} of {} acknowledgements came before a sync",
+        check.unsynced, check.acknowledged
+    );
+    // Every request, and the model's creation.
+    assert_eq!(check.acknowledged, REQUESTS + 1, "{check:?}");
+}
+
+#[derive(Debug, Default)]
+struct SyncCheck {
+    /// 2xx answers to a `POST`.
+    acknowledged: usize,
+    /// Of those, how many had no completed sync between reading the request and answering.
+    unsynced: usize,
+}
+
+/// Reads an `strace -f -y` log: one syscall a line, `PID name(args) = result`, or split in an
+/// `<unfinished ...>` line and a `<... name resumed>` line when threads interleave.
+fn check_syncs_before_acks(trace: &str) -> SyncCheck {
+    use std::collections::HashMap;
+    // Per pid, the first half of a split call; per socket fd, where its last POST was read.
+    let mut unfinished: HashMap<&str, &str> = HashMap::new();
+    let mut post_read_at: HashMap<String, usize> = HashMap::new();
+    let mut last_sync_at: Option<usize> = None;
+    let mut check = SyncCheck::default();
+    for (at, line) in trace.lines().enumerate() {
+        let Some((pid, call)) = line.split_once(' ') else {
+            continue;
+        };
+        let call = call.trim_start();
+        let whole = if let Some(head) = call.strip_suffix(" <unfinished ...>") {
+            unfinished.insert(pid, head);
+            continue;
+        } else if call.starts_with("<... ") {
+            let Some(head) = unfinished.remove(pid) else {
+                continue;
+            };
+            let tail = call.split_once("resumed>").map_or("", |(_, tail)| tail);
+            format!("{head}{tail}")
+        } else {
+            call.to_string()
+        };
+        let Some((name, rest)) = whole.split_once('(') else {
+            continue;
+        };
+        // `-y` prints the fd with its path or socket: `7</path/vigil.db-wal>`, `9<socket:[…]>`.
+        let fd = rest.split('<').next().unwrap_or_default().to_string();
+        let failed = whole
+            .rsplit_once(" = ")
+            .is_none_or(|(_, result)| result.starts_with('-'));
+        if failed {
+            continue;
+        }
+        match name {
+            "fsync" | "fdatasync" if rest.contains("vigil.db") => last_sync_at = Some(at),
+            "read" | "recvfrom" | "recvmsg" if rest.contains("\"POST ") => {
+                post_read_at.insert(fd, at);
+            }
+            "write" | "writev" | "sendto" | "sendmsg" if rest.contains("\"HTTP/1.1 2") => {
+                if let Some(read_at) = post_read_at.remove(&fd) {
+                    check.acknowledged += 1;
+                    if last_sync_at.is_none_or(|sync| sync < read_at) {
+                        check.unsynced += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    check
+}
+
+/// The trace reader itself: a sync that completes before the answer counts, one that
+/// completes after it (or belongs to another file) does not, and split lines are joined.
+#[test]
+fn the_trace_reader_tells_synced_from_unsynced_answers() {
+    let trace = r#"10 recvfrom(9<socket:[1]>, "POST /v1/models/m/recor"..., 8192, 0, NULL, NULL) = 120
+11 fdatasync(5</d/vigil.db-wal> <unfinished ...>
+10 recvfrom(12<socket:[2]>, "POST /v1/models/m/recor"..., 8192, 0, NULL, NULL) = 120
+11 <... fdatasync resumed>) = 0
+10 writev(9<socket:[1]>, [{iov_base="HTTP/1.1 200 OK\r\ncont"..., iov_len=100}], 1) = 100
+10 recvfrom(9<socket:[1]>, "POST /v1/models/m/recor"..., 8192, 0, NULL, NULL) = 120
+10 fdatasync(7</d/other.db>) = 0
+10 writev(9<socket:[1]>, [{iov_base="HTTP/1.1 200 OK\r\ncont"..., iov_len=100}], 1) = 100
+10 recvfrom(13<socket:[3]>, "GET /readyz HTTP/1.1\r\nh"..., 8192, 0, NULL, NULL) = 60
+10 writev(13<socket:[3]>, [{iov_base="HTTP/1.1 200 OK\r\ncont"..., iov_len=100}], 1) = 100
+11 fsync(5</d/vigil.db-wal>) = 0
+10 writev(12<socket:[2]>, [{iov_base="HTTP/1.1 201 Created\r\n"..., iov_len=100}], 1) = 100
+"#;
+    let check = check_syncs_before_acks(trace);
+    // Three POSTs answered: the first and third after a sync of the WAL, the second only
+    // after a sync of another file.
+    assert_eq!((check.acknowledged, check.unsynced), (3, 1), "{check:?}");
+}
