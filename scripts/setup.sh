@@ -56,9 +56,10 @@ fi
 if ! command -v strace >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing strace"
-    need_root apt-get update -qq
-    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      strace >/dev/null
+    { need_root apt-get update -qq \
+      && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends strace >/dev/null; } \
+      || echo "setup: could not install strace; the fsync-ordering test needs it" >&2
   else
     echo "setup: strace is not installed; the fsync-ordering test needs it" >&2
   fi

@@ -353,30 +353,34 @@ struct SyncCheck {
 }
 
 /// Reads an `strace -f -y` log: one syscall a line, `PID name(args) = result`, or split in an
-/// `<unfinished ...>` line and a `<... name resumed>` line when threads interleave.
+/// `<unfinished ...>` line and a `<... name resumed>` line when another thread's line comes
+/// while it runs. A sync counts for a request if it started after the request was read (its
+/// first line comes later) and finished before the answer was written. A sync printed on one
+/// line started after every line before it: another thread's line would have split it.
 fn check_syncs_before_acks(trace: &str) -> SyncCheck {
     use std::collections::HashMap;
-    // Per pid, the first half of a split call; per socket fd, where its last POST was read.
-    let mut unfinished: HashMap<&str, &str> = HashMap::new();
+    // Per pid, the first half of a split call and its line; per socket fd, the line where its
+    // last POST was read; the latest start among the syncs finished so far.
+    let mut unfinished: HashMap<&str, (&str, usize)> = HashMap::new();
     let mut post_read_at: HashMap<String, usize> = HashMap::new();
-    let mut last_sync_at: Option<usize> = None;
+    let mut latest_sync_start: Option<usize> = None;
     let mut check = SyncCheck::default();
     for (at, line) in trace.lines().enumerate() {
         let Some((pid, call)) = line.split_once(' ') else {
             continue;
         };
         let call = call.trim_start();
-        let whole = if let Some(head) = call.strip_suffix(" <unfinished ...>") {
-            unfinished.insert(pid, head);
+        let (whole, started_at) = if let Some(head) = call.strip_suffix(" <unfinished ...>") {
+            unfinished.insert(pid, (head, at));
             continue;
         } else if call.starts_with("<... ") {
-            let Some(head) = unfinished.remove(pid) else {
+            let Some((head, started_at)) = unfinished.remove(pid) else {
                 continue;
             };
             let tail = call.split_once("resumed>").map_or("", |(_, tail)| tail);
-            format!("{head}{tail}")
+            (format!("{head}{tail}"), started_at)
         } else {
-            call.to_string()
+            (call.to_string(), at)
         };
         let Some((name, rest)) = whole.split_once('(') else {
             continue;
@@ -390,14 +394,16 @@ fn check_syncs_before_acks(trace: &str) -> SyncCheck {
             continue;
         }
         match name {
-            "fsync" | "fdatasync" if rest.contains("vigil.db") => last_sync_at = Some(at),
+            "fsync" | "fdatasync" if rest.contains("vigil.db") => {
+                latest_sync_start = latest_sync_start.max(Some(started_at));
+            }
             "read" | "recvfrom" | "recvmsg" if rest.contains("\"POST ") => {
                 post_read_at.insert(fd, at);
             }
             "write" | "writev" | "sendto" | "sendmsg" if rest.contains("\"HTTP/1.1 2") => {
                 if let Some(read_at) = post_read_at.remove(&fd) {
                     check.acknowledged += 1;
-                    if last_sync_at.is_none_or(|sync| sync < read_at) {
+                    if latest_sync_start.is_none_or(|start| start < read_at) {
                         check.unsynced += 1;
                     }
                 }
@@ -424,9 +430,14 @@ fn the_trace_reader_tells_synced_from_unsynced_answers() {
 10 writev(13<socket:[3]>, [{iov_base="HTTP/1.1 200 OK\r\ncont"..., iov_len=100}], 1) = 100
 11 fsync(5</d/vigil.db-wal>) = 0
 10 writev(12<socket:[2]>, [{iov_base="HTTP/1.1 201 Created\r\n"..., iov_len=100}], 1) = 100
+11 fdatasync(5</d/vigil.db-wal> <unfinished ...>
+10 recvfrom(9<socket:[1]>, "POST /v1/models/m/recor"..., 8192, 0, NULL, NULL) = 120
+11 <... fdatasync resumed>) = 0
+10 writev(9<socket:[1]>, [{iov_base="HTTP/1.1 200 OK\r\ncont"..., iov_len=100}], 1) = 100
 "#;
     let check = check_syncs_before_acks(trace);
-    // Three POSTs answered: the first and third after a sync of the WAL, the second only
-    // after a sync of another file.
-    assert_eq!((check.acknowledged, check.unsynced), (3, 1), "{check:?}");
+    // Four POSTs answered: the first and third after a sync of the WAL that started after
+    // they were read; the second after a sync of another file only; the fourth after a sync
+    // that had started before it was read.
+    assert_eq!((check.acknowledged, check.unsynced), (4, 2), "{check:?}");
 }

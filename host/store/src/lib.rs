@@ -110,15 +110,8 @@ pub struct Store {
     /// SQLite's record-id sets (see [`record_ids`]). Taken before a write transaction, never
     /// while holding one: the group writer holds it for a whole group.
     record_ids: record_ids::SharedRecordIds,
-}
-
-/// The file of a `sqlite:` URL; `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.starts_with(":memory:") && !url.contains("mode=memory"))
-        .then(|| path.into())
+    /// Set by [`Store::close`], shared by the clones of this store.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How [`Store::ingest_in`] finds the records already stored: through the `record_ids`
@@ -404,10 +397,8 @@ impl Store {
             sqlite_writer: Arc::default(),
             group_writer: None,
             record_ids: Arc::default(),
+            closed: Arc::default(),
         };
-        if backend == Backend::Sqlite {
-            store.record_ids = record_ids::for_database(sqlite_path(&url).as_deref());
-        }
         store.check_durability().await?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
@@ -418,6 +409,14 @@ impl Store {
             .await
             .map_err(|e| Error::Database(e.into()))?;
         if backend == Backend::Sqlite {
+            // The file as SQLite opened it (the URL may be relative or percent-encoded);
+            // empty for an in-memory database.
+            let file: String =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&store.pool)
+                    .await?;
+            let file = (!file.is_empty()).then(|| std::path::PathBuf::from(file));
+            store.record_ids = record_ids::for_database(file.as_deref()).await?;
             store.group_writer = Some(group_commit::GroupWriter::start(store.clone()));
         }
         Ok(store)
@@ -438,10 +437,11 @@ impl Store {
         self.backend
     }
 
+    /// Closes the pool, which every clone shares. Closing twice counts once.
     pub async fn close(&self) {
-        // The record-id sets are rebuilt from the database by whichever store of this process
-        // ingests into the file next, and the file's ingestion lock is released.
-        self.record_ids.lock().await.forget();
+        if !self.closed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.record_ids.lock().await.close_store();
+        }
         self.pool.close().await;
     }
 

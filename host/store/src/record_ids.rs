@@ -87,18 +87,33 @@ pub(crate) struct RecordIds {
     lock_path: Option<PathBuf>,
     /// Held from the first ingestion on; closing it releases the lock.
     lock: Option<File>,
+    /// Stores of this process open on the file and not closed.
+    open_stores: usize,
 }
 
 pub(crate) type SharedRecordIds = Arc<tokio::sync::Mutex<RecordIds>>;
 
-/// The record-id sets of the SQLite file at `path`, shared with every other store of this
-/// process open on it; a set of its own for an in-memory database (`None`).
-pub(crate) fn for_database(path: Option<&Path>) -> SharedRecordIds {
+/// The record-id sets of the SQLite file at `path` (as SQLite names it), shared with every
+/// other store of this process open on it, counting one more open store; a set of its own
+/// for an in-memory database (`None`).
+pub(crate) async fn for_database(path: Option<&Path>) -> Result<SharedRecordIds> {
+    let Some(path) = path else {
+        return Ok(SharedRecordIds::default());
+    };
+    let path = std::fs::canonicalize(path).map_err(|e| {
+        Error::Unavailable(format!(
+            "cannot resolve the database file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let ids = shared_by_path(path);
+    ids.lock().await.open_stores += 1;
+    Ok(ids)
+}
+
+fn shared_by_path(path: PathBuf) -> SharedRecordIds {
     type Open = std::sync::Mutex<HashMap<PathBuf, Weak<tokio::sync::Mutex<RecordIds>>>>;
     static OPEN: LazyLock<Open> = LazyLock::new(Default::default);
-    let Some(path) = path.and_then(|p| std::fs::canonicalize(p).ok()) else {
-        return SharedRecordIds::default();
-    };
     let mut open = OPEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     open.retain(|_, ids| ids.strong_count() > 0);
     if let Some(ids) = open.get(&path).and_then(Weak::upgrade) {
@@ -142,10 +157,14 @@ impl RecordIds {
         }
     }
 
-    /// Drops every set and the file lock.
-    pub(crate) fn forget(&mut self) {
-        self.models.clear();
-        self.lock = None;
+    /// One store on the file is closed; when it was the last, every set and the file lock
+    /// go (the next store to ingest rebuilds them from the database).
+    pub(crate) fn close_store(&mut self) {
+        self.open_stores = self.open_stores.saturating_sub(1);
+        if self.open_stores == 0 {
+            self.models.clear();
+            self.lock = None;
+        }
     }
 
     pub(crate) fn is_loaded(&self, model_id: i64) -> bool {

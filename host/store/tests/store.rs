@@ -917,6 +917,48 @@ async fn duplicates_are_found_after_reopening() {
     .await;
 }
 
+/// Stores of one process on one file share its record ids however the URL spells the path
+/// (percent-encoded, with `..`), and the ingestion lock sits beside the file SQLite opened.
+#[tokio::test]
+async fn sqlite_stores_on_one_file_share_record_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("my data")).unwrap();
+    let root = dir.path().display();
+    let first = Store::open(&format!("sqlite://{root}/my%20data/vigil.db"))
+        .await
+        .unwrap();
+    let second = Store::open(&format!("sqlite://{root}/my%20data/../my%20data/vigil.db"))
+        .await
+        .unwrap();
+    let model = first.create_model("m", "t", "d").await.unwrap();
+    // The second store loads the model's ids first; with a set of its own it would not see
+    // what the first stores next (and could not take the file's lock).
+    let outcome = second
+        .ingest(model.id, &batch(&rows("b", 1)), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.accepted, 1);
+    let outcome = first
+        .ingest(model.id, &batch(&rows("a", 3)), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.accepted, 3);
+    let outcome = second
+        .ingest(model.id, &batch(&rows("a", 4)), None)
+        .await
+        .unwrap();
+    assert_eq!((outcome.accepted, outcome.duplicates), (1, 3));
+    assert!(dir.path().join("my data/vigil.db-ingest.lock").exists());
+    // Closing one leaves the other's ids in place.
+    first.close().await;
+    let outcome = second
+        .ingest(model.id, &batch(&rows("a", 5)), None)
+        .await
+        .unwrap();
+    assert_eq!((outcome.accepted, outcome.duplicates), (1, 4));
+    second.close().await;
+}
+
 /// A SQLite database written before record fingerprints were stored (or one that lost them)
 /// gets them again from the stored batches the first time its model is used.
 #[tokio::test]
