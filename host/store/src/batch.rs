@@ -277,27 +277,13 @@ impl RecordBatch {
 
     /// Only the record ids of an encoded batch, which come first.
     pub fn decode_ids(bytes: &[u8]) -> Result<Vec<String>, Error> {
-        let mut input = Reader { bytes, at: 0 };
-        if input.take(4)? != MAGIC {
-            return Err(Error::Corrupt("record batch has an unknown format".into()));
-        }
-        let rows = input.u32()? as usize;
-        let ids = input.strings()?;
-        if ids.len() != rows {
-            return Err(Error::Corrupt(
-                "record batch ids do not match its row count".into(),
-            ));
-        }
-        Ok(ids)
+        Reader { bytes, at: 0 }.header()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<RecordBatch, Error> {
         let mut input = Reader { bytes, at: 0 };
-        if input.take(4)? != MAGIC {
-            return Err(Error::Corrupt("record batch has an unknown format".into()));
-        }
-        let rows = input.u32()? as usize;
-        let ids = input.strings()?;
+        let ids = input.header()?;
+        let rows = ids.len();
         let timestamps = input
             .take(rows.checked_mul(8).ok_or_else(too_long)?)?
             .chunks_exact(8)
@@ -326,11 +312,6 @@ impl RecordBatch {
             }
         }
         let [features, probabilities] = groups;
-        if ids.len() != rows {
-            return Err(Error::Corrupt(
-                "record batch ids do not match its row count".into(),
-            ));
-        }
         Ok(RecordBatch {
             ids,
             timestamps,
@@ -441,6 +422,21 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// The format tag, the row count and the record ids, one per row.
+    fn header(&mut self) -> Result<Vec<String>, Error> {
+        if self.take(4)? != MAGIC {
+            return Err(Error::Corrupt("record batch has an unknown format".into()));
+        }
+        let rows = self.u32()? as usize;
+        let ids = self.strings()?;
+        if ids.len() != rows {
+            return Err(Error::Corrupt(
+                "record batch ids do not match its row count".into(),
+            ));
+        }
+        Ok(ids)
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         let end = self.at.checked_add(n).ok_or_else(too_long)?;
         let slice = self

@@ -1011,15 +1011,8 @@ impl Store {
                 let keep = ids.admit(model_id, fingerprints);
                 admitted.extend(keep.iter().map(|&i| fingerprints[i]));
                 if !keep.is_empty() {
-                    sqlx::query(
-                        "INSERT INTO record_fingerprints (model_id, first_offset, fingerprints) \
-                         VALUES ($1, $2, $3)",
-                    )
-                    .bind(model_id)
-                    .bind(record_count)
-                    .bind(record_ids::encode(keep.iter().map(|&i| fingerprints[i])))
-                    .execute(&mut **tx)
-                    .await?;
+                    let kept = &admitted[admitted.len() - keep.len()..];
+                    insert_fingerprints(tx, model_id, record_count, kept).await?;
                 }
                 keep
             }
@@ -1148,15 +1141,7 @@ impl Store {
             .fetch_one(&mut **tx)
             .await?;
             let fingerprints = record_ids::fingerprints(&RecordBatch::decode_ids(&data)?);
-            sqlx::query(
-                "INSERT INTO record_fingerprints (model_id, first_offset, fingerprints) \
-                 VALUES ($1, $2, $3)",
-            )
-            .bind(model_id)
-            .bind(first_offset)
-            .bind(record_ids::encode(fingerprints.iter().copied()))
-            .execute(&mut **tx)
-            .await?;
+            insert_fingerprints(tx, model_id, first_offset, &fingerprints).await?;
             set.extend(fingerprints);
         }
         tracing::info!(
@@ -1315,6 +1300,9 @@ impl Store {
             Backend::Postgres => None,
         };
         let mut tx = self.begin().await?;
+        if let Some(ids) = sqlite_ids.as_deref_mut() {
+            self.load_record_ids(&mut tx, ids, model_id).await?;
+        }
         let now = now_ms();
         let mut matched = 0;
         for chunk in unique.chunks(INSERT_CHUNK) {
@@ -1345,13 +1333,10 @@ impl Store {
             query.execute(&mut **tx).await?;
 
             matched += match sqlite_ids.as_deref_mut() {
-                Some(ids) => {
-                    self.load_record_ids(&mut tx, ids, model_id).await?;
-                    chunk
-                        .iter()
-                        .filter(|(id, _)| ids.contains(model_id, id))
-                        .count()
-                }
+                Some(ids) => chunk
+                    .iter()
+                    .filter(|(id, _)| ids.contains(model_id, id))
+                    .count(),
                 None => {
                     let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
                     self.stored_ids(&mut tx, model_id, &ids).await?.len()
@@ -1648,6 +1633,25 @@ fn alert(row: &AnyRow) -> Result<Alert> {
         created_at: row.try_get("created_at")?,
         delivery: row.try_get("delivery")?,
     })
+}
+
+/// Stores the fingerprints of the batch at `first_offset` (see `record_ids`).
+async fn insert_fingerprints(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model_id: i64,
+    first_offset: i64,
+    fingerprints: &[record_ids::Fingerprint],
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO record_fingerprints (model_id, first_offset, fingerprints) \
+         VALUES ($1, $2, $3)",
+    )
+    .bind(model_id)
+    .bind(first_offset)
+    .bind(record_ids::encode(fingerprints.iter().copied()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_monitor_plugins(
