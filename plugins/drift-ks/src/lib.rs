@@ -1,10 +1,14 @@
 //! `drift-ks`: the two-sample Kolmogorov–Smirnov test, as `scipy.stats.ks_2samp(method="auto")`.
 
 mod double_double;
+mod keysort;
 mod kolmogorov;
 pub mod ks;
+mod math;
 mod smirnov;
 mod sort;
+#[cfg(test)]
+mod test_rng;
 
 use sort::Sample;
 

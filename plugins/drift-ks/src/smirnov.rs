@@ -14,6 +14,7 @@
 //! whole of SciPy's, and the unit tests below pin them against SciPy.
 
 use crate::double_double::{DoubleDouble, cephes_expm1, ldexp};
+use crate::math;
 
 /// `log(2^-1075)`, `xsf`'s `MINLOG` with its digits (classic Cephes used `log(2^-1022)`).
 #[allow(clippy::excessive_precision)]
@@ -293,8 +294,8 @@ fn lower_term(n: i64, v: i64, t1x: DoubleDouble, c_man: DoubleDouble, c_expt: i6
     // 1 - x - v/n: exact, as the two add up to 1.
     let t2x = 1.0 - t1x;
     // ln(hi + lo) = ln(hi) + lo/hi to double precision.
-    let ln_t2 = t2x.hi.ln() + t2x.lo / t2x.hi;
-    let ln_t1 = t1x.hi.ln() + t1x.lo / t1x.hi;
+    let ln_t2 = math::ln(t2x.hi) + t2x.lo / t2x.hi;
+    let ln_t1 = math::ln(t1x.hi) + t1x.lo / t1x.hi;
     let ln_powers =
         DoubleDouble::product((n - v) as f64, ln_t2) + DoubleDouble::product((v - 1) as f64, ln_t1);
     // ln_powers = k ln 2 + r with |r| < ln 2, so exp(r) cannot under- or overflow however
@@ -302,7 +303,7 @@ fn lower_term(n: i64, v: i64, t1x: DoubleDouble, c_man: DoubleDouble, c_expt: i6
     let k = (ln_powers.hi / LN_2.hi) as i64;
     let r = (ln_powers - LN_2 * k as f64).hi;
     let exponent = (c_expt + k).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
-    (c_man * r.exp()).ldexp(exponent)
+    (c_man * math::exp(r)).ldexp(exponent)
 }
 
 #[cfg(test)]

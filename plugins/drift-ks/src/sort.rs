@@ -1,8 +1,8 @@
 //! A sample ready for the KS walk: its values as order-preserving integer keys, sorted.
 //! Comparing integers is much cheaper than `f64::total_cmp`, in a sort's hot loop and in the
 //! merge walk, natively and inside WebAssembly alike; on 1M normal values sorting the keys is
-//! about 1.7 times as fast as sorting the floats. (An LSD radix sort was tried and lost to the
-//! comparison sort, natively and in the guest.)
+//! about 1.7 times as fast as sorting the floats. The keys are sorted by [`crate::keysort`].
+//! (An LSD radix sort was tried and lost to the comparison sort, natively and in the guest.)
 
 /// The key: flipping every bit of a negative number and only the sign bit of a positive one
 /// makes the bit patterns' unsigned order equal to `total_cmp`'s order.
@@ -33,7 +33,7 @@ impl Sample {
             .filter(|x| !x.is_nan())
             .map(|x| key(x + 0.0))
             .collect();
-        keys.sort_unstable();
+        crate::keysort::sort(&mut keys);
         Sample { keys }
     }
 

@@ -1,0 +1,146 @@
+//! `ln` and `exp` for the terms of the Smirnov sum, the same code natively and in the guest.
+//!
+//! On `wasm32` the standard library's `f64::ln` and `f64::exp` are the portable `libm` code,
+//! which inside wasmtime took about three times as long as glibc's natively and was a seventh
+//! of a large KS test's time. These follow the table-driven method of glibc's own functions
+//! (Szabolcs Nagy's, from Arm's optimized-routines) without fused multiply-adds, which core
+//! WebAssembly lacks: reduce the argument against a table entry, evaluate a short
+//! polynomial, and add the pieces with their rounding errors carried. Both stay within about
+//! one ulp of the exact result (the tests compare them with the standard library over
+//! millions of arguments); the tables come from `gen_math_tables.py`.
+
+#[rustfmt::skip]
+#[path = "math_tables.rs"]
+mod tables;
+
+use tables::{
+    EXP_BITS, EXP2, LN, LN_BITS, LN_OFFSET, LN2_HI, LN2_LO, LN2_OVER_N_HI, LN2_OVER_N_LO,
+    N_OVER_LN2,
+};
+
+/// The natural logarithm.
+///
+/// `x = 2^k z` with `z` in [0.6875, 1.375); the table's centre `c` of `z`'s interval gives
+/// `ln x = k ln 2 + ln c + ln(1 + r)`, `r = (z - c) / c`, `|r| < 0.004`. `z - c` is exact,
+/// so the only rounding in `r` is relative, and next to 1 (where `c = 1`) none at all.
+pub(crate) fn ln(x: f64) -> f64 {
+    // Zero, negative, subnormal, infinite and NaN arguments are left to the standard library.
+    if !(x.is_normal() && x > 0.0) {
+        return x.ln();
+    }
+    let bits = x.to_bits();
+    let offset = bits.wrapping_sub(LN_OFFSET);
+    let index = ((offset >> (52 - LN_BITS)) & ((1 << LN_BITS) - 1)) as usize;
+    let k = (offset as i64) >> 52;
+    let z = f64::from_bits(bits.wrapping_sub(offset & (0xFFF << 52)));
+    let [c, inv_c, ln_c, ln_c_lo] = LN[index];
+    let r = (z - c) * inv_c;
+    let k = k as f64;
+
+    // k ln 2 + ln c, with the rounding error of the sum kept (|k ln 2| > |ln c| unless k = 0).
+    let t = k * LN2_HI;
+    let w = t + ln_c;
+    let w_lo = (t - w) + ln_c;
+    // ... + r, the same way (|w| > |r| unless w = 0, and then the error is 0).
+    let hi = w + r;
+    let lo = (w - hi) + r + w_lo + k * LN2_LO + ln_c_lo;
+    // ln(1 + r) - r, by its Taylor series: the first term left out is below 2^-72 relative.
+    let r2 = r * r;
+    let tail = r2
+        * ((-1.0 / 2.0 + r * (1.0 / 3.0))
+            + r2 * ((-1.0 / 4.0 + r * (1.0 / 5.0)) + r2 * (-1.0 / 6.0 + r * (1.0 / 7.0))));
+    hi + (lo + tail)
+}
+
+/// The exponential.
+///
+/// `x = (k + j/128) ln 2 + r` with `|r| <= ln 2 / 256`, so `e^x = 2^k 2^(j/128) e^r`; the
+/// table holds `2^(j/128)` and a polynomial gives `e^r - 1`.
+pub(crate) fn exp(x: f64) -> f64 {
+    // Beyond this the result overflows or is subnormal.
+    if x.is_nan() || x.abs() >= 700.0 {
+        return x.exp();
+    }
+    // Adding 1.5 * 2^52 rounds to an integer, ties to even, without a call to `rint`.
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    let kd = (x * N_OVER_LN2 + SHIFT) - SHIFT;
+    // |kd| < 2^17, so kd * LN2_OVER_N_HI is exact and so is the subtraction.
+    let r = (x - kd * LN2_OVER_N_HI) - kd * LN2_OVER_N_LO;
+    let k = kd as i64;
+    let [t, t_lo] = EXP2[(k & ((1 << EXP_BITS) - 1)) as usize];
+    let scale = f64::from_bits(((k >> EXP_BITS) + 1023) as u64 * (1 << 52));
+    // e^r - 1 by its Taylor series: the first term left out is below 2^-60 of the result.
+    let r2 = r * r;
+    let expm1 = r + r2 * ((1.0 / 2.0 + r * (1.0 / 6.0)) + r2 * (1.0 / 24.0 + r * (1.0 / 120.0)));
+    (t + (t_lo + t * expm1)) * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exp, ln};
+    use crate::test_rng::Rng;
+
+    /// How many doubles lie between `a` and `b` (both finite, same sign or zero).
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    /// Both our result and the standard library's are within about half an ulp of the exact
+    /// value, so they may differ by one ulp, never by more.
+    fn check(name: &str, ours: fn(f64) -> f64, std: fn(f64) -> f64, x: f64) {
+        let (a, b) = (ours(x), std(x));
+        assert!(
+            ulps(a, b) <= 1,
+            "{name}({x:e}) = {a:e}, the standard library says {b:e}"
+        );
+    }
+
+    #[test]
+    fn ln_agrees_with_the_standard_library() {
+        let mut rng = Rng(1);
+        for _ in 0..1_000_000 {
+            // Every normal positive double, by its bits.
+            let x = f64::from_bits(rng.next() % 0x7FE0_0000_0000_0000 + 0x0010_0000_0000_0000);
+            check("ln", ln, f64::ln, x);
+        }
+        for _ in 0..1_000_000 {
+            // The KS terms' range, and next to 1 where the result is small.
+            check("ln", ln, f64::ln, rng.uniform(0.0, 1.0));
+            check("ln", ln, f64::ln, rng.uniform(0.99, 1.01));
+        }
+    }
+
+    #[test]
+    fn exp_agrees_with_the_standard_library() {
+        let mut rng = Rng(2);
+        for _ in 0..1_000_000 {
+            check("exp", exp, f64::exp, rng.uniform(-700.0, 700.0));
+            check("exp", exp, f64::exp, rng.uniform(-1.0, 1.0));
+            check("exp", exp, f64::exp, rng.uniform(-1e-6, 1e-6));
+        }
+    }
+
+    #[test]
+    fn special_arguments() {
+        assert_eq!(ln(1.0), 0.0);
+        assert_eq!(ln(0.0), f64::NEG_INFINITY);
+        assert!(ln(-1.0).is_nan() && ln(f64::NAN).is_nan());
+        assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+        assert_eq!(ln(5e-324), 5e-324f64.ln());
+        for k in -1022..1024 {
+            let x = 2f64.powi(k);
+            assert!(
+                ulps(ln(x), f64::from(k) * std::f64::consts::LN_2) <= 1,
+                "ln 2^{k}"
+            );
+        }
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-0.0), 1.0);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(710.0), f64::INFINITY);
+        assert_eq!(exp(-746.0), 0.0);
+        assert!(exp(f64::NAN).is_nan());
+        assert_eq!(exp(-720.0), (-720f64).exp());
+    }
+}
