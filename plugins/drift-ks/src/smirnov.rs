@@ -293,9 +293,8 @@ fn lower_term(n: i64, v: i64, t1x: DoubleDouble, c_man: DoubleDouble, c_expt: i6
     };
     // 1 - x - v/n: exact, as the two add up to 1.
     let t2x = 1.0 - t1x;
-    // ln(hi + lo) = ln(hi) + lo/hi to double precision.
-    let ln_t2 = math::ln(t2x.hi) + t2x.lo / t2x.hi;
-    let ln_t1 = math::ln(t1x.hi) + t1x.lo / t1x.hi;
+    let ln_t2 = math::ln_sum(t2x.hi, t2x.lo);
+    let ln_t1 = math::ln_sum(t1x.hi, t1x.lo);
     let ln_powers =
         DoubleDouble::product((n - v) as f64, ln_t2) + DoubleDouble::product((v - 1) as f64, ln_t1);
     // ln_powers = k ln 2 + r with |r| < ln 2, so exp(r) cannot under- or overflow however
