@@ -1,13 +1,16 @@
 """Writes src/math_tables.rs, the constants of the `ln` and `exp` in src/math.rs.
 
 Every value is computed with Python's decimal module at 60 digits and rounded once to the
-nearest double, so the tables are exact to the last bit. Standard library only:
+nearest double (the two `_HI` constants are truncated on purpose, see below), so each is
+correctly rounded. Standard library only:
 
-    python3 plugins/drift-ks/gen_math_tables.py
+    python3 plugins/drift-ks/gen_math_tables.py            # rewrite the file
+    python3 plugins/drift-ks/gen_math_tables.py --check    # exit 1 if it is out of date
 """
 
 import decimal
 import struct
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -110,8 +113,14 @@ def main() -> None:
         out.append("    [" + ", ".join(literal(x) for x in row) + "],")
     out += ["];", ""]
     path = Path(__file__).parent / "src" / "math_tables.rs"
-    path.write_text("\n".join(out))
-    print(f"wrote {path}")
+    text = "\n".join(out)
+    if "--check" in sys.argv[1:]:
+        if path.read_text() != text:
+            sys.exit(f"{path} differs from what this script writes")
+        print(f"{path} is up to date")
+    else:
+        path.write_text(text)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

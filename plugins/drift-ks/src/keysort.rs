@@ -65,7 +65,7 @@ fn partition_below(v: &mut [u64], bound: u64) -> usize {
     }
     let base = v.as_mut_ptr();
     // SAFETY: every pointer stays inside `v`: `right` runs over `1..len`, the gap is the place
-    // `right` left, and `lt <= right - 1`. The first key is held in `first` while its place is
+    // `right` left, and `lt <= gap < right`. The first key is held in `first` while its place is
     // the gap.
     unsafe {
         let first = *base;
@@ -230,16 +230,20 @@ mod tests {
         }
     }
 
+    /// With the limit at 0 heapsort sorts the whole slice; at 1 to 3 it takes over the parts
+    /// of a partition already under way.
     #[test]
     fn heapsort_takes_over_when_the_limit_runs_out() {
         let mut rng = Rng(2);
-        for n in [0, 1, 2, 9, 100, 1001] {
-            for (what, input) in patterns(n, &mut rng) {
-                let mut expected = input.clone();
-                expected.sort_unstable();
-                let mut actual = input;
-                quicksort(&mut actual, None, 0);
-                assert!(actual == expected, "{what}, {n} keys");
+        for limit in 0..=3 {
+            for n in [0, 1, 2, 9, 100, 1001] {
+                for (what, input) in patterns(n, &mut rng) {
+                    let mut expected = input.clone();
+                    expected.sort_unstable();
+                    let mut actual = input;
+                    quicksort(&mut actual, None, limit);
+                    assert!(actual == expected, "{what}, {n} keys, limit {limit}");
+                }
             }
         }
     }
