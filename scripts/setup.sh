@@ -8,6 +8,11 @@
 set -euo pipefail
 
 need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  need_root apt-get update -qq \
+    && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "$@" >/dev/null
+}
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is not installed; install Rust from https://rustup.rs first" >&2
@@ -37,9 +42,7 @@ else
     echo "setup: installed rustup's wasm32-wasip2 target"
   elif command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing the wasm32 toolchain from Debian packages"
-    need_root apt-get update -qq
-    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      rustc-web cargo-web rust-web-src rust-web-llvm wasi-libc >/dev/null
+    apt_install rustc-web cargo-web rust-web-src rust-web-llvm wasi-libc
     has_debian_wasm_toolchain || { echo "setup: the wasm32 toolchain is still incomplete" >&2; exit 1; }
   else
     echo "setup: no way to install a wasm32 toolchain: run 'rustup target add wasm32-wasip2'" >&2
@@ -56,9 +59,7 @@ fi
 if ! command -v strace >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing strace"
-    { need_root apt-get update -qq \
-      && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends strace >/dev/null; } \
+    apt_install strace \
       || echo "setup: could not install strace; the fsync-ordering test needs it" >&2
   else
     echo "setup: strace is not installed; the fsync-ordering test needs it" >&2

@@ -54,44 +54,7 @@ impl Sample {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// xorshift64*: enough randomness for shuffling test data, with no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        /// Uniform in [0, 1).
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-
-        /// Standard normal, by Box–Muller.
-        fn normal(&mut self) -> f64 {
-            let u = 1.0 - self.unit();
-            let v = self.unit();
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        }
-
-        /// Any bit pattern but a NaN, which the caller has already removed.
-        fn any_number(&mut self) -> f64 {
-            loop {
-                let x = f64::from_bits(self.next());
-                if !x.is_nan() {
-                    return x;
-                }
-            }
-        }
-    }
+    use crate::test_rng::Rng;
 
     const SPECIAL: [f64; 12] = [
         0.0,
