@@ -47,7 +47,9 @@ fn main() {
     );
     let wasm = || {
         let start = Instant::now();
-        let mut session = plugin.drift_test(&wasm_reference, "{}").unwrap();
+        let mut session = plugin
+            .drift_test(runtime.shared(), &wasm_reference, "{}")
+            .unwrap();
         black_box(session.evaluate(&wasm_current).unwrap());
         start.elapsed().as_secs_f64() * 1e3
     };

@@ -36,7 +36,9 @@ fn instantiate_and_call(c: &mut Criterion) {
         let name = if pooling { "pooling" } else { "on_demand" };
         group.bench_function(name, |b| {
             b.iter(|| {
-                let decision = plugin.decide(black_box(&context), "").unwrap();
+                let decision = plugin
+                    .decide(runtime.shared(), black_box(&context), "")
+                    .unwrap();
                 assert_eq!(decision.action, Action::None);
             })
         });

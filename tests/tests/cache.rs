@@ -30,7 +30,7 @@ fn evaluate_ks(runtime: &Runtime) -> DriftResult {
     let reference = ColumnData::Numeric((0..50).map(f64::from).collect());
     let current = ColumnData::Numeric((100..150).map(f64::from).collect());
     plugin
-        .drift_test(&reference, "{}")
+        .drift_test(runtime.shared(), &reference, "{}")
         .and_then(|mut session| session.evaluate(&current))
         .expect("the KS test runs")
 }

@@ -2,7 +2,9 @@
 //! plugin can fail (interrupted at its deadline, out of memory, out of stack, a panic, an
 //! error) gives the documented outcome:
 //! - drift test: the column is recorded failed with the failure's kind, never "no drift";
-//! - preprocessor: nothing is stored for the window, its records are kept and it is retried;
+//! - preprocessor: the window is stored as `failed` with the failure, no column tested and no
+//!   action, and the monitor moves on (a preprocessor that returns fewer rows or retypes a
+//!   column fails the same way);
 //! - policy: the evaluation is `policy_failed` with no action, whatever the policy wanted.
 
 use std::time::{Duration, Instant};
@@ -50,6 +52,18 @@ impl Daemon {
             Some(("application/json", body.to_string().into_bytes())),
         )
         .await
+    }
+
+    /// The monitor's entry in `/v1/status`.
+    async fn status_of(&self, monitor: &str) -> Value {
+        let status = self.call(Method::GET, "/v1/status", None).await;
+        status["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["monitor"] == monitor)
+            .unwrap()
+            .clone()
     }
 
     /// Polls `path` until `done` accepts the answer (bounded).
@@ -110,8 +124,40 @@ async fn monitor(daemon: &Daemon, name: &str, extra: Value) {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
+/// The first window of monitor `name` is stored as failed by its preprocessor with `kind`,
+/// and the monitor moved past it.
+async fn assert_failed_window(daemon: &Daemon, name: &str, kind: &str) {
+    let page = daemon
+        .until(&format!("/v1/monitors/{name}/evaluations"), |p| {
+            !p["evaluations"].as_array().unwrap().is_empty()
+        })
+        .await;
+    let evaluation = &page["evaluations"][0];
+    assert_eq!(evaluation["status"], "failed", "{name}: {evaluation}");
+    assert_eq!(evaluation["action"], "none");
+    let result = &evaluation["result"];
+    assert_eq!(
+        result["preprocessing"]["kind"], kind,
+        "{name}: {evaluation}"
+    );
+    assert_eq!(
+        result["preprocessing"]["plugin"],
+        "hostile-preprocessor@0.1.0"
+    );
+    assert_eq!(result["columns"], json!([]), "{name}: nothing was tested");
+    let reason = evaluation["reason"].as_str().unwrap();
+    assert!(reason.starts_with("preprocessing failed"), "{reason}");
+    let this = daemon.status_of(name).await;
+    assert_eq!(this["next_offset"].as_i64(), Some(200), "{this}");
+    let needle = format!(
+        "vigil_plugin_failures_total{{plugin=\"hostile-preprocessor@0.1.0\",kind=\"{kind}\"}}"
+    );
+    let metrics = daemon.call(Method::GET, "/metrics", None).await;
+    assert!(metrics.as_str().unwrap().contains(&needle), "{needle}");
+}
+
+/// A daemon on a fresh database with the standard plugins and the hostile guests uploaded.
+async fn start() -> (Daemon, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
     let config = Config {
@@ -136,7 +182,6 @@ async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
         token,
         http: reqwest::Client::new(),
     };
-
     let mut components: Vec<(String, Vec<u8>)> = STANDARD_PLUGINS
         .iter()
         .map(|(n, b)| (n.to_string(), b.to_vec()))
@@ -153,7 +198,12 @@ async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
             )
             .await;
     }
+    (daemon, dir)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
+    let (daemon, _dir) = start().await;
     for (mode, kind) in MODES {
         // Drift test: the column fails with the failure's kind; the other column is tested.
         let name = format!("drift-{mode}");
@@ -187,45 +237,10 @@ async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
         assert!(y["drifted"].is_boolean());
         assert_eq!(evaluation["status"], "partial");
 
-        // Preprocessor: no evaluation, the records stay, the failure is counted.
+        // Preprocessor: the window is stored as failed, nothing tested, no action.
         let name = format!("pre-{mode}");
         monitor(&daemon, &name, json!({"pipeline": {"preprocessors": [{"plugin": "hostile-preprocessor", "config": config}]}})).await;
-        let needle = format!(
-            "vigil_plugin_failures_total{{plugin=\"hostile-preprocessor@0.1.0\",kind=\"{kind}\"}}"
-        );
-        daemon
-            .until("/metrics", |m| {
-                m.as_str().is_some_and(|m| m.contains(&needle))
-            })
-            .await;
-        let page = daemon
-            .call(
-                Method::GET,
-                &format!("/v1/monitors/{name}/evaluations"),
-                None,
-            )
-            .await;
-        assert_eq!(
-            page["evaluations"],
-            json!([]),
-            "{mode}: nothing stored for a failed window"
-        );
-        let status = daemon.call(Method::GET, "/v1/status", None).await;
-        let this = status["monitors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["monitor"] == name.as_str())
-            .unwrap()
-            .clone();
-        assert_eq!(
-            (
-                this["next_offset"].as_i64(),
-                this["pending_records"].as_i64()
-            ),
-            (Some(0), Some(200)),
-            "{this}"
-        );
+        assert_failed_window(&daemon, &name, kind).await;
 
         // Policy: the evaluation is stored as policy_failed, and no action is taken.
         let name = format!("policy-{mode}");
@@ -251,6 +266,14 @@ async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
             "{mode}: {evaluation}"
         );
     }
+    // A preprocessor that breaks the batch's shape fails the window the same way.
+    for (mode, kind) in [("drop-row", "invalid_output"), ("retype", "invalid_output")] {
+        let name = format!("pre-{mode}");
+        let config = json!({"mode": mode});
+        monitor(&daemon, &name, json!({"pipeline": {"preprocessors": [{"plugin": "hostile-preprocessor", "config": config}]}})).await;
+        assert_failed_window(&daemon, &name, kind).await;
+    }
+
     // A behaving hostile policy asks to retrain: the failures above never got that far.
     let name = "policy-behave";
     monitor(
@@ -277,5 +300,73 @@ async fn every_failure_of_every_plugin_kind_has_the_documented_outcome() {
         causes,
         ["drift"],
         "only the behaving policy's decision alerted: {alerts}"
+    );
+}
+
+/// A preprocessor that fails on every window never stalls its monitor: each window is stored
+/// once as failed, the fifth failure in a row quarantines the plugin and raises one alert, and
+/// the windows during the quarantine are stored as failed too, without calling it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preprocessor_failing_every_window_is_quarantined_and_the_monitor_moves_on() {
+    let (daemon, _dir) = start().await;
+    let name = "pre-always";
+    monitor(
+        &daemon,
+        name,
+        json!({"pipeline": {"preprocessors": [{"plugin": "hostile-preprocessor", "config": {"mode": "drop-row"}}]}}),
+    )
+    .await;
+    for window in 1..7 {
+        daemon
+            .call(
+                Method::POST,
+                &format!("/v1/models/{name}/records"),
+                Some(("text/csv", csv(&format!("w{window}-"), 200))),
+            )
+            .await;
+    }
+    let page = daemon
+        .until(&format!("/v1/monitors/{name}/evaluations"), |p| {
+            p["evaluations"].as_array().unwrap().len() >= 7
+        })
+        .await;
+    let mut evaluations = page["evaluations"].as_array().unwrap().clone();
+    evaluations.reverse();
+    let kinds: Vec<&str> = evaluations
+        .iter()
+        .map(|e| e["result"]["preprocessing"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(&kinds[..5], ["invalid_output"; 5], "{kinds:?}");
+    assert!(
+        kinds[5..]
+            .iter()
+            .all(|&k| k == "quarantined" || k == "invalid_output"),
+        "{kinds:?}"
+    );
+    assert!(evaluations.iter().all(|e| e["status"] == "failed"));
+    let starts: Vec<i64> = evaluations
+        .iter()
+        .map(|e| e["window_start"].as_i64().unwrap())
+        .collect();
+    assert_eq!(starts, (0..7).map(|w| w * 200).collect::<Vec<_>>());
+    let alerts = daemon
+        .call(Method::GET, &format!("/v1/alerts?monitor={name}"), None)
+        .await;
+    let causes: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        causes,
+        ["quarantine:hostile-preprocessor@0.1.0"],
+        "{alerts}"
+    );
+    let this = daemon.status_of(name).await;
+    assert_eq!(this["pending_records"], 0, "{this}");
+    assert_eq!(
+        this["quarantined"][0]["plugin"],
+        "hostile-preprocessor@0.1.0"
     );
 }

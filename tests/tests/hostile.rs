@@ -10,7 +10,11 @@ fn numbers() -> ColumnData {
 fn evaluate(runtime: &Runtime, mode: &str) -> Result<vigil_runtime::DriftResult, Error> {
     let plugin = load(runtime, "hostile-drift");
     let mut session = plugin
-        .drift_test(&numbers(), &format!(r#"{{"mode": "{mode}"}}"#))
+        .drift_test(
+            runtime.shared(),
+            &numbers(),
+            &format!(r#"{{"mode": "{mode}"}}"#),
+        )
         .expect("the hostile test builds");
     session.evaluate(&numbers())
 }
@@ -89,7 +93,9 @@ fn a_guest_without_wasi_still_reports_its_panic_message() {
         },
         now: 0,
     };
-    let error = plugin.decide(&context, r#"{"mode": "panic"}"#).unwrap_err();
+    let error = plugin
+        .decide(runtime.shared(), &context, r#"{"mode": "panic"}"#)
+        .unwrap_err();
     let Error::Trap { message, .. } = &error else {
         panic!("expected a trap, got {error}");
     };
@@ -97,7 +103,9 @@ fn a_guest_without_wasi_still_reports_its_panic_message() {
         message.contains("panicked at") && message.contains("the hostile plugin panics on purpose"),
         "{message}"
     );
-    let decision = plugin.decide(&context, r#"{"mode": "behave"}"#).unwrap();
+    let decision = plugin
+        .decide(runtime.shared(), &context, r#"{"mode": "behave"}"#)
+        .unwrap();
     assert_eq!(decision.action, vigil_runtime::Action::Retrain);
 }
 
@@ -122,12 +130,31 @@ fn nan_statistic_is_rejected_as_invalid_output() {
     assert!(matches!(error, Error::InvalidOutput { .. }), "{error}");
 }
 
+/// What a drift test returns must say what its numbers say (RELIABILITY U10): a NaN
+/// threshold, or `drifted` contradicting the p-value and threshold, is invalid output.
+#[test]
+fn nan_thresholds_and_contradictions_are_rejected_as_invalid_output() {
+    let runtime = runtime();
+    for (mode, expected) in [
+        ("nan-threshold", "threshold NaN is not finite"),
+        (
+            "contradiction",
+            "drifted is true, but p-value 1 >= threshold 0.05",
+        ),
+    ] {
+        let error = evaluate(&runtime, mode).unwrap_err();
+        assert!(matches!(error, Error::InvalidOutput { .. }), "{error}");
+        assert!(error.to_string().contains(expected), "{mode}: {error}");
+    }
+    assert_host_sound(&runtime);
+}
+
 #[test]
 fn plugin_errors_keep_their_message_and_the_session_stays_usable() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-drift");
     let mut session = plugin
-        .drift_test(&numbers(), r#"{"mode": "refuse"}"#)
+        .drift_test(runtime.shared(), &numbers(), r#"{"mode": "refuse"}"#)
         .unwrap();
     for _ in 0..2 {
         let error = session.evaluate(&numbers()).unwrap_err();
@@ -143,7 +170,7 @@ fn a_trapped_session_refuses_further_calls() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-drift");
     let mut session = plugin
-        .drift_test(&numbers(), r#"{"mode": "panic"}"#)
+        .drift_test(runtime.shared(), &numbers(), r#"{"mode": "panic"}"#)
         .unwrap();
     assert!(matches!(
         session.evaluate(&numbers()),
@@ -159,7 +186,9 @@ fn a_trapped_session_refuses_further_calls() {
 fn huge_returned_list_is_rejected() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-detector");
-    let mut session = plugin.detector(r#"{"positions": 4000000}"#, None).unwrap();
+    let mut session = plugin
+        .detector(runtime.shared(), r#"{"positions": 4000000}"#, None)
+        .unwrap();
     let error = session.update(&[1.0, 2.0, 3.0]).unwrap_err();
     assert!(matches!(error, Error::OutputTooLarge { .. }), "{error}");
     assert_host_sound(&runtime);
@@ -170,7 +199,7 @@ fn invalid_config_is_reported_by_the_plugin() {
     let runtime = runtime();
     let plugin = load(&runtime, "hostile-drift");
     let error = plugin
-        .drift_test(&numbers(), r#"{"mode": "dance"}"#)
+        .drift_test(runtime.shared(), &numbers(), r#"{"mode": "dance"}"#)
         .err()
         .expect("an unknown mode is refused");
     assert!(
@@ -184,7 +213,7 @@ fn wrong_world_is_refused_with_a_clear_message() {
     let runtime = runtime();
     let policy = load(&runtime, "hostile-detector");
     let error = policy
-        .drift_test(&numbers(), "{}")
+        .drift_test(runtime.shared(), &numbers(), "{}")
         .err()
         .expect("a detector is not a drift test");
     assert!(error.to_string().contains("not a drift test"), "{error}");

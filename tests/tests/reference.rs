@@ -56,7 +56,7 @@ fn check_drift_cases(file: &str, package: &str) {
         let current = column(kind, &case["current"]);
         let config = case["config"].to_string();
         let outcome = plugin
-            .drift_test(&reference, &config)
+            .drift_test(runtime.shared(), &reference, &config)
             .and_then(|mut session| session.evaluate(&current));
         let expected = &case["expected"];
         if expected.get("error").is_some() {
@@ -135,7 +135,7 @@ fn page_hinkley_matches_river_across_snapshots() {
             .map(|v| v.as_u64().unwrap())
             .collect();
         // Whole stream in one call.
-        let mut session = plugin.detector(&config, None).unwrap();
+        let mut session = plugin.detector(runtime.shared(), &config, None).unwrap();
         assert_eq!(
             session.update(&stream).unwrap(),
             expected,
@@ -146,7 +146,9 @@ fn page_hinkley_matches_river_across_snapshots() {
         let mut detections = Vec::new();
         let mut snapshot: Option<Vec<u8>> = None;
         for window in stream.chunks(stream.len() / 7 + 1) {
-            let mut session = plugin.detector(&config, snapshot.as_deref()).unwrap();
+            let mut session = plugin
+                .detector(runtime.shared(), &config, snapshot.as_deref())
+                .unwrap();
             detections.extend(session.update(window).unwrap());
             snapshot = Some(session.snapshot().unwrap());
         }
@@ -182,7 +184,11 @@ fn standardize_matches_numpy() {
     for case in cases["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let mut session = plugin
-            .preprocessor(&batch(&case["reference"]), &case["config"].to_string())
+            .preprocessor(
+                runtime.shared(),
+                &batch(&case["reference"]),
+                &case["config"].to_string(),
+            )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let output = session
             .transform(&batch(&case["input"]))

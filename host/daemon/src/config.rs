@@ -16,6 +16,9 @@
 //! plugin_deadline_ms = 2000
 //! plugin_memory_mib = 64
 //! plugin_instances = 1000
+//! plugin_shared_instances = 32
+//! plugin_log_bytes_per_window = 262144
+//! max_features_per_monitor = 500
 //! ```
 
 use std::net::SocketAddr;
@@ -53,9 +56,17 @@ pub struct Config {
     pub plugin_deadline_ms: u64,
     /// Linear-memory cap of one plugin instance.
     pub plugin_memory_mib: usize,
-    /// Plugin instances alive at once (the runtime's pool): every drift-test column of every
-    /// monitor keeps one, plus one per evaluation step running.
+    /// Plugin instances alive at once (the runtime's pool). Each monitor reserves what it
+    /// needs (a preprocessor and a tested feature keep one each, plus one for its detectors and
+    /// policy), so no monitor can take another's; a monitor that does not fit is refused.
     pub plugin_instances: u32,
+    /// Of `plugin_instances`, those kept for uploads and replays; monitors share the rest.
+    pub plugin_shared_instances: u32,
+    /// Bytes of log output (log records, stdout and stderr) a monitor's plugins may write per
+    /// window; the rest is dropped and counted in the evaluation.
+    pub plugin_log_bytes_per_window: usize,
+    /// Most features one monitor may watch.
+    pub max_features_per_monitor: usize,
     /// Requests taking longer are cut off with 408.
     pub request_timeout_secs: u64,
     /// A client that has not sent its request headers by then is disconnected (slow loris).
@@ -91,6 +102,9 @@ impl Default for Config {
             plugin_deadline_ms: 2_000,
             plugin_memory_mib: 64,
             plugin_instances: 1000,
+            plugin_shared_instances: 32,
+            plugin_log_bytes_per_window: 256 << 10,
+            max_features_per_monitor: 500,
             request_timeout_secs: 30,
             header_read_timeout_ms: 10_000,
             tick_ms: 250,
@@ -157,6 +171,9 @@ impl Config {
         if let Some(v) = var("VIGIL_PLUGIN_INSTANCES") {
             self.plugin_instances = parse("VIGIL_PLUGIN_INSTANCES", v)?;
         }
+        if let Some(v) = var("VIGIL_MAX_FEATURES_PER_MONITOR") {
+            self.max_features_per_monitor = parse("VIGIL_MAX_FEATURES_PER_MONITOR", v)?;
+        }
         if let Some(v) = var("VIGIL_TICK_MS") {
             self.tick_ms = parse("VIGIL_TICK_MS", v)?;
         }
@@ -195,6 +212,15 @@ impl Config {
             self.ingest_max_rows > 0,
             "ingest_max_rows must be at least 1"
         );
+        anyhow::ensure!(
+            self.plugin_shared_instances >= 1
+                && self.plugin_shared_instances < self.plugin_instances,
+            "plugin_shared_instances must be at least 1 and below plugin_instances"
+        );
+        anyhow::ensure!(
+            self.max_features_per_monitor >= 1,
+            "max_features_per_monitor must be at least 1"
+        );
         Ok(())
     }
 
@@ -210,6 +236,7 @@ impl Config {
         runtime.deadline = std::time::Duration::from_millis(self.plugin_deadline_ms);
         runtime.memory_bytes = self.plugin_memory_mib << 20;
         runtime.pooled_instances = self.plugin_instances;
+        runtime.shared_instances = self.plugin_shared_instances;
         runtime
     }
 }

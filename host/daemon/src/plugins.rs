@@ -10,6 +10,14 @@ use vigil_runtime::{Plugin, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/standard_plugins.rs"));
 
+/// The bytes of the standard plugin called `name`, if there is one.
+pub fn standard_plugin(name: &str) -> Option<&'static [u8]> {
+    STANDARD_PLUGINS
+        .iter()
+        .find(|(standard, _)| *standard == name)
+        .map(|(_, bytes)| *bytes)
+}
+
 enum Entry {
     Standard(&'static [u8]),
     Loaded(Arc<Plugin>),
@@ -34,7 +42,8 @@ impl Registry {
         }
     }
 
-    /// Adds every `*.wasm` component in `dir`; a plugin with a standard plugin's name replaces it.
+    /// Adds every `*.wasm` component in `dir`. The standard plugins' names are reserved: a
+    /// component under one of them that is not that plugin is refused.
     pub fn add_dir(&self, dir: &Path) -> anyhow::Result<()> {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
@@ -51,6 +60,15 @@ impl Registry {
                 .load(&bytes)
                 .with_context(|| format!("{} is not a usable plugin", path.display()))?;
             let name = plugin.info().name.clone();
+            if let Some(standard) = standard_plugin(&name) {
+                anyhow::ensure!(
+                    standard == bytes.as_slice(),
+                    "{}: `{name}` is the name of a standard plugin that comes with Vigil, and \
+                     this is not it; give yours another name",
+                    path.display()
+                );
+                continue;
+            }
             self.entries
                 .lock()
                 .expect("registry lock")
@@ -93,6 +111,10 @@ impl Registry {
             }
         };
         Ok(plugin)
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     /// Names of every plugin, sorted.

@@ -11,142 +11,7 @@ use vigil::plugins::STANDARD_PLUGINS;
 use vigil::server::{self, AppState, auth};
 
 mod common;
-use common::{databases, sqlite_database};
-
-struct Daemon {
-    url: String,
-    admin: String,
-    db_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn start_with(db_url: &str, tweak: impl FnOnce(&mut Config)) -> Daemon {
-    let mut config = Config {
-        database_url: db_url.to_string(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tick_ms: 20,
-        ..Config::default()
-    };
-    tweak(&mut config);
-    let store = vigil_store::Store::open(db_url).await.expect("store opens");
-    let admin = auth::create_token(&store, "test-admin", auth::Role::Admin)
-        .await
-        .unwrap()
-        .text;
-    let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(state, listener, async {
-        let _ = stopped.await;
-    }));
-    Daemon {
-        url,
-        admin,
-        db_url: db_url.to_string(),
-        stop: Some(stop),
-        task,
-    }
-}
-
-async fn start(db_url: &str) -> Daemon {
-    start_with(db_url, |_| {}).await
-}
-
-impl Daemon {
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<(&str, Vec<u8>)>,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.url));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        let response = request.send().await.expect("the daemon answers");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn admin(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> (StatusCode, Value) {
-        let token = self.admin.clone();
-        self.call(method, path, Some(&token), body, &[]).await
-    }
-
-    async fn json(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-        self.admin(
-            method,
-            path,
-            Some(("application/json", body.to_string().into_bytes())),
-        )
-        .await
-    }
-
-    async fn create_model(&self, name: &str, task: &str) {
-        let (status, body) = self
-            .json(
-                Method::POST,
-                "/v1/models",
-                json!({"name": name, "task": task}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-
-    async fn upload_standard_plugins(&self) {
-        self.upload_standard_plugins_except("").await;
-    }
-
-    /// Waits (polling, bounded) until the monitor has `count` evaluations; newest first.
-    async fn evaluations(&self, monitor: &str, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (status, page) = self
-                .admin(
-                    Method::GET,
-                    &format!("/v1/monitors/{monitor}/evaluations?limit=100"),
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let evaluations = page["evaluations"].as_array().unwrap().clone();
-            if evaluations.len() >= count {
-                return evaluations;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} evaluations: {page}",
-                evaluations.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+use common::{Daemon, databases, sqlite_database, start, start_with};
 
 /// Deterministic normal-ish numbers (sum of uniforms) from a seed.
 fn numbers(seed: u64, n: usize, mean: f64) -> Vec<f64> {
@@ -460,24 +325,43 @@ async fn plugin_uploads_are_checked_before_anything_is_stored() {
         );
         let streamed = raw_upload(&daemon, "Transfer-Encoding: chunked\r\n", 64).await;
         assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
+        // Nothing stored after bad uploads: only the standard plugins a fresh daemon offers.
         let (_, list) = daemon.admin(Method::GET, "/v1/plugins", None).await;
-        assert_eq!(
-            list["plugins"],
-            json!([]),
-            "nothing stored after bad uploads"
-        );
+        let stored: Vec<(&str, &str)> = list["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap(),
+                    p["uploaded_by"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let mut standard: Vec<(&str, &str)> = STANDARD_PLUGINS
+            .iter()
+            .map(|(n, _)| (*n, "vigil"))
+            .collect();
+        standard.sort();
+        assert_eq!(stored, standard, "{list}");
 
+        // The standard plugin's own bytes are accepted again (already stored).
         let (status, meta) = post(ks.to_vec()).await;
-        assert_eq!(status, StatusCode::CREATED, "{meta}");
+        assert_eq!(status, StatusCode::OK, "{meta}");
         assert_eq!(meta["kind"], "drift-test");
-        let (status, again) = post(ks.to_vec()).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(again["sha256"], meta["sha256"]);
-        // Same name and version, different bytes: a custom section appended.
+        // Other bytes under a standard plugin's name (here a custom section appended) are
+        // refused: the name is reserved.
         let mut other = ks.to_vec();
         other.extend_from_slice(&[0, 4, 3, b'v', b'g', b'l']);
         let (status, body) = post(other).await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("standard plugin"),
+            "{body}"
+        );
         let version = meta["version"].as_str().unwrap();
         let (status, _) = daemon
             .admin(
@@ -545,24 +429,6 @@ async fn raw_upload(daemon: &Daemon, length_header: &str, chunks: usize) -> Stri
     let mut answer = vec![0u8; 4096];
     let n = stream.read(&mut answer).await.unwrap_or(0);
     String::from_utf8_lossy(&answer[..n]).to_string()
-}
-
-impl Daemon {
-    async fn upload_standard_plugins_except(&self, skip: &str) {
-        for (name, bytes) in STANDARD_PLUGINS {
-            if *name == skip {
-                continue;
-            }
-            let (status, body) = self
-                .admin(
-                    Method::POST,
-                    "/v1/plugins",
-                    Some(("application/wasm", bytes.to_vec())),
-                )
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1096,7 +962,6 @@ async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
         state
     };
     let mut worst = Duration::ZERO;
-    let mut accepted_by_chance = 0;
     for i in 0..1000 {
         let body: Vec<u8> = match i % 5 {
             0 => (0..(next() % 4096)).map(|_| next() as u8).collect(),
@@ -1136,17 +1001,15 @@ async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
             )
             .await;
         worst = worst.max(started.elapsed());
-        if status.is_success() {
-            // A bit flip in a custom section or padding can leave a valid component with the
-            // same name and version: that is a conflict at worst, never a new plugin.
-            accepted_by_chance += 1;
-            continue;
-        }
+        // A bit flip that leaves a valid component still has the standard plugin's name
+        // with other bytes: refused as well.
         assert!(status.is_client_error(), "case {i}: {status} {answer}");
     }
     let (_, list) = daemon.admin(Method::GET, "/v1/plugins", None).await;
+    let plugins = list["plugins"].as_array().unwrap();
     assert!(
-        list["plugins"].as_array().unwrap().len() <= accepted_by_chance.min(1),
+        plugins.len() == STANDARD_PLUGINS.len()
+            && plugins.iter().all(|p| p["uploaded_by"] == "vigil"),
         "malformed uploads were stored: {list}"
     );
     let (status, _) = daemon.call(Method::GET, "/healthz", None, None, &[]).await;
@@ -1289,14 +1152,13 @@ async fn each_token_is_rate_limited_on_its_own() {
             .body(body.to_vec())
             .send()
     };
-    let first = upload(daemon.admin.clone(), "10.0.0.1", policy)
-        .await
-        .unwrap();
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let second = upload(daemon.admin.clone(), "10.0.0.2", policy)
-        .await
-        .unwrap();
-    assert_eq!(second.status(), StatusCode::OK, "the same bytes again");
+    // A standard plugin the daemon already stored: each upload is accepted, and counted.
+    for forwarded in ["10.0.0.1", "10.0.0.2"] {
+        let accepted = upload(daemon.admin.clone(), forwarded, policy)
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), StatusCode::OK);
+    }
     for forwarded in ["10.0.0.3", "10.0.0.4"] {
         let limited = upload(daemon.admin.clone(), forwarded, b"x").await.unwrap();
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -20,7 +20,9 @@ pub fn guard<R>(
     // below the deadline the overshoot stays under one tick.
     let ticks = config.deadline.as_nanos().div_ceil(tick) as u64;
     store.set_epoch_deadline(ticks.max(1));
-    store.data_mut().begin_call();
+    store
+        .data_mut()
+        .begin_call(std::time::Instant::now() + config.deadline);
     let outcome = f(store);
     let stderr = store.data_mut().end_call();
     outcome.map_err(|error| classify(error, store.data(), config, plugin, &stderr))
@@ -52,11 +54,21 @@ fn classify(
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
     {
-        return Error::Host(format!(
+        // Budgets keep this from happening (see `budget.rs`); kept as a last line of defence.
+        return Error::Capacity(format!(
             "cannot start plugin `{plugin}`: all {} pooled instance slots are in use \
              (raise `pooled_instances`; the daemon's `plugin_instances`): {error}",
             config.pooled_instances
         ));
+    }
+    if error
+        .downcast_ref::<crate::wasi::DeadlineExceeded>()
+        .is_some()
+    {
+        return Error::Timeout {
+            plugin,
+            deadline: config.deadline,
+        };
     }
     if data.limiter.memory_exceeded {
         return Error::OutOfMemory {

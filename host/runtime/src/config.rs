@@ -5,6 +5,10 @@ use std::time::Duration;
 /// a small plugin's whole working set, while a large session's memory is returned.
 const KEEP_RESIDENT: usize = 16 << 20;
 
+/// Parts of one pooled component instance (see `engine_config`).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+const TABLES_PER_COMPONENT: u32 = 4;
+
 /// Limits and engine settings. The defaults follow the sandbox bar in `RELIABILITY.md`.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -42,10 +46,13 @@ pub struct RuntimeConfig {
     /// 4 GiB per slot, none of it committed); if the reservation fails, the runtime falls back
     /// to allocating on demand.
     pub pooling: bool,
-    /// With [`RuntimeConfig::pooling`]: how many plugin instances can be alive at once (each
-    /// drift-test session a monitor keeps counts as one). Past it, instantiation fails with
-    /// [`crate::Error::Host`] until one is dropped.
+    /// How many plugin instances can be alive at once (each drift-test session a monitor keeps
+    /// counts as one). They are shared out by budgets (see [`crate::Budget`]); with
+    /// [`RuntimeConfig::pooling`] this is also the size of the pool.
     pub pooled_instances: u32,
+    /// Of [`RuntimeConfig::pooled_instances`], how many form the shared budget
+    /// ([`crate::Runtime::shared`]); the rest can be reserved with [`crate::Runtime::reserve`].
+    pub shared_instances: u32,
     /// Make every NaN a float operation produces the canonical one. WebAssembly leaves a NaN's
     /// bits up to the hardware, so without this a plugin that inspects NaN bits could decide
     /// differently on another CPU architecture; results that are numbers, and NaNs as such,
@@ -79,6 +86,7 @@ impl Default for RuntimeConfig {
             max_output_string_bytes: 64 << 10,
             pooling: true,
             pooled_instances: 1000,
+            shared_instances: 32,
             canonicalize_nans: false,
             cache_dir: None,
         }
@@ -106,14 +114,19 @@ impl RuntimeConfig {
         if pooling {
             let slots = self.pooled_instances;
             let mut pool = wasmtime::PoolingAllocationConfig::default();
+            // Each slot holds one component whose parts are capped, so that filling the
+            // component slots is the only way to fill the pool: a budget's slot count is then
+            // an exact share of it. A component built with WASI has its adapter and shims as
+            // extra core instances and tables; one without has one of each.
             pool.max_memory_size(self.memory_bytes)
                 .table_elements(self.table_elements)
                 .total_component_instances(slots)
-                // A component built with WASI has its adapter and shims as extra core
-                // instances and tables; one without has one of each.
-                .total_core_instances(slots.saturating_mul(4))
+                .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+                .max_tables_per_component(TABLES_PER_COMPONENT)
+                .max_memories_per_component(1)
+                .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
                 .total_memories(slots)
-                .total_tables(slots.saturating_mul(4));
+                .total_tables(slots.saturating_mul(TABLES_PER_COMPONENT));
             if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
                 // Reset only the pages a plugin dirtied (Linux 6.7's PAGEMAP_SCAN) instead of
                 // `madvise`-ing the slot away and faulting it back in on the next use. Up to

@@ -70,6 +70,10 @@ pub enum Error {
         /// The plugin's name.
         plugin: String,
     },
+    /// The budget the plugin was to run under has no instance slot left, or the runtime has
+    /// no slots left to reserve for a new budget.
+    #[error("{0}")]
+    Capacity(String),
     /// The host itself failed (engine set-up, instantiation of a valid component).
     #[error("plugin host error: {0}")]
     Host(String),
@@ -78,7 +82,10 @@ pub enum Error {
 impl Error {
     /// Whether the plugin is to blame (as opposed to the host or the input component).
     pub fn is_plugin_failure(&self) -> bool {
-        !matches!(self, Error::InvalidComponent(_) | Error::Host(_))
+        !matches!(
+            self,
+            Error::InvalidComponent(_) | Error::Capacity(_) | Error::Host(_)
+        )
     }
 
     /// A short, stable name for the kind of failure, for records and metrics.
@@ -93,6 +100,7 @@ impl Error {
             Error::OutputTooLarge { .. } => "output_too_large",
             Error::InvalidOutput { .. } => "invalid_output",
             Error::Poisoned { .. } => "poisoned",
+            Error::Capacity(_) => "capacity",
             Error::Host(_) => "host",
         }
     }

@@ -1,20 +1,29 @@
 //! The state every store carries, and the `host` interface plugins may import.
 
+use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 
 use crate::bindings::host::{Host, Level};
+use crate::budget::Slot;
 use crate::config::RuntimeConfig;
 use crate::limits::Limiter;
 use crate::output::CappedOutput;
+use crate::wasi::Randomness;
 
 pub struct StoreData {
     pub plugin: Arc<str>,
     pub limiter: Limiter,
     pub stdout: CappedOutput,
     pub stderr: CappedOutput,
+    pub random: Randomness,
+    /// When the current call must end; WASI imports that wait give up then (see `wasi.rs`).
+    deadline: Instant,
+    /// The budget slot this instance holds, and whose log allowance it draws on.
+    slot: Slot,
     /// Built on the first WASI call: plugins built without WASI never pay for it.
     wasi: Option<WasiCtx>,
     table: ResourceTable,
@@ -27,7 +36,7 @@ pub struct StoreData {
 }
 
 impl StoreData {
-    pub fn new(plugin: Arc<str>, config: &RuntimeConfig) -> Self {
+    pub fn new(plugin: Arc<str>, config: &RuntimeConfig, slot: Slot) -> Self {
         StoreData {
             plugin,
             limiter: Limiter {
@@ -40,6 +49,9 @@ impl StoreData {
             },
             stdout: CappedOutput::new(config.stdio_bytes),
             stderr: CappedOutput::new(config.stdio_bytes),
+            random: Randomness::new(),
+            deadline: Instant::now() + config.deadline,
+            slot,
             wasi: None,
             table: ResourceTable::new(),
             panic: None,
@@ -51,14 +63,16 @@ impl StoreData {
     }
 
     /// Called before each call into the guest.
-    pub fn begin_call(&mut self) {
+    pub fn begin_call(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.random.restart();
         self.panic = None;
         self.log_budget = self.log_records_per_call;
         self.log_dropped = 0;
     }
 
-    /// Called after each call: forwards captured stdio into tracing.
-    /// Returns the stderr text, which holds a Rust guest's panic message.
+    /// Called after each call: forwards captured stdio into tracing, within the budget's log
+    /// allowance. Returns the stderr text, which holds a Rust guest's panic message.
     pub fn end_call(&mut self) -> String {
         let plugin = &*self.plugin;
         if self.log_dropped > 0 {
@@ -69,36 +83,32 @@ impl StoreData {
             );
         }
         let (out, out_dropped) = self.stdout.take();
-        if !out.is_empty() || out_dropped > 0 {
-            tracing::info!(plugin, dropped_bytes = out_dropped, stdout = %out.trim_end(), "plugin stdout");
+        let out = out.trim_end();
+        let kept = self.slot.budget().take_output(out.len());
+        if kept > 0 || out_dropped > 0 {
+            let text = one_line(truncate(out, kept));
+            tracing::info!(plugin, dropped_bytes = out_dropped, stdout = %text, "plugin stdout");
         }
         let (err, err_dropped) = self.stderr.take();
-        if !err.is_empty() || err_dropped > 0 {
-            tracing::warn!(plugin, dropped_bytes = err_dropped, stderr = %err.trim_end(), "plugin stderr");
+        let trimmed = err.trim_end();
+        let kept = self.slot.budget().take_output(trimmed.len());
+        if kept > 0 || err_dropped > 0 {
+            let text = one_line(truncate(trimmed, kept));
+            tracing::warn!(plugin, dropped_bytes = err_dropped, stderr = %text, "plugin stderr");
         }
         err
     }
-}
 
-impl WasiView for StoreData {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        let (stdout, stderr) = (&self.stdout, &self.stderr);
-        let ctx = self.wasi.get_or_insert_with(|| {
-            // Nothing is granted: no preopened directories, environment, arguments or sockets.
-            // Randomness is a fixed stream so that a run can be replayed bit for bit.
-            WasiCtx::builder()
-                .stdout(stdout.clone())
-                .stderr(stderr.clone())
-                .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a; 32]))
-                .insecure_random(wasmtime_wasi::Deterministic::new(vec![0xa5; 32]))
-                .insecure_random_seed(0)
-                .allow_blocking_current_thread(true)
-                .build()
-        });
-        WasiCtxView {
-            ctx,
-            table: &mut self.table,
+    pub fn deadline_and_table(&mut self) -> (Instant, &mut ResourceTable) {
+        (self.deadline, &mut self.table)
+    }
+
+    pub fn wasi_parts(&mut self) -> (&mut WasiCtx, &mut ResourceTable) {
+        if self.wasi.is_none() {
+            self.wasi = Some(crate::wasi::context(self));
         }
+        let ctx = self.wasi.as_mut().expect("built above");
+        (ctx, &mut self.table)
     }
 }
 
@@ -109,12 +119,13 @@ impl Host for StoreData {
         if matches!(level, Level::Error) && message.starts_with("panicked at ") {
             self.panic = Some(truncate(&message, 1024).to_string());
         }
-        if self.log_budget == 0 {
+        let message = truncate(&message, self.log_message_bytes);
+        if self.log_budget == 0 || self.slot.budget().take_output(message.len()) < message.len() {
             self.log_dropped += 1;
             return;
         }
         self.log_budget -= 1;
-        let message = truncate(&message, self.log_message_bytes);
+        let message = one_line(message);
         let plugin = &*self.plugin;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -136,4 +147,38 @@ pub fn truncate(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// A plugin's text as one log line: line breaks and other control characters are escaped, so
+/// a plugin cannot start a line of its own and pass it off as the host's.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut line = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    Cow::Owned(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_text_stays_on_one_line() {
+        assert!(matches!(one_line("plain text"), Cow::Borrowed(_)));
+        let forged = "ok\n2026-12-06T00:00:00Z  INFO vigil: alert cleared\r\u{1b}[2K\u{85}";
+        let line = one_line(forged);
+        assert!(!line.chars().any(char::is_control), "{line}");
+        assert_eq!(
+            line,
+            "ok\\n2026-12-06T00:00:00Z  INFO vigil: alert cleared\\r\\u{1b}[2K\\u{85}"
+        );
+    }
 }

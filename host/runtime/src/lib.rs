@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod bindings;
+mod budget;
 mod call;
 mod config;
 mod error;
@@ -17,12 +18,14 @@ mod limits;
 mod loader;
 mod output;
 mod session;
+mod wasi;
 
 pub use bindings::types::{
     Batch, CategoricalColumn, Column, ColumnData, ColumnKind, PluginError, PluginInfo, PluginKind,
     ScoreKind,
 };
 pub use bindings::{Action, ColumnResult, Context, Decision, DriftResult, History, Metric};
+pub use budget::Budget;
 pub use config::RuntimeConfig;
 pub use error::Error;
 pub use loader::{Plugin, Runtime};

@@ -14,6 +14,7 @@ use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
 use crate::bindings::{World, detector, drift, policy, preprocessor};
+use crate::budget::{Budget, Pool};
 use crate::config::RuntimeConfig;
 use crate::error::Error;
 use crate::host::StoreData;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub engine: Engine,
     pub linker: Linker<StoreData>,
     pub config: RuntimeConfig,
+    pool: Arc<Pool>,
+    shared: Budget,
     cache: Mutex<HashMap<String, Arc<Plugin>>>,
     disk_cache: Option<DiskCache>,
 }
@@ -81,7 +84,7 @@ impl Runtime {
             Err(error) => return Err(host_error(error)),
         };
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(host_error)?;
+        crate::wasi::add_to_linker(&mut linker).map_err(host_error)?;
         crate::bindings::host::add_to_linker::<StoreData, wasmtime::component::HasSelf<StoreData>>(
             &mut linker,
             |data| data,
@@ -92,11 +95,20 @@ impl Runtime {
             .cache_dir
             .as_deref()
             .and_then(|dir| DiskCache::open(dir, &engine));
+        let pool = Pool::new(config.pooled_instances);
+        let shared = Budget::reserve(
+            &pool,
+            "shared use",
+            config.shared_instances.min(config.pooled_instances),
+            None,
+        )?;
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
                 linker,
                 config,
+                pool,
+                shared,
                 cache: Mutex::default(),
                 disk_cache,
             }),
@@ -106,6 +118,24 @@ impl Runtime {
     /// The limits every store gets.
     pub fn config(&self) -> &RuntimeConfig {
         &self.shared.config
+    }
+
+    /// Reserves `slots` instance slots for `owner` (a monitor), with at most
+    /// `output_per_window` bytes of log output per window if given (see [`Budget`]).
+    /// Fails with [`Error::Capacity`] when the runtime has fewer slots left to reserve.
+    pub fn reserve(
+        &self,
+        owner: &str,
+        slots: u32,
+        output_per_window: Option<usize>,
+    ) -> Result<Budget, Error> {
+        Budget::reserve(&self.shared.pool, owner, slots, output_per_window)
+    }
+
+    /// The budget of everything without one of its own: loading plugins, replays, one-shot
+    /// commands. It holds [`RuntimeConfig::shared_instances`] slots.
+    pub fn shared(&self) -> &Budget {
+        &self.shared.shared
     }
 
     /// Compiles and checks a component, or returns the cached plugin with the same bytes.
@@ -217,18 +247,20 @@ impl Plugin {
         self.from_cache
     }
 
-    pub(crate) fn new_store(&self) -> Store<StoreData> {
+    /// A store for one instance, holding one of `budget`'s slots while it lives.
+    pub(crate) fn new_store(&self, budget: &Budget) -> Result<Store<StoreData>, Error> {
+        let slot = budget.take_slot(&self.name)?;
         let mut store = Store::new(
             &self.shared.engine,
-            StoreData::new(self.name.clone(), &self.shared.config),
+            StoreData::new(self.name.clone(), &self.shared.config, slot),
         );
         store.limiter(|data| &mut data.limiter);
         store.epoch_deadline_trap();
-        store
+        Ok(store)
     }
 
     fn call_info(&self) -> Result<PluginInfo, Error> {
-        let mut store = self.new_store();
+        let mut store = self.new_store(&self.shared.shared)?;
         let config = &self.shared.config;
         match &self.pre {
             Pre::DriftTest(pre) => {

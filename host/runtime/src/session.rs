@@ -8,11 +8,12 @@ use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::{detector, drift, preprocessor};
+use crate::budget::Budget;
 use crate::call::{guard, guard_result, poisons};
 use crate::error::Error;
 use crate::host::StoreData;
 use crate::loader::{Plugin, Pre};
-use crate::{Batch, ColumnData, Context, Decision, DriftResult};
+use crate::{Batch, ColumnData, Context, Decision, DriftResult, ScoreKind};
 
 /// A drift test built from a reference, ready to evaluate windows.
 pub struct DriftSession {
@@ -50,9 +51,11 @@ fn wrong_kind(plugin: &Plugin, wanted: &str) -> Error {
 }
 
 impl Plugin {
-    /// Builds the drift test from a reference column and a JSON configuration.
+    /// Builds the drift test from a reference column and a JSON configuration. The session
+    /// holds one of `budget`'s instance slots while it lives.
     pub fn drift_test(
         self: &Arc<Self>,
+        budget: &Budget,
         reference: &ColumnData,
         config: &str,
     ) -> Result<DriftSession, Error> {
@@ -60,7 +63,7 @@ impl Plugin {
             return Err(wrong_kind(self, "drift test"));
         };
         let limits = &self.shared.config;
-        let mut store = self.new_store();
+        let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let test = guard_result(&mut store, limits, &self.name, |s| {
             instance
@@ -80,6 +83,7 @@ impl Plugin {
     /// A detector from a JSON configuration, fresh or resumed from a snapshot.
     pub fn detector(
         self: &Arc<Self>,
+        budget: &Budget,
         config: &str,
         snapshot: Option<&[u8]>,
     ) -> Result<DetectorSession, Error> {
@@ -87,7 +91,7 @@ impl Plugin {
             return Err(wrong_kind(self, "detector"));
         };
         let limits = &self.shared.config;
-        let mut store = self.new_store();
+        let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let detector = guard_result(&mut store, limits, &self.name, |s| {
             let api = instance.vigil_plugin_detector().detector();
@@ -108,6 +112,7 @@ impl Plugin {
     /// Fits the preprocessor on a reference batch.
     pub fn preprocessor(
         self: &Arc<Self>,
+        budget: &Budget,
         reference: &Batch,
         config: &str,
     ) -> Result<PreprocessorSession, Error> {
@@ -115,7 +120,7 @@ impl Plugin {
             return Err(wrong_kind(self, "preprocessor"));
         };
         let limits = &self.shared.config;
-        let mut store = self.new_store();
+        let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let fitted = guard_result(&mut store, limits, &self.name, |s| {
             instance
@@ -133,12 +138,17 @@ impl Plugin {
     }
 
     /// Asks a policy plugin for a decision, in a store of its own.
-    pub fn decide(&self, context: &Context, config: &str) -> Result<Decision, Error> {
+    pub fn decide(
+        &self,
+        budget: &Budget,
+        context: &Context,
+        config: &str,
+    ) -> Result<Decision, Error> {
         let Pre::Policy(pre) = &self.pre else {
             return Err(wrong_kind(self, "policy"));
         };
         let limits = &self.shared.config;
-        let mut store = self.new_store();
+        let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let mut decision = guard_result(&mut store, limits, &self.name, |s| {
             instance
@@ -191,17 +201,7 @@ impl DriftSession {
                     .call_evaluate(s, test, current)
             })
         })?;
-        if !result.statistic.is_finite() {
-            return Err(invalid(
-                plugin,
-                format!("statistic {} is not finite", result.statistic),
-            ));
-        }
-        if let Some(p) = result.p_value
-            && !(0.0..=1.0).contains(&p)
-        {
-            return Err(invalid(plugin, format!("p-value {p} is outside [0, 1]")));
-        }
+        check_drift_result(&result, plugin.info().score).map_err(|what| invalid(plugin, what))?;
         Ok(result)
     }
 
@@ -209,6 +209,60 @@ impl DriftSession {
     pub fn plugin(&self) -> &Arc<Plugin> {
         &self.plugin
     }
+}
+
+/// A drift result must say what its numbers say: finite numbers, a p-value in [0, 1] for a
+/// hypothesis test, and `drifted` exactly when the p-value is below the threshold (a test) or
+/// the statistic reaches it (a distance), as `wit/types.wit` defines `score-kind`.
+fn check_drift_result(result: &DriftResult, score: ScoreKind) -> Result<(), String> {
+    let DriftResult {
+        statistic,
+        p_value,
+        threshold,
+        drifted,
+    } = *result;
+    if !statistic.is_finite() {
+        return Err(format!("statistic {statistic} is not finite"));
+    }
+    if !threshold.is_finite() {
+        return Err(format!("threshold {threshold} is not finite"));
+    }
+    let expected = match (score, p_value) {
+        (ScoreKind::PValue, None) => {
+            return Err("a hypothesis test returned no p-value".into());
+        }
+        (ScoreKind::PValue, Some(p)) => {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("p-value {p} is outside [0, 1]"));
+            }
+            if !(0.0..=1.0).contains(&threshold) {
+                return Err(format!("threshold {threshold} is outside [0, 1]"));
+            }
+            p < threshold
+        }
+        (ScoreKind::Distance, p) => {
+            if let Some(p) = p
+                && !(0.0..=1.0).contains(&p)
+            {
+                return Err(format!("p-value {p} is outside [0, 1]"));
+            }
+            statistic >= threshold
+        }
+    };
+    if drifted != expected {
+        return Err(match score {
+            ScoreKind::PValue => format!(
+                "drifted is {drifted}, but p-value {} {} threshold {threshold}",
+                p_value.unwrap_or(f64::NAN),
+                if expected { "<" } else { ">=" }
+            ),
+            ScoreKind::Distance => format!(
+                "drifted is {drifted}, but statistic {statistic} {} threshold {threshold}",
+                if expected { ">=" } else { "<" }
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl DetectorSession {
@@ -284,18 +338,52 @@ impl PreprocessorSession {
                 what: format!("{total} values in the output batch"),
             });
         }
-        if let Some(bad) = output.columns.iter().find(|c| c.data.len() != rows) {
-            return Err(invalid(
-                plugin,
-                format!(
-                    "column `{}` has {} rows, the input had {rows}",
-                    bad.name,
-                    bad.data.len()
-                ),
-            ));
-        }
+        check_batch(input, &output, rows).map_err(|what| invalid(plugin, what))?;
         Ok(output)
     }
+}
+
+/// A preprocessor's output keeps the input's rows, and each input column it returns keeps its
+/// kind; names are unique and categorical codes point at a category (or mean missing).
+fn check_batch(input: &Batch, output: &Batch, rows: usize) -> Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    for column in &output.columns {
+        if !names.insert(column.name.as_str()) {
+            return Err(format!("column `{}` appears twice", column.name));
+        }
+        if column.data.len() != rows {
+            return Err(format!(
+                "column `{}` has {} rows, the input had {rows}",
+                column.name,
+                column.data.len()
+            ));
+        }
+        let numeric = matches!(column.data, ColumnData::Numeric(_));
+        if let Some(before) = input.columns.iter().find(|c| c.name == column.name)
+            && numeric != matches!(before.data, ColumnData::Numeric(_))
+        {
+            let kind = |numeric| if numeric { "numeric" } else { "categorical" };
+            return Err(format!(
+                "column `{}` was {} and came back {}",
+                column.name,
+                kind(!numeric),
+                kind(numeric)
+            ));
+        }
+        if let ColumnData::Categorical(c) = &column.data
+            && let Some(code) = c
+                .codes
+                .iter()
+                .find(|&&code| code != crate::MISSING_CODE && code as usize >= c.categories.len())
+        {
+            return Err(format!(
+                "column `{}` has code {code} but {} categories",
+                column.name,
+                c.categories.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl ColumnData {

@@ -24,6 +24,16 @@ pub enum Mode {
     Refuse,
 }
 
+impl Mode {
+    /// The mode called `name` (kebab-case), for guests that add modes of their own.
+    pub fn from_name(name: &str) -> Option<Mode> {
+        use serde::de::IntoDeserializer;
+        let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        Mode::deserialize(name).ok()
+    }
+}
+
 /// The guests' configuration.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Config {

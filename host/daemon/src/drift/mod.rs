@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use vigil_runtime::{ColumnData, ColumnKind, Plugin, ScoreKind};
+use vigil_runtime::{Budget, ColumnData, ColumnKind, Plugin, ScoreKind};
 
 pub use report::{ColumnReport, Report};
 use table::{Table, TableColumn};
@@ -61,7 +61,7 @@ pub fn run(options: &DriftOptions, registry: &Registry) -> anyhow::Result<Report
     tracing::debug!(elapsed = ?started.elapsed(), "loaded the plugins");
     let columns: Vec<ColumnReport> = plan
         .into_par_iter()
-        .map(|step| evaluate(step, &reference, &current))
+        .map(|step| evaluate(step, registry.runtime().shared(), &reference, &current))
         .collect();
     tracing::debug!(elapsed = ?started.elapsed(), "evaluated every column");
     Ok(Report::new(
@@ -266,7 +266,7 @@ pub fn score_name(score: ScoreKind) -> &'static str {
     }
 }
 
-fn evaluate(step: Step, reference: &Table, current: &Table) -> ColumnReport {
+fn evaluate(step: Step, budget: &Budget, reference: &Table, current: &Table) -> ColumnReport {
     let reference_column: &TableColumn = &reference.columns[step.index];
     let current_column = current
         .columns
@@ -276,7 +276,7 @@ fn evaluate(step: Step, reference: &Table, current: &Table) -> ColumnReport {
     let started = Instant::now();
     let outcome = step
         .plugin
-        .drift_test(&reference_column.data, &step.config)
+        .drift_test(budget, &reference_column.data, &step.config)
         .and_then(|mut session| session.evaluate(&current_column.data));
     tracing::debug!(column = %reference_column.name, elapsed = ?started.elapsed(), "column evaluated");
     let info = step.plugin.info();

@@ -91,7 +91,26 @@ impl PluginCache {
     pub fn forget(&self, reference: &str) {
         self.loaded.lock().expect("cache lock").remove(reference);
     }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
 }
+
+/// A monitor that cannot be evaluated for a reason of the host's (the database, no capacity
+/// left for its plugins): retried with backoff, and shown in `/v1/status`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stall {
+    pub reason: String,
+    /// Unix ms of the first failure in a row.
+    pub since: i64,
+    pub attempts: u32,
+    #[serde(skip)]
+    retry_at: Instant,
+}
+
+const STALL_BACKOFF_START: Duration = Duration::from_secs(1);
+const STALL_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 pub struct Monitoring {
     store: Store,
@@ -102,6 +121,9 @@ pub struct Monitoring {
     workers: Arc<Semaphore>,
     tick: Duration,
     prepared: Mutex<HashMap<i64, Arc<Mutex<Prepared>>>>,
+    /// Bytes of log output each monitor's plugins may write per window.
+    output_per_window: usize,
+    stalls: Mutex<HashMap<i64, Stall>>,
     running: Mutex<HashSet<i64>>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
     stopping: watch::Sender<bool>,
@@ -122,6 +144,7 @@ impl Monitoring {
         metrics: Arc<Metrics>,
         workers: usize,
         tick: Duration,
+        output_per_window: usize,
     ) -> Arc<Monitoring> {
         Arc::new(Monitoring {
             alerter: Alerter::new(store.clone()),
@@ -132,6 +155,8 @@ impl Monitoring {
             workers: Arc::new(Semaphore::new(workers)),
             tick,
             prepared: Mutex::new(HashMap::new()),
+            output_per_window,
+            stalls: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
             stopping: watch::channel(false).0,
@@ -143,12 +168,55 @@ impl Monitoring {
         self.wake.notify_one();
     }
 
-    /// Forgets what was prepared for a monitor (after it changed or was deleted).
+    /// Forgets what was prepared for a monitor (after it changed or was deleted), which gives
+    /// its plugin instances back, and retries it at once if it was stalled.
     pub fn invalidate(&self, monitor_id: i64) {
-        self.prepared
+        let stale = self
+            .prepared
             .lock()
             .expect("prepared lock")
             .remove(&monitor_id);
+        drop(stale);
+        self.stalls.lock().expect("stalls lock").remove(&monitor_id);
+    }
+
+    /// The monitors that cannot be evaluated now, by id.
+    pub fn stalls(&self) -> HashMap<i64, Stall> {
+        self.stalls.lock().expect("stalls lock").clone()
+    }
+
+    fn stalled(&self, monitor_id: i64) -> bool {
+        self.stalls
+            .lock()
+            .expect("stalls lock")
+            .get(&monitor_id)
+            .is_some_and(|stall| stall.retry_at > Instant::now())
+    }
+
+    /// Records a failure of the host's for a monitor; it is retried after a backoff that
+    /// doubles from 1 s to 5 min, so a lasting problem costs a log line per attempt, not per
+    /// tick.
+    fn stall(&self, monitor: &vigil_store::Monitor, error: &anyhow::Error) {
+        let mut stalls = self.stalls.lock().expect("stalls lock");
+        let stall = stalls.entry(monitor.id).or_insert_with(|| Stall {
+            reason: String::new(),
+            since: now_ms(),
+            attempts: 0,
+            retry_at: Instant::now(),
+        });
+        stall.attempts += 1;
+        stall.reason = format!("{error:#}");
+        let backoff = STALL_BACKOFF_START
+            .saturating_mul(1 << (stall.attempts - 1).min(16))
+            .min(STALL_BACKOFF_CAP);
+        stall.retry_at = Instant::now() + backoff;
+        tracing::warn!(
+            monitor = %monitor.name,
+            attempts = stall.attempts,
+            retry_in = ?backoff,
+            error = %stall.reason,
+            "cannot evaluate the monitor"
+        );
     }
 
     /// Runs until [`Monitoring::stop`], then waits for the evaluations in flight.
@@ -188,11 +256,12 @@ impl Monitoring {
         let mut tasks = self.tasks.lock().await;
         while tasks.try_join_next().is_some() {}
         for monitor in monitors {
-            if !self
-                .running
-                .lock()
-                .expect("running lock")
-                .insert(monitor.id)
+            if self.stalled(monitor.id)
+                || !self
+                    .running
+                    .lock()
+                    .expect("running lock")
+                    .insert(monitor.id)
             {
                 continue;
             }
@@ -204,10 +273,14 @@ impl Monitoring {
                         break;
                     }
                     match this.step(&monitor).await {
-                        Ok(Step::Evaluated) => continue,
-                        Ok(Step::Idle) => break,
+                        Ok(step) => {
+                            this.stalls.lock().expect("stalls lock").remove(&id);
+                            if matches!(step, Step::Idle) {
+                                break;
+                            }
+                        }
                         Err(error) => {
-                            tracing::warn!(monitor = %monitor.name, error = %format!("{error:#}"), "evaluation failed");
+                            this.stall(&monitor, &error);
                             break;
                         }
                     }
@@ -233,16 +306,26 @@ impl Monitoring {
         {
             return Ok(Some(prepared.clone()));
         }
+        // An older revision gives its plugin instances back before the new one reserves.
+        self.prepared
+            .lock()
+            .expect("prepared lock")
+            .remove(&monitor.id);
         let Some(reference) = load_reference(&self.store, monitor, spec).await? else {
             return Ok(None);
         };
         let plugins = self.plugins.for_spec(spec).await?;
+        let budget = self.plugins.runtime().reserve(
+            &format!("monitor `{}`", monitor.name),
+            pipeline::instances_needed(spec),
+            Some(self.output_per_window),
+        )?;
         let (revision, spec) = (monitor.revision, spec.clone());
         let prepared = tokio::task::spawn_blocking(move || {
-            Prepared::new(revision, spec, &reference.window(task), &plugins)
+            Prepared::new(revision, spec, &reference.window(task), &plugins, budget)
         })
         .await?
-        .map_err(|failure| anyhow::anyhow!("preparing the pipeline: {failure}"))?;
+        .map_err(|message| anyhow::anyhow!("preparing the pipeline: {message}"))?;
         let prepared = Arc::new(Mutex::new(prepared));
         self.prepared
             .lock()
@@ -269,7 +352,9 @@ impl Monitoring {
         let end = match spec.window {
             WindowRule::Records(n) if model.record_count - next >= n as i64 => next + n as i64,
             WindowRule::Seconds(t)
-                if model.record_count > next && now - state.last_closed_at >= t as i64 * 1000 =>
+                if model.record_count > next
+                    && now.saturating_sub(state.last_closed_at)
+                        >= (t.min(spec::MAX_SECONDS) as i64) * 1000 =>
             {
                 model.record_count
             }
@@ -292,7 +377,7 @@ impl Monitoring {
         };
         let permit = self.workers.clone().acquire_owned().await?;
         let started = now_ms();
-        let (outcome, carried_after) = tokio::task::spawn_blocking(move || {
+        let (outcome, mut result, mut carried) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let window = Window {
                 start: next,
@@ -302,49 +387,47 @@ impl Monitoring {
             };
             let mut pipeline = prepared.lock().expect("pipeline lock");
             let outcome = pipeline.evaluate(&window, &mut carried, &history, started);
-            let extra = outcome.as_ref().ok().map(|_| {
-                json!({
-                    "monitor_revision": pipeline.revision,
-                    "spec": pipeline.spec,
-                    "reference": {"rows": pipeline.reference_rows, "sha256": pipeline.reference_digest},
-                    "window": {
-                        "start": next, "end": end, "rows": records.len(),
-                        "first_timestamp": records.timestamps.iter().min(),
-                        "last_timestamp": records.timestamps.iter().max(),
-                        "labels": labels.len(),
-                    },
-                    "history": pipeline::history_json(&history),
-                    "now": started,
-                })
+            let result = json!({
+                "monitor_revision": pipeline.revision,
+                "spec": pipeline.spec,
+                "reference": {"rows": pipeline.reference_rows, "sha256": pipeline.reference_digest},
+                "window": {
+                    "start": next, "end": end, "rows": records.len(),
+                    "first_timestamp": records.timestamps.iter().min(),
+                    "last_timestamp": records.timestamps.iter().max(),
+                    "labels": labels.len(),
+                },
+                "history": pipeline::history_json(&history),
+                "now": started,
             });
-            (outcome.map(|o| (o, extra.expect("set on success"))), carried)
+            (outcome, result, carried)
         })
         .await?;
-        let mut carried = carried_after;
-        let (outcome, mut result) = match outcome {
-            Ok(done) => done,
-            Err(failure) => {
-                // Preprocessing failed: keep the records, retry the window later with the
-                // preprocessors fitted afresh (a trap leaves a session unusable).
-                self.invalidate(monitor.id);
-                self.metrics
-                    .plugin_failures
-                    .get_or_create(&FailureLabels {
-                        plugin: failure.plugin.clone(),
-                        kind: failure.kind.clone(),
-                    })
-                    .inc();
-                self.store
-                    .save_monitor_state(monitor.id, &serde_json::to_string(&carried)?)
-                    .await?;
-                tracing::warn!(monitor = %monitor.name, %failure, "preprocessing failed; the window will be retried");
-                return Ok(Step::Idle);
-            }
-        };
+        if let Some(failure) = &outcome.preprocessing {
+            tracing::warn!(monitor = %monitor.name, %failure, "preprocessing failed; the window is stored as failed");
+        }
+        if outcome.output_dropped_bytes > 0 {
+            tracing::warn!(
+                monitor = %monitor.name,
+                dropped_bytes = outcome.output_dropped_bytes,
+                "the monitor's plugins wrote more log output than a window allows"
+            );
+        }
 
-        let alerts = self.decide_alerts(&spec, &outcome, &mut carried, now_ms());
+        let alerts = decide_alerts(&spec.alerts, &outcome, &mut carried, now_ms());
         let action = outcome.action();
         let obj = result.as_object_mut().expect("an object");
+        obj.insert(
+            "preprocessing".into(),
+            outcome.preprocessing.as_ref().map_or(
+                json!(null),
+                |f| json!({"plugin": f.plugin, "kind": f.kind, "message": f.message}),
+            ),
+        );
+        obj.insert(
+            "plugin_output_dropped_bytes".into(),
+            json!(outcome.output_dropped_bytes),
+        );
         obj.insert("columns".into(), outcome.columns_json());
         obj.insert("detectors".into(), outcome.detectors_json());
         obj.insert("metrics".into(), outcome.metrics_json());
@@ -431,73 +514,6 @@ impl Monitoring {
         Ok(Step::Evaluated)
     }
 
-    /// Which alerts this window raises: (cause, fire now?, message). A cause that fired and
-    /// has not cleared fires again only after the cooldown.
-    fn decide_alerts(
-        &self,
-        spec: &MonitorSpec,
-        outcome: &Outcome,
-        carried: &mut Carried,
-        now: i64,
-    ) -> Vec<(String, bool, String)> {
-        let mut alerts = Vec::new();
-        let cooldown = spec.alerts.cooldown_seconds as i64 * 1000;
-        let mut raise = |carried: &mut Carried, cause: String, message: String| {
-            let fire = carried
-                .open_alerts
-                .get(&cause)
-                .is_none_or(|&since| now - since >= cooldown);
-            if fire {
-                carried.open_alerts.insert(cause.clone(), now);
-                carried.last_alert = Some(now);
-            }
-            alerts.push((cause, fire, message));
-        };
-        let action = outcome.action();
-        if action == Action::None {
-            // The drift cleared; quarantines clear when the plugin works again.
-            carried
-                .open_alerts
-                .retain(|cause, _| cause.starts_with("quarantine:"));
-        } else {
-            // Alert and retrain both mean "the data drifted": one cause, so a retrain
-            // downgraded to an alert during its cooldown does not alert twice.
-            let cause = match action {
-                Action::Alert | Action::Retrain => "drift",
-                other => action_name(other),
-            };
-            raise(carried, cause.to_string(), outcome.reason());
-        }
-        carried
-            .open_alerts
-            .retain(|cause, _| match cause.strip_prefix("quarantine:") {
-                Some(plugin) => carried.failures.contains_key(plugin),
-                None => true,
-            });
-        for plugin in &outcome.newly_quarantined {
-            let message = carried
-                .failures
-                .get(plugin)
-                .and_then(|f| f.last_error.clone())
-                .unwrap_or_default();
-            raise(
-                carried,
-                format!("quarantine:{plugin}"),
-                format!(
-                    "plugin {plugin} failed {} windows in a row and is quarantined: {message}",
-                    pipeline::QUARANTINE_AFTER
-                ),
-            );
-        }
-        if action == Action::Retrain {
-            carried.last_retrain = Some(now);
-            carried.windows_since_retrain = 0;
-        } else {
-            carried.windows_since_retrain = carried.windows_since_retrain.saturating_add(1);
-        }
-        alerts
-    }
-
     fn observe(&self, monitor: &str, outcome: &Outcome, status: &str, took: Duration) {
         let m = &self.metrics;
         m.evaluations
@@ -511,6 +527,14 @@ impl Monitoring {
                 monitor: monitor.to_string(),
             })
             .observe(took.as_secs_f64());
+        if let Some(failure) = &outcome.preprocessing {
+            m.plugin_failures
+                .get_or_create(&FailureLabels {
+                    plugin: failure.plugin.clone(),
+                    kind: failure.kind.clone(),
+                })
+                .inc();
+        }
         for column in &outcome.columns {
             let labels = ColumnLabels {
                 monitor: monitor.to_string(),
@@ -544,6 +568,96 @@ impl Monitoring {
             }
         }
     }
+}
+
+/// Which alerts a window raises: (cause, fire now?, message).
+///
+/// A cause fires when it is raised and has not fired within the cooldown, cleared or not in
+/// between. It stays open until `clear_after_windows` windows in a row decide "no action"
+/// (windows whose preprocessing or policy failed neither raise nor clear), and a quarantine
+/// until its plugin works again.
+pub fn decide_alerts(
+    alerts: &spec::AlertSpec,
+    outcome: &Outcome,
+    carried: &mut Carried,
+    now: i64,
+) -> Vec<(String, bool, String)> {
+    let mut raised = Vec::new();
+    let cooldown = (alerts.cooldown_seconds.min(spec::MAX_SECONDS) as i64) * 1000;
+    let mut raise = |carried: &mut Carried, cause: String, message: String| {
+        let last_fired = carried
+            .alerts_fired
+            .get(&cause)
+            .or(carried.open_alerts.get(&cause))
+            .copied();
+        let fire = last_fired.is_none_or(|at| now.saturating_sub(at) >= cooldown);
+        let fired_at = if fire { now } else { last_fired.unwrap_or(now) };
+        if fire {
+            carried.alerts_fired.insert(cause.clone(), now);
+            carried.last_alert = Some(now);
+        }
+        carried.open_alerts.insert(cause.clone(), fired_at);
+        carried.clean_windows.remove(&cause);
+        raised.push((cause, fire, message));
+    };
+    match &outcome.decision {
+        _ if outcome.preprocessing.is_some() => {}
+        Err(_) => {}
+        Ok((Action::None, _)) => {
+            let clear_after = alerts.clear_after_windows.max(1);
+            let open: Vec<String> = carried
+                .open_alerts
+                .keys()
+                .filter(|cause| !cause.starts_with("quarantine:"))
+                .cloned()
+                .collect();
+            for cause in open {
+                let clean = carried.clean_windows.entry(cause.clone()).or_insert(0);
+                *clean += 1;
+                if *clean >= clear_after {
+                    carried.clean_windows.remove(&cause);
+                    carried.open_alerts.remove(&cause);
+                }
+            }
+        }
+        Ok((action, _)) => {
+            // Alert and retrain both mean "the data drifted": one cause, so a retrain
+            // downgraded to an alert during its cooldown does not alert twice.
+            let cause = match action {
+                Action::Alert | Action::Retrain => "drift",
+                other => action_name(*other),
+            };
+            raise(carried, cause.to_string(), outcome.reason());
+        }
+    }
+    carried
+        .open_alerts
+        .retain(|cause, _| match cause.strip_prefix("quarantine:") {
+            Some(plugin) => carried.failures.contains_key(plugin),
+            None => true,
+        });
+    for plugin in &outcome.newly_quarantined {
+        let message = carried
+            .failures
+            .get(plugin)
+            .and_then(|f| f.last_error.clone())
+            .unwrap_or_default();
+        raise(
+            carried,
+            format!("quarantine:{plugin}"),
+            format!(
+                "plugin {plugin} failed {} windows in a row and is quarantined: {message}",
+                pipeline::QUARANTINE_AFTER
+            ),
+        );
+    }
+    if outcome.action() == Action::Retrain {
+        carried.last_retrain = Some(now);
+        carried.windows_since_retrain = 0;
+    } else {
+        carried.windows_since_retrain = carried.windows_since_retrain.saturating_add(1);
+    }
+    raised
 }
 
 /// The monitor's reference rows: a frozen range of ingested records, or the uploaded ones.
@@ -597,5 +711,100 @@ impl Reference {
             labels: &self.labels,
             task,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::PluginFailure;
+
+    fn outcome(decision: Result<Action, ()>) -> Outcome {
+        Outcome {
+            preprocessing: None,
+            columns: Vec::new(),
+            detectors: Vec::new(),
+            metrics: Vec::new(),
+            decision: decision
+                .map(|action| (action, "reason".to_string()))
+                .map_err(|()| PluginFailure {
+                    plugin: "p@1".into(),
+                    kind: "trap".into(),
+                    message: "boom".into(),
+                }),
+            newly_quarantined: Vec::new(),
+            output_dropped_bytes: 0,
+        }
+    }
+
+    fn fired(alerts: &spec::AlertSpec, carried: &mut Carried, action: Action, now: i64) -> bool {
+        decide_alerts(alerts, &outcome(Ok(action)), carried, now)
+            .iter()
+            .any(|(_, fire, _)| *fire)
+    }
+
+    /// The flapping the hardening issue saw: false positives every other window on stable
+    /// data. With the cooldown holding across clears, one alert fires, not one per flap.
+    #[test]
+    fn alerts_do_not_flap_on_alternating_windows() {
+        let alerts = spec::AlertSpec::default();
+        let mut carried = Carried::default();
+        let mut fires = 0;
+        for second in 0..30 {
+            let action = if second % 2 == 0 {
+                Action::Alert
+            } else {
+                Action::None
+            };
+            fires += fired(&alerts, &mut carried, action, second * 1000) as u32;
+        }
+        assert_eq!(fires, 1);
+        assert!(carried.open_alerts.contains_key("drift"));
+    }
+
+    /// An alert clears after `clear_after_windows` clean windows in a row; raised again within
+    /// the cooldown it is open again without firing, and after the cooldown it fires.
+    #[test]
+    fn alerts_clear_after_a_clean_streak_and_the_cooldown_outlives_the_clear() {
+        let alerts = spec::AlertSpec {
+            cooldown_seconds: 60,
+            clear_after_windows: 3,
+            ..spec::AlertSpec::default()
+        };
+        let mut carried = Carried::default();
+        assert!(fired(&alerts, &mut carried, Action::Alert, 0));
+        for window in 1..3 {
+            assert!(!fired(&alerts, &mut carried, Action::None, window * 1000));
+            assert!(carried.open_alerts.contains_key("drift"), "{window}");
+        }
+        // A failed window neither raises nor clears.
+        decide_alerts(&alerts, &outcome(Err(())), &mut carried, 3_000);
+        assert!(carried.open_alerts.contains_key("drift"));
+        assert!(!fired(&alerts, &mut carried, Action::None, 4_000));
+        assert!(!carried.open_alerts.contains_key("drift"), "cleared");
+        // Within the cooldown: open again, silently.
+        assert!(!fired(&alerts, &mut carried, Action::Retrain, 10_000));
+        assert!(carried.open_alerts.contains_key("drift"));
+        // A raise resets the clean streak.
+        assert!(!fired(&alerts, &mut carried, Action::None, 11_000));
+        assert!(!fired(&alerts, &mut carried, Action::Alert, 12_000));
+        assert_eq!(carried.clean_windows.get("drift"), None);
+        // After the cooldown it fires again.
+        assert!(fired(&alerts, &mut carried, Action::Alert, 60_000));
+    }
+
+    /// State stored before `alerts_fired` existed: the open alert's time is its last firing.
+    #[test]
+    fn cooldowns_carry_over_from_state_stored_by_older_versions() {
+        let alerts = spec::AlertSpec::default();
+        let mut carried: Carried =
+            serde_json::from_str(r#"{"open_alerts": {"drift": 1000}}"#).unwrap();
+        assert!(!fired(&alerts, &mut carried, Action::Alert, 2_000));
+        assert!(fired(
+            &alerts,
+            &mut carried,
+            Action::Alert,
+            1000 + 3_600_000
+        ));
     }
 }

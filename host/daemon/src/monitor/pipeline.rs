@@ -2,15 +2,20 @@
 //! (built from the reference once and kept), streaming detectors, quality metrics from labels,
 //! and the policy. Everything here is blocking: the scheduler runs it off the async threads.
 //!
-//! Failure semantics (RELIABILITY P1):
-//! - a preprocessor that fails fails the whole window: nothing is stored, the records stay, and
-//!   the window is retried later;
+//! Failure semantics (RELIABILITY P1); every failure is stored with the window's evaluation:
+//! - a preprocessor that fails (fitting or transforming) fails the whole window: no column is
+//!   tested, the policy is not asked, and the evaluation is stored as `failed`. The records
+//!   stay and `vigil replay` can re-run the window. Retrying the same window instead would
+//!   stall the monitor behind a window that fails every time;
 //! - a drift test that fails marks its column failed, never "no drift";
 //! - a detector that fails keeps its previous state;
 //! - a policy that fails yields no action.
 //!
 //! A plugin that fails [`QUARANTINE_AFTER`] windows in a row is not called again until a
 //! backoff (1 s doubling to 10 min) has passed.
+//!
+//! Every plugin instance of a monitor is created against the monitor's [`Budget`], reserved
+//! for [`instances_needed`] instances, so no monitor can take another's capacity.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vigil_runtime::{
-    Action, Batch, CategoricalColumn, ColumnResult, Context, DetectorSession, DriftSession,
+    Action, Batch, Budget, CategoricalColumn, ColumnResult, Context, DetectorSession, DriftSession,
     History, Plugin, PreprocessorSession,
 };
 use vigil_store::{ColumnData, LabelValue, MISSING_CODE, RecordBatch};
@@ -49,6 +54,13 @@ pub struct Carried {
     /// Alert causes that fired and have not cleared, with when they last fired (Unix ms).
     #[serde(default)]
     pub open_alerts: BTreeMap<String, i64>,
+    /// When each cause last fired (Unix ms), kept after it clears: its cooldown runs from here.
+    #[serde(default)]
+    pub alerts_fired: BTreeMap<String, i64>,
+    /// Windows in a row without its cause, for each open alert; it clears at the spec's
+    /// `clear_after_windows`.
+    #[serde(default)]
+    pub clean_windows: BTreeMap<String, u32>,
     #[serde(default)]
     pub last_alert: Option<i64>,
     #[serde(default)]
@@ -141,8 +153,14 @@ struct ColumnTest {
     plugin_ref: PluginRef,
     config: String,
     plugin: Arc<Plugin>,
-    reference: vigil_runtime::ColumnData,
     session: Option<DriftSession>,
+}
+
+/// The preprocessors fitted on the reference, and the reference they made: what each drift
+/// test is built from.
+struct Fitted {
+    preprocessors: Vec<PreprocessorSession>,
+    reference: Batch,
 }
 
 struct DetectorPlan {
@@ -164,10 +182,28 @@ pub struct Prepared {
     /// can have them; an uploaded reference has none). The policy sees each window's metric
     /// next to its reference value.
     reference_metrics: Vec<performance::Metric>,
-    preprocessors: Vec<(PluginRef, PreprocessorSession)>,
+    /// The reference's features as the spec types them, before any preprocessor.
+    reference: Batch,
+    preprocessors: Vec<(PluginRef, Arc<Plugin>)>,
+    /// `None` until the preprocessors are fitted, and again after one of them failed.
+    fitted: Option<Fitted>,
     tests: Vec<ColumnTest>,
     detectors: Vec<DetectorPlan>,
     policy: (PluginRef, Arc<Plugin>),
+    budget: Budget,
+    /// Whether drift tests stay built between windows (see [`Prepared::one_off`]).
+    keep_tests: bool,
+}
+
+/// The plugin instances a monitor holds at once: one per preprocessor and per tested feature
+/// (kept between windows), and one for the detector or policy running.
+pub fn instances_needed(spec: &MonitorSpec) -> u32 {
+    let tested = spec
+        .features
+        .iter()
+        .filter(|feature| spec.test_for(feature).is_some())
+        .count();
+    (spec.pipeline.preprocessors.len() + tested + 1) as u32
 }
 
 /// The plugins a spec names, loaded, by `name@version`.
@@ -264,49 +300,32 @@ impl Prepared {
             .map(|m| m.value)
     }
 
-    /// Fits the preprocessors on the reference and readies the drift tests, and computes the
-    /// reference's quality metrics from its labels.
+    /// Readies the pipeline: its plugins looked up and the reference's quality metrics
+    /// computed. No plugin runs here; the preprocessors are fitted and the drift tests built by
+    /// the first window, so that their failures are stored with it.
     pub fn new(
         revision: i64,
         spec: MonitorSpec,
         reference_window: &Window<'_>,
         plugins: &Plugins,
-    ) -> Result<Prepared, PluginFailure> {
-        let reference = reference_window.records;
-        let setup = |message: String| PluginFailure {
-            plugin: String::new(),
-            kind: "setup".into(),
-            message,
-        };
-        let mut batch = feature_batch(&spec, reference);
-        let mut preprocessors = Vec::new();
-        for plugin_ref in &spec.pipeline.preprocessors {
-            let plugin = lookup(plugins, plugin_ref).map_err(setup)?;
-            let mut session = plugin
-                .preprocessor(&batch, &config_text(plugin_ref))
-                .map_err(|e| PluginFailure::from_runtime(&plugin_ref.plugin, &e))?;
-            batch = session
-                .transform(&batch)
-                .map_err(|e| PluginFailure::from_runtime(&plugin_ref.plugin, &e))?;
-            preprocessors.push((plugin_ref.clone(), session));
-        }
+        budget: Budget,
+    ) -> Result<Prepared, String> {
+        let preprocessors = spec
+            .pipeline
+            .preprocessors
+            .iter()
+            .map(|r| Ok((r.clone(), lookup(plugins, r)?)))
+            .collect::<Result<Vec<_>, String>>()?;
         let mut tests = Vec::new();
         for feature in &spec.features {
             let Some(plugin_ref) = spec.test_for(feature) else {
                 continue;
             };
-            let reference = batch
-                .columns
-                .iter()
-                .find(|c| c.name == feature.name)
-                .map(|c| c.data.clone())
-                .unwrap_or_else(|| missing_column(feature.kind, reference.len()));
             tests.push(ColumnTest {
                 feature: feature.clone(),
                 plugin_ref: plugin_ref.clone(),
                 config: config_text(plugin_ref),
-                plugin: lookup(plugins, plugin_ref).map_err(setup)?,
-                reference,
+                plugin: lookup(plugins, plugin_ref)?,
                 session: None,
             });
         }
@@ -322,55 +341,144 @@ impl Prepared {
                     plugin: lookup(plugins, &d.plugin)?,
                 })
             })
-            .collect::<Result<_, String>>()
-            .map_err(setup)?;
+            .collect::<Result<_, String>>()?;
         let policy_ref = spec
             .policy
             .clone()
             .unwrap_or_else(|| PluginRef::named("policy-threshold"));
-        let policy = lookup(plugins, &policy_ref).map_err(setup)?;
+        let policy = lookup(plugins, &policy_ref)?;
+        let reference = feature_batch(&spec, reference_window.records);
+        let fitted = preprocessors.is_empty().then(|| Fitted {
+            preprocessors: Vec::new(),
+            reference: reference.clone(),
+        });
         Ok(Prepared {
             revision,
             reference_metrics: quality_metrics(reference_window),
-            reference_rows: reference.len(),
+            reference_rows: reference_window.records.len(),
             reference_digest: reference_digest(reference_window),
+            reference,
             spec,
             preprocessors,
+            fitted,
             tests,
             detectors,
             policy: (policy_ref, policy),
+            budget,
+            keep_tests: true,
         })
     }
 
-    /// Evaluates one window. `Err` only when a preprocessor failed: the window must be retried.
+    /// For a single evaluation (a replay): each drift test is dropped once its column is done,
+    /// so the evaluation holds a few instances at a time however many columns it has.
+    pub fn one_off(mut self) -> Prepared {
+        self.keep_tests = false;
+        self
+    }
+
+    /// Evaluates one window. Plugin failures are part of the outcome, never an error: a
+    /// failed preprocessor gives an outcome whose status is `failed`.
     pub fn evaluate(
         &mut self,
         window: &Window<'_>,
         carried: &mut Carried,
         history: &History,
         now_ms: i64,
-    ) -> Result<Outcome, PluginFailure> {
-        // Preprocessing: all or nothing.
-        let mut batch = feature_batch(&self.spec, window.records);
-        for (plugin_ref, session) in &mut self.preprocessors {
+    ) -> Outcome {
+        self.budget.start_window();
+        let mut outcome = match self.preprocess(window, carried, now_ms) {
+            Ok(batch) => self.evaluate_batch(&batch, window, carried, history, now_ms),
+            Err((failure, newly_quarantined)) => Outcome::failed(failure, newly_quarantined),
+        };
+        outcome.output_dropped_bytes = self.budget.start_window();
+        outcome
+    }
+
+    /// The window's features through the preprocessors, fitting them first if needed.
+    /// On failure: the failure, and the plugins it put in quarantine.
+    fn preprocess(
+        &mut self,
+        window: &Window<'_>,
+        carried: &mut Carried,
+        now_ms: i64,
+    ) -> Result<Batch, (PluginFailure, Vec<String>)> {
+        let batch = feature_batch(&self.spec, window.records);
+        if self.preprocessors.is_empty() {
+            return Ok(batch);
+        }
+        for (plugin_ref, _) in &self.preprocessors {
             if let Some(until) = carried.quarantined(&plugin_ref.plugin, now_ms) {
-                return Err(PluginFailure::quarantined(&plugin_ref.plugin, until));
+                return Err((
+                    PluginFailure::quarantined(&plugin_ref.plugin, until),
+                    Vec::new(),
+                ));
             }
-            match session.transform(&batch) {
-                Ok(out) => {
-                    carried.count(&plugin_ref.plugin, None, now_ms);
-                    batch = out;
-                }
-                Err(error) => {
-                    let failure = PluginFailure::from_runtime(&plugin_ref.plugin, &error);
-                    if failure.blames_plugin() {
-                        carried.count(&plugin_ref.plugin, Some(failure.message.clone()), now_ms);
+        }
+        let fail = |carried: &mut Carried, plugin_ref: &PluginRef, error: vigil_runtime::Error| {
+            let failure = PluginFailure::from_runtime(&plugin_ref.plugin, &error);
+            let quarantined = failure.blames_plugin()
+                && carried.count(&plugin_ref.plugin, Some(failure.message.clone()), now_ms);
+            let newly = if quarantined {
+                vec![plugin_ref.plugin.clone()]
+            } else {
+                Vec::new()
+            };
+            (failure, newly)
+        };
+        if self.fitted.is_none() {
+            let mut reference = self.reference.clone();
+            let mut sessions = Vec::new();
+            for (plugin_ref, plugin) in &self.preprocessors {
+                let fitted = plugin
+                    .preprocessor(&self.budget, &reference, &config_text(plugin_ref))
+                    .and_then(|mut session| {
+                        let out = session.transform(&reference)?;
+                        Ok((session, out))
+                    });
+                match fitted {
+                    Ok((session, out)) => {
+                        sessions.push(session);
+                        reference = out;
                     }
-                    return Err(failure);
+                    Err(error) => return Err(fail(carried, plugin_ref, error)),
+                }
+            }
+            // The drift tests are rebuilt from the new reference.
+            for test in &mut self.tests {
+                test.session = None;
+            }
+            self.fitted = Some(Fitted {
+                preprocessors: sessions,
+                reference,
+            });
+        }
+        let fitted = self.fitted.as_mut().expect("fitted above");
+        let mut batch = batch;
+        for ((plugin_ref, _), session) in self.preprocessors.iter().zip(&mut fitted.preprocessors) {
+            match session.transform(&batch) {
+                Ok(out) => batch = out,
+                Err(error) => {
+                    // A session that failed may be broken: fit afresh next window.
+                    self.fitted = None;
+                    return Err(fail(carried, plugin_ref, error));
                 }
             }
         }
+        for (plugin_ref, _) in &self.preprocessors {
+            carried.count(&plugin_ref.plugin, None, now_ms);
+        }
+        Ok(batch)
+    }
 
+    /// Drift tests, detectors, metrics and the policy on a preprocessed window.
+    fn evaluate_batch(
+        &mut self,
+        batch: &Batch,
+        window: &Window<'_>,
+        carried: &mut Carried,
+        history: &History,
+        now_ms: i64,
+    ) -> Outcome {
         // Drift tests, columns in parallel.
         let quarantine: HashMap<String, i64> = self
             .tests
@@ -381,20 +489,32 @@ impl Prepared {
                     .map(|until| (t.plugin_ref.plugin.clone(), until))
             })
             .collect();
+        let reference = &self.fitted.as_ref().expect("preprocessed").reference;
+        let (budget, keep) = (&self.budget, self.keep_tests);
         let columns: Vec<ColumnOutcome> = self
             .tests
             .par_iter_mut()
             .map(|test| {
-                let current = batch
-                    .columns
-                    .iter()
-                    .find(|c| c.name == test.feature.name)
-                    .map(|c| &c.data);
-                run_test(
+                let column = |batch: &Batch| {
+                    batch
+                        .columns
+                        .iter()
+                        .find(|c| c.name == test.feature.name)
+                        .map(|c| c.data.clone())
+                };
+                let current = column(batch);
+                let reference = column(reference);
+                let outcome = run_test(
                     test,
-                    current,
+                    budget,
+                    reference,
+                    current.as_ref(),
                     quarantine.get(&test.plugin_ref.plugin).copied(),
-                )
+                );
+                if !keep {
+                    test.session = None;
+                }
+                outcome
             })
             .collect();
         let mut per_plugin: BTreeMap<&str, Option<String>> = BTreeMap::new();
@@ -449,7 +569,7 @@ impl Prepared {
         let decision = match carried.quarantined(&policy_ref.plugin, now_ms) {
             Some(until) => Err(PluginFailure::quarantined(&policy_ref.plugin, until)),
             None => policy
-                .decide(&context, &config_text(policy_ref))
+                .decide(&self.budget, &context, &config_text(policy_ref))
                 .map_err(|e| PluginFailure::from_runtime(&policy_ref.plugin, &e)),
         };
         if decision
@@ -464,13 +584,15 @@ impl Prepared {
         {
             newly_quarantined.push(policy_ref.plugin.clone());
         }
-        Ok(Outcome {
+        Outcome {
+            preprocessing: None,
             columns,
             detectors,
             metrics,
             decision: decision.map(|d| (d.action, d.reason)),
             newly_quarantined,
-        })
+            output_dropped_bytes: 0,
+        }
     }
 
     fn run_detectors(
@@ -518,7 +640,8 @@ impl Prepared {
                     .transpose()
                     .map_err(|e| vigil_runtime::Error::Host(format!("stored snapshot: {e}")))?;
                 let mut session: DetectorSession =
-                    plan.plugin.detector(&plan.config, snapshot.as_deref())?;
+                    plan.plugin
+                        .detector(&self.budget, &plan.config, snapshot.as_deref())?;
                 let values: Vec<f64> = rows.iter().map(|&(_, v)| v).collect();
                 let positions = session.update(&values)?;
                 let after = session.snapshot()?;
@@ -559,6 +682,8 @@ impl Prepared {
 
 fn run_test(
     test: &mut ColumnTest,
+    budget: &Budget,
+    reference: Option<vigil_runtime::ColumnData>,
     current: Option<&vigil_runtime::ColumnData>,
     quarantined_until: Option<i64>,
 ) -> ColumnOutcome {
@@ -580,7 +705,7 @@ fn run_test(
         outcome.failure = Some(PluginFailure::quarantined(&test.plugin_ref.plugin, until));
         return outcome;
     }
-    let Some(current) = current else {
+    let (Some(reference), Some(current)) = (reference, current) else {
         outcome.failure = Some(PluginFailure {
             plugin: String::new(),
             kind: "missing_column".into(),
@@ -596,7 +721,7 @@ fn run_test(
     };
     let result = (|| {
         if test.session.is_none() {
-            test.session = Some(test.plugin.drift_test(&test.reference, &test.config)?);
+            test.session = Some(test.plugin.drift_test(budget, &reference, &test.config)?);
         }
         test.session
             .as_mut()
@@ -745,12 +870,16 @@ pub struct DetectorOutcome {
 }
 
 pub struct Outcome {
+    /// Set when a preprocessor failed: nothing else ran.
+    pub preprocessing: Option<PluginFailure>,
     pub columns: Vec<ColumnOutcome>,
     pub detectors: Vec<DetectorOutcome>,
     /// Each quality metric of the window, with the reference's value when it has one.
     pub metrics: Vec<vigil_runtime::Metric>,
     pub decision: Result<(Action, String), PluginFailure>,
     pub newly_quarantined: Vec<String>,
+    /// Bytes of log output the monitor's plugins wrote past the window's cap (dropped).
+    pub output_dropped_bytes: u64,
 }
 
 pub fn action_name(action: Action) -> &'static str {
@@ -778,11 +907,31 @@ fn number(value: Option<f64>) -> serde_json::Value {
 }
 
 impl Outcome {
+    /// A window whose preprocessing failed: no column tested, no policy asked.
+    fn failed(failure: PluginFailure, newly_quarantined: Vec<String>) -> Outcome {
+        Outcome {
+            decision: Err(PluginFailure {
+                plugin: String::new(),
+                kind: "not_run".into(),
+                message: "the policy was not asked: preprocessing failed".into(),
+            }),
+            preprocessing: Some(failure),
+            columns: Vec::new(),
+            detectors: Vec::new(),
+            metrics: Vec::new(),
+            newly_quarantined,
+            output_dropped_bytes: 0,
+        }
+    }
+
     pub fn action(&self) -> Action {
         self.decision.as_ref().map_or(Action::None, |(a, _)| *a)
     }
 
     pub fn reason(&self) -> String {
+        if let Some(failure) = &self.preprocessing {
+            return format!("preprocessing failed, the window was not tested: {failure}");
+        }
         match &self.decision {
             Ok((_, reason)) => reason.clone(),
             Err(failure) => format!("policy failed, no action taken: {failure}"),
@@ -790,7 +939,9 @@ impl Outcome {
     }
 
     pub fn status(&self) -> &'static str {
-        if self.decision.is_err() {
+        if self.preprocessing.is_some() {
+            "failed"
+        } else if self.decision.is_err() {
             "policy_failed"
         } else if self.columns.iter().any(|c| c.failure.is_some()) {
             "partial"

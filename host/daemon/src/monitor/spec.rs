@@ -117,9 +117,14 @@ impl PluginRef {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
-    /// After an alert, the same cause alerts again only once it cleared or this passed.
+    /// After an alert fires, the same cause does not fire again for this long, whether or not
+    /// it cleared in between.
     #[serde(default = "default_cooldown")]
     pub cooldown_seconds: u64,
+    /// An open alert clears after this many windows in a row without its cause, so one clean
+    /// window between false positives does not make the next one a new alert.
+    #[serde(default = "default_clear_after")]
+    pub clear_after_windows: u32,
     #[serde(default = "default_channels")]
     pub channels: Vec<Channel>,
 }
@@ -128,6 +133,7 @@ impl Default for AlertSpec {
     fn default() -> Self {
         AlertSpec {
             cooldown_seconds: default_cooldown(),
+            clear_after_windows: default_clear_after(),
             channels: default_channels(),
         }
     }
@@ -136,6 +142,17 @@ impl Default for AlertSpec {
 fn default_cooldown() -> u64 {
     3600
 }
+
+fn default_clear_after() -> u32 {
+    3
+}
+
+/// Longest window and cooldown, in seconds (ten years): beyond, millisecond arithmetic on them
+/// would overflow, and no monitor means it.
+pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+/// Most records in a window (as in an uploaded reference): a window is read whole, and each of
+/// its columns must fit in a plugin's memory.
+pub const MAX_WINDOW_RECORDS: u64 = 1_000_000;
 
 fn default_channels() -> Vec<Channel> {
     vec![Channel::Log]
@@ -177,7 +194,7 @@ pub enum Role {
 impl MonitorSpec {
     /// Checks everything that needs no database; errors name the field.
     pub fn validate(&self) -> Result<(), String> {
-        valid_name("name", &self.name)?;
+        check_name("name", &self.name)?;
         if self.features.is_empty() {
             return Err("features: at least one feature is needed".into());
         }
@@ -192,9 +209,25 @@ impl MonitorSpec {
             }
         }
         match self.window {
-            WindowRule::Records(0) => return Err("window.records: must be at least 1".into()),
-            WindowRule::Seconds(0) => return Err("window.seconds: must be at least 1".into()),
+            WindowRule::Records(n) if !(1..=MAX_WINDOW_RECORDS).contains(&n) => {
+                return Err(format!(
+                    "window.records: must be between 1 and {MAX_WINDOW_RECORDS}"
+                ));
+            }
+            WindowRule::Seconds(t) if !(1..=MAX_SECONDS).contains(&t) => {
+                return Err(format!(
+                    "window.seconds: must be between 1 and {MAX_SECONDS} (ten years)"
+                ));
+            }
             _ => {}
+        }
+        if self.alerts.cooldown_seconds > MAX_SECONDS {
+            return Err(format!(
+                "alerts.cooldown_seconds: must be at most {MAX_SECONDS} (ten years)"
+            ));
+        }
+        if !(1..=1000).contains(&self.alerts.clear_after_windows) {
+            return Err("alerts.clear_after_windows: must be between 1 and 1000".into());
         }
         if let Some(range) = self.reference
             && !(0 <= range.start && range.start < range.end)
@@ -346,9 +379,16 @@ fn valid_name(field: &str, name: &str) -> Result<(), String> {
     }
 }
 
-/// Checks a model or monitor name used in a URL.
+/// Checks a model, version or monitor name, which appears in URLs: it also starts with a
+/// letter or digit, so that `.` and `..` (which URLs resolve away) are not names.
 pub fn check_name(field: &str, name: &str) -> Result<(), String> {
-    valid_name(field, name)
+    valid_name(field, name)?;
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{field}: `{name}` must start with a letter or digit"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

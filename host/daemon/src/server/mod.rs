@@ -54,6 +54,7 @@ impl AppState {
             metrics.clone(),
             config.evaluation_workers,
             Duration::from_millis(config.tick_ms),
+            config.plugin_log_bytes_per_window,
         );
         AppState {
             store,
@@ -271,6 +272,7 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
+    plugins::offer_standard_plugins(&state).await;
     let monitoring = state.monitoring.clone();
     let loop_task = tokio::spawn(monitoring.clone().run());
     let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);

@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::models::{find_model, format_of, parse_json, record_error};
 use super::{AppState, read_body};
 use crate::ingest::{self, Task};
+use crate::monitor::pipeline::instances_needed;
 use crate::monitor::spec::{MonitorSpec, Role};
 use vigil_store::{Monitor, NewMonitor};
 
@@ -34,6 +35,14 @@ async fn resolve(
     this: Option<i64>,
 ) -> ApiResult<MonitorSpec> {
     spec.validate().map_err(ApiError::invalid)?;
+    let max_features = state.config.max_features_per_monitor;
+    if spec.features.len() > max_features {
+        return Err(ApiError::invalid(format!(
+            "features: {} features, but a monitor may watch at most {max_features} \
+             (the daemon's `max_features_per_monitor`); split them over several monitors",
+            spec.features.len()
+        )));
+    }
     let model = state
         .store
         .model(&spec.model)
@@ -75,13 +84,18 @@ async fn resolve(
     for plugin in refs {
         plugin.plugin = pinned.next().expect("one pin per reference");
     }
-    // Records are checked against every monitor of the model: types must agree.
+    let mut reserved: u64 = 0;
     for other in state.store.monitors().await? {
-        if other.model_id != model.id || Some(other.id) == this {
+        if Some(other.id) == this {
             continue;
         }
         let other_spec: MonitorSpec = serde_json::from_str(&other.spec)
             .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+        reserved += u64::from(instances_needed(&other_spec));
+        // Records are checked against every monitor of the model: types must agree.
+        if other.model_id != model.id {
+            continue;
+        }
         for (i, feature) in spec.features.iter().enumerate() {
             if let Some(theirs) = other_spec.features.iter().find(|f| f.name == feature.name)
                 && theirs.kind != feature.kind
@@ -93,7 +107,34 @@ async fn resolve(
             }
         }
     }
+    check_capacity(state, &spec, reserved)?;
     Ok(spec)
+}
+
+/// Each monitor reserves the plugin instances it needs (see `instances_needed`); one that does
+/// not fit beside the others is refused, rather than starving them at run time.
+fn check_capacity(state: &AppState, spec: &MonitorSpec, reserved: u64) -> ApiResult<()> {
+    let config = state.plugins.runtime().config();
+    let available = u64::from(
+        config
+            .pooled_instances
+            .saturating_sub(config.shared_instances.min(config.pooled_instances)),
+    );
+    let needed = u64::from(instances_needed(spec));
+    if reserved + needed > available {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "capacity",
+            format!(
+                "this monitor needs {needed} plugin instances (one per tested feature and \
+                 preprocessor, plus one), but the other monitors reserve {reserved} of the \
+                 {available} the daemon has for monitors; raise `plugin_instances` (now {}) \
+                 or watch fewer features",
+                config.pooled_instances
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn view(state: &AppState, monitor: &Monitor) -> ApiResult<serde_json::Value> {

@@ -41,9 +41,22 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
             "the body is empty; send the component's bytes",
         ));
     }
+    Ok(match store_plugin(&state, &body, &caller).await? {
+        PluginInsert::Created(meta) => (StatusCode::CREATED, Json(meta)).into_response(),
+        PluginInsert::AlreadyStored(meta) => (StatusCode::OK, Json(meta)).into_response(),
+    })
+}
+
+/// Checks a component as the host will run it and stores it. The standard plugins' names are
+/// reserved: under them, only the components built into this binary are accepted.
+async fn store_plugin(
+    state: &AppState,
+    bytes: &[u8],
+    uploaded_by: &str,
+) -> ApiResult<PluginInsert> {
     let plugin = state
         .plugins
-        .compile(body.to_vec())
+        .compile(bytes.to_vec())
         .await
         .map_err(|error| match error {
             vigil_runtime::Error::InvalidComponent(message) => ApiError::invalid(message),
@@ -54,6 +67,15 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
         })?;
     let info = plugin.info();
     crate::monitor::spec::check_name("name", &info.name).map_err(ApiError::invalid)?;
+    if let Some(standard) = crate::plugins::standard_plugin(&info.name)
+        && standard != bytes
+    {
+        return Err(ApiError::invalid(format!(
+            "`{}` is the name of a standard plugin that comes with Vigil, and this is not it; \
+             give yours another name",
+            info.name
+        )));
+    }
     semver::Version::parse(&info.version).map_err(|e| {
         ApiError::invalid(format!(
             "the plugin's version `{}` is not semver: {e}",
@@ -68,8 +90,8 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
         "config_schema": serde_json::from_str::<serde_json::Value>(&info.config_schema)
             .unwrap_or(serde_json::Value::String(info.config_schema.clone())),
     });
-    let sha256 = hex::encode(Sha256::digest(&body));
-    let stored = state
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    Ok(state
         .store
         .insert_plugin(&NewPlugin {
             name: &info.name,
@@ -77,14 +99,30 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
             kind: kind_name(info.kind),
             sha256: &sha256,
             info: &info_json.to_string(),
-            bytes: &body,
-            uploaded_by: &caller,
+            bytes,
+            uploaded_by,
         })
-        .await?;
-    Ok(match stored {
-        PluginInsert::Created(meta) => (StatusCode::CREATED, Json(meta)).into_response(),
-        PluginInsert::AlreadyStored(meta) => (StatusCode::OK, Json(meta)).into_response(),
-    })
+        .await?)
+}
+
+/// Stores the standard plugins built into this binary, so that a fresh daemon offers them at
+/// once. One that cannot be stored (another component holds its name and version, left by a
+/// version of Vigil that did not reserve the names) is reported and skipped.
+pub async fn offer_standard_plugins(state: &AppState) {
+    for (name, bytes) in crate::plugins::STANDARD_PLUGINS {
+        match store_plugin(state, bytes, "vigil").await {
+            Ok(PluginInsert::Created(meta)) => {
+                tracing::info!(plugin = %name, version = %meta.version, "standard plugin stored");
+            }
+            Ok(PluginInsert::AlreadyStored(_)) => {}
+            Err(error) => tracing::error!(
+                plugin = %name,
+                error = %error.message,
+                "cannot store the standard plugin; delete the plugin stored under its name \
+                 and version"
+            ),
+        }
+    }
 }
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {

@@ -1,4 +1,13 @@
-//! What the daemon's integration tests share.
+//! What the daemon's integration tests share: fresh databases, and the daemon on a real port.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use vigil::config::Config;
+use vigil::plugins::STANDARD_PLUGINS;
+use vigil::server::{self, AppState, auth};
 
 /// A fresh SQLite database file in `dir`, for the tests that need no Postgres run.
 pub fn sqlite_database(dir: &tempfile::TempDir) -> String {
@@ -20,4 +29,158 @@ pub fn databases(dir: &tempfile::TempDir) -> Vec<String> {
         urls.push(format!("{base}/{name}"));
     }
     urls
+}
+
+pub struct Daemon {
+    pub url: String,
+    pub admin: String,
+    pub db_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn start_with(db_url: &str, tweak: impl FnOnce(&mut Config)) -> Daemon {
+    let mut config = Config {
+        database_url: db_url.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tick_ms: 20,
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let store = vigil_store::Store::open(db_url).await.expect("store opens");
+    let admin = auth::create_token(&store, "test-admin", auth::Role::Admin)
+        .await
+        .unwrap()
+        .text;
+    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(store, runtime, config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(state, listener, async {
+        let _ = stopped.await;
+    }));
+    Daemon {
+        url,
+        admin,
+        db_url: db_url.to_string(),
+        stop: Some(stop),
+        task,
+    }
+}
+
+pub async fn start(db_url: &str) -> Daemon {
+    start_with(db_url, |_| {}).await
+}
+
+impl Daemon {
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.expect("the daemon answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Value) {
+        let token = self.admin.clone();
+        self.call(method, path, Some(&token), body, &[]).await
+    }
+
+    pub async fn json(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
+        self.admin(
+            method,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    pub async fn create_model(&self, name: &str, task: &str) {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/v1/models",
+                json!({"name": name, "task": task}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    pub async fn upload_standard_plugins(&self) {
+        self.upload_standard_plugins_except("").await;
+    }
+
+    /// Waits (polling, bounded) until the monitor has `count` evaluations; newest first.
+    pub async fn evaluations(&self, monitor: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, page) = self
+                .admin(
+                    Method::GET,
+                    &format!("/v1/monitors/{monitor}/evaluations?limit=100"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let evaluations = page["evaluations"].as_array().unwrap().clone();
+            if evaluations.len() >= count {
+                return evaluations;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} evaluations: {page}",
+                evaluations.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Daemon {
+    pub async fn upload_standard_plugins_except(&self, skip: &str) {
+        for (name, bytes) in STANDARD_PLUGINS {
+            if *name == skip {
+                continue;
+            }
+            let (status, body) = self
+                .admin(
+                    Method::POST,
+                    "/v1/plugins",
+                    Some(("application/wasm", bytes.to_vec())),
+                )
+                .await;
+            // A fresh daemon stores them itself, so this finds them stored.
+            assert!(status.is_success(), "{name}: {status} {body}");
+        }
+    }
 }

@@ -8,29 +8,44 @@ use serde::Deserialize;
 use vigil_hostile::{Mode as Shared, misbehave};
 use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result, ScoreKind};
 
-/// Which failure to commit in `evaluate`: the modes every hostile guest shares
-/// (`vigil-hostile`), and three of a drift test's own.
+/// Which failure to commit in `evaluate`: one every hostile guest shares (`vigil-hostile`),
+/// or one of a drift test's own.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String")]
+#[schemars(with = "String")]
 pub enum Mode {
-    /// Return a normal result.
-    Behave,
-    /// Spin forever.
-    Loop,
-    /// Allocate until the memory cap stops it.
-    MemoryBomb,
-    /// Recurse without bound.
-    Recursion,
-    /// Panic with a message.
-    Panic,
     /// Write 100 MB to stdout, then return normally.
     StdoutFlood,
     /// Log thousands of records, then return normally.
     LogFlood,
+    /// Log thousands of 4 KiB records, each with a forged log line after a newline.
+    LogForge,
     /// Return a NaN statistic.
     NanStatistic,
-    /// Return a plugin error.
-    Refuse,
+    /// Return a NaN threshold.
+    NanThreshold,
+    /// Say "drifted" although the p-value is above the threshold.
+    Contradiction,
+    /// A shared failure mode.
+    Shared(Shared),
+}
+
+impl TryFrom<String> for Mode {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Mode, String> {
+        Ok(match name.as_str() {
+            "stdout-flood" => Mode::StdoutFlood,
+            "log-flood" => Mode::LogFlood,
+            "log-forge" => Mode::LogForge,
+            "nan-statistic" => Mode::NanStatistic,
+            "nan-threshold" => Mode::NanThreshold,
+            "contradiction" => Mode::Contradiction,
+            other => Mode::Shared(
+                Shared::from_name(other).ok_or_else(|| format!("unknown mode `{other}`"))?,
+            ),
+        })
+    }
 }
 
 /// Configuration: the failure mode.
@@ -62,20 +77,11 @@ impl DriftTest for Hostile {
             threshold: 0.05,
             drifted: false,
         };
-        let shared = match self.mode {
-            Mode::Behave => Some(Shared::Behave),
-            Mode::Loop => Some(Shared::Loop),
-            Mode::MemoryBomb => Some(Shared::MemoryBomb),
-            Mode::Recursion => Some(Shared::Recursion),
-            Mode::Panic => Some(Shared::Panic),
-            Mode::Refuse => Some(Shared::Refuse),
-            Mode::StdoutFlood | Mode::LogFlood | Mode::NanStatistic => None,
-        };
-        if let Some(shared) = shared {
-            misbehave(shared).map_err(Error::InvalidInput)?;
-            return Ok(ok);
-        }
         match self.mode {
+            Mode::Shared(shared) => {
+                misbehave(shared).map_err(Error::InvalidInput)?;
+                Ok(ok)
+            }
             Mode::StdoutFlood => {
                 let chunk = vec![b'x'; 1 << 20];
                 let mut stdout = std::io::stdout();
@@ -92,11 +98,28 @@ impl DriftTest for Hostile {
                 }
                 Ok(ok)
             }
+            Mode::LogForge => {
+                let forged = format!(
+                    "{}\n2026-12-06T00:00:00.000000Z  INFO vigil: FORGED all clear",
+                    "x".repeat(4000)
+                );
+                for _ in 0..10_000 {
+                    vigil_plugin_sdk::log(vigil_plugin_sdk::Level::Warn, &forged);
+                }
+                Ok(ok)
+            }
             Mode::NanStatistic => Ok(DriftResult {
                 statistic: f64::NAN,
                 ..ok
             }),
-            _ => unreachable!("the shared modes returned above"),
+            Mode::NanThreshold => Ok(DriftResult {
+                threshold: f64::NAN,
+                ..ok
+            }),
+            Mode::Contradiction => Ok(DriftResult {
+                drifted: true,
+                ..ok
+            }),
         }
     }
 }
