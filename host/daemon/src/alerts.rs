@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::Sha256;
 use vigil_store::Store;
 
-use crate::monitor::spec::{Channel, WebhookFormat};
+use crate::monitor::spec::{Channel, WebhookFormat, shown_url};
 
 pub const SIGNATURE_HEADER: &str = "X-Vigil-Signature";
 const ATTEMPTS: u32 = 5;
@@ -89,6 +89,7 @@ impl Alerter {
                     url,
                     secret,
                     format,
+                    ..
                 } => {
                     webhooks.push((url.clone(), secret.clone(), body(*format, &event, id)));
                 }
@@ -103,7 +104,7 @@ impl Alerter {
             let mut report = Vec::new();
             for (url, secret, body) in webhooks {
                 let outcome = alerter.deliver(&url, secret.as_deref(), body).await;
-                report.push(format!("{url}: {outcome}"));
+                report.push(format!("{}: {outcome}", shown_url(&url)));
             }
             let report = report.join("; ");
             if let Err(error) = alerter.store.set_alert_delivery(id, &report).await {
@@ -164,9 +165,10 @@ impl Alerter {
                     return format!("delivered (attempt {attempt})");
                 }
                 Ok(response) => last = format!("HTTP {}", response.status()),
-                Err(error) => last = error.to_string(),
+                // reqwest's message names the whole URL.
+                Err(error) => last = error.without_url().to_string(),
             }
-            tracing::warn!(url, attempt, error = %last, "webhook delivery failed");
+            tracing::warn!(url = %shown_url(url), attempt, error = %last, "webhook delivery failed");
             if attempt < ATTEMPTS {
                 tokio::time::sleep(wait).await;
                 wait *= 2;

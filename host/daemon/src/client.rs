@@ -59,7 +59,7 @@ impl Client {
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
                 .unwrap_or(text);
-            bail!("{method} {path}: {status}: {message}");
+            bail!("the daemon refused {method} {path} ({status}): {message}");
         }
         Ok(if text.is_empty() {
             Value::Null

@@ -27,14 +27,49 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn create_token(config: &Config, role: auth::Role, name: &str) -> anyhow::Result<()> {
-    let store = vigil_store::Store::open(&config.database_url)
+/// Creates a token directly in the daemon's database. The database must exist already unless
+/// `create_database` says otherwise: a token written to a file the daemon does not read (run
+/// from another directory, say) would be useless, and creating that file would hide the
+/// mistake.
+pub async fn create_token(
+    config: &Config,
+    role: auth::Role,
+    name: &str,
+    create_database: bool,
+) -> anyhow::Result<()> {
+    let url = &config.database_url;
+    if let Some(path) = sqlite_path(url)
+        && !path.exists()
+        && !create_database
+    {
+        bail!(
+            "there is no Vigil database at {} (from database_url `{url}`): start `vigil serve` \
+             first, which creates it, and run this where it runs, or point --config or \
+             VIGIL_DATABASE_URL at the daemon's database (--create-database creates it)",
+            path.display()
+        );
+    }
+    let store = vigil_store::Store::open(url)
         .await
-        .with_context(|| format!("cannot open the database {}", config.database_url))?;
+        .with_context(|| format!("cannot open the database {url}"))?;
     let token = auth::create_token(&store, name, role).await?;
-    eprintln!("created {} token {} (shown once):", role.as_str(), token.id);
+    store.close().await;
+    eprintln!(
+        "created {} token {} in {url} (shown once):",
+        role.as_str(),
+        token.id
+    );
     println!("{}", token.text);
     Ok(())
+}
+
+/// The file a `sqlite:` URL names; `None` for other databases and in-memory SQLite.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 pub fn print(value: &Value) {
@@ -42,12 +77,6 @@ pub fn print(value: &Value) {
         "{}",
         serde_json::to_string_pretty(value).expect("JSON prints")
     );
-}
-
-/// GETs `path` from the daemon and prints the answer.
-pub async fn show(client: &Client, path: &str) -> anyhow::Result<()> {
-    print(&client.get(path).await?);
-    Ok(())
 }
 
 pub async fn push_plugins(client: &Client, files: &[PathBuf]) -> anyhow::Result<()> {
@@ -103,85 +132,140 @@ pub fn content_type_of(path: &Path) -> &'static str {
     }
 }
 
-pub async fn create_monitor(client: &Client, path: &Path) -> anyhow::Result<()> {
-    let (spec, reference) = read_monitor_file(path)?;
-    let created = client.post_json("/v1/monitors", &spec).await?;
-    let name = created["name"].as_str().unwrap_or_default().to_string();
-    if let Some(reference) = reference {
-        let bytes = std::fs::read(&reference)
-            .with_context(|| format!("cannot read {}", reference.display()))?;
-        let uploaded = client
+/// Creates (or, with `update`, replaces) the monitor a spec file describes. Its
+/// `reference_file` travels in the same request, so the monitor and its reference are stored
+/// together or not at all.
+pub async fn put_monitor(client: &Client, path: &Path, update: bool) -> anyhow::Result<()> {
+    let (mut spec, reference) = read_monitor_file(path)?;
+    if let Some(reference) = &reference {
+        let text = std::fs::read_to_string(reference)
+            .with_context(|| format!("cannot read the reference file {}", reference.display()))?;
+        spec["reference_upload"] =
+            json!({"content_type": content_type_of(reference), "body": text});
+    }
+    let name = spec["name"].as_str().unwrap_or_default().to_string();
+    let stored = if update {
+        client
             .send(
                 Method::PUT,
-                &format!("/v1/monitors/{name}/reference"),
-                Some((content_type_of(&reference), bytes)),
+                &format!("/v1/monitors/{name}"),
+                Some(("application/json", spec.to_string().into_bytes())),
                 &[],
             )
-            .await?;
-        eprintln!("reference: {} rows", uploaded["reference_rows"]);
+            .await?
+    } else {
+        client.post_json("/v1/monitors", &spec).await?
+    };
+    if let Some(rows) = stored["reference_rows"].as_u64() {
+        eprintln!("reference: {rows} rows");
     }
-    print(&client.get(&format!("/v1/monitors/{name}")).await?);
+    print(&stored);
     Ok(())
 }
 
-/// Sends a CSV or NDJSON file of records in batches, each with an idempotency key derived from
-/// the file's content and the batch's position, so re-running after a failure stores nothing
-/// twice.
-pub async fn ingest_file(
+/// Replaces a monitor's reference with a file's rows.
+pub async fn upload_reference(client: &Client, monitor: &str, file: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let uploaded = client
+        .send(
+            Method::PUT,
+            &format!("/v1/monitors/{monitor}/reference"),
+            Some((content_type_of(file), bytes)),
+            &[],
+        )
+        .await?;
+    eprintln!(
+        "monitor {monitor}: reference of {} rows (revision {})",
+        uploaded["reference_rows"], uploaded["revision"]
+    );
+    Ok(())
+}
+
+/// Sends a CSV or NDJSON file (records or labels) to `path` in batches of `batch_rows`, each
+/// with an idempotency key derived from the file's content and the batch's position, so that
+/// running it again after a failure stores nothing twice. CSV is split at record boundaries
+/// as a CSV reader finds them, so a quoted field with a line break stays whole.
+pub async fn send_file(
     client: &Client,
-    model: &str,
+    path: &str,
     file: &Path,
     batch_rows: usize,
 ) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let file_digest = hex::encode(Sha256::digest(&bytes));
     let content_type = content_type_of(file);
-    let text = std::str::from_utf8(&bytes).context("the file is not UTF-8")?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = if content_type == "text/csv" {
-        Some(lines.next().context("the CSV file is empty")?.to_string())
-    } else {
-        None
-    };
-    let rows: Vec<&str> = lines.collect();
     if content_type == "application/json" {
         bail!("send NDJSON (.ndjson) or CSV (.csv) files; JSON arrays are for the API");
     }
-    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    let (header, records) = if content_type == "text/csv" {
+        csv_records(&bytes).with_context(|| format!("{} is not valid CSV", file.display()))?
+    } else {
+        (&bytes[..0], ndjson_records(&bytes))
+    };
+    if records.is_empty() {
+        bail!("{} holds no records", file.display());
+    }
+    let bar = indicatif::ProgressBar::new(records.len() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} records ({per_sec}, eta {eta})",
-        )
-        .expect("a valid template"),
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
+            .expect("a valid template"),
     );
-    let (mut accepted, mut duplicates) = (0u64, 0u64);
-    for (index, chunk) in rows.chunks(batch_rows.max(1)).enumerate() {
-        let mut body = String::new();
-        if let Some(header) = &header {
-            body.push_str(header);
-            body.push('\n');
-        }
-        for row in chunk {
-            body.push_str(row);
-            body.push('\n');
+    let mut totals = serde_json::Map::new();
+    for (index, chunk) in records.chunks(batch_rows.max(1)).enumerate() {
+        let mut body = header.to_vec();
+        for record in chunk {
+            body.extend_from_slice(record);
+            if !record.ends_with(b"\n") {
+                body.push(b'\n');
+            }
         }
         let key = format!("{file_digest}-{batch_rows}-{index}");
         let outcome = client
             .send(
                 Method::POST,
-                &format!("/v1/models/{model}/records"),
-                Some((content_type, body.into_bytes())),
+                path,
+                Some((content_type, body)),
                 &[("Idempotency-Key", key)],
             )
             .await?;
-        accepted += outcome["accepted"].as_u64().unwrap_or(0);
-        duplicates += outcome["duplicates"].as_u64().unwrap_or(0);
+        // The answer's counts (`accepted`, `duplicates`, `stored`, …), summed over batches.
+        if let Some(fields) = outcome.as_object() {
+            for (name, value) in fields {
+                if let Some(n) = value.as_u64() {
+                    let total = totals.get(name).and_then(Value::as_u64).unwrap_or(0);
+                    totals.insert(name.clone(), (total + n).into());
+                }
+            }
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    println!(
-        "{}",
-        json!({"accepted": accepted, "duplicates": duplicates})
-    );
+    println!("{}", Value::Object(totals));
     Ok(())
+}
+
+/// A CSV file's header line and its records, each with its line end, as the `csv` crate splits
+/// them.
+fn csv_records(bytes: &[u8]) -> anyhow::Result<(&[u8], Vec<&[u8]>)> {
+    crate::csv_quotes::check(bytes)?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
+    reader.headers()?;
+    let mut start = reader.position().byte() as usize;
+    let header = &bytes[..start];
+    let mut record = csv::ByteRecord::new();
+    let mut records = Vec::new();
+    while reader.read_byte_record(&mut record)? {
+        let end = reader.position().byte() as usize;
+        records.push(&bytes[start..end]);
+        start = end;
+    }
+    Ok((header, records))
+}
+
+/// An NDJSON file's non-blank lines.
+fn ndjson_records(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .collect()
 }

@@ -7,6 +7,8 @@
 //! ingest_body_limit = 16777216   # bytes
 //! ingest_max_rows = 10000
 //! ingest_max_in_flight = 16
+//! ingest_max_in_flight_per_token = 4
+//! body_timeout_ms = 10000
 //! ingest_wait_ms = 2000
 //! ingest_rate_per_second = 200.0  # requests per API token; 0 turns the limit off
 //! ingest_rate_burst = 400.0
@@ -41,8 +43,12 @@ pub struct Config {
     /// Ingestion (records and labels) requests read, parsed or waiting to commit at once.
     /// With the body limit, this bounds the memory ingestion can take.
     pub ingest_max_in_flight: usize,
+    /// Of those, how many one API token may hold; past it the token gets 429 at once.
+    pub ingest_max_in_flight_per_token: usize,
     /// How long a request waits for one of those slots before it gets 429 with Retry-After.
     pub ingest_wait_ms: u64,
+    /// A request body must have arrived whole this long after its headers; 408 otherwise.
+    pub body_timeout_ms: u64,
     /// Ingestion requests (records and labels) one API token may send per second, sustained;
     /// past it and its burst, 429 with Retry-After. 0 turns the limit off.
     pub ingest_rate_per_second: f64,
@@ -88,7 +94,9 @@ impl Default for Config {
             ingest_body_limit: 16 << 20,
             ingest_max_rows: 10_000,
             ingest_max_in_flight: 16,
+            ingest_max_in_flight_per_token: 4,
             ingest_wait_ms: 2_000,
+            body_timeout_ms: 10_000,
             // Ingestion requests carry up to 10,000 records each, so 200 a second is more
             // than the daemon can store: the limit stops floods of tiny requests, not load.
             ingest_rate_per_second: 200.0,
@@ -201,8 +209,12 @@ impl Config {
             );
         }
         anyhow::ensure!(
-            self.ingest_max_in_flight > 0,
-            "ingest_max_in_flight must be at least 1"
+            self.ingest_max_in_flight > 0 && self.ingest_max_in_flight_per_token > 0,
+            "ingest_max_in_flight and ingest_max_in_flight_per_token must be at least 1"
+        );
+        anyhow::ensure!(
+            self.body_timeout_ms > 0,
+            "body_timeout_ms must be at least 1"
         );
         anyhow::ensure!(
             self.evaluation_workers > 0,

@@ -505,20 +505,20 @@ impl<'s> BatchBuilder<'s> {
                 ));
             }
         };
+        let bad_time = || {
+            error(
+                row,
+                "timestamp",
+                "expected an RFC 3339 time or Unix seconds, from 1970 to the year 9999",
+            )
+        };
         let timestamp = match timestamp {
             None | Some(Scalar::Null) => self.now_ms,
-            Some(Scalar::Number(seconds)) if seconds.is_finite() => {
+            Some(Scalar::Number(seconds)) if (0.0..=MAX_UNIX_SECONDS).contains(&seconds) => {
                 (seconds * 1000.0).round() as i64
             }
-            Some(Scalar::Text(text)) => parse_time(&text)
-                .ok_or_else(|| error(row, "timestamp", "expected RFC 3339 time or Unix seconds"))?,
-            Some(_) => {
-                return Err(error(
-                    row,
-                    "timestamp",
-                    "expected RFC 3339 time or Unix seconds",
-                ));
-            }
+            Some(Scalar::Text(text)) => parse_time(&text).ok_or_else(bad_time)?,
+            Some(_) => return Err(bad_time()),
         };
         self.ids.push(id);
         self.timestamps.push(timestamp);
@@ -725,6 +725,9 @@ impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
     }
 }
 
+/// The last second of the year 9999, the latest time RFC 3339 can write.
+const MAX_UNIX_SECONDS: f64 = 253_402_300_799.0;
+
 fn parse_time(text: &str) -> Option<i64> {
     let time = humantime::parse_rfc3339_weak(text).ok()?;
     let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
@@ -822,11 +825,21 @@ fn is_missing(cell: &str) -> bool {
     matches!(cell, "" | "NA" | "NaN" | "nan" | "null")
 }
 
+/// Refuses CSV whose quotes the `csv` crate would read past the row they belong to.
+fn check_quotes(body: &[u8]) -> Result<(), RecordError> {
+    crate::csv_quotes::check(body).map_err(|error| RecordError {
+        row: None,
+        field: None,
+        message: format!("invalid CSV: {error}"),
+    })
+}
+
 fn parse_csv_records(
     body: &[u8],
     builder: &mut BatchBuilder<'_>,
     max_rows: usize,
 ) -> Result<(), RecordError> {
+    check_quotes(body)?;
     let mut reader = csv::ReaderBuilder::new().from_reader(body);
     let headers = reader
         .headers()
@@ -956,6 +969,7 @@ pub fn parse_labels(
             }
         }
         Format::Csv => {
+            check_quotes(body)?;
             let mut reader = csv::ReaderBuilder::new().from_reader(body);
             let headers = reader.headers().map_err(|e| RecordError {
                 row: None,

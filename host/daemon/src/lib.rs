@@ -6,14 +6,17 @@ pub mod alerts;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod csv_quotes;
 pub mod demo;
 pub mod drift;
 pub mod ingest;
+pub mod listing;
 pub mod metrics;
 pub mod monitor;
 pub mod performance;
 pub mod plugins;
 pub mod server;
+pub mod table;
 
 use std::path::PathBuf;
 

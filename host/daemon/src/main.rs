@@ -1,6 +1,6 @@
 //! `vigil`: the command-line entry point.
 
-use vigil::{client, commands, config, demo, drift, plugins, runtime_config, server};
+use vigil::{client, commands, config, demo, drift, listing, plugins, runtime_config, server};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +62,17 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         batch_rows: usize,
     },
+    /// Send a CSV or NDJSON file of true labels (`id`, `label`) for a model's records.
+    Labels {
+        /// The file (`.csv` or `.ndjson`).
+        file: PathBuf,
+        /// The model the records belong to.
+        #[arg(long)]
+        model: String,
+        /// Labels per request.
+        #[arg(long, default_value_t = 5000)]
+        batch_rows: usize,
+    },
     /// Models in the daemon's registry.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -69,7 +80,26 @@ enum Command {
     #[command(subcommand)]
     Monitor(MonitorCommand),
     /// The latest state of every monitor.
-    Status,
+    Status {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Alerts, newest first.
+    Alerts {
+        /// Only this monitor's.
+        #[arg(long)]
+        monitor: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// How a listing is printed.
+#[derive(clap::Args)]
+struct Output {
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +113,11 @@ enum TokenCommand {
         name: String,
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Create the SQLite database if it does not exist (to set up a daemon before its
+        /// first start). Without it, a missing database is an error: the token would be
+        /// written where no daemon reads it.
+        #[arg(long)]
+        create_database: bool,
     },
 }
 
@@ -98,22 +133,45 @@ enum ModelCommand {
         description: String,
     },
     /// List models.
-    List,
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Register a version of a model.
     Version { model: String, version: String },
     /// Record which version serves the model.
     Serve { model: String, version: String },
 }
 
+/// Where the monitor format is documented, for `--help`.
+const MONITOR_FORMAT: &str = "The file is TOML (or JSON): the fields are documented in \
+docs/monitors.md, with commented examples in examples/monitors/. A `reference_file` key names \
+a CSV or NDJSON file (relative to the spec) of reference rows, stored with the monitor in one \
+step: if it is refused, nothing is stored.";
+
 #[derive(Subcommand)]
 enum MonitorCommand {
-    /// Create a monitor from a TOML (or JSON) spec; `reference_file` in it is uploaded.
+    /// Create a monitor from a TOML (or JSON) spec.
+    #[command(after_help = MONITOR_FORMAT)]
     Create {
         #[arg(long, short)]
         file: PathBuf,
     },
+    /// Replace a monitor's spec (and, with `reference_file`, its reference).
+    #[command(after_help = MONITOR_FORMAT)]
+    Update {
+        #[arg(long, short)]
+        file: PathBuf,
+    },
+    /// Delete a monitor, its evaluations and alerts.
+    Delete { name: String },
+    /// Replace a monitor's reference with the rows of a CSV or NDJSON file.
+    Reference { name: String, file: PathBuf },
     /// List monitors.
-    List,
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Show a monitor and its latest evaluations.
     Show { name: String },
 }
@@ -187,7 +245,15 @@ enum PluginCommand {
         files: Vec<PathBuf>,
     },
     /// List the plugins stored in the daemon.
-    List,
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a plugin version from the daemon (refused while a monitor uses it).
+    Delete {
+        #[arg(value_name = "NAME@VERSION")]
+        plugin: String,
+    },
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -204,6 +270,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into files and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match run(cli.command) {
@@ -232,9 +300,19 @@ fn run(command: Command) -> anyhow::Result<()> {
             let config = config::Config::load(config.as_deref())?;
             async_runtime()?.block_on(commands::serve(config))
         }
-        Command::Token(TokenCommand::Create { role, name, config }) => {
+        Command::Token(TokenCommand::Create {
+            role,
+            name,
+            config,
+            create_database,
+        }) => {
             let config = config::Config::load(config.as_deref())?;
-            async_runtime()?.block_on(commands::create_token(&config, role, &name))
+            async_runtime()?.block_on(commands::create_token(
+                &config,
+                role,
+                &name,
+                create_database,
+            ))
         }
         Command::Demo { keep_serving } => async_runtime()?.block_on(demo::run(keep_serving)),
         Command::Replay { id, plugin } => {
@@ -260,15 +338,56 @@ fn run(command: Command) -> anyhow::Result<()> {
             batch_rows,
         } => {
             let client = client()?;
-            async_runtime()?.block_on(commands::ingest_file(&client, &model, &file, batch_rows))
+            let path = format!("/v1/models/{model}/records");
+            async_runtime()?.block_on(commands::send_file(&client, &path, &file, batch_rows))
+        }
+        Command::Labels {
+            file,
+            model,
+            batch_rows,
+        } => {
+            let client = client()?;
+            let path = format!("/v1/models/{model}/labels");
+            async_runtime()?.block_on(commands::send_file(&client, &path, &file, batch_rows))
         }
         Command::Plugin(PluginCommand::Push { files }) => {
             let client = client()?;
             async_runtime()?.block_on(commands::push_plugins(&client, &files))
         }
-        Command::Plugin(PluginCommand::List) => {
+        Command::Plugin(PluginCommand::List { output }) => {
             let client = client()?;
-            async_runtime()?.block_on(async { commands::show(&client, "/v1/plugins").await })
+            async_runtime()?.block_on(listing::show(
+                &client,
+                "/v1/plugins",
+                output.json,
+                listing::plugins,
+            ))
+        }
+        Command::Plugin(PluginCommand::Delete { plugin }) => {
+            let (name, version) = plugin
+                .split_once('@')
+                .ok_or_else(|| InputError(format!("`{plugin}`: expected NAME@VERSION")))?;
+            let client = client()?;
+            async_runtime()?.block_on(async {
+                client
+                    .send(
+                        reqwest::Method::DELETE,
+                        &format!("/v1/plugins/{name}/{version}"),
+                        None,
+                        &[],
+                    )
+                    .await?;
+                eprintln!("deleted {name}@{version}");
+                Ok(())
+            })
+        }
+        Command::Alerts { monitor, output } => {
+            let client = client()?;
+            let path = match monitor {
+                Some(monitor) => format!("/v1/alerts?monitor={monitor}"),
+                None => "/v1/alerts".to_string(),
+            };
+            async_runtime()?.block_on(listing::show(&client, &path, output.json, listing::alerts))
         }
         Command::Model(command) => {
             let client = client()?;
@@ -279,7 +398,10 @@ fn run(command: Command) -> anyhow::Result<()> {
                             .post_json("/v1/models", &serde_json::json!({"name": name, "task": task, "description": description}))
                             .await?
                     }
-                    ModelCommand::List => client.get("/v1/models").await?,
+                    ModelCommand::List { output } => {
+                        return listing::show(&client, "/v1/models", output.json, listing::models)
+                            .await;
+                    }
                     ModelCommand::Version { model, version } => {
                         client
                             .post_json(&format!("/v1/models/{model}/versions"), &serde_json::json!({"version": version}))
@@ -305,9 +427,29 @@ fn run(command: Command) -> anyhow::Result<()> {
             async_runtime()?.block_on(async {
                 match command {
                     MonitorCommand::Create { file } => {
-                        commands::create_monitor(&client, &file).await
+                        commands::put_monitor(&client, &file, false).await
                     }
-                    MonitorCommand::List => commands::show(&client, "/v1/monitors").await,
+                    MonitorCommand::Update { file } => {
+                        commands::put_monitor(&client, &file, true).await
+                    }
+                    MonitorCommand::Delete { name } => {
+                        client
+                            .send(
+                                reqwest::Method::DELETE,
+                                &format!("/v1/monitors/{name}"),
+                                None,
+                                &[],
+                            )
+                            .await?;
+                        eprintln!("deleted monitor {name}");
+                        Ok(())
+                    }
+                    MonitorCommand::Reference { name, file } => {
+                        commands::upload_reference(&client, &name, &file).await
+                    }
+                    MonitorCommand::List { output } => {
+                        listing::show(&client, "/v1/monitors", output.json, listing::monitors).await
+                    }
                     MonitorCommand::Show { name } => {
                         commands::print(&client.get(&format!("/v1/monitors/{name}")).await?);
                         commands::print(
@@ -320,9 +462,14 @@ fn run(command: Command) -> anyhow::Result<()> {
                 }
             })
         }
-        Command::Status => {
+        Command::Status { output } => {
             let client = client()?;
-            async_runtime()?.block_on(async { commands::show(&client, "/v1/status").await })
+            async_runtime()?.block_on(listing::show(
+                &client,
+                "/v1/status",
+                output.json,
+                listing::status,
+            ))
         }
         Command::Drift(args) => {
             let registry = Registry::standard(Runtime::new(runtime_config())?);
@@ -347,6 +494,10 @@ fn run(command: Command) -> anyhow::Result<()> {
                 Format::Table => print!("{}", report.to_table()),
                 Format::Json => println!("{}", report.to_json()),
             }
+            anyhow::ensure!(
+                report.failed_columns() < report.columns.len(),
+                "the test of every column failed, so nothing was compared (see each column's error)"
+            );
             Ok(())
         }
         Command::Plugin(PluginCommand::Build {
@@ -369,25 +520,49 @@ fn run(command: Command) -> anyhow::Result<()> {
                 target_dir: target_dir.unwrap_or_else(|| crate_dir.join("target/wasm")),
             };
             let built = vigil_plugin_build::build(&request)?;
-            let component = built.first().context("cargo built no plugin")?;
-            let path = match out {
-                Some(out) => {
-                    std::fs::copy(&component.path, &out)
-                        .with_context(|| format!("cannot write {}", out.display()))?;
-                    out
-                }
-                None => component.path.clone(),
-            };
-            // Check what was built the way the host will when it is uploaded.
+            anyhow::ensure!(!built.is_empty(), "cargo built no plugin");
+            if out.is_some() && built.len() > 1 {
+                return Err(InputError(format!(
+                    "{} is a workspace of {} plugins; --out takes one",
+                    path.display(),
+                    built.len()
+                ))
+                .into());
+            }
+            // Check what was built the way the host will when it is uploaded: every member,
+            // each reported, and a failure for any that would be refused.
             let runtime = Runtime::new(runtime_config())?;
-            let plugin = runtime.load(&std::fs::read(&path)?)?;
-            let info = plugin.info();
-            println!(
-                "built {} {} ({:?}) -> {}",
-                info.name,
-                info.version,
-                info.kind,
-                path.display()
+            let mut refused = 0;
+            for component in &built {
+                let path = match &out {
+                    Some(out) => {
+                        std::fs::copy(&component.path, out)
+                            .with_context(|| format!("cannot write {}", out.display()))?;
+                        out.clone()
+                    }
+                    None => component.path.clone(),
+                };
+                match runtime.load(&std::fs::read(&path)?) {
+                    Ok(plugin) => {
+                        let info = plugin.info();
+                        println!(
+                            "built {} {} ({}) -> {}",
+                            info.name,
+                            info.version,
+                            info.kind,
+                            path.display()
+                        );
+                    }
+                    Err(error) => {
+                        refused += 1;
+                        eprintln!("{}: {error}", component.package);
+                    }
+                }
+            }
+            anyhow::ensure!(
+                refused == 0,
+                "{refused} of {} plugins would be refused by the host",
+                built.len()
             );
             Ok(())
         }
@@ -410,7 +585,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     "{:<24} {:<8} {:<13} {}",
                     info.name,
                     info.version,
-                    format!("{:?}", info.kind),
+                    info.kind.to_string(),
                     info.description
                 );
             }
@@ -425,7 +600,7 @@ fn info_json(info: &vigil_runtime::PluginInfo, digest: &str) -> String {
     serde_json::to_string_pretty(&serde_json::json!({
         "name": info.name,
         "version": info.version,
-        "kind": server::plugins::kind_name(info.kind),
+        "kind": info.kind.name(),
         "description": info.description,
         "column_kinds": info.column_kinds.iter().map(|k| drift::kind_name(*k)).collect::<Vec<_>>(),
         "score": drift::score_name(info.score),

@@ -11,67 +11,10 @@ use vigil::plugins::STANDARD_PLUGINS;
 use vigil::server::{self, AppState, auth};
 
 mod common;
-use common::{Daemon, databases, sqlite_database, start, start_with};
-
-/// Deterministic normal-ish numbers (sum of uniforms) from a seed.
-fn numbers(seed: u64, n: usize, mean: f64) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            let mut sum = 0.0;
-            for _ in 0..12 {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                sum += (state >> 11) as f64 / (1u64 << 53) as f64;
-            }
-            mean + sum - 6.0
-        })
-        .collect()
-}
-
-fn records_csv(prefix: &str, seed: u64, n: usize, shift: f64) -> Vec<u8> {
-    let xs = numbers(seed, n, shift);
-    let ys = numbers(seed + 1, n, 10.0);
-    let mut csv = String::from("id,x,y,color,prediction\n");
-    for i in 0..n {
-        let color = ["red", "green", "blue"][(i * 7 + seed as usize) % 3];
-        csv.push_str(&format!(
-            "{prefix}{i},{},{},{color},{}\n",
-            xs[i],
-            ys[i],
-            (xs[i] > shift) as u8
-        ));
-    }
-    csv.into_bytes()
-}
-
-async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
-    daemon.create_model("m", "classification").await;
-    let mut spec = json!({
-        "name": "watch", "model": "m", "window": {"records": window},
-        "features": [
-            {"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"},
-            {"name": "color", "type": "categorical"},
-        ],
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        spec[k] = v.clone();
-    }
-    let (status, body) = daemon.json(Method::POST, "/v1/monitors", spec).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = daemon
-        .admin(
-            Method::PUT,
-            "/v1/monitors/watch/reference",
-            Some(("text/csv", records_csv("ref", 1, 1000, 0.0))),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["reference_rows"], 1000);
-}
+use common::{
+    Daemon, databases, model_and_monitor, records_csv, sqlite_database, start, start_with,
+    webhook_receiver,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_needs_the_right_role() {
@@ -579,34 +522,6 @@ async fn ingestion_is_whole_checked_and_idempotent() {
     }
 }
 
-/// What a webhook receiver got: the signature header (if any) and the body of each call.
-type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>;
-
-/// A local webhook receiver that records what it gets; returns its URL.
-async fn webhook_receiver() -> (String, Received) {
-    let received = Received::default();
-    let sink = received.clone();
-    let hook = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let signature = headers
-                        .get("x-vigil-signature")
-                        .map(|v| v.to_str().unwrap().to_string());
-                    sink.lock().unwrap().push((signature, body.to_vec()));
-                    "ok"
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, hook).await });
-    (url, received)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_detected_alerted_signed_and_replayed() {
     let (hook_url, received) = webhook_receiver().await;
@@ -881,7 +796,7 @@ async fn failures_are_contained_and_never_read_as_no_drift() {
             &daemon,
             200,
             json!({"policy": {"plugin": "policy-threshold", "config": {"alert_share": 5.0}},
-                   "pipeline": {"columns": {"color": {"plugin": "drift-psi", "config": {"no_such_option": 1}}}}}),
+                   "pipeline": {"columns": {"color": {"plugin": "drift-psi", "config": {"threshold": -1.0}}}}}),
         )
         .await;
         for i in 0..6 {

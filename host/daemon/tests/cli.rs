@@ -42,6 +42,23 @@ fn drift_json(extra: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON object")
 }
 
+/// `vigil drift --format json` on a reference and a current file with these contents.
+fn drift_on(reference: &str, current: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference_path, current_path) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    std::fs::write(&reference_path, reference).unwrap();
+    std::fs::write(&current_path, current).unwrap();
+    vigil(&[
+        "drift",
+        "--reference",
+        reference_path.to_str().unwrap(),
+        "--current",
+        current_path.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+}
+
 fn close(actual: f64, expected: f64, relative: f64) -> bool {
     (actual - expected).abs() <= relative * expected.abs().max(1e-300)
 }
@@ -243,20 +260,7 @@ fn bad_input_exits_2_with_one_clear_line() {
 
 #[test]
 fn an_all_missing_column_fails_alone_and_is_not_called_stable() {
-    let dir = tempfile::tempdir().unwrap();
-    let reference = dir.path().join("r.csv");
-    let current = dir.path().join("c.csv");
-    std::fs::write(&reference, "x,y\n1,a\n2,b\n3,a\n").unwrap();
-    std::fs::write(&current, "x,y\nNA,a\n,b\nnan,b\n").unwrap();
-    let output = vigil(&[
-        "drift",
-        "--reference",
-        reference.to_str().unwrap(),
-        "--current",
-        current.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let output = drift_on("x,y\n1,a\n2,b\n3,a\n", "x,y\nNA,a\n,b\nnan,b\n");
     assert!(output.status.success());
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let x = column(&report, "x");
@@ -265,4 +269,40 @@ fn an_all_missing_column_fails_alone_and_is_not_called_stable() {
     assert_eq!(x["missing_current"], 3);
     assert_eq!(report["failed_columns"], 1);
     assert!(column(&report, "y")["drifted"].is_boolean());
+}
+
+/// A component under a standard plugin's name that is not that plugin (here drift-ks with a
+/// custom section appended) is refused: the names are reserved.
+#[test]
+fn a_plugin_taking_a_standard_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let standard = Path::new(env!("VIGIL_STANDARD_PLUGIN_DIR"));
+    let mut bytes = std::fs::read(standard.join("drift-ks.wasm")).unwrap();
+    bytes.extend_from_slice(&[0, 4, 3, b'v', b'g', b'l']);
+    std::fs::write(dir.path().join("impostor.wasm"), bytes).unwrap();
+    let good = fixture("reference.csv");
+    let good = good.to_str().unwrap();
+    assert_input_error(
+        &[
+            "drift",
+            "--reference",
+            good,
+            "--current",
+            good,
+            "--plugins",
+            dir.path().to_str().unwrap(),
+        ],
+        "`drift-ks` is the name of a standard plugin",
+    );
+}
+
+/// When no column could be tested, the report is printed and the exit status says so.
+#[test]
+fn a_report_where_every_column_failed_exits_non_zero() {
+    let output = drift_on("x,z\n1,4\n2,5\n3,6\n", "x,z\nNA,\n,NA\nnan,nan\n");
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["failed_columns"], 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("every column"), "{stderr}");
 }

@@ -1,6 +1,7 @@
-//! The CLI as the daemon's client, against the real `vigil serve`: tokens, plugin push, model
-//! and monitor from a TOML file (with its reference file), ingestion with a progress bar,
-//! status, and replay of a stored evaluation.
+//! The CLI as the daemon's client, against the real `vigil serve`: tokens, plugin push, list
+//! and delete, models, monitors from a TOML file (created with their reference in one step,
+//! updated, re-referenced, deleted), ingestion and labels with a progress bar, status and
+//! alerts as tables, replay of a stored evaluation, and errors as sentences.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,6 +16,23 @@ struct Env<'a> {
 
 impl Env<'_> {
     fn vigil(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(args);
+        assert!(ok, "vigil {args:?}: {stdout}\n{stderr}");
+        stdout
+    }
+
+    /// Runs a command that must fail; returns its stderr.
+    fn vigil_fails(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(args);
+        assert!(!ok, "vigil {args:?} succeeded: {stdout}");
+        assert!(
+            !stderr.contains('\x1b'),
+            "colour codes in a pipe: {stderr:?}"
+        );
+        stderr
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
         command
             .args(args)
@@ -27,13 +45,11 @@ impl Env<'_> {
             command.env("VIGIL_TOKEN", token);
         }
         let output = command.output().expect("vigil runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
+        (
             output.status.success(),
-            "vigil {args:?}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
     }
 }
 
@@ -54,21 +70,21 @@ fn the_cli_drives_the_daemon() {
         token: None,
         cache: &cache,
     };
-    let token = env
-        .vigil(&["token", "create", "--role", "admin"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    assert!(token.starts_with("vgl_"));
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("serve")
-        .env("VIGIL_DATABASE_URL", &db)
-        .env("VIGIL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("VIGIL_CACHE_DIR", &cache)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Before the daemon made its database, a token has nowhere to go: refused, no file made.
+    let refused = env.vigil_fails(&["token", "create", "--role", "admin"]);
+    assert!(refused.contains("start `vigil serve` first"), "{refused}");
+    assert!(!dir.path().join("vigil.db").exists());
+    let _daemon = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("serve")
+            .env("VIGIL_DATABASE_URL", &db)
+            .env("VIGIL_LISTEN", format!("127.0.0.1:{port}"))
+            .env("VIGIL_CACHE_DIR", &cache)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -77,9 +93,16 @@ fn the_cli_drives_the_daemon() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    let token = env
+        .vigil(&["token", "create", "--role", "admin"])
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("vgl_"));
     env.token = Some(&token);
 
-    // The standard plugins as the build made them.
+    // The standard plugins as the build made them (a fresh daemon has stored them already).
     let components = Path::new(env!("VIGIL_STANDARD_PLUGIN_DIR"));
     let files: Vec<String> = ["drift-ks", "drift-chi2", "policy-threshold"]
         .iter()
@@ -89,7 +112,21 @@ fn the_cli_drives_the_daemon() {
     push.extend(files.iter().map(String::as_str));
     let pushed = env.vigil(&push);
     assert_eq!(pushed.lines().count(), 3, "{pushed}");
-    assert!(env.vigil(&["plugin", "list"]).contains("drift-chi2"));
+    let listed = env.vigil(&["plugin", "list"]);
+    assert!(listed.starts_with("name "), "a table: {listed}");
+    assert!(listed.contains("drift-chi2"), "{listed}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&env.vigil(&["plugin", "list", "--json"])).unwrap();
+    assert_eq!(listed["plugins"].as_array().unwrap().len(), 6, "{listed}");
+    env.vigil(&["plugin", "delete", "drift-psi@0.1.0"]);
+    assert!(!env.vigil(&["plugin", "list"]).contains("drift-psi"));
+    // Errors are sentences: what was refused, and why.
+    let error = env.vigil_fails(&["plugin", "delete", "drift-psi@0.1.0"]);
+    assert_eq!(
+        error.trim(),
+        "vigil: the daemon refused DELETE /v1/plugins/drift-psi/0.1.0 (404 Not Found): \
+         no plugin drift-psi@0.1.0"
+    );
 
     env.vigil(&["model", "create", "shop", "--task", "classification"]);
     env.vigil(&["model", "version", "shop", "v1"]);
@@ -116,16 +153,49 @@ features = [
 "#,
     )
     .unwrap();
-    let shown = env.vigil(&[
-        "monitor",
-        "create",
-        "-f",
-        dir.path().join("monitor.toml").to_str().unwrap(),
-    ]);
+    let spec_file = dir.path().join("monitor.toml");
+    let spec_file = spec_file.to_str().unwrap();
+    // A reference the daemon refuses leaves no monitor behind.
+    std::fs::write(dir.path().join("broken.csv"), "id,amount\nr1,\"1\nr2,2\n").unwrap();
+    let spec = std::fs::read_to_string(spec_file).unwrap();
+    std::fs::write(spec_file, spec.replace("reference.csv", "broken.csv")).unwrap();
+    let error = env.vigil_fails(&["monitor", "create", "-f", spec_file]);
+    assert!(error.contains("never closed"), "{error}");
+    assert!(!env.vigil(&["monitor", "list"]).contains("shop-watch"));
+    std::fs::write(spec_file, &spec).unwrap();
+    let shown = env.vigil(&["monitor", "create", "-f", spec_file]);
     assert!(
         shown.contains("drift-ks@0.1.0"),
         "plugins are pinned: {shown}"
     );
+    // Updated from the same file with another window; its reference replaced on its own.
+    std::fs::write(spec_file, spec.replace("records = 300", "records = 450")).unwrap();
+    env.vigil(&["monitor", "update", "-f", spec_file]);
+    env.vigil(&[
+        "monitor",
+        "reference",
+        "shop-watch",
+        dir.path().join("reference.csv").to_str().unwrap(),
+    ]);
+    let listed = env.vigil(&["monitor", "list"]);
+    assert!(listed.contains("450 records"), "{listed}");
+
+    // Labels may come before their records; they wait for them (and the windows then see
+    // them, so a replay computes the same metrics).
+    let labels: String = std::iter::once("id,label\n".to_string())
+        .chain((0..900).map(|i| format!("c{i},{}\n", i % 2)))
+        .collect();
+    let labels_file = dir.path().join("labels.csv");
+    std::fs::write(&labels_file, labels).unwrap();
+    let sent = env.vigil(&[
+        "labels",
+        labels_file.to_str().unwrap(),
+        "--model",
+        "shop",
+        "--batch-rows",
+        "400",
+    ]);
+    assert!(sent.contains("\"stored\":900"), "{sent}");
 
     let records: String = std::iter::once("id,amount,channel,prediction\n".to_string())
         .chain((0..900).map(|i| format!("c{i},{},{},1\n", 100 + i % 50, ["web", "store"][i % 2])))
@@ -157,7 +227,8 @@ features = [
 
     let started = Instant::now();
     let status = loop {
-        let status: serde_json::Value = serde_json::from_str(&env.vigil(&["status"])).unwrap();
+        let status: serde_json::Value =
+            serde_json::from_str(&env.vigil(&["status", "--json"])).unwrap();
         if status["monitors"][0]["last_evaluation"]["window_end"] == 900 {
             break status;
         }
@@ -168,7 +239,23 @@ features = [
     assert_eq!(last["drifted_columns"], 1, "amount moved by 100: {status}");
     let replay = env.vigil(&["replay", &last["id"].to_string()]);
     assert!(replay.contains("\"same\": true"), "{replay}");
+    let table = env.vigil(&["status"]);
+    assert!(table.starts_with("monitor "), "{table}");
+    assert!(table.contains("shop-watch"), "{table}");
+    let alerts = env.vigil(&["alerts", "--monitor", "shop-watch"]);
+    assert!(alerts.contains("drift"), "{alerts}");
 
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    env.vigil(&["monitor", "delete", "shop-watch"]);
+    let error = env.vigil_fails(&["monitor", "show", "shop-watch"]);
+    assert!(error.contains("no monitor named `shop-watch`"), "{error}");
+}
+
+/// The daemon, stopped when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

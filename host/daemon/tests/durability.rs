@@ -61,7 +61,7 @@ async fn ready(http: &reqwest::Client, base: &str) -> Duration {
 /// Creates a `write` token with the CLI, as an operator would.
 fn create_token(db: &str, port: u16, cache: &std::path::Path) -> String {
     let output = vigil(db, port, cache)
-        .args(["token", "create", "--role", "write"])
+        .args(["token", "create", "--role", "write", "--create-database"])
         .output()
         .expect("vigil token create runs");
     assert!(

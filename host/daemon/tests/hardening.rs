@@ -7,7 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Daemon, sqlite_database, start, start_with};
+use common::{
+    Daemon, model_and_monitor, records_csv, sqlite_database, start, start_with, webhook_receiver,
+};
 
 /// `n` numeric features named `f0`, `f1`, …
 fn features(n: usize) -> Value {
@@ -145,5 +147,324 @@ async fn one_monitor_cannot_starve_the_others() {
             );
         }
     }
+    daemon.stop().await;
+}
+
+/// Webhook secrets are write-only: no token of any role reads them back, from the monitor or
+/// from its evaluations, and a spec read from the API can be sent back unchanged without
+/// losing the secret it does not show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_secrets_are_write_only() {
+    let (hook, received) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(&sqlite_database(&dir)).await;
+    let secret = "s3cret-do-not-show";
+    model_and_monitor(
+        &daemon,
+        500,
+        json!({"alerts": {"cooldown_seconds": 0, "channels": [
+            {"type": "webhook", "url": hook, "secret": secret},
+        ]}}),
+    )
+    .await;
+    let read = daemon.token("read").await;
+
+    // A drifted window, so that an evaluation and an alert exist.
+    let (status, body) = daemon
+        .admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", records_csv("a", 3, 500, 3.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let evaluation = daemon.evaluations("watch", 1).await[0].clone();
+    assert_ne!(evaluation["action"], "none", "{evaluation}");
+    let id = evaluation["id"].as_i64().unwrap();
+
+    for token in [read.as_str(), daemon.admin.as_str()] {
+        for path in [
+            "/v1/monitors/watch".to_string(),
+            "/v1/monitors".to_string(),
+            "/v1/monitors/watch/evaluations".to_string(),
+            format!("/v1/evaluations/{id}"),
+            "/v1/alerts".to_string(),
+            "/v1/status".to_string(),
+        ] {
+            let (status, body) = daemon
+                .call(Method::GET, &path, Some(token), None, &[])
+                .await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            assert!(
+                !body.to_string().contains(secret),
+                "{path} shows the secret"
+            );
+            // The URL's path can be a credential too (Slack's is): only its origin is shown.
+            assert!(
+                !body.to_string().contains("/hook"),
+                "{path} shows the URL: {body}"
+            );
+        }
+    }
+    let (_, monitor) = daemon.admin(Method::GET, "/v1/monitors/watch", None).await;
+    let channel = &monitor["spec"]["alerts"]["channels"][0];
+    assert_eq!(channel["signed"], true, "{channel}");
+
+    // Sent back as read, the spec keeps its secret: the next alert is still signed with it.
+    let (status, body) = daemon
+        .json(Method::PUT, "/v1/monitors/watch", monitor["spec"].clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = daemon
+        .admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", records_csv("b", 4, 500, 3.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    daemon.evaluations("watch", 2).await;
+    let deliveries = common::wait_for(|| received.lock().unwrap().len() >= 2).await;
+    assert!(deliveries, "two alerts delivered");
+    for (signature, body) in received.lock().unwrap().iter() {
+        assert_eq!(
+            signature.as_deref(),
+            Some(vigil::alerts::signature(secret, body).as_str())
+        );
+    }
+    daemon.stop().await;
+}
+
+/// A client trickling its body cannot hold ingestion: one token holds at most
+/// `ingest_max_in_flight_per_token` slots (the next get 429 at once), other tokens are served
+/// meanwhile, and a body that has not arrived within `body_timeout_ms` gets 408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_cannot_stall_ingestion() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start_with(&sqlite_database(&dir), |c| {
+        c.ingest_max_in_flight = 16;
+        c.ingest_max_in_flight_per_token = 4;
+        c.body_timeout_ms = 1_500;
+    })
+    .await;
+    daemon.create_model("m", "regression").await;
+    let slow_token = daemon.token("ingest").await;
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    let body = b"id,x\nslow,1.5\n";
+    let mut slow = Vec::new();
+    let started = std::time::Instant::now();
+    for _ in 0..16 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /v1/models/m/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {slow_token}\r\n\
+             Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body[..3]).await.unwrap();
+        slow.push(stream);
+    }
+    // Another token is served at once.
+    let (status, answer) = daemon
+        .admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", b"id,x\nfast,2.5\n".to_vec())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Every slow request ends: 4 with 408 once their time is up, the rest refused at once.
+    let mut statuses = Vec::new();
+    for mut stream in slow {
+        let mut answer = vec![0u8; 1024];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+        statuses.push(answer[9..12].to_string());
+    }
+    statuses.sort();
+    let expected: Vec<String> = ["408"; 4]
+        .into_iter()
+        .chain(["429"; 12])
+        .map(str::to_string)
+        .collect();
+    assert_eq!(statuses, expected);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_millis(1_500 + 1_500),
+        "{elapsed:?}"
+    );
+    let (_, model) = daemon.admin(Method::GET, "/v1/models/m", None).await;
+    assert_eq!(model["record_count"], 1, "only the fast record: {model}");
+    daemon.stop().await;
+}
+
+/// Malformed input is refused whole with a message naming where, and nothing of it is
+/// stored: CSV whose quote is never closed, timestamps no calendar holds, windows and
+/// cooldowns whose length would overflow, and names that URLs resolve away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_at_the_edges_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(&sqlite_database(&dir)).await;
+    daemon.create_model("m", "regression").await;
+    let post = |content_type: &'static str, body: &str| {
+        daemon.admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some((content_type, body.as_bytes().to_vec())),
+        )
+    };
+    let (status, body) = post("text/csv", "id,x,c\nq1,1,\"a\nq2,2,b\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("line 2"), "{message}");
+    for timestamp in ["1e300", "-1", "253402300800"] {
+        let (status, body) = post(
+            "application/json",
+            &format!(r#"[{{"id": "t", "timestamp": {timestamp}, "features": {{"x": 1}}}}]"#),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{timestamp}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("row 1, field `timestamp`: expected an RFC 3339 time"),
+            "{message}"
+        );
+    }
+    let (_, model) = daemon.admin(Method::GET, "/v1/models/m", None).await;
+    assert_eq!(model["record_count"], 0, "{model}");
+    let (status, body) = post("text/csv", "id,x,c\nq1,1,\"a\"\"b\"\nq2,2,b\n").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let monitor = |extra: Value| {
+        let mut spec = json!({"name": "w", "model": "m", "window": {"records": 10},
+                              "features": [{"name": "x", "type": "numeric"}]});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        spec
+    };
+    for (extra, field) in [
+        (
+            json!({"window": {"seconds": 9_223_372_036_854_776u64}}),
+            "window.seconds",
+        ),
+        (json!({"window": {"records": 1u64 << 40}}), "window.records"),
+        (
+            json!({"alerts": {"cooldown_seconds": u64::MAX}}),
+            "alerts.cooldown_seconds",
+        ),
+        (json!({"name": ".."}), "name"),
+    ] {
+        let (status, body) = create(&daemon, monitor(extra)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(field), "{message}");
+    }
+    for name in [".", "..", ".hidden", "-dash"] {
+        let (status, body) = daemon
+            .json(
+                Method::POST,
+                "/v1/models",
+                json!({"name": name, "task": "regression"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+    }
+    let (_, models) = daemon.admin(Method::GET, "/v1/models", None).await;
+    assert_eq!(models["models"].as_array().unwrap().len(), 1, "{models}");
+    daemon.stop().await;
+}
+
+/// A monitor spec is checked whole when it is stored, not at its first window: unknown fields
+/// anywhere (a plugin reference's too), settings a plugin does not have, a drift test that
+/// cannot take its feature's kind, a detector on a classifier's predictions, and an upload to
+/// a monitor whose reference is a frozen range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_specs_are_checked_when_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(&sqlite_database(&dir)).await;
+    daemon.create_model("m", "classification").await;
+    let base = json!({"name": "w", "model": "m", "window": {"records": 10},
+                      "features": [{"name": "x", "type": "numeric"},
+                                   {"name": "c", "type": "categorical"}]});
+    let with = |pointer: &str, value: Value| {
+        let mut spec = base.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let target = if parent.is_empty() {
+            &mut spec
+        } else {
+            spec.pointer_mut(parent).unwrap()
+        };
+        target[key] = value;
+        spec
+    };
+    let cases = [
+        (
+            with(
+                "/policy",
+                json!({"plugin": "policy-threshold", "confg": {}}),
+            ),
+            "confg",
+        ),
+        (
+            with(
+                "/pipeline",
+                json!({"detectors": [{"column": "x", "plugin": "detect-page-hinkley", "treshold": 3}]}),
+            ),
+            "treshold",
+        ),
+        (
+            with(
+                "/pipeline",
+                json!({"numeric": {"plugin": "drift-ks", "config": {"treshold": 0.01}}}),
+            ),
+            "pipeline.numeric.config.treshold: drift-ks@0.1.0 has no setting `treshold` \
+             (its settings: threshold)",
+        ),
+        (
+            with(
+                "/pipeline",
+                json!({"columns": {"c": {"plugin": "drift-ks"}}}),
+            ),
+            "does not take categorical columns",
+        ),
+        (
+            with(
+                "/pipeline",
+                json!({"detectors": [{"column": "prediction", "plugin": "detect-page-hinkley"}]}),
+            ),
+            "pipeline.detectors[0].column",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let (status, body) = create(&daemon, spec).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{expected}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+    }
+    let (status, body) = create(&daemon, with("/reference", json!({"start": 0, "end": 5}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = daemon
+        .admin(
+            Method::PUT,
+            "/v1/monitors/w/reference",
+            Some(("text/csv", b"id,x,c\na,1,p\n".to_vec())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("frozen") || body.to_string().contains("records 0..5"));
     daemon.stop().await;
 }

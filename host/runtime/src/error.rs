@@ -40,7 +40,7 @@ pub enum Error {
         message: String,
     },
     /// The plugin returned an error of its own.
-    #[error("plugin `{plugin}` failed: {error}")]
+    #[error("plugin `{plugin}` failed: {}", describe(error))]
     Plugin {
         /// The plugin's name.
         plugin: String,
@@ -103,5 +103,32 @@ impl Error {
             Error::Capacity(_) => "capacity",
             Error::Host(_) => "host",
         }
+    }
+}
+
+/// A plugin's own error as a sentence (the generated type prints like Rust source).
+pub fn describe(error: &PluginError) -> String {
+    match error {
+        PluginError::InvalidConfig(message) => format!("invalid configuration: {message}"),
+        PluginError::InvalidInput(message) => format!("invalid input: {message}"),
+        PluginError::Internal(message) => format!("internal error: {message}"),
+    }
+}
+
+impl crate::PluginKind {
+    /// The kind's name in the API and the CLI (`drift-test`, `detector`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            crate::PluginKind::DriftTest => "drift-test",
+            crate::PluginKind::Detector => "detector",
+            crate::PluginKind::Preprocessor => "preprocessor",
+            crate::PluginKind::Policy => "policy",
+        }
+    }
+}
+
+impl std::fmt::Display for crate::PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }

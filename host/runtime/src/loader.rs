@@ -509,7 +509,7 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
 fn check_info(info: &PluginInfo, world: World) -> Result<(), Error> {
     if info.kind != world.kind() {
         return Err(Error::InvalidComponent(format!(
-            "its info says kind {:?}, but it exports the `{}` world",
+            "its info says kind {}, but it exports the `{}` world",
             info.kind,
             world.name()
         )));

@@ -44,7 +44,7 @@ pub struct PreprocessorSession {
 
 fn wrong_kind(plugin: &Plugin, wanted: &str) -> Error {
     Error::InvalidComponent(format!(
-        "plugin `{}` is a {:?} plugin, not a {wanted}",
+        "plugin `{}` is a {} plugin, not a {wanted}",
         plugin.info().name,
         plugin.info().kind
     ))

@@ -28,7 +28,7 @@ pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};
 /// A 64 MiB page cache keeps the indexes that ingestion and windows touch in memory.
 /// The busy timeout comes first: setting the journal mode needs a lock another connection may
 /// hold for a moment.
-const SQLITE_PRAGMAS: [&str; 7] = [
+const SQLITE_PRAGMAS: [&str; 8] = [
     "PRAGMA busy_timeout = 5000",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
@@ -38,7 +38,14 @@ const SQLITE_PRAGMAS: [&str; 7] = [
     // Checkpoints run in the background instead (see `group_commit`); a process without the
     // writer task checkpoints when its last connection closes.
     "PRAGMA wal_autocheckpoint = 0",
+    // When a checkpoint restarts the log, the file is cut back to this size (64 MiB).
+    "PRAGMA journal_size_limit = 67108864",
 ];
+
+/// A write-ahead log holding more than this is checkpointed with `TRUNCATE` (see
+/// [`Store::checkpoint`]), which empties the file. The size an operator must plan for beside the
+/// database is this plus what arrives while a checkpoint waits for readers.
+pub const WAL_LIMIT_BYTES: i64 = 64 << 20;
 
 /// Rows per multi-row `INSERT`, well under both backends' limits on bound parameters.
 const INSERT_CHUNK: usize = 2000;
@@ -423,12 +430,33 @@ impl Store {
     }
 
     /// Copies what it can of SQLite's write-ahead log back into the database without
-    /// blocking readers or writers (a passive checkpoint). Nothing to do on Postgres.
-    async fn checkpoint(&self) -> Result<()> {
-        if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
+    /// blocking readers or writers (a passive checkpoint). A passive checkpoint never shrinks
+    /// the file, and cannot restart the log while readers keep older snapshots, so under
+    /// steady load the log would grow without end: once it holds more than
+    /// [`WAL_LIMIT_BYTES`], a `TRUNCATE` checkpoint waits for those readers (holding writers
+    /// back meanwhile), copies everything and empties the file. Nothing to do on Postgres.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await?;
+        let frames: i64 = row.try_get(1)?;
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.pool)
+            .await?;
+        if frames.saturating_mul(page_size) > WAL_LIMIT_BYTES {
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
                 .await?;
+            let busy: i64 = row.try_get(0)?;
+            if busy != 0 {
+                tracing::warn!(
+                    frames,
+                    "the write-ahead log is over its limit and readers held off its checkpoint"
+                );
+            }
         }
         Ok(())
     }

@@ -401,6 +401,52 @@ async fn sqlite_file_is_left_in_wal_mode() {
     store.close().await;
 }
 
+/// The write-ahead log does not grow without end: writes that pile up while a reader holds an
+/// old snapshot (so that no checkpoint can restart the log) are checkpointed and the file is
+/// emptied once the reader is gone, with the daemon still running.
+#[tokio::test]
+async fn sqlite_write_ahead_log_is_cut_back_while_the_store_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::open(&url).await.unwrap();
+    let model = store.create_model("m", "t", "d").await.unwrap();
+    let mut reader = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM models")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    // About 80 MB of distinct categories, in batches.
+    let text = "x".repeat(1000);
+    for chunk in 0..8 {
+        let rows: Vec<Row> = (0..10_000)
+            .map(|i| {
+                let id = format!("r{chunk}-{i}");
+                let c = format!("{id}{text}");
+                row(&id, i as f64, Some(&c))
+            })
+            .collect();
+        store.ingest(model.id, &batch(&rows), None).await.unwrap();
+    }
+    let wal = dir.path().join("vigil.db-wal");
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len() as i64);
+    assert!(size() > vigil_store::WAL_LIMIT_BYTES, "{} bytes", size());
+    sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    reader.close().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while size() > vigil_store::WAL_LIMIT_BYTES {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log stayed at {} bytes",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+    store.close().await;
+}
+
 /// D1 on Postgres: a session with `synchronous_commit=off` is refused.
 #[tokio::test]
 async fn postgres_without_synchronous_commit_is_refused() {

@@ -4,8 +4,8 @@
 //! The share is the number of drifted columns over the number of columns tested; a column whose
 //! test failed counts in neither. The rules, first match wins:
 //!
-//! 1. `max_metric_drop` is set and some metric fell below its reference value by more than it
-//!    → retrain.
+//! 1. `max_metric_drop` is set and some metric worsened from its reference value by more than
+//!    it → retrain.
 //! 2. Fewer than `min_tested` columns were tested → alert, naming the columns whose tests
 //!    failed: a monitor that cannot test its columns must not look healthy, and a share over
 //!    too few columns is not trusted to start a retraining.
@@ -14,8 +14,8 @@
 //! 5. Otherwise nothing.
 //!
 //! A retrain is downgraded to an alert while the last retraining lies within
-//! `retrain_cooldown_secs`; the reason says so. Metrics are taken as higher-is-better
-//! (accuracy, AUC, F1).
+//! `retrain_cooldown_secs`; the reason says so. Error metrics (`mae`, `mse`, `rmse`,
+//! `log_loss`) worsen when they rise; every other metric (accuracy, AUC, F1, R²) when it falls.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -38,8 +38,9 @@ pub struct Config {
     /// Columns that must be tested (not failed) for the share to be trusted; at least 1.
     #[serde(default = "default_min_tested")]
     pub min_tested: u32,
-    /// Retrain when a metric with a known reference value drops by more than this
-    /// (`reference - value > max_metric_drop`). Metrics are ignored when unset.
+    /// Retrain when a metric with a known reference value worsens by more than this
+    /// (`reference - value > max_metric_drop`, or `value - reference` for the error metrics
+    /// `mae`, `mse`, `rmse` and `log_loss`). Metrics are ignored when unset.
     #[serde(default)]
     pub max_metric_drop: Option<f64>,
 }
@@ -266,7 +267,11 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// One clause per metric that fell by more than `max_metric_drop`.
+/// Error metrics, for which lower is better; every other metric is higher-is-better.
+const LOWER_IS_BETTER: &[&str] = &["mae", "mse", "rmse", "log_loss"];
+
+/// One clause per metric that worsened by more than `max_metric_drop`: fell, or for an error
+/// metric (`mae`, `rmse`, …) rose.
 fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
     let Some(max_drop) = config.max_metric_drop else {
         return Vec::new();
@@ -276,13 +281,19 @@ fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
         .iter()
         .filter_map(|metric| {
             let reference = metric.reference?;
-            let drop = reference - metric.value;
-            (drop > max_drop).then(|| {
+            let lower_is_better = LOWER_IS_BETTER.contains(&metric.name.as_str());
+            let worsening = if lower_is_better {
+                metric.value - reference
+            } else {
+                reference - metric.value
+            };
+            (worsening > max_drop).then(|| {
                 format!(
-                    "metric {} dropped by {} (from {} on the reference to {}), more than \
+                    "metric {} {} by {} (from {} on the reference to {}), more than \
                      max_metric_drop {}",
                     metric.name,
-                    number(drop, &[max_drop]),
+                    if lower_is_better { "rose" } else { "dropped" },
+                    number(worsening, &[max_drop]),
                     number(reference, &[]),
                     number(metric.value, &[]),
                     max_drop
@@ -664,6 +675,17 @@ mod tests {
                 "0 of 5 tested columns drifted (share 0)",
             ],
         );
+    }
+
+    #[test]
+    fn error_metrics_worsen_when_they_rise() {
+        let worse = with_metric(context(columns(0, 5)), "rmse", 3.0, Some(2.0));
+        let d = decide(worse, r#"{"max_metric_drop": 0.5}"#);
+        assert_eq!(d.action, Action::Retrain, "{}", d.reason);
+        assert!(d.reason.contains("Metric rmse rose by 1 "), "{}", d.reason);
+        let better = with_metric(context(columns(0, 5)), "mae", 1.0, Some(2.0));
+        let d = decide(better, r#"{"max_metric_drop": 0.5}"#);
+        assert_eq!(d.action, Action::None, "{}", d.reason);
     }
 
     #[test]

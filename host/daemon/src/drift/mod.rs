@@ -233,7 +233,10 @@ fn plan(
             .or_else(|| configs.get(info.name.as_str()))
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
+        // `--threshold` goes to the hypothesis tests that take one: a plugin whose config
+        // has no `threshold` would refuse it as an unknown field.
         if info.score == ScoreKind::PValue
+            && accepts_field(&info.config_schema, "threshold")
             && let Some(object) = config.as_object_mut()
         {
             object
@@ -249,6 +252,14 @@ fn plan(
         });
     }
     Ok(steps)
+}
+
+/// Whether a plugin's JSON Schema for its configuration names `field` as a property.
+fn accepts_field(schema: &str, field: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(schema)
+        .ok()
+        .and_then(|schema| schema.get("properties")?.get(field).cloned())
+        .is_some()
 }
 
 pub fn kind_name(kind: ColumnKind) -> &'static str {
@@ -288,5 +299,18 @@ fn evaluate(step: Step, budget: &Budget, reference: &Table, current: &Table) -> 
         missing_reference: reference_column.missing,
         missing_current: current_column.missing,
         outcome: outcome.map_err(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_field_is_accepted_only_when_the_schema_names_it() {
+        let schema = r#"{"type": "object", "properties": {"threshold": {"type": "number"}}}"#;
+        assert!(super::accepts_field(schema, "threshold"));
+        assert!(!super::accepts_field(schema, "bins"));
+        let without = r#"{"type": "object", "properties": {"mode": {"type": "string"}}}"#;
+        assert!(!super::accepts_field(without, "threshold"));
+        assert!(!super::accepts_field("not json", "threshold"));
     }
 }

@@ -118,43 +118,44 @@ impl Report {
     }
 
     pub fn to_table(&self) -> String {
-        let mut rows = vec![[
-            "column".to_string(),
-            "kind".into(),
-            "test".into(),
-            "statistic".into(),
-            "p-value".into(),
-            "threshold".into(),
-            "drift".into(),
-            "missing (ref/cur)".into(),
-        ]];
-        for c in &self.columns {
-            let missing = format!("{}/{}", c.missing_reference, c.missing_current);
-            rows.push(match &c.outcome {
-                Ok(r) => [
-                    c.name.clone(),
-                    c.kind.into(),
-                    c.test.clone(),
-                    format!("{:.6}", r.statistic),
-                    r.p_value.map_or("-".into(), format_p),
-                    format!("{}", r.threshold),
-                    if r.drifted { "DRIFT" } else { "ok" }.into(),
-                    missing,
-                ],
-                Err(_) => [
-                    c.name.clone(),
-                    c.kind.into(),
-                    c.test.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "FAILED".into(),
-                    missing,
-                ],
-            });
-        }
-        let widths: Vec<usize> = (0..8)
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        let header = [
+            "column",
+            "kind",
+            "test",
+            "statistic",
+            "p-value",
+            "threshold",
+            "drift",
+            "missing (ref/cur)",
+        ];
+        let rows: Vec<Vec<String>> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let missing = format!("{}/{}", c.missing_reference, c.missing_current);
+                match &c.outcome {
+                    Ok(r) => vec![
+                        c.name.clone(),
+                        c.kind.into(),
+                        c.test.clone(),
+                        format!("{:.6}", r.statistic),
+                        r.p_value.map_or("-".into(), format_p),
+                        format!("{}", r.threshold),
+                        if r.drifted { "DRIFT" } else { "ok" }.into(),
+                        missing,
+                    ],
+                    Err(_) => vec![
+                        c.name.clone(),
+                        c.kind.into(),
+                        c.test.clone(),
+                        "-".into(),
+                        "-".into(),
+                        "-".into(),
+                        "FAILED".into(),
+                        missing,
+                    ],
+                }
+            })
             .collect();
         let mut out = String::new();
         let _ = writeln!(
@@ -164,14 +165,7 @@ impl Report {
             self.reference_rows,
             self.current_rows
         );
-        for row in &rows {
-            let line: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, w)| format!("{cell:<w$}"))
-                .collect();
-            let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        }
+        out.push_str(&crate::table::render(&header, &rows));
         for c in &self.columns {
             if let Err(error) = &c.outcome {
                 let _ = writeln!(out, "\ncolumn `{}` failed: {error}", c.name);

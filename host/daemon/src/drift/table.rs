@@ -183,8 +183,32 @@ pub(super) fn check_header(path: &Path, header: &[String]) -> Result<(), TableEr
     Ok(())
 }
 
+/// Reads the file once to check that its quotes are closed (see `crate::csv_quotes`).
+fn check_quotes(path: &Path) -> Result<(), TableError> {
+    use std::io::Read;
+    let io_error = |source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut check = crate::csv_quotes::QuoteCheck::default();
+    let mut buffer = vec![0u8; 1 << 20];
+    let malformed = |error: crate::csv_quotes::QuoteError| TableError::Csv {
+        path: path.to_path_buf(),
+        message: format!("not a valid CSV file: {error}"),
+    };
+    loop {
+        let read = file.read(&mut buffer).map_err(io_error)?;
+        if read == 0 {
+            return check.finish().map_err(malformed);
+        }
+        check.feed(&buffer[..read]).map_err(malformed)?;
+    }
+}
+
 /// The `csv` crate's path, for files with quoted fields.
 fn read_quoted(path: &Path, categorical: &HashSet<String>) -> Result<Outcome, TableError> {
+    check_quotes(path)?;
     let mut reader = open(path)?;
     let header: Vec<String> = reader
         .headers()
@@ -301,6 +325,18 @@ mod tests {
         assert_eq!(
             categories(&table.columns[0].data),
             vec![Some("02134".into()), Some("2134".into())]
+        );
+    }
+
+    #[test]
+    fn a_quote_left_open_is_refused_naming_its_line() {
+        let file = write("a,b\n1,x\n2,\"y\n3,z\n");
+        let error = read(file.path(), &HashSet::new()).expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("line 3: a quoted field opened here is never closed"),
+            "{error}"
         );
     }
 

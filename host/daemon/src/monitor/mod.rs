@@ -356,7 +356,10 @@ impl Monitoring {
                     && now.saturating_sub(state.last_closed_at)
                         >= (t.min(spec::MAX_SECONDS) as i64) * 1000 =>
             {
-                model.record_count
+                // A window is read whole: past the cap, the rest makes the next window.
+                model
+                    .record_count
+                    .min(next + spec::MAX_WINDOW_RECORDS as i64)
             }
             _ => return Ok(Step::Idle),
         };
@@ -389,7 +392,7 @@ impl Monitoring {
             let outcome = pipeline.evaluate(&window, &mut carried, &history, started);
             let result = json!({
                 "monitor_revision": pipeline.revision,
-                "spec": pipeline.spec,
+                "spec": pipeline.spec.redacted(),
                 "reference": {"rows": pipeline.reference_rows, "sha256": pipeline.reference_digest},
                 "window": {
                     "start": next, "end": end, "rows": records.len(),

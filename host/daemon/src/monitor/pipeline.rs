@@ -538,7 +538,7 @@ impl Prepared {
             }
         }
 
-        let detectors = self.run_detectors(window, carried, now_ms);
+        let detectors = self.run_detectors(window, carried, now_ms, &mut newly_quarantined);
         let metrics: Vec<vigil_runtime::Metric> = quality_metrics(window)
             .iter()
             .map(|m| vigil_runtime::Metric {
@@ -595,11 +595,14 @@ impl Prepared {
         }
     }
 
+    /// Feeds each detector the window; a detector whose failure starts a quarantine is added
+    /// to `newly_quarantined`, so that it raises its alert like any other plugin.
     fn run_detectors(
         &self,
         window: &Window<'_>,
         carried: &mut Carried,
         now_ms: i64,
+        newly_quarantined: &mut Vec<String>,
     ) -> Vec<DetectorOutcome> {
         let mut out = Vec::new();
         for plan in &self.detectors {
@@ -664,12 +667,14 @@ impl Prepared {
                 }
                 Err(error) => {
                     let failure = PluginFailure::from_runtime(&plan.plugin_ref.plugin, &error);
-                    if failure.blames_plugin() {
-                        carried.count(
+                    if failure.blames_plugin()
+                        && carried.count(
                             &plan.plugin_ref.plugin,
                             Some(failure.message.clone()),
                             now_ms,
-                        );
+                        )
+                    {
+                        newly_quarantined.push(plan.plugin_ref.plugin.clone());
                     }
                     outcome.failure = Some(failure);
                 }

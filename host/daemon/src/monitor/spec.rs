@@ -34,6 +34,16 @@ pub enum FeatureKind {
     Categorical,
 }
 
+impl FeatureKind {
+    /// The name the spec uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureKind::Numeric => "numeric",
+            FeatureKind::Categorical => "categorical",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSpec {
@@ -78,16 +88,50 @@ pub struct Pipeline {
     pub detectors: Vec<DetectorSpec>,
 }
 
+/// A streaming detector on a column: `{"column", "plugin", "config"}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "DetectorFields", into = "DetectorFields")]
 pub struct DetectorSpec {
     pub column: String,
-    #[serde(flatten)]
     pub plugin: PluginRef,
+}
+
+/// A detector as written: the plugin reference's fields beside `column`. (`flatten` would do
+/// this, but cannot refuse unknown fields.)
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectorFields {
+    column: String,
+    plugin: String,
+    #[serde(default = "empty_object")]
+    config: serde_json::Value,
+}
+
+impl From<DetectorFields> for DetectorSpec {
+    fn from(fields: DetectorFields) -> Self {
+        DetectorSpec {
+            column: fields.column,
+            plugin: PluginRef {
+                plugin: fields.plugin,
+                config: fields.config,
+            },
+        }
+    }
+}
+
+impl From<DetectorSpec> for DetectorFields {
+    fn from(spec: DetectorSpec) -> Self {
+        DetectorFields {
+            column: spec.column,
+            plugin: spec.plugin.plugin,
+            config: spec.plugin.config,
+        }
+    }
 }
 
 /// A plugin by `name` or `name@version`, with its configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PluginRef {
     pub plugin: String,
     #[serde(default = "empty_object")]
@@ -166,11 +210,56 @@ pub enum Channel {
     /// An HTTP POST of the alert as JSON, signed with HMAC-SHA256 when a secret is set.
     Webhook {
         url: String,
+        /// Write-only: stored, never shown (see [`redact`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret: Option<String>,
         #[serde(default)]
         format: WebhookFormat,
+        /// What the API shows instead of the secret: whether one is set. Ignored on input, so
+        /// that a spec read from the API can be sent back as it is.
+        #[serde(default, skip_serializing)]
+        signed: bool,
     },
+}
+
+/// What the API shows of a webhook URL: its origin, and `/…` for the rest when there is more.
+/// The rest can be a credential: a Slack incoming webhook's path is its secret.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if parsed.path() == "/" && parsed.query().is_none() => {
+            format!("{}/", parsed.origin().ascii_serialization())
+        }
+        Ok(parsed) => format!("{}/…", parsed.origin().ascii_serialization()),
+        Err(_) => "…".into(),
+    }
+}
+
+/// Hides webhook credentials in a spec about to leave the daemon (an API answer, or a stored
+/// evaluation): each webhook channel shows its URL's origin only ([`shown_url`]) and says
+/// `"signed": true|false` instead of its secret. Credentials are write-only: no role reads
+/// them back.
+pub fn redact(spec: &mut serde_json::Value) {
+    let Some(channels) = spec
+        .pointer_mut("/alerts/channels")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for channel in channels {
+        let Some(fields) = channel.as_object_mut() else {
+            continue;
+        };
+        let secret = fields.remove("secret");
+        if let Some(url) = fields.get_mut("url")
+            && let Some(text) = url.as_str()
+        {
+            *url = shown_url(text).into();
+        }
+        if fields.get("type").and_then(serde_json::Value::as_str) == Some("webhook") {
+            let signed = secret.is_some_and(|s| s.as_str().is_some_and(|s| !s.is_empty()));
+            fields.insert("signed".into(), signed.into());
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +412,67 @@ impl MonitorSpec {
             .collect()
     }
 
+    /// A spec's JSON as the API shows it: with webhook secrets hidden.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("a spec serialises");
+        redact(&mut value);
+        value
+    }
+
+    /// Puts back the webhook credentials a spec read from the API cannot carry: a URL shown
+    /// as its origin and `/…` becomes the stored URL it stands for, and a webhook sent without
+    /// a secret keeps the one stored for the same URL (an empty secret removes it). `stored`
+    /// is the monitor's spec before an update (`None` on create). A shown URL that stands for
+    /// no stored one is refused, naming the field.
+    pub fn restore_credentials(&mut self, stored: Option<&MonitorSpec>) -> Result<(), String> {
+        let stored_webhooks: Vec<(&String, &Option<String>)> = stored
+            .map(|spec| {
+                spec.alerts
+                    .channels
+                    .iter()
+                    .filter_map(|channel| match channel {
+                        Channel::Webhook { url, secret, .. } => Some((url, secret)),
+                        Channel::Log => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (i, channel) in self.alerts.channels.iter_mut().enumerate() {
+            let Channel::Webhook {
+                url,
+                secret,
+                signed,
+                ..
+            } = channel
+            else {
+                continue;
+            };
+            // Only ever shown, never taken: what counts is whether a secret is stored.
+            *signed = false;
+            if url.ends_with('…') {
+                let Some((full, _)) = stored_webhooks.iter().find(|(s, _)| shown_url(s) == *url)
+                else {
+                    return Err(format!(
+                        "alerts.channels[{i}].url: `{url}` stands for a URL the API does not \
+                         show, and this monitor has none like it; give the whole URL"
+                    ));
+                };
+                *url = (*full).clone();
+            }
+            match secret {
+                Some(s) if s.is_empty() => *secret = None,
+                Some(_) => {}
+                None => {
+                    *secret = stored_webhooks
+                        .iter()
+                        .find(|(s, _)| *s == url)
+                        .and_then(|(_, secret)| (*secret).clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Puts the default drift tests and policy in, so that they are pinned like the rest.
     pub fn fill_defaults(&mut self) {
         let has = |kind| self.features.iter().any(|f| f.kind == kind);
@@ -450,6 +600,40 @@ mod tests {
         let mut unknown = base.clone();
         unknown["windw"] = serde_json::json!({});
         assert!(spec(unknown).unwrap_err().contains("windw"));
+    }
+
+    #[test]
+    fn only_a_webhooks_origin_is_shown_and_it_maps_back() {
+        let slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET?x=1";
+        assert_eq!(shown_url(slack), "https://hooks.slack.com/…");
+        assert_eq!(
+            shown_url("http://user:pw@127.0.0.1:9/p"),
+            "http://127.0.0.1:9/…"
+        );
+        assert_eq!(shown_url("http://host:9/"), "http://host:9/");
+        assert_eq!(shown_url("not a url"), "…");
+
+        let mut stored: MonitorSpec = serde_json::from_value(serde_json::json!({
+            "name": "m", "model": "churn", "window": {"records": 100},
+            "features": [{"name": "age", "type": "numeric"}],
+            "alerts": {"channels": [
+                {"type": "webhook", "url": slack, "secret": "s", "format": "slack"},
+                {"type": "webhook", "url": "https://other.example/hook"},
+            ]},
+        }))
+        .unwrap();
+        stored.restore_credentials(None).unwrap();
+        let mut shown = stored.redacted();
+        assert!(!shown.to_string().contains("XXXXSECRET"), "{shown}");
+        assert_eq!(shown["alerts"]["channels"][0]["signed"], true);
+        let mut back: MonitorSpec = serde_json::from_value(shown.clone()).unwrap();
+        back.restore_credentials(Some(&stored)).unwrap();
+        assert_eq!(back.alerts.channels, stored.alerts.channels);
+        // A shown URL that stands for nothing stored is refused.
+        shown["alerts"]["channels"][1]["url"] = "https://elsewhere.example/…".into();
+        let mut lost: MonitorSpec = serde_json::from_value(shown).unwrap();
+        let error = lost.restore_credentials(Some(&stored)).unwrap_err();
+        assert!(error.starts_with("alerts.channels[1].url"), "{error}");
     }
 
     #[test]

@@ -134,6 +134,14 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
+/// The credentials of a `Bearer` authorization; the scheme is case-insensitive (RFC 9110).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(credentials.trim())
+}
+
 /// Checks the bearer token against `access`: 401 without a valid token, 403 with a token
 /// whose role does not allow the route.
 pub async fn authorize(
@@ -149,7 +157,7 @@ pub async fn authorize(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
     else {
         return unauthorized("missing bearer token");
     };
@@ -186,4 +194,17 @@ pub async fn authorize(
         role,
     });
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t", "bearer t", "BEARER  t", " Bearer t "] {
+            assert_eq!(super::bearer(value), Some("t"), "{value:?}");
+        }
+        for value in ["Basic t", "Bearert", "t"] {
+            assert_eq!(super::bearer(value), None, "{value:?}");
+        }
+    }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub monitoring: Arc<Monitoring>,
     /// Admission for ingestion requests (see `Config::ingest_max_in_flight`).
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Ingestion requests in flight per token (see `Config::ingest_max_in_flight_per_token`).
+    pub ingest_by_token: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
@@ -59,6 +61,7 @@ impl AppState {
         AppState {
             store,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
+            ingest_by_token: Arc::default(),
             rate_limits: Arc::new(rate_limit::RateLimits::new(
                 rate_limit::Rate {
                     per_second: config.ingest_rate_per_second,
@@ -340,8 +343,33 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests and the evaluation in flight");
 }
 
-/// Reads a request body up to `limit` bytes: 413 past it, without reading further.
-pub async fn read_body(request: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+/// Reads a request body up to `limit` bytes: 413 past it, without reading further, and 408 if
+/// it has not all arrived within the configured `body_timeout_ms`, so a client that trickles
+/// its body cannot hold the request's resources (an ingestion slot, say) for long.
+pub async fn read_body(
+    state: &AppState,
+    request: Request,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let timeout = Duration::from_millis(state.config.body_timeout_ms);
+    tokio::time::timeout(timeout, read_body_unbounded(request, limit))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body did not arrive within {} ms; send it faster or in smaller requests",
+                    timeout.as_millis()
+                ),
+            ))
+        })
+}
+
+async fn read_body_unbounded(
+    request: Request,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
     let too_large = || ApiError::too_large(format!("the body exceeds the limit of {limit} bytes"));
     let declared = request
         .headers()

@@ -4,6 +4,9 @@
 //! stored whole or not at all; records whose id is already stored are skipped, and a retry
 //! carrying the same `Idempotency-Key` gets the first answer without storing anything again.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -42,7 +45,7 @@ pub async fn find_model(state: &AppState, name: &str) -> ApiResult<Model> {
 }
 
 pub async fn create(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
-    let body = read_body(request, 1 << 20).await?;
+    let body = read_body(&state, request, 1 << 20).await?;
     let new: NewModel = parse_json(&body)?;
     check_name("name", &new.name).map_err(ApiError::invalid)?;
     if Task::parse(&new.task).is_none() {
@@ -79,7 +82,7 @@ pub async fn create_version(
     request: Request,
 ) -> ApiResult<Response> {
     let model = find_model(&state, &model).await?;
-    let body = read_body(request, 1 << 20).await?;
+    let body = read_body(&state, request, 1 << 20).await?;
     let new: NewVersion = parse_json(&body)?;
     check_name("version", &new.version).map_err(ApiError::invalid)?;
     let metadata = if new.metadata.is_null() {
@@ -115,7 +118,7 @@ pub async fn set_serving(
     request: Request,
 ) -> ApiResult<Response> {
     let model = find_model(&state, &model).await?;
-    let body = read_body(request, 1 << 20).await?;
+    let body = read_body(&state, request, 1 << 20).await?;
     let serving: Serving = parse_json(&body)?;
     if !state
         .store
@@ -192,6 +195,14 @@ async fn off_thread<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("parser task: {e}")))
 }
 
+fn caller_id(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<Caller>()
+        .map(|caller| caller.token_id.clone())
+        .unwrap_or_default()
+}
+
 /// The caller's rate limit for ingestion (RELIABILITY U8).
 fn check_rate(state: &AppState, request: &Request) -> ApiResult<()> {
     match request.extensions().get::<Caller>() {
@@ -204,11 +215,27 @@ fn check_rate(state: &AppState, request: &Request) -> ApiResult<()> {
 
 /// Waits for an ingestion slot, before the body is read: past `ingest_max_in_flight`
 /// requests, memory would grow with every client, so the next ones wait briefly and are then
-/// told to come back (RELIABILITY D6).
-async fn admit(state: &AppState) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+/// told to come back (RELIABILITY D6). One token holds at most
+/// `ingest_max_in_flight_per_token` of the slots, so a client that sends slowly (or a lot)
+/// cannot take them all from the others.
+async fn admit(state: &AppState, token: String) -> ApiResult<Admission> {
+    let per_token = state.config.ingest_max_in_flight_per_token;
+    let held = TokenSlot::take(&state.ingest_by_token, token, per_token).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "overloaded",
+            format!(
+                "this token already has {per_token} ingestion requests in progress; wait for \
+                 one to finish"
+            ),
+        )
+    })?;
     let wait = std::time::Duration::from_millis(state.config.ingest_wait_ms);
     match tokio::time::timeout(wait, state.ingest_slots.clone().acquire_owned()).await {
-        Ok(permit) => Ok(permit.expect("the semaphore is never closed")),
+        Ok(permit) => Ok(Admission {
+            _slot: permit.expect("the semaphore is never closed"),
+            _token: held,
+        }),
         Err(_) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "overloaded",
@@ -220,13 +247,56 @@ async fn admit(state: &AppState) -> ApiResult<tokio::sync::OwnedSemaphorePermit>
     }
 }
 
+/// An ingestion request's slot, and its token's share.
+struct Admission {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _token: TokenSlot,
+}
+
+/// One of a token's in-flight ingestion requests; counted down when dropped.
+pub struct TokenSlot {
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    token: String,
+}
+
+impl TokenSlot {
+    fn take(
+        counts: &Arc<Mutex<HashMap<String, usize>>>,
+        token: String,
+        max: usize,
+    ) -> Option<TokenSlot> {
+        let mut map = counts.lock().expect("token slots lock");
+        let held = map.entry(token.clone()).or_insert(0);
+        if *held >= max {
+            return None;
+        }
+        *held += 1;
+        Some(TokenSlot {
+            counts: counts.clone(),
+            token,
+        })
+    }
+}
+
+impl Drop for TokenSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().expect("token slots lock");
+        if let Some(held) = map.get_mut(&self.token) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.token);
+            }
+        }
+    }
+}
+
 pub async fn ingest(
     State(state): State<AppState>,
     Path(model): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
     check_rate(&state, &request)?;
-    let _slot = admit(&state).await?;
+    let _admission = admit(&state, caller_id(&request)).await?;
     let model = find_model(&state, &model).await?;
     let format = format_of(request.headers())?;
     let key = request
@@ -242,7 +312,7 @@ pub async fn ingest(
                 })
         })
         .transpose()?;
-    let body = read_body(request, state.config.ingest_body_limit).await?;
+    let body = read_body(&state, request, state.config.ingest_body_limit).await?;
     let schema = model_schema(&state, &model).await?;
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
     let max_rows = state.config.ingest_max_rows;
@@ -303,10 +373,10 @@ pub async fn labels(
     request: Request,
 ) -> ApiResult<Response> {
     check_rate(&state, &request)?;
-    let _slot = admit(&state).await?;
+    let _admission = admit(&state, caller_id(&request)).await?;
     let model = find_model(&state, &model).await?;
     let format = format_of(request.headers())?;
-    let body = read_body(request, state.config.ingest_body_limit).await?;
+    let body = read_body(&state, request, state.config.ingest_body_limit).await?;
     let max_rows = state.config.ingest_max_rows;
     let parse_body = body.clone();
     let labels = off_thread(body.len(), move || {

@@ -13,7 +13,7 @@ use super::models::{find_model, format_of, parse_json, record_error};
 use super::{AppState, read_body};
 use crate::ingest::{self, Task};
 use crate::monitor::pipeline::instances_needed;
-use crate::monitor::spec::{MonitorSpec, Role};
+use crate::monitor::spec::{FeatureKind, MonitorSpec, Role};
 use vigil_store::{Monitor, NewMonitor};
 
 /// Most rows in an uploaded reference.
@@ -77,12 +77,28 @@ async fn resolve(
                 role_kind(role)
             )));
         }
-        pinned.push(format!("{}@{}", found.name, found.version));
+        let pin = format!("{}@{}", found.name, found.version);
+        check_settings(&field, &pin, &plugin.config, &found.info["config_schema"])?;
+        pinned.push(pin);
     }
     let mut pinned = pinned.into_iter();
     let refs = spec.plugin_refs_mut();
     for plugin in refs {
         plugin.plugin = pinned.next().expect("one pin per reference");
+    }
+    check_column_kinds(state, &spec).await?;
+    if let Some(i) = spec
+        .pipeline
+        .detectors
+        .iter()
+        .position(|d| d.column == "prediction")
+        && model.task != "regression"
+    {
+        return Err(ApiError::invalid(format!(
+            "pipeline.detectors[{i}].column: `prediction` of the {} model `{}` is a class, \
+             and detectors take numbers; watch a numeric feature instead",
+            model.task, model.name
+        )));
     }
     let mut reserved: u64 = 0;
     for other in state.store.monitors().await? {
@@ -101,14 +117,80 @@ async fn resolve(
                 && theirs.kind != feature.kind
             {
                 return Err(ApiError::invalid(format!(
-                    "features[{i}].type: monitor `{}` declares `{}` as {:?}",
-                    other.name, feature.name, theirs.kind
+                    "features[{i}].type: monitor `{}` declares `{}` as {}",
+                    other.name,
+                    feature.name,
+                    theirs.kind.name()
                 )));
             }
         }
     }
     check_capacity(state, &spec, reserved)?;
     Ok(spec)
+}
+
+/// A plugin's settings must be ones it has: the keys of `config` are checked against the
+/// properties of the plugin's config schema when the schema allows no others, so that a
+/// misspelt setting is refused now rather than failing (or being ignored) at the first window.
+fn check_settings(
+    field: &str,
+    plugin: &str,
+    config: &serde_json::Value,
+    schema: &serde_json::Value,
+) -> ApiResult<()> {
+    let (Some(config), Some(properties)) = (
+        config.as_object(),
+        schema.get("properties").and_then(|p| p.as_object()),
+    ) else {
+        return Ok(());
+    };
+    if schema.get("additionalProperties") != Some(&serde_json::Value::Bool(false)) {
+        return Ok(());
+    }
+    if let Some(unknown) = config.keys().find(|key| !properties.contains_key(*key)) {
+        let mut known: Vec<&str> = properties.keys().map(String::as_str).collect();
+        known.sort();
+        return Err(ApiError::invalid(format!(
+            "{field}.config.{unknown}: {plugin} has no setting `{unknown}` (its settings: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// Each feature's drift test must accept the feature's kind (a numeric test for a
+/// categorical feature would fail every window).
+async fn check_column_kinds(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
+    for feature in &spec.features {
+        let Some(test) = spec.test_for(feature) else {
+            continue;
+        };
+        let plugin = state
+            .plugins
+            .get(&test.plugin)
+            .await
+            .map_err(|e| ApiError::internal(format!("loading {}: {e:#}", test.plugin)))?;
+        let kind = match feature.kind {
+            FeatureKind::Numeric => vigil_runtime::ColumnKind::Numeric,
+            FeatureKind::Categorical => vigil_runtime::ColumnKind::Categorical,
+        };
+        if !plugin.info().column_kinds.contains(&kind) {
+            return Err(ApiError::invalid(format!(
+                "features: `{}` is {}, and its drift test {} does not take {} columns; \
+                 choose another in pipeline.columns.{}",
+                feature.name,
+                feature.kind.name(),
+                test.plugin,
+                feature.kind.name(),
+                feature.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Each monitor reserves the plugin instances it needs (see `instances_needed`); one that does
@@ -138,8 +220,9 @@ fn check_capacity(state: &AppState, spec: &MonitorSpec, reserved: u64) -> ApiRes
 }
 
 async fn view(state: &AppState, monitor: &Monitor) -> ApiResult<serde_json::Value> {
-    let spec: serde_json::Value = serde_json::from_str(&monitor.spec)
+    let mut spec: serde_json::Value = serde_json::from_str(&monitor.spec)
         .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+    crate::monitor::spec::redact(&mut spec);
     let position = state.store.monitor_state(monitor.id).await?;
     Ok(serde_json::json!({
         "id": monitor.id,
@@ -160,24 +243,122 @@ pub async fn find_monitor(state: &AppState, name: &str) -> ApiResult<Monitor> {
         .ok_or_else(|| ApiError::not_found(format!("no monitor named `{name}`")))
 }
 
+/// A monitor as `POST /v1/monitors` and `PUT /v1/monitors/{name}` take it: the spec, and
+/// optionally its reference rows, stored with it in the same transaction so that a reference
+/// that is refused leaves nothing behind:
+/// `"reference_upload": {"content_type": "text/csv", "body": "id,x\n…"}` (any ingestion format).
+struct MonitorRequest {
+    spec: MonitorSpec,
+    reference: Option<(ingest::Format, String)>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferenceUpload {
+    content_type: String,
+    body: String,
+}
+
+fn parse_monitor_request(body: &[u8]) -> ApiResult<MonitorRequest> {
+    let mut value: serde_json::Value = parse_json(body)?;
+    let upload = value
+        .as_object_mut()
+        .and_then(|fields| fields.remove("reference_upload"));
+    let spec: MonitorSpec = serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid(format!("invalid monitor: {e}")))?;
+    let reference = upload
+        .map(|upload| {
+            let upload: ReferenceUpload = serde_json::from_value(upload)
+                .map_err(|e| ApiError::invalid(format!("reference_upload: {e}")))?;
+            let format =
+                ingest::Format::from_content_type(&upload.content_type).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "reference_upload.content_type: `{}` is not text/csv, application/json or \
+                     application/x-ndjson",
+                        upload.content_type
+                    ))
+                })?;
+            Ok::<_, ApiError>((format, upload.body))
+        })
+        .transpose()?;
+    Ok(MonitorRequest { spec, reference })
+}
+
+/// Parses reference rows for `spec` off the async threads: the encoded batch and its rows.
+async fn parse_reference(
+    spec: &MonitorSpec,
+    model: &vigil_store::Model,
+    format: ingest::Format,
+    body: impl AsRef<[u8]> + Send + 'static,
+) -> ApiResult<(Vec<u8>, usize)> {
+    let schema: Vec<_> = spec
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), f.kind))
+        .collect();
+    let task = Task::parse(&model.task).unwrap_or(Task::Classification);
+    let batch = tokio::task::spawn_blocking(move || {
+        ingest::parse_records(
+            body.as_ref(),
+            format,
+            Some(&schema),
+            task,
+            REFERENCE_MAX_ROWS,
+            vigil_store::now_ms(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(record_error)?;
+    Ok((batch.encode(), batch.len()))
+}
+
+/// A monitor whose reference is a frozen range of its records never reads an upload.
+fn refuse_upload_with_range(spec: &MonitorSpec) -> ApiResult<()> {
+    match spec.reference {
+        Some(range) => Err(ApiError::invalid(format!(
+            "this monitor's reference is the records {}..{} of its model (`reference` in its \
+             spec); remove that to upload one",
+            range.start, range.end
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Largest monitor request: a spec with its reference rows.
+fn request_limit(state: &AppState) -> usize {
+    state.config.ingest_body_limit.saturating_mul(16)
+}
+
 pub async fn create(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
-    let body = read_body(request, 1 << 20).await?;
-    let spec: MonitorSpec = parse_json(&body)?;
-    let spec = resolve(&state, spec, None).await?;
+    let body = read_body(&state, request, request_limit(&state)).await?;
+    let MonitorRequest { spec, reference } = parse_monitor_request(&body)?;
+    drop(body);
+    let mut spec = resolve(&state, spec, None).await?;
+    spec.restore_credentials(None).map_err(ApiError::invalid)?;
     let model = find_model(&state, &spec.model).await?;
+    let reference = match reference {
+        Some((format, text)) => {
+            refuse_upload_with_range(&spec)?;
+            Some(parse_reference(&spec, &model, format, text).await?)
+        }
+        None => None,
+    };
     let monitor = state
         .store
         .create_monitor(&NewMonitor {
             name: &spec.name,
             model_id: model.id,
             spec: &serde_json::to_string(&spec).expect("spec serialises"),
-            reference: None,
+            reference: reference.as_ref().map(|(encoded, _)| encoded.as_slice()),
             plugins: &spec.pinned_plugins(),
             start_offset: model.record_count,
         })
         .await?;
     state.monitoring.wake();
-    Ok((StatusCode::CREATED, Json(view(&state, &monitor).await?)).into_response())
+    let mut view = view(&state, &monitor).await?;
+    view["reference_rows"] = reference.map(|(_, rows)| rows).into();
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
@@ -199,31 +380,45 @@ pub async fn update(
     request: Request,
 ) -> ApiResult<Response> {
     let monitor = find_monitor(&state, &name).await?;
-    let body = read_body(request, 1 << 20).await?;
-    let spec: MonitorSpec = parse_json(&body)?;
+    let body = read_body(&state, request, request_limit(&state)).await?;
+    let MonitorRequest { spec, reference } = parse_monitor_request(&body)?;
+    drop(body);
     if spec.name != monitor.name {
         return Err(ApiError::invalid("name: a monitor cannot be renamed"));
     }
-    let spec = resolve(&state, spec, Some(monitor.id)).await?;
+    let mut spec = resolve(&state, spec, Some(monitor.id)).await?;
     let old: MonitorSpec = serde_json::from_str(&monitor.spec)
         .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+    spec.restore_credentials(Some(&old))
+        .map_err(ApiError::invalid)?;
     if old.model != spec.model {
         return Err(ApiError::invalid(
             "model: a monitor cannot move to another model",
         ));
     }
+    let reference = match reference {
+        Some((format, text)) => {
+            refuse_upload_with_range(&spec)?;
+            let model = find_model(&state, &spec.model).await?;
+            Some(parse_reference(&spec, &model, format, text).await?)
+        }
+        None => None,
+    };
     let updated = state
         .store
         .update_monitor(
             monitor.id,
             &serde_json::to_string(&spec).expect("spec serialises"),
-            None,
+            reference.as_ref().map(|(encoded, _)| encoded.as_slice()),
             &spec.pinned_plugins(),
         )
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no monitor named `{name}`")))?;
     state.monitoring.invalidate(monitor.id);
-    Ok(Json(view(&state, &updated).await?).into_response())
+    state.monitoring.wake();
+    let mut view = view(&state, &updated).await?;
+    view["reference_rows"] = reference.map(|(_, rows)| rows).into();
+    Ok(Json(view).into_response())
 }
 
 pub async fn delete(
@@ -245,35 +440,17 @@ pub async fn put_reference(
     let monitor = find_monitor(&state, &name).await?;
     let spec: MonitorSpec = serde_json::from_str(&monitor.spec)
         .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
+    refuse_upload_with_range(&spec)?;
     let format = format_of(request.headers())?;
     let model = find_model(&state, &spec.model).await?;
-    let body = read_body(request, state.config.ingest_body_limit.saturating_mul(16)).await?;
-    let schema: Vec<_> = spec
-        .features
-        .iter()
-        .map(|f| (f.name.clone(), f.kind))
-        .collect();
-    let task = Task::parse(&model.task).unwrap_or(Task::Classification);
-    let batch = tokio::task::spawn_blocking(move || {
-        ingest::parse_records(
-            &body,
-            format,
-            Some(&schema),
-            task,
-            REFERENCE_MAX_ROWS,
-            vigil_store::now_ms(),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(record_error)?;
-    let rows = batch.len();
+    let body = read_body(&state, request, request_limit(&state)).await?;
+    let (encoded, rows) = parse_reference(&spec, &model, format, body).await?;
     let updated = state
         .store
         .update_monitor(
             monitor.id,
             &monitor.spec,
-            Some(&batch.encode()),
+            Some(&encoded),
             &spec.pinned_plugins(),
         )
         .await?

@@ -10,21 +10,11 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use vigil_runtime::PluginKind;
 use vigil_store::{NewPlugin, PluginInsert};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, rate_limit, read_body};
-
-pub fn kind_name(kind: PluginKind) -> &'static str {
-    match kind {
-        PluginKind::DriftTest => "drift-test",
-        PluginKind::Detector => "detector",
-        PluginKind::Preprocessor => "preprocessor",
-        PluginKind::Policy => "policy",
-    }
-}
 
 pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let caller = request
@@ -35,7 +25,7 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
     state
         .rate_limits
         .check(&caller, rate_limit::Class::Upload)?;
-    let body = read_body(request, state.config.plugin_body_limit).await?;
+    let body = read_body(&state, request, state.config.plugin_body_limit).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the body is empty; send the component's bytes",
@@ -85,7 +75,7 @@ async fn store_plugin(
     let info_json = serde_json::json!({
         "name": info.name,
         "version": info.version,
-        "kind": kind_name(info.kind),
+        "kind": info.kind.name(),
         "description": info.description,
         "config_schema": serde_json::from_str::<serde_json::Value>(&info.config_schema)
             .unwrap_or(serde_json::Value::String(info.config_schema.clone())),
@@ -96,7 +86,7 @@ async fn store_plugin(
         .insert_plugin(&NewPlugin {
             name: &info.name,
             version: &info.version,
-            kind: kind_name(info.kind),
+            kind: info.kind.name(),
             sha256: &sha256,
             info: &info_json.to_string(),
             bytes,

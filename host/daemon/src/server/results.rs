@@ -53,6 +53,7 @@ pub async fn evaluations(
     let next = (evaluations.len() as i64 == limit)
         .then(|| evaluations.last().map(|e| e.id))
         .flatten();
+    let evaluations: Vec<_> = evaluations.into_iter().map(redacted).collect();
     Ok(Json(serde_json::json!({"evaluations": evaluations, "next_before": next})).into_response())
 }
 
@@ -62,7 +63,16 @@ pub async fn evaluation(State(state): State<AppState>, Path(id): Path<i64>) -> A
         .evaluation(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
-    Ok(Json(evaluation).into_response())
+    Ok(Json(redacted(evaluation)).into_response())
+}
+
+/// An evaluation as the API shows it: the spec it ran with, without webhook secrets (stored
+/// before they were kept out of evaluations).
+fn redacted(mut evaluation: vigil_store::Evaluation) -> vigil_store::Evaluation {
+    if let Some(spec) = evaluation.result.get_mut("spec") {
+        crate::monitor::spec::redact(spec);
+    }
+    evaluation
 }
 
 #[derive(Deserialize, Default)]
@@ -78,7 +88,7 @@ pub async fn replay(
     Path(id): Path<i64>,
     request: Request,
 ) -> ApiResult<Response> {
-    let body = read_body(request, 1 << 20).await?;
+    let body = read_body(&state, request, 1 << 20).await?;
     let wanted: ReplayRequest = if body.is_empty() {
         ReplayRequest::default()
     } else {
@@ -98,6 +108,7 @@ pub async fn replay(
 
 pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
     let latest = state.store.latest_evaluations().await?;
+    let stalls = state.monitoring.stalls();
     let now = vigil_store::now_ms();
     let mut monitors = Vec::new();
     for monitor in state.store.monitors().await? {
@@ -130,6 +141,7 @@ pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
             "pending_records": (records - next).max(0),
             "open_alerts": carried.open_alerts.keys().collect::<Vec<_>>(),
             "quarantined": quarantined,
+            "stalled": stalls.get(&monitor.id),
             "last_evaluation": last,
         }));
     }
@@ -167,7 +179,7 @@ struct NewToken {
 }
 
 pub async fn create_token(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
-    let body = read_body(request, 1 << 16).await?;
+    let body = read_body(&state, request, 1 << 16).await?;
     let wanted: NewToken = parse_json(&body)?;
     let role: Role = wanted
         .role

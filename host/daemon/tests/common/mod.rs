@@ -125,6 +125,19 @@ impl Daemon {
         .await
     }
 
+    /// A new token of `role`, created with the admin token.
+    pub async fn token(&self, role: &str) -> String {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/v1/tokens",
+                json!({"name": role, "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
     pub async fn create_model(&self, name: &str, task: &str) {
         let (status, body) = self
             .json(
@@ -183,4 +196,104 @@ impl Daemon {
             assert!(status.is_success(), "{name}: {status} {body}");
         }
     }
+}
+
+/// Deterministic normal-ish numbers (sum of uniforms) from a seed.
+pub fn numbers(seed: u64, n: usize, mean: f64) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            let mut sum = 0.0;
+            for _ in 0..12 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                sum += (state >> 11) as f64 / (1u64 << 53) as f64;
+            }
+            mean + sum - 6.0
+        })
+        .collect()
+}
+
+pub fn records_csv(prefix: &str, seed: u64, n: usize, shift: f64) -> Vec<u8> {
+    let xs = numbers(seed, n, shift);
+    let ys = numbers(seed + 1, n, 10.0);
+    let mut csv = String::from("id,x,y,color,prediction\n");
+    for i in 0..n {
+        let color = ["red", "green", "blue"][(i * 7 + seed as usize) % 3];
+        csv.push_str(&format!(
+            "{prefix}{i},{},{},{color},{}\n",
+            xs[i],
+            ys[i],
+            (xs[i] > shift) as u8
+        ));
+    }
+    csv.into_bytes()
+}
+
+pub async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
+    daemon.create_model("m", "classification").await;
+    let mut spec = json!({
+        "name": "watch", "model": "m", "window": {"records": window},
+        "features": [
+            {"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"},
+            {"name": "color", "type": "categorical"},
+        ],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    let (status, body) = daemon.json(Method::POST, "/v1/monitors", spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = daemon
+        .admin(
+            Method::PUT,
+            "/v1/monitors/watch/reference",
+            Some(("text/csv", records_csv("ref", 1, 1000, 0.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["reference_rows"], 1000);
+}
+
+/// What a webhook receiver got: the signature header (if any) and the body of each call.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+/// A local webhook receiver that records what it gets; returns its URL.
+pub async fn webhook_receiver() -> (String, Received) {
+    let received = Received::default();
+    let sink = received.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let signature = headers
+                        .get("x-vigil-signature")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    sink.lock().unwrap().push((signature, body.to_vec()));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+    (url, received)
+}
+
+/// Polls `done` until it holds, for at most 30 s; whether it did.
+pub async fn wait_for(done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
 }

@@ -1,0 +1,225 @@
+//! How the CLI shows what the API lists: a table per kind of thing, or the API's JSON with
+//! `--json`.
+
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::table::render;
+
+/// GETs `path` and prints it as `table` renders it, or as JSON.
+pub async fn show(
+    client: &Client,
+    path: &str,
+    json: bool,
+    table: fn(&Value) -> String,
+) -> anyhow::Result<()> {
+    let value = client.get(path).await?;
+    if json {
+        crate::commands::print(&value);
+    } else {
+        print!("{}", table(&value));
+    }
+    Ok(())
+}
+
+fn items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value[key].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// A JSON value as a cell: strings bare, null as `-`.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Unix milliseconds as a UTC time to the second.
+fn time(value: &Value) -> String {
+    match value.as_u64() {
+        Some(ms) => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+        )
+        .to_string(),
+        None => "-".into(),
+    }
+}
+
+pub fn plugins(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "plugins")
+        .iter()
+        .map(|p| {
+            vec![
+                cell(&p["name"]),
+                cell(&p["version"]),
+                cell(&p["kind"]),
+                cell(&p["uploaded_by"]),
+                time(&p["uploaded_at"]),
+                p["sha256"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(12)
+                    .collect(),
+            ]
+        })
+        .collect();
+    render(
+        &[
+            "name",
+            "version",
+            "kind",
+            "uploaded by",
+            "uploaded",
+            "sha256",
+        ],
+        &rows,
+    )
+}
+
+pub fn models(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "models")
+        .iter()
+        .map(|m| {
+            vec![
+                cell(&m["name"]),
+                cell(&m["task"]),
+                cell(&m["record_count"]),
+                cell(&m["serving_version"]),
+                time(&m["created_at"]),
+            ]
+        })
+        .collect();
+    render(&["name", "task", "records", "serving", "created"], &rows)
+}
+
+pub fn monitors(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "monitors")
+        .iter()
+        .map(|m| {
+            let spec = &m["spec"];
+            let window = match spec["window"].as_object().and_then(|w| w.iter().next()) {
+                Some((unit, n)) => format!("{n} {unit}"),
+                None => "-".into(),
+            };
+            vec![
+                cell(&m["name"]),
+                cell(&spec["model"]),
+                spec["features"].as_array().map_or(0, Vec::len).to_string(),
+                window,
+                cell(&m["next_offset"]),
+                cell(&m["revision"]),
+            ]
+        })
+        .collect();
+    render(
+        &[
+            "name",
+            "model",
+            "features",
+            "window",
+            "next record",
+            "revision",
+        ],
+        &rows,
+    )
+}
+
+pub fn status(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "monitors")
+        .iter()
+        .map(|m| {
+            let last = &m["last_evaluation"];
+            let window = match (last["window_start"].as_i64(), last["window_end"].as_i64()) {
+                (Some(start), Some(end)) => format!("{start}..{end}"),
+                _ => "-".into(),
+            };
+            let drifted = match (
+                last["drifted_columns"].as_u64(),
+                last["failed_columns"].as_u64(),
+            ) {
+                (Some(drifted), Some(failed)) => format!("{drifted} ({failed} failed)"),
+                _ => "-".into(),
+            };
+            let list = |key: &str, field: Option<&str>| {
+                let names: Vec<String> = items(m, key)
+                    .iter()
+                    .map(|v| cell(field.map_or(v, |f| &v[f])))
+                    .collect();
+                if names.is_empty() {
+                    "-".into()
+                } else {
+                    names.join(", ")
+                }
+            };
+            let note = match m["stalled"]["reason"].as_str() {
+                Some(reason) => format!("stalled: {reason}"),
+                None => list("quarantined", Some("plugin")),
+            };
+            vec![
+                cell(&m["monitor"]),
+                cell(&m["model"]),
+                cell(&m["pending_records"]),
+                window,
+                cell(&last["status"]),
+                cell(&last["action"]),
+                drifted,
+                list("open_alerts", None),
+                note,
+            ]
+        })
+        .collect();
+    render(
+        &[
+            "monitor",
+            "model",
+            "pending",
+            "last window",
+            "status",
+            "action",
+            "drifted",
+            "open alerts",
+            "quarantined / stalled",
+        ],
+        &rows,
+    )
+}
+
+pub fn alerts(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "alerts")
+        .iter()
+        .map(|a| {
+            vec![
+                cell(&a["id"]),
+                time(&a["created_at"]),
+                cell(&a["cause"]),
+                cell(&a["message"]),
+                cell(&a["delivery"]),
+            ]
+        })
+        .collect();
+    render(&["id", "time", "cause", "message", "delivery"], &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn listings_show_one_row_per_item() {
+        let table = super::models(&json!({"models": [
+            {"name": "churn", "task": "classification", "record_count": 12,
+             "serving_version": null, "created_at": 0},
+        ]}));
+        assert_eq!(
+            table,
+            "name   task            records  serving  created\n\
+             churn  classification  12       -        1970-01-01T00:00:00Z\n"
+        );
+        assert_eq!(
+            super::plugins(&json!({})),
+            "name  version  kind  uploaded by  uploaded  sha256\n"
+        );
+    }
+}
