@@ -93,13 +93,16 @@ fn error(row: usize, field: &str, message: impl Into<String>) -> RecordError {
     }
 }
 
-/// A JSON value of a feature, prediction or label.
+/// A JSON value of a feature, prediction or label, or a CSV cell.
 #[derive(Debug)]
 enum Scalar<'a> {
     Null,
     Number(f64),
     Text(Cow<'a, str>),
     Bool(bool),
+    /// A CSV cell, which has no type of its own: a number where a number is expected, and its
+    /// text as written where text is (a categorical `007` stays `007`).
+    Cell(&'a str),
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
@@ -392,6 +395,13 @@ impl<'s> BatchBuilder<'s> {
         let numeric_schema = self
             .schema
             .is_some_and(|_| matches!(column, Builder::Numeric(_)));
+        let value = match value {
+            Scalar::Cell(text) => match (&*column, text.parse::<f64>()) {
+                (Builder::Numeric(_), Ok(v)) => Scalar::Number(v),
+                _ => Scalar::Text(Cow::Borrowed(text)),
+            },
+            other => other,
+        };
         match value {
             Scalar::Null => column.push_missing(),
             Scalar::Number(v) if !v.is_finite() => {
@@ -403,6 +413,7 @@ impl<'s> BatchBuilder<'s> {
             }
             Scalar::Text(text) => column.push_text(&text),
             Scalar::Bool(b) => column.push_text(if b { "true" } else { "false" }),
+            Scalar::Cell(_) => unreachable!("cells were typed above"),
         }
         Ok(())
     }
@@ -433,7 +444,15 @@ impl<'s> BatchBuilder<'s> {
             }
             column
         });
-        match (value.unwrap_or(Scalar::Null), task) {
+        let value = match (value.unwrap_or(Scalar::Null), task) {
+            (Scalar::Cell(text), Task::Regression) => match text.parse::<f64>() {
+                Ok(v) => Scalar::Number(v),
+                Err(_) => Scalar::Text(Cow::Borrowed(text)),
+            },
+            (Scalar::Cell(text), Task::Classification) => Scalar::Text(Cow::Borrowed(text)),
+            (other, _) => other,
+        };
+        match (value, task) {
             (Scalar::Null, _) => prediction.push_missing(),
             (Scalar::Number(v), _) if !v.is_finite() => {
                 return Err(error(row, "prediction", "numbers must be finite"));
@@ -451,6 +470,7 @@ impl<'s> BatchBuilder<'s> {
             (Scalar::Bool(b), Task::Classification) => {
                 prediction.push_text(if b { "true" } else { "false" })
             }
+            (Scalar::Cell(_), _) => unreachable!("cells were typed above"),
         }
         Ok(())
     }
@@ -888,10 +908,7 @@ fn parse_csv_records(
                     let value = if is_missing(value) {
                         Scalar::Null
                     } else {
-                        match value.parse::<f64>() {
-                            Ok(v) => Scalar::Number(v),
-                            Err(_) => Scalar::Text(Cow::Borrowed(value)),
-                        }
+                        Scalar::Cell(value)
                     };
                     builder.set_prediction(row, Some(value))?;
                 }
@@ -907,10 +924,7 @@ fn parse_csv_records(
                     let value = if is_missing(value) {
                         Scalar::Null
                     } else {
-                        match value.parse::<f64>() {
-                            Ok(v) => Scalar::Number(v),
-                            Err(_) => Scalar::Text(Cow::Borrowed(value)),
-                        }
+                        Scalar::Cell(value)
                     };
                     builder.set_feature(row, nth_feature, name, value)?;
                     nth_feature += 1;
@@ -925,10 +939,13 @@ fn parse_csv_records(
     Ok(())
 }
 
-/// Parses a labels request: `{"id", "label"}` records, or CSV with `id,label`.
+/// Parses a labels request: `{"id", "label"}` records, or CSV with `id,label`. A CSV label is
+/// a number for a regression model and its text as written for a classifier (a class `007`
+/// stays `007`, as its predictions do).
 pub fn parse_labels(
     body: &[u8],
     format: Format,
+    task: Task,
     max_rows: usize,
 ) -> Result<Vec<(String, LabelValue)>, RecordError> {
     let mut labels = Vec::new();
@@ -997,9 +1014,9 @@ pub fn parse_labels(
                     message: format!("invalid CSV: {e}"),
                 })?;
                 let text = |at: usize| record.get(at).unwrap_or("");
-                let label = match text(label_at).parse::<f64>() {
-                    Ok(v) => Scalar::Number(v),
-                    Err(_) => Scalar::Text(Cow::Borrowed(text(label_at))),
+                let label = match (task, text(label_at).parse::<f64>()) {
+                    (Task::Regression, Ok(v)) => Scalar::Number(v),
+                    _ => Scalar::Text(Cow::Borrowed(text(label_at))),
                 };
                 add(row, Scalar::Text(Cow::Borrowed(text(id_at))), label)?;
             }
@@ -1159,16 +1176,26 @@ mod tests {
     #[test]
     fn labels_parse_in_every_format() {
         let json = parse_labels(
-            br#"[{"id": "a", "label": 1}, {"id": 7, "label": "cat"}]"#,
+            br#"[{"id": "a", "label": 1.5}, {"id": 7, "label": 2}]"#,
             Format::Json,
+            Task::Regression,
             9,
         )
         .unwrap();
-        let csv = parse_labels(b"id,label\na,1\n7,cat\n", Format::Csv, 9).unwrap();
-        assert_eq!(json, csv);
-        assert_eq!(json[1], ("7".into(), LabelValue::Text("cat".into())));
-        assert!(parse_labels(b"id,value\na,1\n", Format::Csv, 9).is_err());
-        assert!(parse_labels(br#"[{"id": "a"}]"#, Format::Json, 9).is_err());
+        let csv = parse_labels(b"id,label\na,1.5\n7,2\n", Format::Csv, Task::Regression, 9);
+        assert_eq!(Ok(json), csv);
+        // A classifier's CSV labels are classes as written, like its predictions.
+        let classes = parse_labels(
+            b"id,label\na,007\n7,cat\n",
+            Format::Csv,
+            Task::Classification,
+            9,
+        )
+        .unwrap();
+        assert_eq!(classes[0], ("a".into(), LabelValue::Text("007".into())));
+        assert_eq!(classes[1], ("7".into(), LabelValue::Text("cat".into())));
+        assert!(parse_labels(b"id,value\na,1\n", Format::Csv, Task::Classification, 9).is_err());
+        assert!(parse_labels(br#"[{"id": "a"}]"#, Format::Json, Task::Classification, 9).is_err());
     }
 
     #[test]

@@ -378,9 +378,10 @@ pub async fn labels(
     let format = format_of(request.headers())?;
     let body = read_body(&state, request, state.config.ingest_body_limit).await?;
     let max_rows = state.config.ingest_max_rows;
+    let task = Task::parse(&model.task).unwrap_or(Task::Classification);
     let parse_body = body.clone();
     let labels = off_thread(body.len(), move || {
-        ingest::parse_labels(&parse_body, format, max_rows)
+        ingest::parse_labels(&parse_body, format, task, max_rows)
     })
     .await?
     .map_err(record_error)?;
