@@ -158,13 +158,27 @@ async fn assert_failed_window(daemon: &Daemon, name: &str, kind: &str) {
 
 /// A daemon on a fresh database with the standard plugins and the hostile guests uploaded.
 async fn start() -> (Daemon, tempfile::TempDir) {
+    let (daemon, dir, _) = start_until(std::future::pending(), 300).await;
+    (daemon, dir)
+}
+
+/// [`start`], with the daemon serving until `shutdown` resolves (its task is returned) and
+/// plugin calls bounded by `deadline_ms`.
+async fn start_until(
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    deadline_ms: u64,
+) -> (
+    Daemon,
+    tempfile::TempDir,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
     let config = Config {
         database_url: db.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         tick_ms: 20,
-        plugin_deadline_ms: 300,
+        plugin_deadline_ms: deadline_ms,
         ..Config::default()
     };
     let store = vigil_store::Store::open(&db).await.unwrap();
@@ -176,7 +190,7 @@ async fn start() -> (Daemon, tempfile::TempDir) {
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(store, runtime, config);
-    tokio::spawn(server::serve(state, listener, std::future::pending()));
+    let serving = tokio::spawn(server::serve(state, listener, shutdown));
     let daemon = Daemon {
         url,
         token,
@@ -186,7 +200,12 @@ async fn start() -> (Daemon, tempfile::TempDir) {
         .iter()
         .map(|(n, b)| (n.to_string(), b.to_vec()))
         .collect();
-    for guest in ["hostile-drift", "hostile-preprocessor", "hostile-policy"] {
+    for guest in [
+        "hostile-drift",
+        "hostile-preprocessor",
+        "hostile-policy",
+        "hostile-wasi",
+    ] {
         components.push((guest.to_string(), vigil_tests::component(guest)));
     }
     for (_, bytes) in components {
@@ -198,7 +217,7 @@ async fn start() -> (Daemon, tempfile::TempDir) {
             )
             .await;
     }
-    (daemon, dir)
+    (daemon, dir, serving)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,4 +388,87 @@ async fn a_preprocessor_failing_every_window_is_quarantined_and_the_monitor_move
         this["quarantined"][0]["plugin"],
         "hostile-preprocessor@0.1.0"
     );
+}
+
+/// Stopping the daemon while a window is in flight, every column's plugin sleeping out its
+/// deadline, waits for the calls under way, not for the whole window (RELIABILITY W11): the
+/// daemon stops within the deadline and a second, stores nothing of the abandoned window, and
+/// leaves it to be evaluated at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_abandons_the_window_in_flight() {
+    let deadline = Duration::from_millis(1_000);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (daemon, dir, serving) = start_until(
+        async {
+            let _ = stopped.await;
+        },
+        deadline.as_millis() as u64,
+    )
+    .await;
+    // Twelve columns of a second each: six seconds of work on two threads.
+    let sleeper = json!({"plugin": "hostile-wasi", "config": {"mode": "sleep"}});
+    let columns: serde_json::Map<String, Value> = (0..12)
+        .map(|i| (format!("f{i}"), sleeper.clone()))
+        .collect();
+    daemon
+        .json("/v1/models", json!({"name": "slow", "task": "regression"}))
+        .await;
+    let features: Vec<Value> = (0..12)
+        .map(|i| json!({"name": format!("f{i}"), "type": "numeric"}))
+        .collect();
+    let mut table = String::from("id");
+    for i in 0..12 {
+        table.push_str(&format!(",f{i}"));
+    }
+    table.push('\n');
+    for row in 0..50 {
+        table.push_str(&format!("r{row}{}\n", ",1.5".repeat(12)));
+    }
+    daemon
+        .json(
+            "/v1/monitors",
+            json!({"name": "slow", "model": "slow", "window": {"records": 50},
+                   "features": features, "pipeline": {"columns": columns},
+                   "reference_upload": {"content_type": "text/csv", "body": table}}),
+        )
+        .await;
+    daemon
+        .call(
+            Method::POST,
+            "/v1/models/slow/records",
+            Some(("text/csv", table.replace("\nr", "\nw").into_bytes())),
+        )
+        .await;
+    daemon
+        .until("/v1/status", |s| s["monitors"][0]["evaluating"] == true)
+        .await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    serving.await.unwrap().expect("the daemon stops cleanly");
+    let took = started.elapsed();
+    assert!(
+        took < deadline + Duration::from_secs(1),
+        "stopping took {took:?}"
+    );
+
+    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let store = vigil_store::Store::open(&db).await.unwrap();
+    let monitor = store.monitor("slow").await.unwrap().unwrap();
+    let position = store.monitor_state(monitor.id).await.unwrap().unwrap();
+    assert_eq!(position.next_offset, 0, "the window is evaluated again");
+    let stored = store
+        .evaluations(&vigil_store::EvaluationQuery {
+            monitor_id: monitor.id,
+            since: None,
+            until: None,
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(
+        stored.is_empty(),
+        "nothing of the abandoned window is stored"
+    );
+    store.close().await;
 }

@@ -80,8 +80,9 @@ fn the_cli_drives_the_daemon() {
             .env("VIGIL_DATABASE_URL", &db)
             .env("VIGIL_LISTEN", format!("127.0.0.1:{port}"))
             .env("VIGIL_CACHE_DIR", &cache)
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -248,6 +249,10 @@ features = [
     env.vigil(&["monitor", "delete", "shop-watch"]);
     let error = env.vigil_fails(&["monitor", "show", "shop-watch"]);
     assert!(error.contains("no monitor named `shop-watch`"), "{error}");
+    // The daemon's log went to a file: plain text, no colour codes.
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log file");
 }
 
 /// The daemon, stopped when the test ends, passed or failed.

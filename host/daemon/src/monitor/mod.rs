@@ -10,6 +10,7 @@ pub mod replay;
 pub mod spec;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -125,6 +126,10 @@ pub struct Monitoring {
     output_per_window: usize,
     stalls: Mutex<HashMap<i64, Stall>>,
     running: Mutex<HashSet<i64>>,
+    /// Monitors whose window is being evaluated now.
+    evaluating: Mutex<HashSet<i64>>,
+    /// Set by [`Monitoring::stop`]: windows in flight are abandoned between plugin calls.
+    cancel: Arc<AtomicBool>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
     stopping: watch::Sender<bool>,
 }
@@ -158,6 +163,8 @@ impl Monitoring {
             output_per_window,
             stalls: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
+            evaluating: Mutex::new(HashSet::new()),
+            cancel: Arc::default(),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
             stopping: watch::channel(false).0,
         })
@@ -178,6 +185,14 @@ impl Monitoring {
             .remove(&monitor_id);
         drop(stale);
         self.stalls.lock().expect("stalls lock").remove(&monitor_id);
+    }
+
+    /// Whether a window of the monitor is being evaluated now.
+    pub fn evaluating(&self, monitor_id: i64) -> bool {
+        self.evaluating
+            .lock()
+            .expect("evaluating lock")
+            .contains(&monitor_id)
     }
 
     /// The monitors that cannot be evaluated now, by id.
@@ -243,7 +258,10 @@ impl Monitoring {
         while tasks.join_next().await.is_some() {}
     }
 
+    /// Stops: no window is started any more, and the ones in flight are abandoned after the
+    /// plugin call each is making (they are evaluated again at the next start).
     pub fn stop(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
         self.stopping.send_replace(true);
     }
 
@@ -325,7 +343,8 @@ impl Monitoring {
             Prepared::new(revision, spec, &reference.window(task), &plugins, budget)
         })
         .await?
-        .map_err(|message| anyhow::anyhow!("preparing the pipeline: {message}"))?;
+        .map_err(|message| anyhow::anyhow!("preparing the pipeline: {message}"))?
+        .cancellable(self.cancel.clone());
         let prepared = Arc::new(Mutex::new(prepared));
         self.prepared
             .lock()
@@ -380,7 +399,11 @@ impl Monitoring {
         };
         let permit = self.workers.clone().acquire_owned().await?;
         let started = now_ms();
-        let (outcome, mut result, mut carried) = tokio::task::spawn_blocking(move || {
+        self.evaluating
+            .lock()
+            .expect("evaluating lock")
+            .insert(monitor.id);
+        let evaluated = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let window = Window {
                 start: next,
@@ -403,9 +426,17 @@ impl Monitoring {
                 "history": pipeline::history_json(&history),
                 "now": started,
             });
-            (outcome, result, carried)
+            outcome.map(|outcome| (outcome, result, carried))
         })
-        .await?;
+        .await;
+        self.evaluating
+            .lock()
+            .expect("evaluating lock")
+            .remove(&monitor.id);
+        let Some((outcome, mut result, mut carried)) = evaluated? else {
+            tracing::info!(monitor = %monitor.name, "stopping: the window in flight is left for the next start");
+            return Ok(Step::Idle);
+        };
         if let Some(failure) = &outcome.preprocessing {
             tracing::warn!(monitor = %monitor.name, %failure, "preprocessing failed; the window is stored as failed");
         }

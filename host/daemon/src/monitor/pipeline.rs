@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -193,6 +194,8 @@ pub struct Prepared {
     budget: Budget,
     /// Whether drift tests stay built between windows (see [`Prepared::one_off`]).
     keep_tests: bool,
+    /// Set when the daemon stops: the window in flight is abandoned between plugin calls.
+    cancel: Arc<AtomicBool>,
 }
 
 /// The plugin instances a monitor holds at once: one per preprocessor and per tested feature
@@ -366,7 +369,19 @@ impl Prepared {
             policy: (policy_ref, policy),
             budget,
             keep_tests: true,
+            cancel: Arc::default(),
         })
+    }
+
+    /// Abandons the window in flight, between two plugin calls, once `cancel` is set (see
+    /// [`Prepared::evaluate`]): a daemon that stops waits for one call at most, not a window.
+    pub fn cancellable(mut self, cancel: Arc<AtomicBool>) -> Prepared {
+        self.cancel = cancel;
+        self
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
     }
 
     /// For a single evaluation (a replay): each drift test is dropped once its column is done,
@@ -377,21 +392,27 @@ impl Prepared {
     }
 
     /// Evaluates one window. Plugin failures are part of the outcome, never an error: a
-    /// failed preprocessor gives an outcome whose status is `failed`.
+    /// failed preprocessor gives an outcome whose status is `failed`. `None` when the
+    /// evaluation was cancelled (see [`Prepared::cancellable`]): nothing of it must be kept,
+    /// `carried` included, and the window is evaluated again later.
     pub fn evaluate(
         &mut self,
         window: &Window<'_>,
         carried: &mut Carried,
         history: &History,
         now_ms: i64,
-    ) -> Outcome {
+    ) -> Option<Outcome> {
         self.budget.start_window();
-        let mut outcome = match self.preprocess(window, carried, now_ms) {
+        let outcome = match self.preprocess(window, carried, now_ms) {
+            _ if self.cancelled() => None,
             Ok(batch) => self.evaluate_batch(&batch, window, carried, history, now_ms),
-            Err((failure, newly_quarantined)) => Outcome::failed(failure, newly_quarantined),
+            Err((failure, newly_quarantined)) => Some(Outcome::failed(failure, newly_quarantined)),
         };
-        outcome.output_dropped_bytes = self.budget.start_window();
-        outcome
+        let dropped = self.budget.start_window();
+        outcome.map(|outcome| Outcome {
+            output_dropped_bytes: dropped,
+            ..outcome
+        })
     }
 
     /// The window's features through the preprocessors, fitting them first if needed.
@@ -470,7 +491,8 @@ impl Prepared {
         Ok(batch)
     }
 
-    /// Drift tests, detectors, metrics and the policy on a preprocessed window.
+    /// Drift tests, detectors, metrics and the policy on a preprocessed window; `None` when
+    /// cancelled on the way.
     fn evaluate_batch(
         &mut self,
         batch: &Batch,
@@ -478,7 +500,7 @@ impl Prepared {
         carried: &mut Carried,
         history: &History,
         now_ms: i64,
-    ) -> Outcome {
+    ) -> Option<Outcome> {
         // Drift tests, columns in parallel.
         let quarantine: HashMap<String, i64> = self
             .tests
@@ -490,11 +512,14 @@ impl Prepared {
             })
             .collect();
         let reference = &self.fitted.as_ref().expect("preprocessed").reference;
-        let (budget, keep) = (&self.budget, self.keep_tests);
+        let (budget, keep, cancel) = (&self.budget, self.keep_tests, &*self.cancel);
         let columns: Vec<ColumnOutcome> = self
             .tests
             .par_iter_mut()
             .map(|test| {
+                if cancel.load(Ordering::Relaxed) {
+                    return ColumnOutcome::not_run(test);
+                }
                 let column = |batch: &Batch| {
                     batch
                         .columns
@@ -517,6 +542,9 @@ impl Prepared {
                 outcome
             })
             .collect();
+        if self.cancelled() {
+            return None;
+        }
         let mut per_plugin: BTreeMap<&str, Option<String>> = BTreeMap::new();
         for (test, column) in self.tests.iter().zip(&columns) {
             let entry = per_plugin
@@ -539,6 +567,9 @@ impl Prepared {
         }
 
         let detectors = self.run_detectors(window, carried, now_ms, &mut newly_quarantined);
+        if self.cancelled() {
+            return None;
+        }
         let metrics: Vec<vigil_runtime::Metric> = quality_metrics(window)
             .iter()
             .map(|m| vigil_runtime::Metric {
@@ -584,7 +615,7 @@ impl Prepared {
         {
             newly_quarantined.push(policy_ref.plugin.clone());
         }
-        Outcome {
+        Some(Outcome {
             preprocessing: None,
             columns,
             detectors,
@@ -592,7 +623,7 @@ impl Prepared {
             decision: decision.map(|d| (d.action, d.reason)),
             newly_quarantined,
             output_dropped_bytes: 0,
-        }
+        })
     }
 
     /// Feeds each detector the window; a detector whose failure starts a quarantine is added
@@ -606,6 +637,9 @@ impl Prepared {
     ) -> Vec<DetectorOutcome> {
         let mut out = Vec::new();
         for plan in &self.detectors {
+            if self.cancelled() {
+                break;
+            }
             let key = format!("{}/{}", plan.column, plan.plugin_ref.plugin);
             let before = carried.detectors.get(&key).cloned();
             let seen_before = carried.detector_seen.get(&key).copied().unwrap_or(0);
@@ -685,6 +719,25 @@ impl Prepared {
     }
 }
 
+impl ColumnOutcome {
+    /// A column whose test was not run (the evaluation is being abandoned).
+    fn not_run(test: &ColumnTest) -> ColumnOutcome {
+        ColumnOutcome {
+            name: test.feature.name.clone(),
+            kind: test.feature.kind,
+            test: test.plugin.info().name.clone(),
+            plugin: test.plugin_ref.plugin.clone(),
+            statistic: None,
+            p_value: None,
+            threshold: None,
+            drifted: None,
+            missing: 0,
+            failure: None,
+            duration_ms: 0.0,
+        }
+    }
+}
+
 fn run_test(
     test: &mut ColumnTest,
     budget: &Budget,
@@ -693,19 +746,7 @@ fn run_test(
     quarantined_until: Option<i64>,
 ) -> ColumnOutcome {
     let started = Instant::now();
-    let mut outcome = ColumnOutcome {
-        name: test.feature.name.clone(),
-        kind: test.feature.kind,
-        test: test.plugin.info().name.clone(),
-        plugin: test.plugin_ref.plugin.clone(),
-        statistic: None,
-        p_value: None,
-        threshold: None,
-        drifted: None,
-        missing: 0,
-        failure: None,
-        duration_ms: 0.0,
-    };
+    let mut outcome = ColumnOutcome::not_run(test);
     if let Some(until) = quarantined_until {
         outcome.failure = Some(PluginFailure::quarantined(&test.plugin_ref.plugin, until));
         return outcome;

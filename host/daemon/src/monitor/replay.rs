@@ -139,7 +139,9 @@ pub async fn replay(
             labels: &labels,
             task,
         };
-        let outcome = prepared.evaluate(&window, &mut carried, &history, now);
+        let outcome = prepared
+            .evaluate(&window, &mut carried, &history, now)
+            .expect("a replay is never cancelled");
         let value = comparable(
             &outcome.columns_json(),
             &outcome.metrics_json(),

@@ -142,6 +142,7 @@ pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
             "open_alerts": carried.open_alerts.keys().collect::<Vec<_>>(),
             "quarantined": quarantined,
             "stalled": stalls.get(&monitor.id),
+            "evaluating": state.monitoring.evaluating(monitor.id),
             "last_evaluation": last,
         }));
     }
