@@ -50,6 +50,10 @@ impl GroupWriter {
             while !writes.is_finished() {
                 every.tick().await;
                 if let Err(error) = checkpoints.checkpoint().await {
+                    // Closing the store closes the pool under this task: that is its end.
+                    if checkpoints.pool.is_closed() {
+                        break;
+                    }
                     tracing::warn!(%error, "WAL checkpoint failed; retrying");
                 }
             }
