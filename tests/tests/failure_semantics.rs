@@ -396,7 +396,8 @@ async fn a_preprocessor_failing_every_window_is_quarantined_and_the_monitor_move
 /// leaves it to be evaluated at the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_abandons_the_window_in_flight() {
-    let deadline = Duration::from_millis(1_000);
+    // Long enough that the window is surely still in flight when the stop comes.
+    let deadline = Duration::from_millis(3_000);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (daemon, dir, serving) = start_until(
         async {
@@ -405,7 +406,7 @@ async fn stopping_abandons_the_window_in_flight() {
         deadline.as_millis() as u64,
     )
     .await;
-    // Twelve columns of a second each: six seconds of work on two threads.
+    // Twelve columns that each sleep out the deadline.
     let sleeper = json!({"plugin": "hostile-wasi", "config": {"mode": "sleep"}});
     let columns: serde_json::Map<String, Value> = (0..12)
         .map(|i| (format!("f{i}"), sleeper.clone()))
@@ -471,4 +472,72 @@ async fn stopping_abandons_the_window_in_flight() {
         "nothing of the abandoned window is stored"
     );
     store.close().await;
+}
+
+/// A drift test that runs out of time on a column is not run on the rest of the window after
+/// a couple of such columns: a window of twelve columns that each would sleep out the
+/// deadline costs about one deadline per thread, not twelve (RELIABILITY P3), and every
+/// column is still recorded as failed by a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_column() {
+    let deadline_ms = 1_000;
+    let (daemon, _dir, _serving) = start_until(std::future::pending(), deadline_ms).await;
+    let sleeper = json!({"plugin": "hostile-wasi", "config": {"mode": "sleep"}});
+    let columns: serde_json::Map<String, Value> = (0..12)
+        .map(|i| (format!("f{i}"), sleeper.clone()))
+        .collect();
+    let features: Vec<Value> = (0..12)
+        .map(|i| json!({"name": format!("f{i}"), "type": "numeric"}))
+        .collect();
+    let mut table = String::from("id");
+    for i in 0..12 {
+        table.push_str(&format!(",f{i}"));
+    }
+    table.push('\n');
+    for row in 0..50 {
+        table.push_str(&format!("r{row}{}\n", ",1.5".repeat(12)));
+    }
+    daemon
+        .json("/v1/models", json!({"name": "slow", "task": "regression"}))
+        .await;
+    daemon
+        .json(
+            "/v1/monitors",
+            json!({"name": "slow", "model": "slow", "window": {"records": 50},
+                   "features": features, "pipeline": {"columns": columns},
+                   "reference_upload": {"content_type": "text/csv", "body": table}}),
+        )
+        .await;
+    daemon
+        .call(
+            Method::POST,
+            "/v1/models/slow/records",
+            Some(("text/csv", table.replace("\nr", "\nw").into_bytes())),
+        )
+        .await;
+    let page = daemon
+        .until("/v1/monitors/slow/evaluations", |p| {
+            !p["evaluations"].as_array().unwrap().is_empty()
+        })
+        .await;
+    let evaluation = &page["evaluations"][0];
+    let columns = evaluation["result"]["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), 12);
+    assert!(
+        columns.iter().all(|c| c["failure"]["kind"] == "timeout"),
+        "{evaluation}"
+    );
+    let skipped = columns
+        .iter()
+        .filter(|c| {
+            c["failure"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("not run")
+        })
+        .count();
+    assert!(skipped >= 8, "{skipped} columns skipped: {evaluation}");
+    let took =
+        evaluation["finished_at"].as_i64().unwrap() - evaluation["started_at"].as_i64().unwrap();
+    assert!(took < 3 * deadline_ms as i64, "the window took {took} ms");
 }

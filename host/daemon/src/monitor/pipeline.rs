@@ -18,8 +18,8 @@
 //! for [`instances_needed`] instances, so no monitor can take another's capacity.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -37,6 +37,8 @@ use crate::performance;
 
 /// Consecutive failing windows after which a plugin is quarantined.
 pub const QUARANTINE_AFTER: u32 = 5;
+/// Columns of one window a drift test may time out on before its other columns are skipped.
+const TIMEOUTS_PER_WINDOW: u32 = 2;
 const BACKOFF_START_MS: i64 = 1_000;
 const BACKOFF_CAP_MS: i64 = 600_000;
 
@@ -513,12 +515,37 @@ impl Prepared {
             .collect();
         let reference = &self.fitted.as_ref().expect("preprocessed").reference;
         let (budget, keep, cancel) = (&self.budget, self.keep_tests, &*self.cancel);
+        // A plugin that ran out of time on TIMEOUTS_PER_WINDOW columns is not run on the rest
+        // of this window: a plugin that always times out costs the window a few deadlines, not
+        // one per column, and other monitors do not wait behind it.
+        let timeouts: Mutex<HashMap<&str, u32>> = Mutex::default();
         let columns: Vec<ColumnOutcome> = self
             .tests
             .par_iter_mut()
             .map(|test| {
                 if cancel.load(Ordering::Relaxed) {
                     return ColumnOutcome::not_run(test);
+                }
+                let plugin = test.plugin_ref.plugin.clone();
+                let timed_out = |timeouts: &Mutex<HashMap<&str, u32>>| {
+                    timeouts
+                        .lock()
+                        .expect("timeouts lock")
+                        .get(plugin.as_str())
+                        .copied()
+                        .unwrap_or(0)
+                };
+                if timed_out(&timeouts) >= TIMEOUTS_PER_WINDOW {
+                    let mut outcome = ColumnOutcome::not_run(test);
+                    outcome.failure = Some(PluginFailure {
+                        kind: "timeout".into(),
+                        message: format!(
+                            "not run: plugin `{plugin}` ran out of time on \
+                             {TIMEOUTS_PER_WINDOW} columns of this window"
+                        ),
+                        plugin,
+                    });
+                    return outcome;
                 }
                 let column = |batch: &Batch| {
                     batch
@@ -538,6 +565,18 @@ impl Prepared {
                 );
                 if !keep {
                     test.session = None;
+                }
+                if outcome
+                    .failure
+                    .as_ref()
+                    .is_some_and(|f| f.kind == "timeout")
+                {
+                    let name = test.plugin_ref.plugin.as_str();
+                    *timeouts
+                        .lock()
+                        .expect("timeouts lock")
+                        .entry(name)
+                        .or_insert(0) += 1;
                 }
                 outcome
             })
