@@ -233,4 +233,14 @@ async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+    // An uploaded plugin can be deleted again; a standard one cannot.
+    for (plugin, status) in [("hostile-drift/0.1.0", 204), ("drift-ks/0.1.0", 409)] {
+        let response = http
+            .delete(format!("{url}/{plugin}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{plugin}");
+    }
 }

@@ -49,11 +49,11 @@ fn a_windows_log_output_is_capped_and_cannot_forge_lines() {
                 .unwrap()
         })
         .collect();
-    budget.start_window();
+    budget.take_dropped();
     for session in &mut sessions {
         session.evaluate(&numbers).expect("writing is not an error");
     }
-    let dropped = budget.start_window();
+    let dropped = budget.take_dropped();
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = log.lines().collect();

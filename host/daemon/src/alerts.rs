@@ -35,6 +35,20 @@ pub struct Alerter {
     client: reqwest::Client,
 }
 
+/// A failed request, with its causes (timed out, connection refused, …), without its URL,
+/// which reqwest's message would name whole.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(body);
@@ -100,13 +114,20 @@ impl Alerter {
             return Ok(());
         }
         let alerter = self.clone();
+        let monitor = event.monitor.clone();
         tokio::spawn(async move {
-            let mut report = Vec::new();
-            for (url, secret, body) in webhooks {
-                let outcome = alerter.deliver(&url, secret.as_deref(), body).await;
-                report.push(format!("{}: {outcome}", shown_url(&url)));
-            }
-            let report = report.join("; ");
+            // Each channel on its own: one that does not answer does not hold up the others.
+            let deliveries = webhooks.iter().map(|(url, secret, body)| {
+                let alerter = &alerter;
+                let monitor = &monitor;
+                async move {
+                    let outcome = alerter
+                        .deliver(monitor, id, url, secret.as_deref(), body)
+                        .await;
+                    format!("{}: {outcome}", shown_url(url))
+                }
+            });
+            let report = futures_util::future::join_all(deliveries).await.join("; ");
             if let Err(error) = alerter.store.set_alert_delivery(id, &report).await {
                 tracing::error!(%error, alert = id, "cannot record alert delivery");
             }
@@ -148,7 +169,14 @@ impl Alerter {
         Ok(pending.len())
     }
 
-    async fn deliver(&self, url: &str, secret: Option<&str>, body: Vec<u8>) -> String {
+    async fn deliver(
+        &self,
+        monitor: &str,
+        alert: i64,
+        url: &str,
+        secret: Option<&str>,
+        body: &[u8],
+    ) -> String {
         let mut wait = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -156,19 +184,25 @@ impl Alerter {
                 .client
                 .post(url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+                .body(body.to_vec());
             if let Some(secret) = secret {
-                request = request.header(SIGNATURE_HEADER, signature(secret, &body));
+                request = request.header(SIGNATURE_HEADER, signature(secret, body));
             }
             match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     return format!("delivered (attempt {attempt})");
                 }
                 Ok(response) => last = format!("HTTP {}", response.status()),
-                // reqwest's message names the whole URL.
-                Err(error) => last = error.without_url().to_string(),
+                Err(error) => last = describe(error),
             }
-            tracing::warn!(url = %shown_url(url), attempt, error = %last, "webhook delivery failed");
+            tracing::warn!(
+                monitor,
+                alert,
+                url = %shown_url(url),
+                attempt,
+                error = %last,
+                "webhook delivery failed"
+            );
             if attempt < ATTEMPTS {
                 tokio::time::sleep(wait).await;
                 wait *= 2;

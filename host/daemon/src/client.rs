@@ -22,8 +22,17 @@ impl Client {
         }
     }
 
-    pub fn from_config(config: &Config) -> Client {
-        Client::new(config.client_url(), config.token.clone())
+    /// The client of the daemon the configuration names (`VIGIL_URL`, else `listen`).
+    pub fn from_config(config: &Config) -> anyhow::Result<Client> {
+        let url = config.client_url();
+        match reqwest::Url::parse(&url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            _ => bail!(
+                "the daemon's address `{url}` (VIGIL_URL, or `url` in the config file) is not an \
+                 http(s) URL such as http://127.0.0.1:8080"
+            ),
+        }
+        Ok(Client::new(url, config.token.clone()))
     }
 
     /// Sends a request; a non-2xx answer becomes an error carrying the API's message.

@@ -37,6 +37,7 @@ pub async fn create_token(
     name: &str,
     create_database: bool,
 ) -> anyhow::Result<()> {
+    auth::check_token_name(name).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let url = &config.database_url;
     if let Some(path) = sqlite_path(url)
         && !path.exists()
@@ -193,14 +194,26 @@ pub async fn send_file(
 ) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let file_digest = hex::encode(Sha256::digest(&bytes));
-    let content_type = content_type_of(file);
-    if content_type == "application/json" {
-        bail!("send NDJSON (.ndjson) or CSV (.csv) files; JSON arrays are for the API");
-    }
-    let (header, records) = if content_type == "text/csv" {
-        csv_records(&bytes).with_context(|| format!("{} is not valid CSV", file.display()))?
+    let mut content_type = content_type_of(file);
+    // A JSON array is sent as NDJSON, a line per element.
+    let json_lines;
+    let bytes = if content_type == "application/json" {
+        let items: Vec<Value> = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a JSON array", file.display()))?;
+        json_lines = items
+            .iter()
+            .map(|item| format!("{item}\n"))
+            .collect::<String>()
+            .into_bytes();
+        content_type = "application/x-ndjson";
+        &json_lines
     } else {
-        (&bytes[..0], ndjson_records(&bytes))
+        &bytes
+    };
+    let (header, records) = if content_type == "text/csv" {
+        csv_records(bytes).with_context(|| format!("{} is not valid CSV", file.display()))?
+    } else {
+        (&bytes[..0], ndjson_records(bytes))
     };
     if records.is_empty() {
         bail!("{} holds no records", file.display());

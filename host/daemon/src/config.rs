@@ -9,6 +9,7 @@
 //! ingest_max_in_flight = 16
 //! ingest_max_in_flight_per_token = 4
 //! body_timeout_ms = 10000
+//! shutdown_grace_ms = 10000
 //! ingest_wait_ms = 2000
 //! ingest_rate_per_second = 200.0  # requests per API token; 0 turns the limit off
 //! ingest_rate_burst = 400.0
@@ -77,6 +78,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// A client that has not sent its request headers by then is disconnected (slow loris).
     pub header_read_timeout_ms: u64,
+    /// On SIGTERM, how long requests in flight may take to finish before their connections
+    /// are closed.
+    pub shutdown_grace_ms: u64,
     /// How often the monitoring loop looks for closed windows (ingestion also wakes it).
     pub tick_ms: u64,
     /// The API token the CLI client sends (also `VIGIL_TOKEN`).
@@ -115,6 +119,7 @@ impl Default for Config {
             max_features_per_monitor: 500,
             request_timeout_secs: 30,
             header_read_timeout_ms: 10_000,
+            shutdown_grace_ms: 10_000,
             tick_ms: 250,
             token: None,
             url: None,

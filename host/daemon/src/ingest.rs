@@ -362,6 +362,16 @@ impl<'s> BatchBuilder<'s> {
         if self.schema.is_some() {
             return Err(error(row, name, "not a feature of this model's monitors"));
         }
+        // A model without monitors takes any features, within the bounds a monitor's have.
+        crate::monitor::spec::check_feature_name(name)
+            .map_err(|message| error(row, name, message))?;
+        if self.features.len() >= MAX_FEATURES {
+            return Err(error(
+                row,
+                name,
+                format!("a record has at most {MAX_FEATURES} features"),
+            ));
+        }
         let mut column = Builder::new(FeatureKind::Numeric, self.rows + 1);
         for _ in 0..self.rows {
             column.push_missing();
@@ -540,6 +550,9 @@ impl<'s> BatchBuilder<'s> {
             Some(Scalar::Text(text)) => parse_time(&text).ok_or_else(bad_time)?,
             Some(_) => return Err(bad_time()),
         };
+        if version.is_some_and(|v| v.len() > 256) {
+            return Err(error(row, "model_version", "at most 256 bytes"));
+        }
         self.ids.push(id);
         self.timestamps.push(timestamp);
         self.versions
@@ -745,6 +758,10 @@ impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
     }
 }
 
+/// Most features a request may name when the model has no monitor to say which (RELIABILITY
+/// U9).
+const MAX_FEATURES: usize = 1024;
+
 /// The last second of the year 9999, the latest time RFC 3339 can write.
 const MAX_UNIX_SECONDS: f64 = 253_402_300_799.0;
 
@@ -845,6 +862,26 @@ fn is_missing(cell: &str) -> bool {
     matches!(cell, "" | "NA" | "NaN" | "nan" | "null")
 }
 
+/// What is wrong with a CSV input, as a sentence (the `csv` crate's own message repeats the
+/// record and byte positions in its own terms).
+fn csv_message(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "invalid CSV: line {} has {len} fields where the header has {expected_len}",
+            pos.as_ref().map_or(0, |p| p.line())
+        ),
+        csv::ErrorKind::Utf8 { pos, .. } => format!(
+            "invalid CSV: line {} is not UTF-8",
+            pos.as_ref().map_or(0, |p| p.line())
+        ),
+        _ => format!("invalid CSV: {error}"),
+    }
+}
+
 /// Refuses CSV whose quotes the `csv` crate would read past the row they belong to.
 fn check_quotes(body: &[u8]) -> Result<(), RecordError> {
     crate::csv_quotes::check(body).map_err(|error| RecordError {
@@ -866,7 +903,7 @@ fn parse_csv_records(
         .map_err(|e| RecordError {
             row: None,
             field: None,
-            message: format!("invalid CSV header: {e}"),
+            message: format!("the header: {}", csv_message(&e)),
         })?
         .clone();
     let mut record = csv::StringRecord::new();
@@ -879,7 +916,7 @@ fn parse_csv_records(
                 return Err(RecordError {
                     row: Some(row + 1),
                     field: None,
-                    message: format!("invalid CSV: {e}"),
+                    message: csv_message(&e),
                 });
             }
         }
@@ -955,11 +992,27 @@ pub fn parse_labels(
             Scalar::Number(n) if n.fract() == 0.0 && n.is_finite() => number_text(n),
             _ => return Err(error(row, "id", "expected a record id")),
         };
-        let label = match label {
-            Scalar::Number(n) if n.is_finite() => LabelValue::Number(n),
-            Scalar::Text(t) => LabelValue::Text(t.into_owned()),
-            Scalar::Bool(b) => LabelValue::Text(b.to_string()),
-            _ => return Err(error(row, "label", "expected a finite number or a string")),
+        let label = match (label, task) {
+            (Scalar::Number(n), _) if n.is_finite() => LabelValue::Number(n),
+            (_, Task::Regression) => {
+                return Err(error(
+                    row,
+                    "label",
+                    "a regression model's label is a finite number",
+                ));
+            }
+            (Scalar::Text(t), _) if !t.is_empty() && t.len() <= 256 => {
+                LabelValue::Text(t.into_owned())
+            }
+            (Scalar::Bool(b), _) => LabelValue::Text(b.to_string()),
+            _ => {
+                return Err(error(
+                    row,
+                    "label",
+                    "a classifier's label is a class: a string of 1 to 256 bytes, a number or a \
+                     boolean",
+                ));
+            }
         };
         labels.push((id, label));
         Ok(())
@@ -991,16 +1044,17 @@ pub fn parse_labels(
             let headers = reader.headers().map_err(|e| RecordError {
                 row: None,
                 field: None,
-                message: format!("invalid CSV header: {e}"),
+                message: format!("the header: {}", csv_message(&e)),
             })?;
-            let (Some(id_at), Some(label_at)) = (
+            let (Some(id_at), Some(label_at), 2) = (
                 headers.iter().position(|h| h == "id"),
                 headers.iter().position(|h| h == "label"),
+                headers.len(),
             ) else {
                 return Err(RecordError {
                     row: None,
                     field: None,
-                    message: "labels CSV needs the columns `id` and `label`".into(),
+                    message: "labels CSV has exactly the columns `id` and `label`".into(),
                 });
             };
             for (i, record) in reader.records().enumerate() {
@@ -1011,7 +1065,7 @@ pub fn parse_labels(
                 let record = record.map_err(|e| RecordError {
                     row: Some(row),
                     field: None,
-                    message: format!("invalid CSV: {e}"),
+                    message: csv_message(&e),
                 })?;
                 let text = |at: usize| record.get(at).unwrap_or("");
                 let label = match (task, text(label_at).parse::<f64>()) {

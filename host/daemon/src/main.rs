@@ -106,11 +106,15 @@ struct Output {
 enum TokenCommand {
     /// Create a token; it is printed once, as the last line of stdout.
     Create {
+        /// What the token may do: `read` (reads), `ingest` (sends records and labels),
+        /// `write` (also manages plugins, models and monitors) or `admin` (also tokens).
         #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
         role: server::auth::Role,
         /// A name to remember it by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// The daemon's TOML config file, for its `database_url` (default: `$VIGIL_CONFIG`,
+        /// else `vigil.toml` if present, else `VIGIL_DATABASE_URL` or `sqlite://vigil.db`).
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Create the SQLite database if it does not exist (to set up a daemon before its
@@ -125,10 +129,12 @@ enum TokenCommand {
 enum ModelCommand {
     /// Register a model.
     Create {
+        /// The model's name: letters, digits, `-`, `_` or `.`, starting with a letter or digit.
         name: String,
-        /// `classification` or `regression`.
+        /// `classification` (predictions are classes) or `regression` (numbers).
         #[arg(long)]
         task: String,
+        /// What the model is, for people (at most 4096 bytes).
         #[arg(long, default_value = "")]
         description: String,
     },
@@ -138,9 +144,19 @@ enum ModelCommand {
         output: Output,
     },
     /// Register a version of a model.
-    Version { model: String, version: String },
+    Version {
+        /// The model's name.
+        model: String,
+        /// The version's name (e.g. `v2` or `2026-12-01`).
+        version: String,
+    },
     /// Record which version serves the model.
-    Serve { model: String, version: String },
+    Serve {
+        /// The model's name.
+        model: String,
+        /// A registered version.
+        version: String,
+    },
 }
 
 /// Where the monitor format is documented, for `--help`.
@@ -164,16 +180,27 @@ enum MonitorCommand {
         file: PathBuf,
     },
     /// Delete a monitor, its evaluations and alerts.
-    Delete { name: String },
+    Delete {
+        /// The monitor's name.
+        name: String,
+    },
     /// Replace a monitor's reference with the rows of a CSV or NDJSON file.
-    Reference { name: String, file: PathBuf },
+    Reference {
+        /// The monitor's name.
+        name: String,
+        /// The rows (`.csv`, `.ndjson`, or `.json` for a JSON array).
+        file: PathBuf,
+    },
     /// List monitors.
     List {
         #[command(flatten)]
         output: Output,
     },
     /// Show a monitor and its latest evaluations.
-    Show { name: String },
+    Show {
+        /// The monitor's name.
+        name: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -241,6 +268,7 @@ enum PluginCommand {
     Standard,
     /// Upload components to the daemon.
     Push {
+        /// Component files (`*.wasm`, as `vigil plugin build` makes them).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -294,7 +322,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             .build()
             .context("cannot start the async runtime")
     };
-    let client = || config::Config::load(None).map(|c| client::Client::from_config(&c));
+    let client = || config::Config::load(None).and_then(|c| client::Client::from_config(&c));
     match command {
         Command::Serve { config } => {
             let config = config::Config::load(config.as_deref())?;

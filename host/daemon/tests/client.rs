@@ -119,14 +119,18 @@ fn the_cli_drives_the_daemon() {
     let listed: serde_json::Value =
         serde_json::from_str(&env.vigil(&["plugin", "list", "--json"])).unwrap();
     assert_eq!(listed["plugins"].as_array().unwrap().len(), 6, "{listed}");
-    env.vigil(&["plugin", "delete", "drift-psi@0.1.0"]);
-    assert!(!env.vigil(&["plugin", "list"]).contains("drift-psi"));
     // Errors are sentences: what was refused, and why.
     let error = env.vigil_fails(&["plugin", "delete", "drift-psi@0.1.0"]);
     assert_eq!(
         error.trim(),
-        "vigil: the daemon refused DELETE /v1/plugins/drift-psi/0.1.0 (404 Not Found): \
-         no plugin drift-psi@0.1.0"
+        "vigil: the daemon refused DELETE /v1/plugins/drift-psi/0.1.0 (409 Conflict): \
+         drift-psi is a standard plugin that comes with Vigil; it stays"
+    );
+    let error = env.vigil_fails(&["plugin", "delete", "nosuch@1.0.0"]);
+    assert_eq!(
+        error.trim(),
+        "vigil: the daemon refused DELETE /v1/plugins/nosuch/1.0.0 (404 Not Found): \
+         no plugin nosuch@1.0.0"
     );
 
     env.vigil(&["model", "create", "shop", "--task", "classification"]);

@@ -468,3 +468,37 @@ async fn monitor_specs_are_checked_when_stored() {
     assert!(body.to_string().contains("frozen") || body.to_string().contains("records 0..5"));
     daemon.stop().await;
 }
+
+/// On SIGTERM, requests in flight get `shutdown_grace_ms`, no more: a client that keeps a
+/// request open (here a body it never finishes) cannot hold the daemon up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_cannot_hold_up_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start_with(&sqlite_database(&dir), |c| {
+        c.body_timeout_ms = 60_000;
+        c.shutdown_grace_ms = 500;
+    })
+    .await;
+    daemon.create_model("m", "regression").await;
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/models/m/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: text/csv\r\nContent-Length: 100\r\n\r\nid,x\n",
+        daemon.admin
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // A request on a connection opened after it is answered: by then the daemon has
+    // accepted the stalled one.
+    let (status, _) = daemon.admin(Method::GET, "/v1/models", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    daemon.stop().await;
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "stopping took {took:?}"
+    );
+    drop(stalled);
+}

@@ -281,15 +281,19 @@ proptest! {
         let parsed = parse_labels(&json_body, Format::Json, Task::Classification, 100).unwrap();
         prop_assert_eq!(&parsed, &labels);
         let ndjson: String = objects.iter().map(|o| format!("{o}\n")).collect();
-        let parsed = parse_labels(ndjson.as_bytes(), Format::Ndjson, Task::Regression, 100).unwrap();
+        let parsed = parse_labels(ndjson.as_bytes(), Format::Ndjson, Task::Classification, 100).unwrap();
         prop_assert_eq!(&parsed, &labels);
+        // A regression model takes number labels only.
+        let numbers = labels.iter().all(|(_, l)| matches!(l, LabelValue::Number(_)));
+        let parsed = parse_labels(ndjson.as_bytes(), Format::Ndjson, Task::Regression, 100);
+        prop_assert_eq!(parsed.is_ok(), numbers);
         // In CSV a classifier's labels are text as written.
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(["id", "label"]).unwrap();
         let mut as_text = Vec::new();
         for (id, label) in &labels {
             let cell = match label {
-                LabelValue::Number(n) => n.to_string(),
+                LabelValue::Number(n) => format!("{n:e}"),
                 LabelValue::Text(t) => t.clone(),
             };
             writer.write_record([id.as_str(), cell.as_str()]).unwrap();

@@ -7,14 +7,16 @@
 //! ([`Runtime::shared`]), used for uploads, replays and one-shot commands. So the pool can
 //! never fill up under a budget that stayed within its reservation.
 //!
-//! A budget also caps what its plugins may write to the log per window (see
-//! [`Budget::start_window`]): log records and captured stdout/stderr together.
+//! A budget also caps what its plugins may write to the log per window, and per second however
+//! short the windows (see [`Budget::start_window`]): log records and captured stdout/stderr
+//! together.
 //!
 //! [`RuntimeConfig::pooled_instances`]: crate::RuntimeConfig::pooled_instances
 //! [`Runtime::shared`]: crate::Runtime::shared
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
@@ -49,7 +51,12 @@ struct Inner {
     output_per_window: usize,
     output_left: AtomicUsize,
     output_dropped: AtomicU64,
+    /// When the allowance was last renewed.
+    output_renewed: Mutex<Instant>,
 }
+
+/// The allowance is renewed at most this often, so that many short windows do not multiply it.
+const OUTPUT_RENEWAL: Duration = Duration::from_secs(1);
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -84,6 +91,7 @@ impl Budget {
                 output_per_window,
                 output_left: AtomicUsize::new(output_per_window),
                 output_dropped: AtomicU64::new(0),
+                output_renewed: Mutex::new(Instant::now()),
             }),
         })
     }
@@ -103,14 +111,31 @@ impl Budget {
         self.inner.in_use.load(Ordering::Relaxed)
     }
 
-    /// Starts a new window of log output: the cap applies afresh. Returns how many bytes the
-    /// plugins wrote over the cap in the window that ended (and were dropped).
-    pub fn start_window(&self) -> u64 {
+    /// Starts a new window of log output: the allowance is renewed, unless it was less than a
+    /// second ago (so a monitor with many tiny windows writes no more than one allowance a
+    /// second).
+    pub fn start_window(&self) {
         let inner = &self.inner;
-        inner
-            .output_left
-            .store(inner.output_per_window, Ordering::Relaxed);
-        inner.output_dropped.swap(0, Ordering::Relaxed)
+        let mut renewed = inner.output_renewed.lock().expect("renewal lock");
+        if renewed.elapsed() >= OUTPUT_RENEWAL {
+            *renewed = Instant::now();
+            inner
+                .output_left
+                .store(inner.output_per_window, Ordering::Relaxed);
+        }
+    }
+
+    /// How many bytes the plugins wrote over the allowance since the last call (and were
+    /// dropped).
+    pub fn take_dropped(&self) -> u64 {
+        self.inner.output_dropped.swap(0, Ordering::Relaxed)
+    }
+
+    /// Counts output dropped by another cap (log records past the per-call limit).
+    pub(crate) fn drop_output(&self, bytes: usize) {
+        self.inner
+            .output_dropped
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Takes a slot for a new instance.
@@ -204,15 +229,20 @@ mod tests {
     }
 
     #[test]
-    fn output_is_capped_per_window() {
+    fn output_is_capped_per_window_and_per_second() {
         let pool = Pool::new(1);
         let budget = Budget::reserve(&pool, "m", 0, Some(100)).unwrap();
         assert_eq!(budget.take_output(60), 60);
         assert_eq!(budget.take_output(60), 40);
         assert_eq!(budget.take_output(10), 0);
-        assert_eq!(budget.start_window(), 30);
+        assert_eq!(budget.take_dropped(), 30);
+        assert_eq!(budget.take_dropped(), 0);
+        // A window less than a second after the last renewal gets no new allowance.
+        budget.start_window();
+        assert_eq!(budget.take_output(10), 0);
+        *budget.inner.output_renewed.lock().unwrap() -= OUTPUT_RENEWAL;
+        budget.start_window();
         assert_eq!(budget.take_output(100), 100);
-        assert_eq!(budget.start_window(), 0);
         let uncapped = Budget::reserve(&pool, "shared", 0, None).unwrap();
         assert_eq!(uncapped.take_output(usize::MAX / 2), usize::MAX / 2);
     }

@@ -89,9 +89,12 @@ fn classify(
                 None => trap.to_string(),
             },
         },
+        // A host import refused the call (a random request over its cap, say): its reason
+        // first, then the context (wasm backtrace) it came through.
         None => Error::Trap {
             plugin,
-            message: crate::host::truncate(&format!("{error:#}"), 2048).to_string(),
+            message: crate::host::truncate(&format!("{}; in {error}", error.root_cause()), 2048)
+                .to_string(),
         },
     }
 }

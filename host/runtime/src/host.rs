@@ -87,14 +87,14 @@ impl StoreData {
         let kept = self.slot.budget().take_output(out.len());
         if kept > 0 || out_dropped > 0 {
             let text = one_line(truncate(out, kept));
-            tracing::info!(plugin, dropped_bytes = out_dropped, stdout = %text, "plugin stdout");
+            tracing::info!(plugin, owner = self.slot.budget().owner(), dropped_bytes = out_dropped, stdout = %text, "plugin stdout");
         }
         let (err, err_dropped) = self.stderr.take();
         let trimmed = err.trim_end();
         let kept = self.slot.budget().take_output(trimmed.len());
         if kept > 0 || err_dropped > 0 {
             let text = one_line(truncate(trimmed, kept));
-            tracing::warn!(plugin, dropped_bytes = err_dropped, stderr = %text, "plugin stderr");
+            tracing::warn!(plugin, owner = self.slot.budget().owner(), dropped_bytes = err_dropped, stderr = %text, "plugin stderr");
         }
         err
     }
@@ -120,19 +120,25 @@ impl Host for StoreData {
             self.panic = Some(truncate(&message, 1024).to_string());
         }
         let message = truncate(&message, self.log_message_bytes);
-        if self.log_budget == 0 || self.slot.budget().take_output(message.len()) < message.len() {
+        if self.log_budget == 0 {
+            self.log_dropped += 1;
+            self.slot.budget().drop_output(message.len());
+            return;
+        }
+        if self.slot.budget().take_output(message.len()) < message.len() {
             self.log_dropped += 1;
             return;
         }
         self.log_budget -= 1;
         let message = one_line(message);
         let plugin = &*self.plugin;
+        let owner = self.slot.budget().owner();
         match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
+            Level::Trace => tracing::trace!(plugin, owner, "{message}"),
+            Level::Debug => tracing::debug!(plugin, owner, "{message}"),
+            Level::Info => tracing::info!(plugin, owner, "{message}"),
+            Level::Warn => tracing::warn!(plugin, owner, "{message}"),
+            Level::Error => tracing::error!(plugin, owner, "{message}"),
         }
     }
 }

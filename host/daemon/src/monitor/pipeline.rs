@@ -410,7 +410,7 @@ impl Prepared {
             Ok(batch) => self.evaluate_batch(&batch, window, carried, history, now_ms),
             Err((failure, newly_quarantined)) => Some(Outcome::failed(failure, newly_quarantined)),
         };
-        let dropped = self.budget.start_window();
+        let dropped = self.budget.take_dropped();
         outcome.map(|outcome| Outcome {
             output_dropped_bytes: dropped,
             ..outcome

@@ -194,6 +194,8 @@ fn default_clear_after() -> u32 {
 /// Longest window and cooldown, in seconds (ten years): beyond, millisecond arithmetic on them
 /// would overflow, and no monitor means it.
 pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+/// Largest plugin configuration, as JSON.
+pub const MAX_CONFIG_BYTES: usize = 16 << 10;
 /// Most records in a window (as in an uploaded reference): a window is read whole, and each of
 /// its columns must fit in a plugin's memory.
 pub const MAX_WINDOW_RECORDS: u64 = 1_000_000;
@@ -222,15 +224,24 @@ pub enum Channel {
     },
 }
 
-/// What the API shows of a webhook URL: its origin, and `/…` for the rest when there is more.
-/// The rest can be a credential: a Slack incoming webhook's path is its secret.
+/// What the API shows of a webhook URL: its origin, then `/…` and a short fingerprint of the
+/// whole URL when there is more to it. The rest can be a credential (a Slack incoming
+/// webhook's path is its secret); the fingerprint tells two URLs of one origin apart, so that
+/// a spec sent back as shown keeps each channel's own URL (see
+/// [`MonitorSpec::restore_credentials`]).
 pub fn shown_url(url: &str) -> String {
+    use sha2::Digest as _;
+    let fingerprint = &hex::encode(sha2::Sha256::digest(url.as_bytes()))[..8];
     match reqwest::Url::parse(url) {
-        Ok(parsed) if parsed.path() == "/" && parsed.query().is_none() => {
-            format!("{}/", parsed.origin().ascii_serialization())
+        Ok(parsed) => {
+            let origin = parsed.origin().ascii_serialization();
+            if url == format!("{origin}/") {
+                url.to_string()
+            } else {
+                format!("{origin}/…{fingerprint}")
+            }
         }
-        Ok(parsed) => format!("{}/…", parsed.origin().ascii_serialization()),
-        Err(_) => "…".into(),
+        Err(_) => format!("…{fingerprint}"),
     }
 }
 
@@ -344,15 +355,24 @@ impl MonitorSpec {
             }
         }
         for (i, channel) in self.alerts.channels.iter().enumerate() {
-            if let Channel::Webhook { url, .. } = channel
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                return Err(format!("alerts.channels[{i}].url: expected an http(s) URL"));
+            if let Channel::Webhook { url, .. } = channel {
+                let http = reqwest::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                // A URL as the API shows it (`ORIGIN/…fingerprint`) is put back later.
+                if !http && !url.contains('…') {
+                    return Err(format!("alerts.channels[{i}].url: expected an http(s) URL"));
+                }
             }
         }
         for (field, plugin) in self.plugin_refs() {
             if !plugin.config.is_object() {
                 return Err(format!("{field}.config: expected a JSON object"));
+            }
+            // Stored with every evaluation: a configuration is settings, not data.
+            if plugin.config.to_string().len() > MAX_CONFIG_BYTES {
+                return Err(format!(
+                    "{field}.config: at most {MAX_CONFIG_BYTES} bytes of JSON"
+                ));
             }
         }
         Ok(())
@@ -437,6 +457,8 @@ impl MonitorSpec {
                     .collect()
             })
             .unwrap_or_default();
+        // Each stored webhook stands for at most one channel sent back.
+        let mut taken = vec![false; stored_webhooks.len()];
         for (i, channel) in self.alerts.channels.iter_mut().enumerate() {
             let Channel::Webhook {
                 url,
@@ -449,25 +471,35 @@ impl MonitorSpec {
             };
             // Only ever shown, never taken: what counts is whether a secret is stored.
             *signed = false;
-            if url.ends_with('…') {
-                let Some((full, _)) = stored_webhooks.iter().find(|(s, _)| shown_url(s) == *url)
-                else {
+            let shown = url.contains('…');
+            let stored = (0..stored_webhooks.len()).find(|&j| {
+                !taken[j]
+                    && if shown {
+                        shown_url(stored_webhooks[j].0) == *url
+                    } else {
+                        stored_webhooks[j].0 == url
+                    }
+            });
+            match stored {
+                Some(j) => {
+                    taken[j] = true;
+                    if shown {
+                        *url = stored_webhooks[j].0.clone();
+                    }
+                    if secret.is_none() {
+                        *secret = stored_webhooks[j].1.clone();
+                    }
+                }
+                None if shown => {
                     return Err(format!(
                         "alerts.channels[{i}].url: `{url}` stands for a URL the API does not \
                          show, and this monitor has none like it; give the whole URL"
                     ));
-                };
-                *url = (*full).clone();
-            }
-            match secret {
-                Some(s) if s.is_empty() => *secret = None,
-                Some(_) => {}
-                None => {
-                    *secret = stored_webhooks
-                        .iter()
-                        .find(|(s, _)| *s == url)
-                        .and_then(|(_, secret)| (*secret).clone());
                 }
+                None => {}
+            }
+            if secret.as_deref() == Some("") {
+                *secret = None;
             }
         }
         Ok(())
@@ -527,6 +559,13 @@ fn valid_name(field: &str, name: &str) -> Result<(), String> {
             "{field}: `{name}` must be 1 to 128 letters, digits, `-`, `_` or `.`"
         ))
     }
+}
+
+/// Checks a feature's name (as a monitor's features are named).
+pub fn check_feature_name(name: &str) -> Result<(), String> {
+    valid_name("name", name)
+        .map(|_| ())
+        .map_err(|_| "a feature's name is 1 to 128 letters, digits, `-`, `_` or `.`".to_string())
 }
 
 /// Checks a model, version or monitor name, which appears in URLs: it also starts with a
@@ -605,19 +644,22 @@ mod tests {
     #[test]
     fn only_a_webhooks_origin_is_shown_and_it_maps_back() {
         let slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET?x=1";
-        assert_eq!(shown_url(slack), "https://hooks.slack.com/…");
-        assert_eq!(
-            shown_url("http://user:pw@127.0.0.1:9/p"),
-            "http://127.0.0.1:9/…"
-        );
+        let shown = shown_url(slack);
+        assert!(shown.starts_with("https://hooks.slack.com/…"), "{shown}");
+        assert_eq!(shown.len(), "https://hooks.slack.com/…".len() + 8);
+        assert_ne!(shown_url("https://hooks.slack.com/other"), shown);
+        assert!(shown_url("http://user:pw@127.0.0.1:9/").starts_with("http://127.0.0.1:9/…"));
+        assert!(shown_url("http://host:9/#fragment").starts_with("http://host:9/…"));
         assert_eq!(shown_url("http://host:9/"), "http://host:9/");
-        assert_eq!(shown_url("not a url"), "…");
+        assert!(shown_url("not a url").starts_with('…'));
 
         let mut stored: MonitorSpec = serde_json::from_value(serde_json::json!({
             "name": "m", "model": "churn", "window": {"records": 100},
             "features": [{"name": "age", "type": "numeric"}],
             "alerts": {"channels": [
                 {"type": "webhook", "url": slack, "secret": "s", "format": "slack"},
+                {"type": "webhook", "url": "https://hooks.slack.com/services/B", "secret": "b"},
+                {"type": "webhook", "url": "http://user@other.example/"},
                 {"type": "webhook", "url": "https://other.example/hook"},
             ]},
         }))
@@ -630,7 +672,7 @@ mod tests {
         back.restore_credentials(Some(&stored)).unwrap();
         assert_eq!(back.alerts.channels, stored.alerts.channels);
         // A shown URL that stands for nothing stored is refused.
-        shown["alerts"]["channels"][1]["url"] = "https://elsewhere.example/…".into();
+        shown["alerts"]["channels"][1]["url"] = "https://elsewhere.example/…0123abcd".into();
         let mut lost: MonitorSpec = serde_json::from_value(shown).unwrap();
         let error = lost.restore_credentials(Some(&stored)).unwrap_err();
         assert!(error.starts_with("alerts.channels[1].url"), "{error}");

@@ -107,6 +107,15 @@ pub fn generate_token() -> NewToken {
     }
 }
 
+/// A token's name is for people reading lists and logs: 1 to 64 characters, none of them a
+/// control character (a line break or an escape sequence would forge or garble output).
+pub fn check_token_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err("name: 1 to 64 characters, without control characters".into());
+    }
+    Ok(())
+}
+
 /// Creates and stores a token with `role`; returns the text to give its owner.
 pub async fn create_token(
     store: &vigil_store::Store,
@@ -185,7 +194,15 @@ pub async fn authorize(
         return ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "forbidden",
-            format!("a `{}` token cannot do this", role.as_str()),
+            format!(
+                "{} `{}` token cannot do this",
+                if role == Role::Admin || role == Role::Ingest {
+                    "an"
+                } else {
+                    "a"
+                },
+                role.as_str()
+            ),
         )
         .into_response();
     }

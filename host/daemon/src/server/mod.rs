@@ -44,7 +44,13 @@ pub struct AppState {
     /// Ingestion requests in flight per token (see `Config::ingest_max_in_flight_per_token`).
     pub ingest_by_token: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Replays running at once: each runs plugins in the shared instance budget, which plugin
+    /// uploads need too.
+    pub replays: Arc<tokio::sync::Semaphore>,
 }
+
+/// Replays that may run at once (see [`AppState::replays`]).
+pub const REPLAYS_AT_ONCE: usize = 2;
 
 impl AppState {
     pub fn new(store: Store, runtime: Runtime, config: Config) -> AppState {
@@ -62,6 +68,7 @@ impl AppState {
             store,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
             ingest_by_token: Arc::default(),
+            replays: Arc::new(tokio::sync::Semaphore::new(REPLAYS_AT_ONCE)),
             rate_limits: Arc::new(rate_limit::RateLimits::new(
                 rate_limit::Rate {
                     per_second: config.ingest_rate_per_second,
@@ -240,6 +247,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::map_response(error::json_errors))
         .with_state(state)
 }
 
@@ -279,6 +287,7 @@ pub async fn serve(
     let monitoring = state.monitoring.clone();
     let loop_task = tokio::spawn(monitoring.clone().run());
     let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
+    let shutdown_grace_ms = state.config.shutdown_grace_ms;
     let app = router(state);
     let (closing, closed) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
@@ -316,8 +325,22 @@ pub async fn serve(
     }
     drop(listener);
     closing.send_replace(true);
-    while connections.join_next().await.is_some() {}
+    // The evaluation in flight is abandoned after its current plugin call, meanwhile.
     monitoring.stop();
+    // Requests in flight get a grace period; a client that stops reading its answer cannot
+    // hold the daemon after it.
+    let grace = Duration::from_millis(shutdown_grace_ms);
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "closing the connections still open after the shutdown grace period"
+        );
+        connections.abort_all();
+    }
     loop_task.await?;
     Ok(())
 }

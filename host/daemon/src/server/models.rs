@@ -48,6 +48,9 @@ pub async fn create(State(state): State<AppState>, request: Request) -> ApiResul
     let body = read_body(&state, request, 1 << 20).await?;
     let new: NewModel = parse_json(&body)?;
     check_name("name", &new.name).map_err(ApiError::invalid)?;
+    if new.description.len() > 4096 {
+        return Err(ApiError::invalid("description: at most 4096 bytes"));
+    }
     if Task::parse(&new.task).is_none() {
         return Err(ApiError::invalid(
             "task: expected `classification` or `regression`",

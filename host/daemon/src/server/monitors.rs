@@ -357,7 +357,9 @@ pub async fn create(State(state): State<AppState>, request: Request) -> ApiResul
         .await?;
     state.monitoring.wake();
     let mut view = view(&state, &monitor).await?;
-    view["reference_rows"] = reference.map(|(_, rows)| rows).into();
+    if let Some((_, rows)) = reference {
+        view["reference_rows"] = rows.into();
+    }
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -417,7 +419,9 @@ pub async fn update(
     state.monitoring.invalidate(monitor.id);
     state.monitoring.wake();
     let mut view = view(&state, &updated).await?;
-    view["reference_rows"] = reference.map(|(_, rows)| rows).into();
+    if let Some((_, rows)) = reference {
+        view["reference_rows"] = rows.into();
+    }
     Ok(Json(view).into_response())
 }
 

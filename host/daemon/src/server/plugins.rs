@@ -147,6 +147,11 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    if crate::plugins::standard_plugin(&name).is_some() {
+        return Err(ApiError::conflict(format!(
+            "{name} is a standard plugin that comes with Vigil; it stays"
+        )));
+    }
     if state.store.delete_plugin(&name, &version).await? {
         state.plugins.forget(&format!("{name}@{version}"));
         Ok(StatusCode::NO_CONTENT.into_response())

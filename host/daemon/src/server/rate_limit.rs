@@ -53,12 +53,12 @@ impl RateLimits {
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!(
-                    "this token's rate limit for {} is reached; retry in {:.1} s",
+                    "this token's rate limit for {} is reached; retry in {} ms",
                     match class {
                         Class::Ingest => "ingestion",
                         Class::Upload => "plugin uploads",
                     },
-                    wait.as_secs_f64()
+                    wait.as_millis().max(1)
                 ),
             )
             .retry_after(wait)

@@ -99,6 +99,18 @@ pub async fn replay(
         .evaluation(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
+    let Ok(_running) = state.replays.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            format!(
+                "the daemon runs {} replays at a time, and they are all running; retry when \
+                 one has finished",
+                super::REPLAYS_AT_ONCE
+            ),
+        )
+        .retry_after(std::time::Duration::from_secs(5)));
+    };
     let report =
         crate::monitor::replay::replay(&state.store, &state.plugins, &evaluation, &wanted.plugins)
             .await
@@ -182,6 +194,7 @@ struct NewToken {
 pub async fn create_token(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let body = read_body(&state, request, 1 << 16).await?;
     let wanted: NewToken = parse_json(&body)?;
+    crate::server::auth::check_token_name(&wanted.name).map_err(ApiError::invalid)?;
     let role: Role = wanted
         .role
         .parse()
