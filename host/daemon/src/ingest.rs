@@ -19,52 +19,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use vigil_store::{Column, ColumnData, LabelValue, MISSING_CODE, RecordBatch};
 
-use crate::monitor::spec::FeatureKind;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Ndjson,
-    Csv,
-}
-
-impl Format {
-    /// The format a `Content-Type` names; `None` for anything else.
-    pub fn from_content_type(content_type: &str) -> Option<Format> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "application/json" => Some(Format::Json),
-            "application/x-ndjson"
-            | "application/ndjson"
-            | "application/jsonl"
-            | "application/x-jsonlines" => Some(Format::Ndjson),
-            "text/csv" => Some(Format::Csv),
-            _ => None,
-        }
-    }
-}
-
-/// Whether predictions are classes or values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Task {
-    Classification,
-    Regression,
-}
-
-impl Task {
-    pub fn parse(text: &str) -> Option<Task> {
-        match text {
-            "classification" => Some(Task::Classification),
-            "regression" => Some(Task::Regression),
-            _ => None,
-        }
-    }
-}
+use crate::vocab::{FeatureKind, is_missing, number_text};
+use crate::vocab::{Format, Task};
 
 /// Why a request was refused: the row and field, when one is to blame.
 #[derive(Debug, PartialEq)]
@@ -293,15 +249,6 @@ impl Builder {
     }
 }
 
-/// Numbers as class names and categories: `1` rather than `1.0`.
-pub fn number_text(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        value.to_string()
-    }
-}
-
 /// Turns parsed rows into a [`RecordBatch`], checking each against the schema.
 pub struct BatchBuilder<'s> {
     schema: Option<&'s [(String, FeatureKind)]>,
@@ -363,8 +310,7 @@ impl<'s> BatchBuilder<'s> {
             return Err(error(row, name, "not a feature of this model's monitors"));
         }
         // A model without monitors takes any features, within the bounds a monitor's have.
-        crate::monitor::spec::check_feature_name(name)
-            .map_err(|message| error(row, name, message))?;
+        crate::vocab::check_feature_name(name).map_err(|message| error(row, name, message))?;
         if self.features.len() >= MAX_FEATURES {
             return Err(error(
                 row,
@@ -856,10 +802,6 @@ pub fn parse_records(
         });
     }
     Ok(builder.finish())
-}
-
-fn is_missing(cell: &str) -> bool {
-    matches!(cell, "" | "NA" | "NaN" | "nan" | "null")
 }
 
 /// What is wrong with a CSV input, as a sentence (the `csv` crate's own message repeats the

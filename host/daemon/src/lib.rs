@@ -17,6 +17,7 @@ pub mod performance;
 pub mod plugins;
 pub mod server;
 pub mod table;
+pub mod vocab;
 
 use std::path::PathBuf;
 

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use vigil::commands::{content_type_of, read_monitor_file};
-use vigil::ingest::{Format, Task, parse_records};
+use vigil::ingest::parse_records;
+use vigil::vocab::{Format, Task};
 
 mod common;
 use common::{Daemon, sqlite_database, start};

@@ -5,8 +5,9 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use vigil::ingest::{Format, Task, parse_labels, parse_records};
+use vigil::ingest::{parse_labels, parse_records};
 use vigil::monitor::spec::{FeatureKind, MonitorSpec};
+use vigil::vocab::{Format, Task};
 use vigil_store::{ColumnData, LabelValue, MISSING_CODE, RecordBatch};
 
 /// A record as written: numeric and categorical features (None: missing) and a class.

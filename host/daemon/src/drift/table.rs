@@ -43,9 +43,9 @@ pub struct Table {
     pub columns: Vec<TableColumn>,
 }
 
-/// Values that count as missing, in either kind of column.
+/// Values that count as missing (see `crate::vocab::MISSING`), in either kind of column.
 pub(super) fn is_missing(field: &[u8]) -> bool {
-    matches!(field, b"" | b"NA" | b"NaN" | b"nan")
+    crate::vocab::MISSING.iter().any(|m| m.as_bytes() == field)
 }
 
 enum Builder {

@@ -22,10 +22,10 @@ use vigil_runtime::{Action, History, Plugin, Runtime};
 use vigil_store::{MonitorState, NewAlert, NewEvaluation, RecordBatch, Store, now_ms};
 
 use crate::alerts::{AlertEvent, Alerter};
-use crate::ingest::Task;
 use crate::metrics::{
     ColumnLabels, FailureLabels, Metrics, MonitorLabel, PluginLabel, StatusLabels,
 };
+use crate::vocab::Task;
 use pipeline::{Carried, Outcome, Plugins, Prepared, Window, action_name};
 use spec::{MonitorSpec, WindowRule};
 

@@ -32,8 +32,8 @@ use vigil_runtime::{
 use vigil_store::{ColumnData, LabelValue, MISSING_CODE, RecordBatch};
 
 use super::spec::{FeatureKind, FeatureSpec, MonitorSpec, PluginRef};
-use crate::ingest::number_text;
 use crate::performance;
+use crate::vocab::number_text;
 
 /// Consecutive failing windows after which a plugin is quarantined.
 pub const QUARANTINE_AFTER: u32 = 5;
@@ -837,7 +837,7 @@ pub struct Window<'a> {
     pub records: &'a RecordBatch,
     /// (offset, label) for the records that have one.
     pub labels: &'a [(i64, LabelValue)],
-    pub task: crate::ingest::Task,
+    pub task: crate::vocab::Task,
 }
 
 /// sha256 of the reference rows and of their labels: either changing changes what a replay
@@ -869,7 +869,7 @@ fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
     };
     let row = |offset: i64| (offset - window.start) as usize;
     match (window.task, prediction) {
-        (crate::ingest::Task::Regression, ColumnData::Numeric(predicted)) => {
+        (crate::vocab::Task::Regression, ColumnData::Numeric(predicted)) => {
             let (mut p, mut a) = (Vec::new(), Vec::new());
             for (offset, label) in window.labels {
                 if let (Some(&value), LabelValue::Number(actual)) =
@@ -882,7 +882,7 @@ fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
             }
             performance::regression(&p, &a)
         }
-        (crate::ingest::Task::Classification, ColumnData::Categorical { categories, codes }) => {
+        (crate::vocab::Task::Classification, ColumnData::Categorical { categories, codes }) => {
             let positive = window
                 .records
                 .probabilities

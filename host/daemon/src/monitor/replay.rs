@@ -8,7 +8,7 @@ use super::PluginCache;
 use super::load_reference;
 use super::pipeline::{Carried, Prepared, Window, action_name, history_from_json};
 use super::spec::MonitorSpec;
-use crate::ingest::Task;
+use crate::vocab::Task;
 
 /// The parts of an evaluation a replay must reproduce.
 fn comparable(

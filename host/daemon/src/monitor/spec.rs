@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::vocab::FeatureKind;
+use crate::vocab::{check_name, valid_name};
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorSpec {
@@ -25,23 +28,6 @@ pub struct MonitorSpec {
     pub policy: Option<PluginRef>,
     #[serde(default)]
     pub alerts: AlertSpec,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FeatureKind {
-    Numeric,
-    Categorical,
-}
-
-impl FeatureKind {
-    /// The name the spec uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            FeatureKind::Numeric => "numeric",
-            FeatureKind::Categorical => "categorical",
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -544,40 +530,6 @@ impl MonitorSpec {
         pinned.dedup();
         pinned
     }
-}
-
-fn valid_name(field: &str, name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{field}: `{name}` must be 1 to 128 letters, digits, `-`, `_` or `.`"
-        ))
-    }
-}
-
-/// Checks a feature's name (as a monitor's features are named).
-pub fn check_feature_name(name: &str) -> Result<(), String> {
-    valid_name("name", name)
-        .map(|_| ())
-        .map_err(|_| "a feature's name is 1 to 128 letters, digits, `-`, `_` or `.`".to_string())
-}
-
-/// Checks a model, version or monitor name, which appears in URLs: it also starts with a
-/// letter or digit, so that `.` and `..` (which URLs resolve away) are not names.
-pub fn check_name(field: &str, name: &str) -> Result<(), String> {
-    valid_name(field, name)?;
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "{field}: `{name}` must start with a letter or digit"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -18,9 +18,11 @@ use vigil_store::{IdempotencyKey, Model};
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, rate_limit, read_body};
-use crate::ingest::{self, Format, RecordError, Task};
+use crate::ingest::{self, RecordError};
 use crate::metrics::ModelLabel;
-use crate::monitor::spec::{FeatureKind, MonitorSpec, check_name};
+use crate::monitor::spec::{FeatureKind, MonitorSpec};
+use crate::vocab::check_name;
+use crate::vocab::{Format, Task};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,9 +11,10 @@ use axum::response::{IntoResponse, Response};
 use super::error::{ApiError, ApiResult};
 use super::models::{find_model, format_of, parse_json, record_error};
 use super::{AppState, read_body};
-use crate::ingest::{self, Task};
+use crate::ingest;
 use crate::monitor::pipeline::instances_needed;
 use crate::monitor::spec::{FeatureKind, MonitorSpec, Role};
+use crate::vocab::{Format, Task};
 use vigil_store::{Monitor, NewMonitor};
 
 /// Most rows in an uploaded reference.
@@ -249,7 +250,7 @@ pub async fn find_monitor(state: &AppState, name: &str) -> ApiResult<Monitor> {
 /// `"reference_upload": {"content_type": "text/csv", "body": "id,x\n…"}` (any ingestion format).
 struct MonitorRequest {
     spec: MonitorSpec,
-    reference: Option<(ingest::Format, String)>,
+    reference: Option<(Format, String)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -270,14 +271,13 @@ fn parse_monitor_request(body: &[u8]) -> ApiResult<MonitorRequest> {
         .map(|upload| {
             let upload: ReferenceUpload = serde_json::from_value(upload)
                 .map_err(|e| ApiError::invalid(format!("reference_upload: {e}")))?;
-            let format =
-                ingest::Format::from_content_type(&upload.content_type).ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "reference_upload.content_type: `{}` is not text/csv, application/json or \
+            let format = Format::from_content_type(&upload.content_type).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "reference_upload.content_type: `{}` is not text/csv, application/json or \
                      application/x-ndjson",
-                        upload.content_type
-                    ))
-                })?;
+                    upload.content_type
+                ))
+            })?;
             Ok::<_, ApiError>((format, upload.body))
         })
         .transpose()?;
@@ -288,7 +288,7 @@ fn parse_monitor_request(body: &[u8]) -> ApiResult<MonitorRequest> {
 async fn parse_reference(
     spec: &MonitorSpec,
     model: &vigil_store::Model,
-    format: ingest::Format,
+    format: Format,
     body: impl AsRef<[u8]> + Send + 'static,
 ) -> ApiResult<(Vec<u8>, usize)> {
     let schema: Vec<_> = spec

@@ -56,7 +56,7 @@ async fn store_plugin(
             )),
         })?;
     let info = plugin.info();
-    crate::monitor::spec::check_name("name", &info.name).map_err(ApiError::invalid)?;
+    crate::vocab::check_name("name", &info.name).map_err(ApiError::invalid)?;
     if let Some(standard) = crate::plugins::standard_plugin(&info.name)
         && standard != bytes
     {
