@@ -447,10 +447,8 @@ async fn stopping_abandons_the_window_in_flight() {
     stop.send(()).unwrap();
     serving.await.unwrap().expect("the daemon stops cleanly");
     let took = started.elapsed();
-    assert!(
-        took < deadline + Duration::from_secs(1),
-        "stopping took {took:?}"
-    );
+    // Far below the 18 s the window's twelve calls would take on two threads.
+    assert!(took < 3 * deadline, "stopping took {took:?}");
 
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
     let store = vigil_store::Store::open(&db).await.unwrap();
@@ -480,7 +478,7 @@ async fn stopping_abandons_the_window_in_flight() {
 /// column is still recorded as failed by a timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_column() {
-    let deadline_ms = 1_000;
+    let deadline_ms = 2_000;
     let (daemon, _dir, _serving) = start_until(std::future::pending(), deadline_ms).await;
     let sleeper = json!({"plugin": "hostile-wasi", "config": {"mode": "sleep"}});
     let columns: serde_json::Map<String, Value> = (0..12)
@@ -539,5 +537,6 @@ async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_colu
     assert!(skipped >= 8, "{skipped} columns skipped: {evaluation}");
     let took =
         evaluation["finished_at"].as_i64().unwrap() - evaluation["started_at"].as_i64().unwrap();
-    assert!(took < 3 * deadline_ms as i64, "the window took {took} ms");
+    // Twelve deadlines on two threads would be 12 s; skipping leaves a couple of rounds.
+    assert!(took < 4 * deadline_ms as i64, "the window took {took} ms");
 }

@@ -249,3 +249,23 @@ fn loading_the_same_bytes_twice_hits_the_cache() {
     assert_eq!(first.info().name, "hostile-drift");
     assert_eq!(first.digest().len(), 64);
 }
+
+/// A plugin's random streams start over at every call, so the same input gives the same
+/// output and a stored evaluation replays exactly.
+#[test]
+fn randomness_repeats_from_call_to_call() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-wasi");
+    let numbers = ColumnData::Numeric(vec![1.0]);
+    let config = r#"{"mode": "random"}"#;
+    let mut session = plugin
+        .drift_test(runtime.shared(), &numbers, config)
+        .unwrap();
+    let first = session.evaluate(&numbers).unwrap().statistic;
+    assert_eq!(session.evaluate(&numbers).unwrap().statistic, first);
+    let mut other = plugin
+        .drift_test(runtime.shared(), &numbers, config)
+        .unwrap();
+    assert_eq!(other.evaluate(&numbers).unwrap().statistic, first);
+    assert_ne!(first, 0.0);
+}

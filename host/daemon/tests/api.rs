@@ -931,8 +931,10 @@ async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
     );
     let (status, _) = daemon.call(Method::GET, "/healthz", None, None, &[]).await;
     assert_eq!(status, StatusCode::OK);
+    // Every refusal is an answer, none a timeout. How fast is a benchmark's business: a wall
+    // clock bound here would fail on a busy machine, not on a slow daemon.
     assert!(
-        worst < Duration::from_secs(2),
+        worst < Duration::from_secs(Config::default().request_timeout_secs),
         "slowest refusal took {worst:?}"
     );
     daemon.stop().await;
