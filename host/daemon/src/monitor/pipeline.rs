@@ -11,8 +11,8 @@
 //! - a detector that fails keeps its previous state;
 //! - a policy that fails yields no action.
 //!
-//! A plugin that fails [`QUARANTINE_AFTER`] windows in a row is not called again until a
-//! backoff (1 s doubling to 10 min) has passed.
+//! A plugin that fails `QUARANTINE_AFTER` windows in a row (see `carried.rs`) is not called
+//! again until a backoff (1 s doubling to 10 min) has passed.
 //!
 //! Every plugin instance of a monitor is created against the monitor's [`Budget`], reserved
 //! for [`instances_needed`] instances, so no monitor can take another's capacity.
@@ -23,133 +23,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use vigil_runtime::{
-    Action, Batch, Budget, CategoricalColumn, ColumnResult, Context, DetectorSession, DriftSession,
-    History, Plugin, PreprocessorSession,
+    Batch, Budget, ColumnResult as PolicyColumn, Context, DetectorSession, DriftSession, History,
+    Plugin, PreprocessorSession,
 };
-use vigil_store::{ColumnData, LabelValue, MISSING_CODE, RecordBatch};
+use vigil_store::{ColumnData, MISSING_CODE};
 
-use super::spec::{FeatureKind, FeatureSpec, MonitorSpec, PluginRef};
+use super::carried::Carried;
+use super::evaluation::{
+    Action, ColumnResult, Decision, DetectorResult, Failure, MetricValue, Status,
+};
+use super::spec::{FeatureSpec, MonitorSpec, PluginRef};
+use super::window::{Window, feature_batch, quality_metrics, reference_digest};
 use crate::performance;
-use crate::vocab::number_text;
 
-/// Consecutive failing windows after which a plugin is quarantined.
-pub const QUARANTINE_AFTER: u32 = 5;
 /// Columns of one window a drift test may time out on before its other columns are skipped.
 const TIMEOUTS_PER_WINDOW: u32 = 2;
-const BACKOFF_START_MS: i64 = 1_000;
-const BACKOFF_CAP_MS: i64 = 600_000;
-
-/// What a monitor carries from one window to the next (stored as JSON with its position).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Carried {
-    /// Detector snapshots (hex) by `column/plugin`.
-    #[serde(default)]
-    pub detectors: BTreeMap<String, String>,
-    /// Values each detector has been fed so far: its detections are positions in that stream.
-    #[serde(default)]
-    pub detector_seen: BTreeMap<String, u64>,
-    /// Failure counts by plugin reference (`name@version`).
-    #[serde(default)]
-    pub failures: BTreeMap<String, Failures>,
-    /// Alert causes that fired and have not cleared, with when they last fired (Unix ms).
-    #[serde(default)]
-    pub open_alerts: BTreeMap<String, i64>,
-    /// When each cause last fired (Unix ms), kept after it clears: its cooldown runs from here.
-    #[serde(default)]
-    pub alerts_fired: BTreeMap<String, i64>,
-    /// Windows in a row without its cause, for each open alert; it clears at the spec's
-    /// `clear_after_windows`.
-    #[serde(default)]
-    pub clean_windows: BTreeMap<String, u32>,
-    #[serde(default)]
-    pub last_alert: Option<i64>,
-    #[serde(default)]
-    pub last_retrain: Option<i64>,
-    #[serde(default)]
-    pub windows_since_retrain: u32,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Failures {
-    pub consecutive: u32,
-    #[serde(default)]
-    pub quarantined_until: Option<i64>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-}
-
-impl Carried {
-    pub fn quarantined(&self, plugin: &str, now_ms: i64) -> Option<i64> {
-        self.failures
-            .get(plugin)
-            .and_then(|f| f.quarantined_until)
-            .filter(|&until| until > now_ms)
-    }
-
-    /// Counts one window's outcome for a plugin; true when this failure starts a quarantine.
-    pub fn count(&mut self, plugin: &str, failure: Option<String>, now_ms: i64) -> bool {
-        match failure {
-            None => {
-                self.failures.remove(plugin);
-                false
-            }
-            Some(error) => {
-                let entry = self.failures.entry(plugin.to_string()).or_default();
-                entry.consecutive += 1;
-                entry.last_error = Some(error);
-                if entry.consecutive >= QUARANTINE_AFTER {
-                    let doublings = (entry.consecutive - QUARANTINE_AFTER).min(20);
-                    let backoff = (BACKOFF_START_MS << doublings).min(BACKOFF_CAP_MS);
-                    entry.quarantined_until = Some(now_ms + backoff);
-                    entry.consecutive == QUARANTINE_AFTER
-                } else {
-                    false
-                }
-            }
-        }
-    }
-}
-
-/// A plugin that could not run, and why.
-#[derive(Debug, Clone)]
-pub struct PluginFailure {
-    pub plugin: String,
-    pub kind: String,
-    pub message: String,
-}
-
-impl PluginFailure {
-    /// Whether the failure counts toward the plugin's quarantine: not when the host failed
-    /// (a full instance pool, say) or the plugin was not run because it is quarantined.
-    pub fn blames_plugin(&self) -> bool {
-        !matches!(self.kind.as_str(), "host" | "quarantined")
-    }
-
-    fn from_runtime(plugin: &str, error: &vigil_runtime::Error) -> Self {
-        PluginFailure {
-            plugin: plugin.to_string(),
-            kind: error.kind().to_string(),
-            message: error.to_string(),
-        }
-    }
-
-    fn quarantined(plugin: &str, until: i64) -> Self {
-        PluginFailure {
-            plugin: plugin.to_string(),
-            kind: "quarantined".into(),
-            message: format!("plugin `{plugin}` is quarantined until {until} (Unix ms)"),
-        }
-    }
-}
-
-impl std::fmt::Display for PluginFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
 
 struct ColumnTest {
     feature: FeatureSpec,
@@ -223,77 +112,6 @@ fn lookup(plugins: &Plugins, plugin: &PluginRef) -> Result<Arc<Plugin>, String> 
         .get(&plugin.plugin)
         .cloned()
         .ok_or_else(|| format!("plugin {} is not loaded", plugin.plugin))
-}
-
-/// The spec's features from a record batch, typed as the spec says.
-fn feature_batch(spec: &MonitorSpec, records: &RecordBatch) -> Batch {
-    let columns = spec
-        .features
-        .iter()
-        .map(|feature| {
-            let data = match records.feature(&feature.name) {
-                Some(column) => to_runtime(&column.data, feature.kind),
-                None => missing_column(feature.kind, records.len()),
-            };
-            vigil_runtime::Column {
-                name: feature.name.clone(),
-                data,
-            }
-        })
-        .collect();
-    Batch { columns }
-}
-
-fn missing_column(kind: FeatureKind, rows: usize) -> vigil_runtime::ColumnData {
-    match kind {
-        FeatureKind::Numeric => vigil_runtime::ColumnData::Numeric(vec![f64::NAN; rows]),
-        FeatureKind::Categorical => vigil_runtime::ColumnData::Categorical(CategoricalColumn {
-            categories: Vec::new(),
-            codes: vec![MISSING_CODE; rows],
-        }),
-    }
-}
-
-/// Converts a stored column to the runtime's, as `kind` (text that is not a number becomes
-/// missing in a numeric column; numbers become text in a categorical one).
-fn to_runtime(data: &ColumnData, kind: FeatureKind) -> vigil_runtime::ColumnData {
-    match (data, kind) {
-        (ColumnData::Numeric(values), FeatureKind::Numeric) => {
-            vigil_runtime::ColumnData::Numeric(values.clone())
-        }
-        (ColumnData::Categorical { categories, codes }, FeatureKind::Categorical) => {
-            vigil_runtime::ColumnData::Categorical(CategoricalColumn {
-                categories: categories.clone(),
-                codes: codes.clone(),
-            })
-        }
-        (ColumnData::Categorical { categories, codes }, FeatureKind::Numeric) => {
-            let parsed: Vec<f64> = categories
-                .iter()
-                .map(|c| c.parse().unwrap_or(f64::NAN))
-                .collect();
-            vigil_runtime::ColumnData::Numeric(
-                codes
-                    .iter()
-                    .map(|&c| {
-                        if c == MISSING_CODE {
-                            f64::NAN
-                        } else {
-                            parsed[c as usize]
-                        }
-                    })
-                    .collect(),
-            )
-        }
-        (ColumnData::Numeric(_), FeatureKind::Categorical) => {
-            let mut text = ColumnData::Categorical {
-                categories: Vec::new(),
-                codes: Vec::new(),
-            };
-            text.append(data);
-            to_runtime(&text, kind)
-        }
-    }
 }
 
 impl Prepared {
@@ -403,15 +221,15 @@ impl Prepared {
         carried: &mut Carried,
         history: &History,
         now_ms: i64,
-    ) -> Option<Outcome> {
+    ) -> Option<Findings> {
         self.budget.start_window();
         let outcome = match self.preprocess(window, carried, now_ms) {
             _ if self.cancelled() => None,
             Ok(batch) => self.evaluate_batch(&batch, window, carried, history, now_ms),
-            Err((failure, newly_quarantined)) => Some(Outcome::failed(failure, newly_quarantined)),
+            Err((failure, newly_quarantined)) => Some(Findings::failed(failure, newly_quarantined)),
         };
         let dropped = self.budget.take_dropped();
-        outcome.map(|outcome| Outcome {
+        outcome.map(|outcome| Findings {
             output_dropped_bytes: dropped,
             ..outcome
         })
@@ -424,21 +242,18 @@ impl Prepared {
         window: &Window<'_>,
         carried: &mut Carried,
         now_ms: i64,
-    ) -> Result<Batch, (PluginFailure, Vec<String>)> {
+    ) -> Result<Batch, (Failure, Vec<String>)> {
         let batch = feature_batch(&self.spec, window.records);
         if self.preprocessors.is_empty() {
             return Ok(batch);
         }
         for (plugin_ref, _) in &self.preprocessors {
             if let Some(until) = carried.quarantined(&plugin_ref.plugin, now_ms) {
-                return Err((
-                    PluginFailure::quarantined(&plugin_ref.plugin, until),
-                    Vec::new(),
-                ));
+                return Err((Failure::quarantined(&plugin_ref.plugin, until), Vec::new()));
             }
         }
         let fail = |carried: &mut Carried, plugin_ref: &PluginRef, error: vigil_runtime::Error| {
-            let failure = PluginFailure::from_runtime(&plugin_ref.plugin, &error);
+            let failure = Failure::from_runtime(&plugin_ref.plugin, &error);
             let quarantined = failure.blames_plugin()
                 && carried.count(&plugin_ref.plugin, Some(failure.message.clone()), now_ms);
             let newly = if quarantined {
@@ -502,7 +317,7 @@ impl Prepared {
         carried: &mut Carried,
         history: &History,
         now_ms: i64,
-    ) -> Option<Outcome> {
+    ) -> Option<Findings> {
         // Drift tests, columns in parallel.
         let quarantine: HashMap<String, i64> = self
             .tests
@@ -519,12 +334,12 @@ impl Prepared {
         // of this window: a plugin that always times out costs the window a few deadlines, not
         // one per column, and other monitors do not wait behind it.
         let timeouts: Mutex<HashMap<&str, u32>> = Mutex::default();
-        let columns: Vec<ColumnOutcome> = self
+        let columns: Vec<ColumnResult> = self
             .tests
             .par_iter_mut()
             .map(|test| {
                 if cancel.load(Ordering::Relaxed) {
-                    return ColumnOutcome::not_run(test);
+                    return not_run(test);
                 }
                 let plugin = test.plugin_ref.plugin.clone();
                 let timed_out = |timeouts: &Mutex<HashMap<&str, u32>>| {
@@ -536,8 +351,8 @@ impl Prepared {
                         .unwrap_or(0)
                 };
                 if timed_out(&timeouts) >= TIMEOUTS_PER_WINDOW {
-                    let mut outcome = ColumnOutcome::not_run(test);
-                    outcome.failure = Some(PluginFailure {
+                    let mut outcome = not_run(test);
+                    outcome.failure = Some(Failure {
                         kind: "timeout".into(),
                         message: format!(
                             "not run: plugin `{plugin}` ran out of time on \
@@ -622,7 +437,7 @@ impl Prepared {
         let context = Context {
             columns: columns
                 .iter()
-                .map(|c| ColumnResult {
+                .map(|c| PolicyColumn {
                     column: c.name.clone(),
                     test: c.test.clone(),
                     statistic: c.statistic.unwrap_or(f64::NAN),
@@ -637,15 +452,12 @@ impl Prepared {
         };
         let (policy_ref, policy) = &self.policy;
         let decision = match carried.quarantined(&policy_ref.plugin, now_ms) {
-            Some(until) => Err(PluginFailure::quarantined(&policy_ref.plugin, until)),
+            Some(until) => Err(Failure::quarantined(&policy_ref.plugin, until)),
             None => policy
                 .decide(&self.budget, &context, &config_text(policy_ref))
-                .map_err(|e| PluginFailure::from_runtime(&policy_ref.plugin, &e)),
+                .map_err(|e| Failure::from_runtime(&policy_ref.plugin, &e)),
         };
-        if decision
-            .as_ref()
-            .err()
-            .is_none_or(PluginFailure::blames_plugin)
+        if decision.as_ref().err().is_none_or(Failure::blames_plugin)
             && carried.count(
                 &policy_ref.plugin,
                 decision.as_ref().err().map(|f| f.message.clone()),
@@ -654,12 +466,22 @@ impl Prepared {
         {
             newly_quarantined.push(policy_ref.plugin.clone());
         }
-        Some(Outcome {
+        Some(Findings {
             preprocessing: None,
             columns,
             detectors,
-            metrics,
-            decision: decision.map(|d| (d.action, d.reason)),
+            metrics: metrics
+                .into_iter()
+                .map(|m| MetricValue {
+                    value: Some(m.value).filter(|v| v.is_finite()),
+                    reference: m.reference.filter(|v| v.is_finite()),
+                    name: m.name,
+                })
+                .collect(),
+            decision: decision.map(|d| Decision {
+                action: d.action.into(),
+                reason: d.reason,
+            }),
             newly_quarantined,
             output_dropped_bytes: 0,
         })
@@ -673,7 +495,7 @@ impl Prepared {
         carried: &mut Carried,
         now_ms: i64,
         newly_quarantined: &mut Vec<String>,
-    ) -> Vec<DetectorOutcome> {
+    ) -> Vec<DetectorResult> {
         let mut out = Vec::new();
         for plan in &self.detectors {
             if self.cancelled() {
@@ -682,7 +504,7 @@ impl Prepared {
             let key = format!("{}/{}", plan.column, plan.plugin_ref.plugin);
             let before = carried.detectors.get(&key).cloned();
             let seen_before = carried.detector_seen.get(&key).copied().unwrap_or(0);
-            let mut outcome = DetectorOutcome {
+            let mut outcome = DetectorResult {
                 column: plan.column.clone(),
                 plugin: plan.plugin_ref.plugin.clone(),
                 detections: Vec::new(),
@@ -705,7 +527,7 @@ impl Prepared {
                 _ => Vec::new(),
             };
             if let Some(until) = carried.quarantined(&plan.plugin_ref.plugin, now_ms) {
-                outcome.failure = Some(PluginFailure::quarantined(&plan.plugin_ref.plugin, until));
+                outcome.failure = Some(Failure::quarantined(&plan.plugin_ref.plugin, until));
                 out.push(outcome);
                 continue;
             }
@@ -739,7 +561,7 @@ impl Prepared {
                     carried.count(&plan.plugin_ref.plugin, None, now_ms);
                 }
                 Err(error) => {
-                    let failure = PluginFailure::from_runtime(&plan.plugin_ref.plugin, &error);
+                    let failure = Failure::from_runtime(&plan.plugin_ref.plugin, &error);
                     if failure.blames_plugin()
                         && carried.count(
                             &plan.plugin_ref.plugin,
@@ -758,22 +580,20 @@ impl Prepared {
     }
 }
 
-impl ColumnOutcome {
-    /// A column whose test was not run (the evaluation is being abandoned).
-    fn not_run(test: &ColumnTest) -> ColumnOutcome {
-        ColumnOutcome {
-            name: test.feature.name.clone(),
-            kind: test.feature.kind,
-            test: test.plugin.info().name.clone(),
-            plugin: test.plugin_ref.plugin.clone(),
-            statistic: None,
-            p_value: None,
-            threshold: None,
-            drifted: None,
-            missing: 0,
-            failure: None,
-            duration_ms: 0.0,
-        }
+/// A column whose test was not run (yet).
+fn not_run(test: &ColumnTest) -> ColumnResult {
+    ColumnResult {
+        name: test.feature.name.clone(),
+        kind: test.feature.kind,
+        test: test.plugin.info().name.clone(),
+        plugin: test.plugin_ref.plugin.clone(),
+        statistic: None,
+        p_value: None,
+        threshold: None,
+        drifted: None,
+        missing: 0,
+        failure: None,
+        duration_ms: 0.0,
     }
 }
 
@@ -783,15 +603,15 @@ fn run_test(
     reference: Option<vigil_runtime::ColumnData>,
     current: Option<&vigil_runtime::ColumnData>,
     quarantined_until: Option<i64>,
-) -> ColumnOutcome {
+) -> ColumnResult {
     let started = Instant::now();
-    let mut outcome = ColumnOutcome::not_run(test);
+    let mut outcome = not_run(test);
     if let Some(until) = quarantined_until {
-        outcome.failure = Some(PluginFailure::quarantined(&test.plugin_ref.plugin, until));
+        outcome.failure = Some(Failure::quarantined(&test.plugin_ref.plugin, until));
         return outcome;
     }
     let (Some(reference), Some(current)) = (reference, current) else {
-        outcome.failure = Some(PluginFailure {
+        outcome.failure = Some(Failure {
             plugin: String::new(),
             kind: "missing_column".into(),
             message: format!("the preprocessors left no column `{}`", outcome.name),
@@ -823,179 +643,33 @@ fn run_test(
         Err(error) => {
             // A session that failed may be broken: build a fresh one next time.
             test.session = None;
-            outcome.failure = Some(PluginFailure::from_runtime(&test.plugin_ref.plugin, &error));
+            outcome.failure = Some(Failure::from_runtime(&test.plugin_ref.plugin, &error));
         }
     }
     outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
     outcome
 }
 
-/// The records of one window, with their labels.
-pub struct Window<'a> {
-    /// Stream offset of the first record.
-    pub start: i64,
-    pub records: &'a RecordBatch,
-    /// (offset, label) for the records that have one.
-    pub labels: &'a [(i64, LabelValue)],
-    pub task: crate::vocab::Task,
-}
-
-/// sha256 of the reference rows and of their labels: either changing changes what a replay
-/// computes (the labels give the reference's quality metrics).
-fn reference_digest(reference: &Window<'_>) -> String {
-    use sha2::Digest as _;
-    let mut hasher = sha2::Sha256::new();
-    hasher.update(reference.records.encode());
-    for (offset, label) in reference.labels {
-        hasher.update(offset.to_le_bytes());
-        match label {
-            LabelValue::Number(n) => {
-                hasher.update([0]);
-                hasher.update(n.to_le_bytes());
-            }
-            LabelValue::Text(t) => {
-                hasher.update([1]);
-                hasher.update((t.len() as u64).to_le_bytes());
-                hasher.update(t.as_bytes());
-            }
-        }
-    }
-    hex::encode(hasher.finalize())
-}
-
-fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
-    let Some(prediction) = &window.records.prediction else {
-        return Vec::new();
-    };
-    let row = |offset: i64| (offset - window.start) as usize;
-    match (window.task, prediction) {
-        (crate::vocab::Task::Regression, ColumnData::Numeric(predicted)) => {
-            let (mut p, mut a) = (Vec::new(), Vec::new());
-            for (offset, label) in window.labels {
-                if let (Some(&value), LabelValue::Number(actual)) =
-                    (predicted.get(row(*offset)), label)
-                    && value.is_finite()
-                {
-                    p.push(value);
-                    a.push(*actual);
-                }
-            }
-            performance::regression(&p, &a)
-        }
-        (crate::vocab::Task::Classification, ColumnData::Categorical { categories, codes }) => {
-            let positive = window
-                .records
-                .probabilities
-                .iter()
-                .find(|c| c.name == "1" || c.name.eq_ignore_ascii_case("true"))
-                .and_then(|c| match &c.data {
-                    ColumnData::Numeric(v) => Some((c.name.as_str(), v)),
-                    ColumnData::Categorical { .. } => None,
-                });
-            let (mut p, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new());
-            let actual_text = |label: &LabelValue| match label {
-                LabelValue::Number(n) => number_text(*n),
-                LabelValue::Text(t) => t.clone(),
-            };
-            let texts: Vec<String> = window.labels.iter().map(|(_, l)| actual_text(l)).collect();
-            let mut all_scored = positive.is_some();
-            for ((offset, _), actual) in window.labels.iter().zip(&texts) {
-                let Some(&code) = codes.get(row(*offset)) else {
-                    continue;
-                };
-                if code == MISSING_CODE {
-                    continue;
-                }
-                p.push(categories[code as usize].as_str());
-                a.push(actual.as_str());
-                if let Some((_, scores)) = positive {
-                    let score = scores[row(*offset)];
-                    all_scored &= score.is_finite();
-                    s.push(score);
-                }
-            }
-            let scores = match positive {
-                Some((class, _)) if all_scored => Some((class, s.as_slice())),
-                _ => None,
-            };
-            performance::classification(&p, &a, scores)
-        }
-        _ => Vec::new(),
-    }
-}
-
-#[derive(Debug)]
-pub struct ColumnOutcome {
-    pub name: String,
-    pub kind: FeatureKind,
-    /// The test's name (from the plugin's info).
-    pub test: String,
-    /// The pinned plugin reference.
-    pub plugin: String,
-    pub statistic: Option<f64>,
-    pub p_value: Option<f64>,
-    pub threshold: Option<f64>,
-    /// `None` when the test failed: a failed column is neither drifted nor stable.
-    pub drifted: Option<bool>,
-    pub missing: usize,
-    pub failure: Option<PluginFailure>,
-    pub duration_ms: f64,
-}
-
-#[derive(Debug)]
-pub struct DetectorOutcome {
-    pub column: String,
-    pub plugin: String,
-    /// Stream offsets of the records at which the detector fired.
-    pub detections: Vec<i64>,
-    pub snapshot_before: Option<String>,
-    /// Values the detector had been fed before this window.
-    pub seen_before: u64,
-    pub failure: Option<PluginFailure>,
-}
-
-pub struct Outcome {
+/// What the pipeline found in a window, before it is recorded.
+pub struct Findings {
     /// Set when a preprocessor failed: nothing else ran.
-    pub preprocessing: Option<PluginFailure>,
-    pub columns: Vec<ColumnOutcome>,
-    pub detectors: Vec<DetectorOutcome>,
+    pub preprocessing: Option<Failure>,
+    pub columns: Vec<ColumnResult>,
+    pub detectors: Vec<DetectorResult>,
     /// Each quality metric of the window, with the reference's value when it has one.
-    pub metrics: Vec<vigil_runtime::Metric>,
-    pub decision: Result<(Action, String), PluginFailure>,
+    pub metrics: Vec<MetricValue>,
+    pub decision: Result<Decision, Failure>,
+    /// Plugins whose failure in this window started a quarantine.
     pub newly_quarantined: Vec<String>,
-    /// Bytes of log output the monitor's plugins wrote past the window's cap (dropped).
+    /// Bytes of log output the monitor's plugins wrote past their allowance (dropped).
     pub output_dropped_bytes: u64,
 }
 
-pub fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::None => "none",
-        Action::Alert => "alert",
-        Action::Retrain => "retrain",
-        Action::Rollback => "rollback",
-        Action::Promote => "promote",
-    }
-}
-
-fn failure_json(failure: &Option<PluginFailure>) -> serde_json::Value {
-    match failure {
-        None => serde_json::Value::Null,
-        Some(f) => json!({"kind": f.kind, "message": f.message}),
-    }
-}
-
-/// JSON for a number that may be NaN or infinite (JSON has neither).
-fn number(value: Option<f64>) -> serde_json::Value {
-    value
-        .filter(|v| v.is_finite())
-        .map_or(serde_json::Value::Null, |v| json!(v))
-}
-
-impl Outcome {
+impl Findings {
     /// A window whose preprocessing failed: no column tested, no policy asked.
-    fn failed(failure: PluginFailure, newly_quarantined: Vec<String>) -> Outcome {
-        Outcome {
-            decision: Err(PluginFailure {
+    fn failed(failure: Failure, newly_quarantined: Vec<String>) -> Findings {
+        Findings {
+            decision: Err(Failure {
                 plugin: String::new(),
                 kind: "not_run".into(),
                 message: "the policy was not asked: preprocessing failed".into(),
@@ -1010,28 +684,34 @@ impl Outcome {
     }
 
     pub fn action(&self) -> Action {
-        self.decision.as_ref().map_or(Action::None, |(a, _)| *a)
+        self.decision.as_ref().map_or(Action::None, |d| d.action)
     }
 
-    pub fn reason(&self) -> String {
-        if let Some(failure) = &self.preprocessing {
-            return format!("preprocessing failed, the window was not tested: {failure}");
-        }
-        match &self.decision {
-            Ok((_, reason)) => reason.clone(),
-            Err(failure) => format!("policy failed, no action taken: {failure}"),
-        }
-    }
-
-    pub fn status(&self) -> &'static str {
-        if self.preprocessing.is_some() {
-            "failed"
-        } else if self.decision.is_err() {
-            "policy_failed"
-        } else if self.columns.iter().any(|c| c.failure.is_some()) {
-            "partial"
+    /// The decision and why, or why no action was taken.
+    pub fn decision(&self) -> Decision {
+        let reason = if let Some(failure) = &self.preprocessing {
+            format!("preprocessing failed, the window was not tested: {failure}")
         } else {
-            "ok"
+            match &self.decision {
+                Ok(decision) => decision.reason.clone(),
+                Err(failure) => format!("policy failed, no action taken: {failure}"),
+            }
+        };
+        Decision {
+            action: self.action(),
+            reason,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        if self.preprocessing.is_some() {
+            Status::Failed
+        } else if self.decision.is_err() {
+            Status::PolicyFailed
+        } else if self.columns.iter().any(|c| c.failure.is_some()) {
+            Status::Partial
+        } else {
+            Status::Ok
         }
     }
 
@@ -1042,119 +722,7 @@ impl Outcome {
             .count()
     }
 
-    pub fn columns_json(&self) -> serde_json::Value {
-        self.columns
-            .iter()
-            .map(|c| {
-                json!({
-                    "name": c.name,
-                    "kind": c.kind,
-                    "test": c.test,
-                    "plugin": c.plugin,
-                    "statistic": number(c.statistic),
-                    "p_value": number(c.p_value),
-                    "threshold": number(c.threshold),
-                    "drifted": c.drifted,
-                    "missing": c.missing,
-                    "failure": failure_json(&c.failure),
-                    "duration_ms": c.duration_ms,
-                })
-            })
-            .collect()
-    }
-
-    pub fn detectors_json(&self) -> serde_json::Value {
-        self.detectors
-            .iter()
-            .map(|d| {
-                json!({
-                    "column": d.column,
-                    "plugin": d.plugin,
-                    "detections": d.detections,
-                    "snapshot_before": d.snapshot_before,
-                    "seen_before": d.seen_before,
-                    "failure": failure_json(&d.failure),
-                })
-            })
-            .collect()
-    }
-
-    pub fn metrics_json(&self) -> serde_json::Value {
-        self.metrics
-            .iter()
-            .map(|m| {
-                json!({
-                    "name": m.name,
-                    "value": number(Some(m.value)),
-                    "reference": number(m.reference),
-                })
-            })
-            .collect()
-    }
-}
-
-/// The policy's history as JSON (stored so a replay gives the policy the same input).
-pub fn history_json(history: &History) -> serde_json::Value {
-    json!({
-        "model_version": history.model_version,
-        "last_alert": history.last_alert,
-        "last_retrain": history.last_retrain,
-        "windows_since_retrain": history.windows_since_retrain,
-    })
-}
-
-pub fn history_from_json(value: &serde_json::Value) -> History {
-    History {
-        model_version: value["model_version"].as_str().map(str::to_string),
-        last_alert: value["last_alert"].as_u64(),
-        last_retrain: value["last_retrain"].as_u64(),
-        windows_since_retrain: value["windows_since_retrain"].as_u64().unwrap_or(0) as u32,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quarantine_starts_after_five_failures_and_backs_off() {
-        let mut carried = Carried::default();
-        for i in 1..QUARANTINE_AFTER {
-            assert!(!carried.count("p@1", Some("boom".into()), 0), "failure {i}");
-            assert_eq!(carried.quarantined("p@1", 0), None);
-        }
-        assert!(carried.count("p@1", Some("boom".into()), 0));
-        assert_eq!(carried.quarantined("p@1", 0), Some(1_000));
-        assert_eq!(carried.quarantined("p@1", 1_000), None);
-        assert!(!carried.count("p@1", Some("boom".into()), 1_000));
-        assert_eq!(carried.quarantined("p@1", 1_000), Some(3_000));
-        for _ in 0..30 {
-            carried.count("p@1", Some("boom".into()), 0);
-        }
-        assert_eq!(carried.quarantined("p@1", 0), Some(BACKOFF_CAP_MS));
-        carried.count("p@1", None, 0);
-        assert_eq!(carried.quarantined("p@1", 0), None);
-        assert!(carried.failures.is_empty());
-    }
-
-    #[test]
-    fn stored_columns_convert_to_the_declared_kind() {
-        let text = ColumnData::Categorical {
-            categories: vec!["1.5".into(), "x".into()],
-            codes: vec![0, 1, MISSING_CODE],
-        };
-        let vigil_runtime::ColumnData::Numeric(v) = to_runtime(&text, FeatureKind::Numeric) else {
-            panic!()
-        };
-        assert_eq!(v[0], 1.5);
-        assert!(v[1].is_nan() && v[2].is_nan());
-        let numbers = ColumnData::Numeric(vec![2.0, f64::NAN, 2.0]);
-        let vigil_runtime::ColumnData::Categorical(c) =
-            to_runtime(&numbers, FeatureKind::Categorical)
-        else {
-            panic!()
-        };
-        assert_eq!(c.categories, ["2"]);
-        assert_eq!(c.codes, [0, MISSING_CODE, 0]);
+    pub fn failed_columns(&self) -> usize {
+        self.columns.iter().filter(|c| c.failure.is_some()).count()
     }
 }

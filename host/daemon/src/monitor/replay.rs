@@ -1,133 +1,267 @@
 //! Re-running a stored evaluation: the same window, reference, plugin versions, configs,
-//! detector state and policy history, and a comparison with what was stored.
+//! detector state and policy history; the replayed record is compared with the stored one,
+//! field by field.
 
-use serde_json::{Value, json};
-use vigil_store::{Evaluation, Store};
+use serde::Serialize;
+use serde_json::Value;
+use vigil_runtime::History;
+use vigil_store::Store;
 
-use super::PluginCache;
-use super::load_reference;
-use super::pipeline::{Carried, Prepared, Window, action_name, history_from_json};
+use super::carried::Carried;
+use super::evaluation::{
+    Action, ColumnResult, DetectorResult, EvaluationRecord, Failure, MetricValue,
+};
+use super::pipeline::Prepared;
+use super::prepare::load_reference;
 use super::spec::MonitorSpec;
+use super::stored_plugins::StoredPlugins;
+use super::window::Window;
 use crate::vocab::Task;
 
-/// The parts of an evaluation a replay must reproduce.
-fn comparable(
-    columns: &Value,
-    metrics: &Value,
-    detectors: &Value,
-    action: &str,
-    reason: &str,
-) -> Value {
-    let strip = |value: &Value, keep: &[&str]| -> Value {
-        value
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|item| {
-                        keep.iter()
-                            .map(|k| (k.to_string(), item.get(*k).cloned().unwrap_or(Value::Null)))
-                            .collect::<serde_json::Map<_, _>>()
-                            .into()
-                    })
-                    .collect::<Vec<Value>>()
-                    .into()
-            })
-            .unwrap_or(Value::Null)
-    };
-    json!({
-        "columns": strip(columns, &["name", "test", "statistic", "p_value", "threshold", "drifted", "missing", "failure"]),
-        "metrics": metrics,
-        "detectors": strip(detectors, &["column", "detections", "failure"]),
-        "action": action,
-        "reason": reason,
-    })
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// What was asked for is wrong (an override that names no plugin of the evaluation).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something the evaluation needs is gone (its monitor, model, reference or records).
+    #[error("{0}")]
+    Gone(String),
+    /// The daemon could not run it (storage, plugins).
+    #[error(transparent)]
+    Host(#[from] anyhow::Error),
 }
 
-/// Lists the paths at which two JSON values differ.
-fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<Value>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let null = Value::Null;
-                differences(
-                    &format!("{path}.{key}"),
-                    x.get(key).unwrap_or(&null),
-                    y.get(key).unwrap_or(&null),
-                    out,
-                );
-            }
+/// A plugin version used instead of the stored one.
+#[derive(Debug, Serialize)]
+pub struct Replaced {
+    pub from: String,
+    pub to: String,
+}
+
+/// A field whose stored and replayed values differ.
+#[derive(Debug, Serialize)]
+pub struct Difference {
+    /// Where, e.g. `columns[2].p_value`.
+    pub path: String,
+    pub stored: Value,
+    pub replayed: Value,
+}
+
+/// What a replay reproduces of a column's test.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct ComparedColumn {
+    pub name: String,
+    pub test: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub drifted: Option<bool>,
+    pub missing: usize,
+    /// (kind, message) of its failure.
+    pub failure: Option<(String, String)>,
+}
+
+/// What a replay reproduces of a detector.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct ComparedDetector {
+    pub column: String,
+    pub detections: Vec<i64>,
+    pub failure: Option<(String, String)>,
+}
+
+/// The parts of an evaluation a replay must reproduce.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Compared {
+    pub columns: Vec<ComparedColumn>,
+    pub metrics: Vec<MetricValue>,
+    pub detectors: Vec<ComparedDetector>,
+    pub action: Action,
+    pub reason: String,
+}
+
+fn failure(failure: &Option<Failure>) -> Option<(String, String)> {
+    failure
+        .as_ref()
+        .map(|f| (f.kind.clone(), f.message.clone()))
+}
+
+impl Compared {
+    fn of(record: &EvaluationRecord) -> Compared {
+        let column = |c: &ColumnResult| ComparedColumn {
+            name: c.name.clone(),
+            test: c.test.clone(),
+            statistic: c.statistic,
+            p_value: c.p_value,
+            threshold: c.threshold,
+            drifted: c.drifted,
+            missing: c.missing,
+            failure: failure(&c.failure),
+        };
+        let detector = |d: &DetectorResult| ComparedDetector {
+            column: d.column.clone(),
+            detections: d.detections.clone(),
+            failure: failure(&d.failure),
+        };
+        Compared {
+            columns: record.columns.iter().map(column).collect(),
+            metrics: record.metrics.clone(),
+            detectors: record.detectors.iter().map(detector).collect(),
+            action: record.decision.action,
+            reason: record.decision.reason.clone(),
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                differences(&format!("{path}[{i}]"), p, q, out);
-            }
-        }
-        _ if a != b => {
-            out.push(json!({"path": path.trim_start_matches('.'), "stored": a, "replayed": b}))
-        }
-        _ => {}
     }
+
+    /// Every field that differs, with its path.
+    fn differences(&self, replayed: &Compared) -> Vec<Difference> {
+        let mut out = Vec::new();
+        let d = &mut out;
+        if self.columns.len() == replayed.columns.len() {
+            for (i, (s, r)) in self.columns.iter().zip(&replayed.columns).enumerate() {
+                let at = |field: &str| format!("columns[{i}].{field}");
+                compare(d, at("name"), &s.name, &r.name);
+                compare(d, at("test"), &s.test, &r.test);
+                compare(d, at("statistic"), &s.statistic, &r.statistic);
+                compare(d, at("p_value"), &s.p_value, &r.p_value);
+                compare(d, at("threshold"), &s.threshold, &r.threshold);
+                compare(d, at("drifted"), &s.drifted, &r.drifted);
+                compare(d, at("missing"), &s.missing, &r.missing);
+                compare(d, at("failure"), &s.failure, &r.failure);
+            }
+        } else {
+            compare(d, "columns".into(), &self.columns, &replayed.columns);
+        }
+        if self.metrics.len() == replayed.metrics.len() {
+            for (i, (s, r)) in self.metrics.iter().zip(&replayed.metrics).enumerate() {
+                let at = |field: &str| format!("metrics[{i}].{field}");
+                compare(d, at("name"), &s.name, &r.name);
+                compare(d, at("value"), &s.value, &r.value);
+                compare(d, at("reference"), &s.reference, &r.reference);
+            }
+        } else {
+            compare(d, "metrics".into(), &self.metrics, &replayed.metrics);
+        }
+        if self.detectors.len() == replayed.detectors.len() {
+            for (i, (s, r)) in self.detectors.iter().zip(&replayed.detectors).enumerate() {
+                let at = |field: &str| format!("detectors[{i}].{field}");
+                compare(d, at("column"), &s.column, &r.column);
+                compare(d, at("detections"), &s.detections, &r.detections);
+                compare(d, at("failure"), &s.failure, &r.failure);
+            }
+        } else {
+            compare(d, "detectors".into(), &self.detectors, &replayed.detectors);
+        }
+        compare(d, "action".into(), &self.action, &replayed.action);
+        compare(d, "reason".into(), &self.reason, &replayed.reason);
+        out
+    }
+}
+
+/// Notes a difference when `stored` and `replayed` differ (numbers exactly: a replay runs the
+/// same code on the same input).
+fn compare<T: Serialize + PartialEq>(
+    out: &mut Vec<Difference>,
+    path: String,
+    stored: &T,
+    replayed: &T,
+) {
+    if stored != replayed {
+        let json = |value: &T| serde_json::to_value(value).unwrap_or(Value::Null);
+        out.push(Difference {
+            path,
+            stored: json(stored),
+            replayed: json(replayed),
+        });
+    }
+}
+
+/// What a replay found.
+#[derive(Debug, Serialize)]
+pub struct ReplayReport {
+    pub evaluation_id: i64,
+    /// Whether the replay reproduced the stored evaluation exactly.
+    pub same: bool,
+    pub differences: Vec<Difference>,
+    pub replaced_plugins: Vec<Replaced>,
+    /// Whether the reference's rows or labels changed since (then differences are expected).
+    pub reference_changed: bool,
+    pub stored: Compared,
+    pub replayed: Compared,
 }
 
 /// Re-runs `evaluation`, with `overrides` (`name@version`) replacing plugins of the same name.
 pub async fn replay(
     store: &Store,
-    plugins: &PluginCache,
-    evaluation: &Evaluation,
+    plugins: &StoredPlugins,
+    evaluation: &vigil_store::Evaluation,
     overrides: &[String],
-) -> anyhow::Result<Value> {
-    let result = &evaluation.result;
-    let mut spec: MonitorSpec = serde_json::from_value(result["spec"].clone())?;
+) -> Result<ReplayReport, ReplayError> {
+    let record = EvaluationRecord::from_stored(evaluation).map_err(ReplayError::Invalid)?;
+    let mut spec: MonitorSpec = serde_json::from_value(record.spec.clone())
+        .map_err(|e| ReplayError::Invalid(format!("the stored spec does not read: {e}")))?;
     let mut replaced = Vec::new();
     for wanted in overrides {
         let (name, _) = wanted
             .split_once('@')
-            .ok_or_else(|| anyhow::anyhow!("`{wanted}`: expected name@version"))?;
+            .ok_or_else(|| ReplayError::Invalid(format!("`{wanted}`: expected name@version")))?;
         let mut found = false;
         for plugin in spec.plugin_refs_mut() {
             if plugin.parts().0 == name {
-                replaced.push(json!({"from": plugin.plugin, "to": wanted}));
+                replaced.push(Replaced {
+                    from: plugin.plugin.clone(),
+                    to: wanted.clone(),
+                });
                 plugin.plugin = wanted.clone();
                 found = true;
             }
         }
-        anyhow::ensure!(found, "the evaluation uses no plugin named `{name}`");
+        if !found {
+            return Err(ReplayError::Invalid(format!(
+                "the evaluation uses no plugin named `{name}`"
+            )));
+        }
     }
+    let gone = |what: &str| ReplayError::Gone(what.to_string());
     let monitor = store
         .monitor_by_id(evaluation.monitor_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the monitor was deleted"))?;
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| gone("the evaluation's monitor was deleted"))?;
     let model = store
         .model_by_id(monitor.model_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the model was deleted"))?;
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| gone("the evaluation's model was deleted"))?;
     let reference = load_reference(store, &monitor, &spec)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("the monitor's reference is gone"))?;
+        .ok_or_else(|| gone("the monitor's reference is gone"))?;
+    let (start, end) = (record.window.start, record.window.end);
     let records = store
-        .read_records(model.id, evaluation.window_start, evaluation.window_end)
-        .await?;
+        .read_records(model.id, start, end)
+        .await
+        .map_err(anyhow::Error::from)?;
+    if records.len() as i64 != end - start {
+        return Err(gone("the window's records are no longer stored"));
+    }
     let labels = store
-        .labels_of(model.id, evaluation.window_start, &records.ids)
-        .await?;
-    let loaded = plugins.for_spec(&spec).await?;
+        .labels_of(model.id, start, &records.ids)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let loaded = plugins.for_spec(&spec).await.map_err(|e| {
+        ReplayError::Invalid(format!("the plugins it needs are not all stored: {e:#}"))
+    })?;
     let budget = plugins.runtime().shared().clone();
     let mut carried = Carried::default();
-    let stored_detectors = result["detectors"].as_array().cloned().unwrap_or_default();
-    for (detector, stored) in spec.pipeline.detectors.iter().zip(&stored_detectors) {
+    for (detector, stored) in spec.pipeline.detectors.iter().zip(&record.detectors) {
         let key = format!("{}/{}", detector.column, detector.plugin.plugin);
-        if let Some(snapshot) = stored["snapshot_before"].as_str() {
-            carried.detectors.insert(key.clone(), snapshot.to_string());
+        if let Some(snapshot) = &stored.snapshot_before {
+            carried.detectors.insert(key.clone(), snapshot.clone());
         }
-        if let Some(seen) = stored["seen_before"].as_u64() {
-            carried.detector_seen.insert(key, seen);
-        }
+        carried.detector_seen.insert(key, stored.seen_before);
     }
-    let history = history_from_json(&result["history"]);
-    let now = result["now"].as_i64().unwrap_or(evaluation.started_at);
+    let history = History::from(&record.history);
+    let now = record.now;
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
-    let start = evaluation.window_start;
     let (replayed, reference_sha256) = tokio::task::spawn_blocking(move || {
         // A replay keeps no drift test between columns: it runs in the shared budget.
         let mut prepared = Prepared::new(0, spec, &reference.window(task), &loaded, budget)
@@ -139,37 +273,29 @@ pub async fn replay(
             labels: &labels,
             task,
         };
-        let outcome = prepared
+        let findings = prepared
             .evaluate(&window, &mut carried, &history, now)
             .expect("a replay is never cancelled");
-        let value = comparable(
-            &outcome.columns_json(),
-            &outcome.metrics_json(),
-            &outcome.detectors_json(),
-            action_name(outcome.action()),
-            &outcome.reason(),
-        );
-        Ok::<_, anyhow::Error>((value, prepared.reference_digest.clone()))
+        let mut replayed = EvaluationRecord {
+            columns: findings.columns.clone(),
+            detectors: findings.detectors.clone(),
+            metrics: findings.metrics.clone(),
+            ..EvaluationRecord::default()
+        };
+        replayed.decision = findings.decision();
+        Ok::<_, anyhow::Error>((Compared::of(&replayed), prepared.reference_digest.clone()))
     })
-    .await??;
-    let stored = comparable(
-        &result["columns"],
-        &result["metrics"],
-        &result["detectors"],
-        &evaluation.action,
-        &evaluation.reason,
-    );
-    let mut diff = Vec::new();
-    differences("", &stored, &replayed, &mut diff);
-    let reference_changed =
-        result["reference"]["sha256"].as_str() != Some(reference_sha256.as_str());
-    Ok(json!({
-        "evaluation_id": evaluation.id,
-        "same": diff.is_empty(),
-        "differences": diff,
-        "replaced_plugins": replaced,
-        "reference_changed": reference_changed,
-        "stored": stored,
-        "replayed": replayed,
-    }))
+    .await
+    .map_err(anyhow::Error::from)??;
+    let stored = Compared::of(&record);
+    let differences = stored.differences(&replayed);
+    Ok(ReplayReport {
+        evaluation_id: evaluation.id,
+        same: differences.is_empty(),
+        differences,
+        replaced_plugins: replaced,
+        reference_changed: record.reference.sha256 != reference_sha256,
+        stored,
+        replayed,
+    })
 }

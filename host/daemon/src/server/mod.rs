@@ -27,7 +27,8 @@ use vigil_store::Store;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::monitor::{Monitoring, PluginCache};
+use crate::monitor::Monitoring;
+use crate::monitor::stored_plugins::StoredPlugins;
 use auth::Access;
 use error::ApiError;
 
@@ -37,7 +38,7 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
-    pub plugins: Arc<PluginCache>,
+    pub plugins: Arc<StoredPlugins>,
     pub monitoring: Arc<Monitoring>,
     /// Admission for ingestion requests (see `Config::ingest_max_in_flight`).
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
@@ -55,7 +56,7 @@ pub const REPLAYS_AT_ONCE: usize = 2;
 impl AppState {
     pub fn new(store: Store, runtime: Runtime, config: Config) -> AppState {
         let metrics = Arc::new(Metrics::default());
-        let plugins = Arc::new(PluginCache::new(store.clone(), runtime));
+        let plugins = Arc::new(StoredPlugins::new(store.clone(), runtime));
         let monitoring = Monitoring::new(
             store.clone(),
             plugins.clone(),

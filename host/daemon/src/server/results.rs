@@ -12,7 +12,6 @@ use super::error::{ApiError, ApiResult};
 use super::models::parse_json;
 use super::monitors::find_monitor;
 use super::{AppState, read_body};
-use crate::monitor::pipeline::Carried;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,54 +110,36 @@ pub async fn replay(
         )
         .retry_after(std::time::Duration::from_secs(5)));
     };
-    let report =
-        crate::monitor::replay::replay(&state.store, &state.plugins, &evaluation, &wanted.plugins)
-            .await
-            .map_err(|e| ApiError::invalid(format!("cannot replay evaluation {id}: {e:#}")))?;
+    use crate::monitor::replay::{ReplayError, replay};
+    let report = replay(&state.store, &state.plugins, &evaluation, &wanted.plugins)
+        .await
+        .map_err(|error| match error {
+            ReplayError::Invalid(message) => {
+                ApiError::invalid(format!("cannot replay evaluation {id}: {message}"))
+            }
+            ReplayError::Gone(message) => ApiError::new(
+                StatusCode::GONE,
+                "gone",
+                format!("cannot replay evaluation {id}: {message}"),
+            ),
+            // Internals stay in the log.
+            ReplayError::Host(error) => {
+                tracing::error!(evaluation = id, error = %format!("{error:#}"), "replay failed");
+                ApiError::internal(format!(
+                    "cannot replay evaluation {id}; see the daemon's log"
+                ))
+            }
+        })?;
     Ok(Json(report).into_response())
 }
 
 pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
-    let latest = state.store.latest_evaluations().await?;
-    let stalls = state.monitoring.stalls();
-    let now = vigil_store::now_ms();
-    let mut monitors = Vec::new();
-    for monitor in state.store.monitors().await? {
-        let position = state.store.monitor_state(monitor.id).await?;
-        let model = state.store.model_by_id(monitor.model_id).await?;
-        let carried: Carried = position
-            .as_ref()
-            .and_then(|p| serde_json::from_str(&p.state).ok())
-            .unwrap_or_default();
-        let quarantined: Vec<_> = carried
-            .failures
-            .iter()
-            .filter(|(_, f)| f.quarantined_until.is_some_and(|u| u > now))
-            .map(|(plugin, f)| serde_json::json!({"plugin": plugin, "until": f.quarantined_until, "error": f.last_error}))
-            .collect();
-        let last = latest.iter().find(|e| e.monitor_id == monitor.id).map(|e| {
-            serde_json::json!({
-                "id": e.id, "status": e.status, "action": e.action, "reason": e.reason,
-                "window_start": e.window_start, "window_end": e.window_end,
-                "drifted_columns": e.result["drifted_columns"], "failed_columns": e.result["failed_columns"],
-                "finished_at": e.finished_at,
-            })
-        });
-        let next = position.as_ref().map(|p| p.next_offset).unwrap_or(0);
-        let records = model.as_ref().map(|m| m.record_count).unwrap_or(0);
-        monitors.push(serde_json::json!({
-            "monitor": monitor.name,
-            "model": model.map(|m| m.name),
-            "next_offset": next,
-            "pending_records": (records - next).max(0),
-            "open_alerts": carried.open_alerts.keys().collect::<Vec<_>>(),
-            "quarantined": quarantined,
-            "stalled": stalls.get(&monitor.id),
-            "evaluating": state.monitoring.evaluating(monitor.id),
-            "last_evaluation": last,
-        }));
-    }
-    Ok(Json(serde_json::json!({"monitors": monitors})).into_response())
+    let report = state
+        .monitoring
+        .status()
+        .await
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(Json(report).into_response())
 }
 
 #[derive(Deserialize)]

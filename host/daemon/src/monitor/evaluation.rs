@@ -1,0 +1,394 @@
+//! The record of one window's evaluation: what the pipeline found, what the policy decided and
+//! which alerts that raised. It is stored as its serde form (the `result` of an evaluation in
+//! the API, described in README.md, "Evaluations"), and read back typed by replay, the status,
+//! the CLI and the demo. Fields added later carry a default, so records stored by earlier
+//! versions still read.
+
+use serde::{Deserialize, Serialize};
+use vigil_runtime::History;
+
+use crate::vocab::FeatureKind;
+
+/// What a policy decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    None,
+    Alert,
+    Retrain,
+    Rollback,
+    Promote,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Alert => "alert",
+            Action::Retrain => "retrain",
+            Action::Rollback => "rollback",
+            Action::Promote => "promote",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Action> {
+        [
+            Action::None,
+            Action::Alert,
+            Action::Retrain,
+            Action::Rollback,
+            Action::Promote,
+        ]
+        .into_iter()
+        .find(|action| action.name() == name)
+    }
+}
+
+impl From<vigil_runtime::Action> for Action {
+    fn from(action: vigil_runtime::Action) -> Action {
+        match action {
+            vigil_runtime::Action::None => Action::None,
+            vigil_runtime::Action::Alert => Action::Alert,
+            vigil_runtime::Action::Retrain => Action::Retrain,
+            vigil_runtime::Action::Rollback => Action::Rollback,
+            vigil_runtime::Action::Promote => Action::Promote,
+        }
+    }
+}
+
+/// How an evaluation went, as a whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every plugin worked.
+    #[default]
+    Ok,
+    /// Some columns' drift tests failed; the rest were tested and the policy decided.
+    Partial,
+    /// The policy failed: no action was taken.
+    PolicyFailed,
+    /// A preprocessor failed: nothing was tested.
+    Failed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Partial => "partial",
+            Status::PolicyFailed => "policy_failed",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Status> {
+        [
+            Status::Ok,
+            Status::Partial,
+            Status::PolicyFailed,
+            Status::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.name() == name)
+    }
+}
+
+/// A plugin that could not run, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The pinned plugin (`name@version`); empty when no plugin is to blame.
+    #[serde(default)]
+    pub plugin: String,
+    /// A short, stable name: `timeout`, `trap`, `out_of_memory`, `invalid_output`,
+    /// `quarantined`, … (`vigil_runtime::Error::kind`, and a few of the loop's own).
+    pub kind: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn from_runtime(plugin: &str, error: &vigil_runtime::Error) -> Failure {
+        Failure {
+            plugin: plugin.to_string(),
+            kind: error.kind().to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    pub fn quarantined(plugin: &str, until: i64) -> Failure {
+        Failure {
+            plugin: plugin.to_string(),
+            kind: "quarantined".into(),
+            message: format!("plugin `{plugin}` is quarantined until {until} (Unix ms)"),
+        }
+    }
+
+    /// Whether the failure counts toward the plugin's quarantine: not when the host failed
+    /// (no instance free, say), nor when the plugin was not run at all.
+    pub fn blames_plugin(&self) -> bool {
+        !matches!(
+            self.kind.as_str(),
+            "host" | "capacity" | "quarantined" | "not_run" | "missing_column"
+        )
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One feature's drift test on the window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnResult {
+    pub name: String,
+    pub kind: FeatureKind,
+    /// The test's name (from the plugin's info).
+    pub test: String,
+    /// The pinned plugin (`name@version`).
+    pub plugin: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// `None` when the test failed: a failed column is neither drifted nor stable.
+    pub drifted: Option<bool>,
+    /// Missing values in the window's column.
+    pub missing: usize,
+    pub failure: Option<Failure>,
+    pub duration_ms: f64,
+}
+
+/// One streaming detector on the window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectorResult {
+    pub column: String,
+    pub plugin: String,
+    /// Stream offsets of the records at which the detector fired.
+    pub detections: Vec<i64>,
+    /// Its state before the window (hex), for a replay to start from.
+    pub snapshot_before: Option<String>,
+    /// Values it had been fed before the window.
+    pub seen_before: u64,
+    pub failure: Option<Failure>,
+}
+
+/// A quality metric of the window, from labels, beside the reference's value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricValue {
+    pub name: String,
+    pub value: Option<f64>,
+    pub reference: Option<f64>,
+}
+
+/// The reference the window was compared with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceSummary {
+    pub rows: usize,
+    /// sha256 of its rows and their labels: a replay tells whether it changed since.
+    pub sha256: String,
+}
+
+/// The window's records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    /// Stream offsets `start..end` of the model's records.
+    pub start: i64,
+    pub end: i64,
+    pub rows: usize,
+    /// The earliest and latest record timestamps (Unix ms).
+    pub first_timestamp: Option<i64>,
+    pub last_timestamp: Option<i64>,
+    /// Records of the window with a label.
+    pub labels: usize,
+}
+
+/// What the policy was told of the monitor's past (`History` in the WIT contract).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistorySummary {
+    pub model_version: Option<String>,
+    /// Unix seconds.
+    pub last_alert: Option<u64>,
+    /// Unix seconds.
+    pub last_retrain: Option<u64>,
+    pub windows_since_retrain: u32,
+}
+
+impl From<&History> for HistorySummary {
+    fn from(history: &History) -> HistorySummary {
+        HistorySummary {
+            model_version: history.model_version.clone(),
+            last_alert: history.last_alert,
+            last_retrain: history.last_retrain,
+            windows_since_retrain: history.windows_since_retrain,
+        }
+    }
+}
+
+impl From<&HistorySummary> for History {
+    fn from(history: &HistorySummary) -> History {
+        History {
+            model_version: history.model_version.clone(),
+            last_alert: history.last_alert,
+            last_retrain: history.last_retrain,
+            windows_since_retrain: history.windows_since_retrain,
+        }
+    }
+}
+
+/// The policy that decided, and its failure if it failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyOutcome {
+    pub plugin: Option<String>,
+    pub failure: Option<Failure>,
+}
+
+/// An alert cause the window raised, and whether it fired (or was within its cooldown).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRaised {
+    pub cause: String,
+    pub fired: bool,
+}
+
+/// The decision, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub action: Action,
+    pub reason: String,
+}
+
+/// One window's evaluation, whole.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationRecord {
+    /// The monitor's revision the window was evaluated with.
+    pub monitor_revision: i64,
+    /// The monitor's spec then, with credentials hidden (`spec::redact`).
+    pub spec: serde_json::Value,
+    pub reference: ReferenceSummary,
+    pub window: WindowSummary,
+    pub history: HistorySummary,
+    /// When the evaluation started (Unix ms); the policy's `now`.
+    pub now: i64,
+    #[serde(default)]
+    pub finished_at: i64,
+    #[serde(default)]
+    pub status: Status,
+    #[serde(default)]
+    pub decision: Decision,
+    /// Set when a preprocessor failed: nothing else ran.
+    #[serde(default)]
+    pub preprocessing: Option<Failure>,
+    /// Bytes of log output the monitor's plugins wrote past their allowance (dropped).
+    #[serde(default)]
+    pub plugin_output_dropped_bytes: u64,
+    pub columns: Vec<ColumnResult>,
+    pub detectors: Vec<DetectorResult>,
+    pub metrics: Vec<MetricValue>,
+    pub drifted_columns: usize,
+    pub failed_columns: usize,
+    pub policy: PolicyOutcome,
+    pub alerts: Vec<AlertRaised>,
+}
+
+impl EvaluationRecord {
+    /// The record of a stored evaluation. Records stored before the decision, status and end
+    /// time were part of them take those from the evaluation's row.
+    pub fn from_stored(evaluation: &vigil_store::Evaluation) -> Result<EvaluationRecord, String> {
+        let mut record: EvaluationRecord = serde_json::from_value(evaluation.result.clone())
+            .map_err(|e| format!("evaluation {}: unreadable record: {e}", evaluation.id))?;
+        if record.finished_at == 0 {
+            record.finished_at = evaluation.finished_at;
+            record.status = Status::parse(&evaluation.status).unwrap_or_default();
+            record.decision = Decision {
+                action: Action::parse(&evaluation.action).unwrap_or_default(),
+                reason: evaluation.reason.clone(),
+            };
+        }
+        Ok(record)
+    }
+}
+
+/// An evaluation as the API shows it: its row's identity and the record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub id: i64,
+    pub monitor_id: i64,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub status: Status,
+    pub action: Action,
+    pub reason: String,
+    pub result: EvaluationRecord,
+}
+
+impl Evaluation {
+    pub fn from_stored(evaluation: &vigil_store::Evaluation) -> Result<Evaluation, String> {
+        let result = EvaluationRecord::from_stored(evaluation)?;
+        Ok(Evaluation {
+            id: evaluation.id,
+            monitor_id: evaluation.monitor_id,
+            window_start: evaluation.window_start,
+            window_end: evaluation.window_end,
+            started_at: evaluation.started_at,
+            finished_at: evaluation.finished_at,
+            status: result.status,
+            action: result.decision.action,
+            reason: result.decision.reason.clone(),
+            result,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as an earlier version stored it (no status, decision or end time in it, a
+    /// failure without its plugin) still reads, completed from the row.
+    #[test]
+    fn records_stored_by_earlier_versions_still_read() {
+        let result = serde_json::json!({
+            "monitor_revision": 2, "spec": {"name": "m"},
+            "reference": {"rows": 10, "sha256": "ab"},
+            "window": {"start": 0, "end": 5, "rows": 5, "first_timestamp": 1,
+                       "last_timestamp": 9, "labels": 0},
+            "history": {"model_version": null, "last_alert": null, "last_retrain": null,
+                        "windows_since_retrain": 3},
+            "now": 100,
+            "columns": [{"name": "x", "kind": "numeric", "test": "drift-ks",
+                         "plugin": "drift-ks@0.1.0", "statistic": null, "p_value": null,
+                         "threshold": null, "drifted": null, "missing": 0,
+                         "failure": {"kind": "trap", "message": "boom"}, "duration_ms": 1.5}],
+            "detectors": [], "metrics": [{"name": "accuracy", "value": null, "reference": 0.9}],
+            "drifted_columns": 0, "failed_columns": 1,
+            "policy": {"plugin": "policy-threshold@0.1.0", "failure": null},
+            "alerts": [{"cause": "drift", "fired": true}],
+        });
+        let stored = vigil_store::Evaluation {
+            id: 7,
+            monitor_id: 1,
+            window_start: 0,
+            window_end: 5,
+            started_at: 100,
+            finished_at: 120,
+            status: "partial".into(),
+            action: "alert".into(),
+            reason: "because".into(),
+            result,
+        };
+        let evaluation = Evaluation::from_stored(&stored).unwrap();
+        assert_eq!(evaluation.status, Status::Partial);
+        assert_eq!(evaluation.action, Action::Alert);
+        let record = &evaluation.result;
+        assert_eq!(record.finished_at, 120);
+        assert_eq!(record.decision.reason, "because");
+        assert_eq!(record.columns[0].failure.as_ref().unwrap().kind, "trap");
+        assert_eq!(record.metrics[0].value, None);
+        // Written again, it reads back the same.
+        let again: EvaluationRecord =
+            serde_json::from_value(serde_json::to_value(record).unwrap()).unwrap();
+        assert_eq!(&again, record);
+    }
+}
