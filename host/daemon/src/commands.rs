@@ -8,18 +8,20 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{Config, redact_url};
 use crate::server::{self, AppState, auth};
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // The URL may hold the database's password: only its redacted form is ever printed.
+    let database = redact_url(&config.database_url);
     let store = vigil_store::Store::open(&config.database_url)
         .await
-        .with_context(|| format!("cannot open the database {}", config.database_url))?;
+        .with_context(|| format!("cannot open the database {database}"))?;
     let runtime = vigil_runtime::Runtime::new(config.runtime_config())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, database = %config.database_url, "vigil serving");
+    tracing::info!(listen = %config.listen, database = %database, "vigil serving");
     eprintln!("vigil: serving on http://{}", listener.local_addr()?);
     let state = AppState::new(store.clone(), runtime, config);
     server::serve(state, listener, server::shutdown_signal()).await?;
@@ -38,7 +40,7 @@ pub async fn create_token(
     create_database: bool,
 ) -> anyhow::Result<()> {
     auth::check_token_name(name).map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let url = &config.database_url;
+    let url = &redact_url(&config.database_url);
     if let Some(path) = sqlite_path(url)
         && !path.exists()
         && !create_database
@@ -50,7 +52,7 @@ pub async fn create_token(
             path.display()
         );
     }
-    let store = vigil_store::Store::open(url)
+    let store = vigil_store::Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
     let token = auth::create_token(&store, name, role).await?;

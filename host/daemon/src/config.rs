@@ -1,36 +1,14 @@
-//! The daemon's configuration: a TOML file, then `VIGIL_*` environment variables on top.
-//!
-//! ```toml
-//! database_url = "sqlite://vigil.db"
-//! listen = "127.0.0.1:8080"
-//! plugin_body_limit = 33554432   # bytes
-//! ingest_body_limit = 16777216   # bytes
-//! ingest_max_rows = 10000
-//! ingest_max_in_flight = 16
-//! ingest_max_in_flight_per_token = 4
-//! body_timeout_ms = 10000
-//! shutdown_grace_ms = 10000
-//! ingest_wait_ms = 2000
-//! ingest_rate_per_second = 200.0  # requests per API token; 0 turns the limit off
-//! ingest_rate_burst = 400.0
-//! upload_rate_per_second = 2.0
-//! upload_rate_burst = 20.0
-//! evaluation_workers = 2
-//! plugin_deadline_ms = 2000
-//! plugin_memory_mib = 64
-//! plugin_instances = 1000
-//! plugin_shared_instances = 32
-//! plugin_log_bytes_per_window = 262144
-//! max_features_per_monitor = 500
-//! ```
+//! The daemon's configuration: defaults, then the TOML file, then `VIGIL_<NAME>` variables,
+//! then `--set NAME=VALUE`, a later one winning. Every setting, its default and its meaning
+//! are in `docs/configuration.md` (a test keeps the two in step).
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::Context as _;
-use serde::Deserialize;
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub database_url: String,
@@ -83,9 +61,11 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// How often the monitoring loop looks for closed windows (ingestion also wakes it).
     pub tick_ms: u64,
-    /// The API token the CLI client sends (also `VIGIL_TOKEN`).
+    /// The API token the CLI client sends (`VIGIL_TOKEN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    /// The daemon's address for the CLI client (also `VIGIL_URL`).
+    /// The daemon's address for the CLI client (`VIGIL_URL`); default `http://` and `listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
@@ -128,74 +108,78 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads `path` (or `VIGIL_CONFIG`, or `vigil.toml` when it exists), then the environment.
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    /// The configuration from the file (`path`, else `$VIGIL_CONFIG`, else `vigil.toml` if
+    /// present), the environment and `overrides` (`--set NAME=VALUE`), in that order.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> anyhow::Result<Config> {
         let env_path = std::env::var_os("VIGIL_CONFIG").map(std::path::PathBuf::from);
         let path = path.map(Path::to_path_buf).or(env_path).or_else(|| {
             let default = Path::new("vigil.toml");
             default.exists().then(|| default.to_path_buf())
         });
-        let mut config = match &path {
+        let file = match &path {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
+                let table: toml::Table = toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                Some((path.display().to_string(), table))
             }
-            None => Config::default(),
+            None => None,
         };
-        config.apply_env(|name| std::env::var(name).ok())?;
+        Config::layered(file, |name| std::env::var(name).ok(), overrides)
+    }
+
+    /// The defaults, then `file` (its name and table), then the variables `var` finds, then
+    /// `overrides`; validated.
+    fn layered(
+        file: Option<(String, toml::Table)>,
+        var: impl Fn(&str) -> Option<String>,
+        overrides: &[String],
+    ) -> anyhow::Result<Config> {
+        let mut table = toml::Table::try_from(Config::default()).expect("the defaults serialize");
+        let names: Vec<String> = table
+            .keys()
+            .cloned()
+            .chain(["token".to_string(), "url".to_string()])
+            .collect();
+        let known = |name: &str, origin: &str| {
+            if names.iter().any(|n| n == name) {
+                Ok(())
+            } else {
+                bail!("{origin}: `{name}` is not a setting (see `vigil config show`)")
+            }
+        };
+        if let Some((origin, values)) = file {
+            for (name, value) in values {
+                known(&name, &origin)?;
+                table.insert(name, value);
+            }
+        }
+        for name in &names {
+            let variable = format!("VIGIL_{}", name.to_uppercase());
+            if let Some(text) = var(&variable) {
+                let value = typed_value(table.get(name), &text);
+                table.insert(name.clone(), value);
+            }
+        }
+        for item in overrides {
+            let Some((name, text)) = item.split_once('=') else {
+                bail!("--set {item}: expected NAME=VALUE");
+            };
+            let name = name.trim();
+            known(name, "--set")?;
+            let value = typed_value(table.get(name), text.trim());
+            table.insert(name.to_string(), value);
+        }
+        let config: Config = table
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid setting: {}", e.message()))?;
+        config.validate()?;
         Ok(config)
     }
 
-    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        fn parse<T: std::str::FromStr>(name: &str, value: String) -> anyhow::Result<T>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value
-                .parse()
-                .map_err(|e| anyhow::anyhow!("invalid {name} `{value}`: {e}"))
-        }
-        if let Some(v) = var("VIGIL_DATABASE_URL") {
-            self.database_url = v;
-        }
-        if let Some(v) = var("VIGIL_LISTEN") {
-            self.listen = parse("VIGIL_LISTEN", v)?;
-        }
-        if let Some(v) = var("VIGIL_PLUGIN_BODY_LIMIT") {
-            self.plugin_body_limit = parse("VIGIL_PLUGIN_BODY_LIMIT", v)?;
-        }
-        if let Some(v) = var("VIGIL_INGEST_BODY_LIMIT") {
-            self.ingest_body_limit = parse("VIGIL_INGEST_BODY_LIMIT", v)?;
-        }
-        if let Some(v) = var("VIGIL_INGEST_MAX_ROWS") {
-            self.ingest_max_rows = parse("VIGIL_INGEST_MAX_ROWS", v)?;
-        }
-        if let Some(v) = var("VIGIL_INGEST_MAX_IN_FLIGHT") {
-            self.ingest_max_in_flight = parse("VIGIL_INGEST_MAX_IN_FLIGHT", v)?;
-        }
-        if let Some(v) = var("VIGIL_EVALUATION_WORKERS") {
-            self.evaluation_workers = parse("VIGIL_EVALUATION_WORKERS", v)?;
-        }
-        if let Some(v) = var("VIGIL_PLUGIN_DEADLINE_MS") {
-            self.plugin_deadline_ms = parse("VIGIL_PLUGIN_DEADLINE_MS", v)?;
-        }
-        if let Some(v) = var("VIGIL_PLUGIN_INSTANCES") {
-            self.plugin_instances = parse("VIGIL_PLUGIN_INSTANCES", v)?;
-        }
-        if let Some(v) = var("VIGIL_MAX_FEATURES_PER_MONITOR") {
-            self.max_features_per_monitor = parse("VIGIL_MAX_FEATURES_PER_MONITOR", v)?;
-        }
-        if let Some(v) = var("VIGIL_TICK_MS") {
-            self.tick_ms = parse("VIGIL_TICK_MS", v)?;
-        }
-        if let Some(v) = var("VIGIL_TOKEN") {
-            self.token = Some(v);
-        }
-        if let Some(v) = var("VIGIL_URL") {
-            self.url = Some(v);
-        }
+    /// Every check on the settings, in one place.
+    pub fn validate(&self) -> anyhow::Result<()> {
         for (name, per_second, burst) in [
             (
                 "ingest_rate",
@@ -213,32 +197,40 @@ impl Config {
                 "{name}_per_second must be 0 (no limit) or more, with {name}_burst at least 1"
             );
         }
-        anyhow::ensure!(
-            self.ingest_max_in_flight > 0 && self.ingest_max_in_flight_per_token > 0,
-            "ingest_max_in_flight and ingest_max_in_flight_per_token must be at least 1"
-        );
-        anyhow::ensure!(
-            self.body_timeout_ms > 0,
-            "body_timeout_ms must be at least 1"
-        );
-        anyhow::ensure!(
-            self.evaluation_workers > 0,
-            "evaluation_workers must be at least 1"
-        );
-        anyhow::ensure!(
-            self.ingest_max_rows > 0,
-            "ingest_max_rows must be at least 1"
-        );
+        let at_least_one = [
+            ("ingest_max_in_flight", self.ingest_max_in_flight),
+            (
+                "ingest_max_in_flight_per_token",
+                self.ingest_max_in_flight_per_token,
+            ),
+            ("evaluation_workers", self.evaluation_workers),
+            ("ingest_max_rows", self.ingest_max_rows),
+            ("max_features_per_monitor", self.max_features_per_monitor),
+            ("body_timeout_ms", self.body_timeout_ms as usize),
+            ("plugin_deadline_ms", self.plugin_deadline_ms as usize),
+            ("plugin_memory_mib", self.plugin_memory_mib),
+            ("tick_ms", self.tick_ms as usize),
+        ];
+        for (name, value) in at_least_one {
+            anyhow::ensure!(value >= 1, "{name} must be at least 1");
+        }
         anyhow::ensure!(
             self.plugin_shared_instances >= 1
                 && self.plugin_shared_instances < self.plugin_instances,
             "plugin_shared_instances must be at least 1 and below plugin_instances"
         );
-        anyhow::ensure!(
-            self.max_features_per_monitor >= 1,
-            "max_features_per_monitor must be at least 1"
-        );
         Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets hidden: the token, and the password in
+    /// the database URL.
+    pub fn shown(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = redact_url(&self.database_url);
+        if shown.token.is_some() {
+            shown.token = Some("(set)".into());
+        }
+        toml::to_string(&shown).expect("the configuration serializes")
     }
 
     /// Where the CLI client finds the daemon.
@@ -258,26 +250,125 @@ impl Config {
     }
 }
 
+/// A value given as text, for a setting whose current value is `current`: text settings (and
+/// those unset by default: the token and URL) take it as it is, so a token or password of
+/// digits stays text; the others read it as a TOML value, or as text for a clear type error.
+fn typed_value(current: Option<&toml::Value>, text: &str) -> toml::Value {
+    if matches!(current, None | Some(toml::Value::String(_))) {
+        return toml::Value::String(text.to_string());
+    }
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+/// A database URL fit to print: its password (if any) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
     #[test]
-    fn environment_overrides_the_file() {
-        let mut config: Config = toml::from_str("listen = \"0.0.0.0:9000\"").unwrap();
-        config
-            .apply_env(|name| match name {
-                "VIGIL_DATABASE_URL" => Some("postgres://db/vigil".into()),
-                _ => None,
-            })
-            .unwrap();
+    fn the_file_then_the_environment_then_flags() {
+        let file: toml::Table =
+            toml::from_str("listen = \"0.0.0.0:9000\"\nplugin_instances = 100").unwrap();
+        let config = Config::layered(
+            Some(("vigil.toml".into(), file.clone())),
+            env(&[
+                ("VIGIL_DATABASE_URL", "postgres://db/vigil"),
+                ("VIGIL_PLUGIN_INSTANCES", "200"),
+                ("VIGIL_TOKEN", "vgl_x_y"),
+            ]),
+            &["plugin_instances=300".into()],
+        )
+        .unwrap();
         assert_eq!(config.database_url, "postgres://db/vigil");
         assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.plugin_instances, 300);
+        assert_eq!(config.token.as_deref(), Some("vgl_x_y"));
+        // Every setting has its variable, not a chosen few.
+        let config =
+            Config::layered(None, env(&[("VIGIL_SHUTDOWN_GRACE_MS", "1500")]), &[]).unwrap();
+        assert_eq!(config.shutdown_grace_ms, 1500);
+        // Text settings stay text, even when they read as a number.
+        let config = Config::layered(None, env(&[("VIGIL_TOKEN", "12345")]), &[]).unwrap();
+        assert_eq!(config.token.as_deref(), Some("12345"));
+    }
+
+    #[test]
+    fn unknown_names_and_bad_values_are_refused_naming_them() {
+        let file: toml::Table = toml::from_str("listne = \"x\"").unwrap();
+        let error = Config::layered(Some(("vigil.toml".into(), file)), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`listne` is not a setting"), "{error}");
+        let error = Config::layered(None, env(&[("VIGIL_LISTEN", "nowhere")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("nowhere"), "{error}");
+        let error = Config::layered(None, env(&[]), &["nope=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`nope`"), "{error}");
+        let error = Config::layered(None, env(&[]), &["evaluation_workers=0".into()])
+            .unwrap_err()
+            .to_string();
         assert!(
-            config
-                .apply_env(|n| (n == "VIGIL_LISTEN").then(|| "nowhere".into()))
-                .is_err()
+            error.contains("evaluation_workers must be at least 1"),
+            "{error}"
         );
-        assert!(toml::from_str::<Config>("listne = \"x\"").is_err());
+    }
+
+    #[test]
+    fn shown_configuration_hides_secrets() {
+        let config = Config {
+            database_url: "postgres://vigil:PASSWORD@db:5432/vigil".into(),
+            token: Some("vgl_abc_SECRET".into()),
+            ..Config::default()
+        };
+        let shown = config.shown();
+        assert!(
+            !shown.contains("PASSWORD") && !shown.contains("SECRET"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://vigil:***@db:5432/vigil"),
+            "{shown}"
+        );
+        let again: Config = toml::from_str(&shown).unwrap();
+        assert_eq!(again.listen, config.listen);
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let docs = include_str!("../../../docs/configuration.md");
+        let mut table = toml::Table::try_from(Config::default()).unwrap();
+        table.insert("token".into(), "".into());
+        table.insert("url".into(), "".into());
+        for name in table.keys() {
+            assert!(
+                docs.contains(&format!("| `{name}` |")),
+                "docs/configuration.md does not document `{name}`"
+            );
+        }
     }
 }

@@ -1,295 +1,19 @@
 //! `vigil`: the command-line entry point.
 
-use vigil::{client, commands, config, demo, drift, listing, plugins, runtime_config, server};
+use vigil::cli::{
+    Cli, Command, ConfigArgs, ConfigCommand, Format, ModelCommand, MonitorCommand, PluginCommand,
+    TokenCommand,
+};
+use vigil::{client, commands, config, demo, drift, listing, plugins, runtime_config};
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
 use vigil_runtime::Runtime;
 
 use vigil::drift::{DriftOptions, InputError};
 use vigil::plugins::Registry;
-
-/// Vigil watches machine-learning models in production for drift. Drift tests, preprocessors
-/// and retraining policies are WebAssembly plugins run in a sandbox.
-#[derive(Parser)]
-#[command(name = "vigil", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Compare a current dataset with a reference, column by column.
-    Drift(DriftArgs),
-    /// Build and inspect plugins, and push them to a daemon.
-    #[command(subcommand)]
-    Plugin(PluginCommand),
-    /// Run the daemon: the API and the monitoring loop.
-    Serve {
-        /// The TOML config file (default: `$VIGIL_CONFIG`, else `vigil.toml` if present).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-    },
-    /// Manage API tokens (directly in the configured database).
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Run the whole loop on a temporary database with a bundled dataset that drifts.
-    Demo {
-        /// Keep the daemon serving after the stream, until Ctrl-C.
-        #[arg(long)]
-        keep_serving: bool,
-    },
-    /// Re-run a stored evaluation and show whether it reaches the same results.
-    Replay {
-        /// The evaluation's id.
-        id: i64,
-        /// Use this plugin version instead of the stored one (repeatable).
-        #[arg(long, value_name = "NAME@VERSION")]
-        plugin: Vec<String>,
-    },
-    /// Send a CSV or NDJSON file of records to a model, in batches, with a progress bar.
-    Ingest {
-        /// The file (`.csv` or `.ndjson`).
-        file: PathBuf,
-        /// The model the records belong to.
-        #[arg(long)]
-        model: String,
-        /// Records per request.
-        #[arg(long, default_value_t = 5000)]
-        batch_rows: usize,
-    },
-    /// Send a CSV or NDJSON file of true labels (`id`, `label`) for a model's records.
-    Labels {
-        /// The file (`.csv` or `.ndjson`).
-        file: PathBuf,
-        /// The model the records belong to.
-        #[arg(long)]
-        model: String,
-        /// Labels per request.
-        #[arg(long, default_value_t = 5000)]
-        batch_rows: usize,
-    },
-    /// Models in the daemon's registry.
-    #[command(subcommand)]
-    Model(ModelCommand),
-    /// Monitors in the daemon.
-    #[command(subcommand)]
-    Monitor(MonitorCommand),
-    /// The latest state of every monitor.
-    Status {
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Alerts, newest first.
-    Alerts {
-        /// Only this monitor's.
-        #[arg(long)]
-        monitor: Option<String>,
-        #[command(flatten)]
-        output: Output,
-    },
-}
-
-/// How a listing is printed.
-#[derive(clap::Args)]
-struct Output {
-    /// Print the API's JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Create a token; it is printed once, as the last line of stdout.
-    Create {
-        /// What the token may do: `read` (reads), `ingest` (sends records and labels),
-        /// `write` (also manages plugins, models and monitors) or `admin` (also tokens).
-        #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
-        role: server::auth::Role,
-        /// A name to remember it by.
-        #[arg(long, default_value = "cli")]
-        name: String,
-        /// The daemon's TOML config file, for its `database_url` (default: `$VIGIL_CONFIG`,
-        /// else `vigil.toml` if present, else `VIGIL_DATABASE_URL` or `sqlite://vigil.db`).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Create the SQLite database if it does not exist (to set up a daemon before its
-        /// first start). Without it, a missing database is an error: the token would be
-        /// written where no daemon reads it.
-        #[arg(long)]
-        create_database: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum ModelCommand {
-    /// Register a model.
-    Create {
-        /// The model's name: letters, digits, `-`, `_` or `.`, starting with a letter or digit.
-        name: String,
-        /// `classification` (predictions are classes) or `regression` (numbers).
-        #[arg(long)]
-        task: String,
-        /// What the model is, for people (at most 4096 bytes).
-        #[arg(long, default_value = "")]
-        description: String,
-    },
-    /// List models.
-    List {
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Register a version of a model.
-    Version {
-        /// The model's name.
-        model: String,
-        /// The version's name (e.g. `v2` or `2026-12-01`).
-        version: String,
-    },
-    /// Record which version serves the model.
-    Serve {
-        /// The model's name.
-        model: String,
-        /// A registered version.
-        version: String,
-    },
-}
-
-/// Where the monitor format is documented, for `--help`.
-const MONITOR_FORMAT: &str = "The file is TOML (or JSON): the fields are documented in \
-docs/monitors.md, with commented examples in examples/monitors/. A `reference_file` key names \
-a CSV or NDJSON file (relative to the spec) of reference rows, stored with the monitor in one \
-step: if it is refused, nothing is stored.";
-
-#[derive(Subcommand)]
-enum MonitorCommand {
-    /// Create a monitor from a TOML (or JSON) spec.
-    #[command(after_help = MONITOR_FORMAT)]
-    Create {
-        #[arg(long, short)]
-        file: PathBuf,
-    },
-    /// Replace a monitor's spec (and, with `reference_file`, its reference).
-    #[command(after_help = MONITOR_FORMAT)]
-    Update {
-        #[arg(long, short)]
-        file: PathBuf,
-    },
-    /// Delete a monitor, its evaluations and alerts.
-    Delete {
-        /// The monitor's name.
-        name: String,
-    },
-    /// Replace a monitor's reference with the rows of a CSV or NDJSON file.
-    Reference {
-        /// The monitor's name.
-        name: String,
-        /// The rows (`.csv`, `.ndjson`, or `.json` for a JSON array).
-        file: PathBuf,
-    },
-    /// List monitors.
-    List {
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Show a monitor and its latest evaluations.
-    Show {
-        /// The monitor's name.
-        name: String,
-    },
-}
-
-#[derive(clap::Args)]
-struct DriftArgs {
-    /// The reference dataset (CSV with a header row).
-    #[arg(long)]
-    reference: PathBuf,
-    /// The current dataset (CSV with the same columns).
-    #[arg(long)]
-    current: PathBuf,
-    /// Columns to treat as categorical even if every value is a number.
-    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
-    categorical: Vec<String>,
-    /// Drift test for numeric columns.
-    #[arg(long, default_value = "ks", value_name = "NAME")]
-    num_test: String,
-    /// Drift test for categorical columns.
-    #[arg(long, default_value = "chi2", value_name = "NAME")]
-    cat_test: String,
-    /// Drift test for one column, e.g. `--column-test age=psi` (repeatable).
-    #[arg(long, value_name = "COLUMN=NAME", value_parser = key_value)]
-    column_test: Vec<(String, String)>,
-    /// JSON configuration for a test, e.g. `--config psi='{"threshold":0.2}'` (repeatable).
-    #[arg(long, value_name = "TEST=JSON", value_parser = key_value)]
-    config: Vec<(String, String)>,
-    /// p-value below which a hypothesis test reports drift.
-    #[arg(long, default_value_t = 0.05)]
-    threshold: f64,
-    /// Share of drifted columns at which the dataset counts as drifted.
-    #[arg(long, default_value_t = 0.5)]
-    drift_share: f64,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-    /// A directory of plugin components (`*.wasm`) to use beside the standard ones.
-    #[arg(long, value_name = "DIR")]
-    plugins: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
-
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// Build a plugin crate into a WebAssembly component.
-    Build {
-        /// The plugin crate's directory (or its Cargo.toml).
-        path: PathBuf,
-        /// Where to write the component (default: `<target-dir>/components/<package>.wasm`).
-        #[arg(long, short)]
-        out: Option<PathBuf>,
-        /// cargo's target directory for the wasm build (default: `<crate>/target/wasm`).
-        #[arg(long)]
-        target_dir: Option<PathBuf>,
-    },
-    /// Check a component and print what it says about itself, as JSON.
-    Inspect {
-        /// The component file.
-        file: PathBuf,
-    },
-    /// List the standard plugins built into this binary.
-    Standard,
-    /// Upload components to the daemon.
-    Push {
-        /// Component files (`*.wasm`, as `vigil plugin build` makes them).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-    /// List the plugins stored in the daemon.
-    List {
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Delete a plugin version from the daemon (refused while a monitor uses it).
-    Delete {
-        #[arg(value_name = "NAME@VERSION")]
-        plugin: String,
-    },
-}
-
-fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
-}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -302,7 +26,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("vigil: {error:#}");
@@ -315,26 +39,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let load_config = |args: &ConfigArgs| config::Config::load(args.config.as_deref(), &args.set);
     let async_runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")
     };
-    let client = || config::Config::load(None).and_then(|c| client::Client::from_config(&c));
-    match command {
-        Command::Serve { config } => {
-            let config = config::Config::load(config.as_deref())?;
-            async_runtime()?.block_on(commands::serve(config))
+    let client =
+        || load_config(&ConfigArgs::default()).and_then(|c| client::Client::from_config(&c));
+    match cli.command {
+        Command::Serve(args) => async_runtime()?.block_on(commands::serve(load_config(&args)?)),
+        Command::Config(ConfigCommand::Show(args)) => {
+            print!("{}", load_config(&args)?.shown());
+            Ok(())
         }
         Command::Token(TokenCommand::Create {
             role,
             name,
-            config,
             create_database,
+            config,
         }) => {
-            let config = config::Config::load(config.as_deref())?;
+            let config = load_config(&config)?;
             async_runtime()?.block_on(commands::create_token(
                 &config,
                 role,

@@ -268,3 +268,44 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The database password and the API token are never printed: not by `vigil config show`, nor
+/// in the errors of a daemon or a token command that cannot open the database.
+#[test]
+fn secrets_in_the_configuration_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], database_url: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("VIGIL_DATABASE_URL", database_url)
+            .env("VIGIL_TOKEN", "vgl_abc_TOKENSECRET")
+            .env("VIGIL_CACHE_DIR", dir.path())
+            .env("RUST_LOG", "debug")
+            .env_remove("VIGIL_CONFIG")
+            .output()
+            .unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !printed.contains("PASSWORDSECRET") && !printed.contains("TOKENSECRET"),
+            "vigil {args:?} printed a secret: {printed}"
+        );
+        (output.status.success(), printed)
+    };
+    let (ok, shown) = run(
+        &["config", "show"],
+        "postgres://vigil:PASSWORDSECRET@db.internal/vigil",
+    );
+    assert!(ok, "{shown}");
+    assert!(shown.contains("postgres://vigil:***@db.internal/vigil"), "{shown}");
+    // Unsupported schemes fail at once, before any connection is tried.
+    let url = "mysql://vigil:PASSWORDSECRET@db.internal/vigil";
+    let (ok, printed) = run(&["serve", "--set", "listen=127.0.0.1:0"], url);
+    assert!(!ok && printed.contains("mysql://vigil:***@db.internal"), "{printed}");
+    let (ok, printed) = run(&["token", "create", "--role", "read"], url);
+    assert!(!ok && printed.contains("cannot open the database"), "{printed}");
+}

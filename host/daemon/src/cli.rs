@@ -1,0 +1,303 @@
+//! The `vigil` command line: its commands and arguments (the binary's `main.rs` runs them).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::server;
+
+/// Vigil watches machine-learning models in production for drift. Drift tests, preprocessors
+/// and retraining policies are WebAssembly plugins run in a sandbox.
+#[derive(Parser)]
+#[command(name = "vigil", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the daemon's settings come from, for the commands that read them all (the client
+/// commands read the file and the environment: `VIGIL_URL`, `VIGIL_TOKEN`). `vigil drift`
+/// reads none, and its `--config` configures a test.
+#[derive(clap::Args, Default)]
+pub struct ConfigArgs {
+    /// The TOML config file (default: `$VIGIL_CONFIG`, else `vigil.toml` if present).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set one setting, over the file and the environment (repeatable; `vigil config show`
+    /// lists the names).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Compare a current dataset with a reference, column by column.
+    Drift(DriftArgs),
+    /// Build and inspect plugins, and push them to a daemon.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Run the daemon: the API and the monitoring loop.
+    Serve(ConfigArgs),
+    /// The effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage API tokens (directly in the configured database).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run the whole loop on a temporary database with a bundled dataset that drifts.
+    Demo {
+        /// Keep the daemon serving after the stream, until Ctrl-C.
+        #[arg(long)]
+        keep_serving: bool,
+    },
+    /// Re-run a stored evaluation and show whether it reaches the same results.
+    Replay {
+        /// The evaluation's id.
+        id: i64,
+        /// Use this plugin version instead of the stored one (repeatable).
+        #[arg(long, value_name = "NAME@VERSION")]
+        plugin: Vec<String>,
+    },
+    /// Send a CSV or NDJSON file of records to a model, in batches, with a progress bar.
+    Ingest {
+        /// The file (`.csv` or `.ndjson`).
+        file: PathBuf,
+        /// The model the records belong to.
+        #[arg(long)]
+        model: String,
+        /// Records per request.
+        #[arg(long, default_value_t = 5000)]
+        batch_rows: usize,
+    },
+    /// Send a CSV or NDJSON file of true labels (`id`, `label`) for a model's records.
+    Labels {
+        /// The file (`.csv` or `.ndjson`).
+        file: PathBuf,
+        /// The model the records belong to.
+        #[arg(long)]
+        model: String,
+        /// Labels per request.
+        #[arg(long, default_value_t = 5000)]
+        batch_rows: usize,
+    },
+    /// Models in the daemon's registry.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Monitors in the daemon.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+    /// The latest state of every monitor.
+    Status {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Alerts, newest first.
+    Alerts {
+        /// Only this monitor's.
+        #[arg(long)]
+        monitor: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// How a listing is printed.
+#[derive(clap::Args)]
+pub struct Output {
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (file, environment and --set), secrets hidden.
+    Show(ConfigArgs),
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once, as the last line of stdout.
+    Create {
+        /// What the token may do: `read` (reads), `ingest` (sends records and labels),
+        /// `write` (also manages plugins, models and monitors) or `admin` (also tokens).
+        #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
+        role: server::auth::Role,
+        /// A name to remember it by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Create the SQLite database if it does not exist (to set up a daemon before its
+        /// first start). Without it, a missing database is an error: the token would be
+        /// written where no daemon reads it.
+        #[arg(long)]
+        create_database: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Register a model.
+    Create {
+        /// The model's name: letters, digits, `-`, `_` or `.`, starting with a letter or digit.
+        name: String,
+        /// `classification` (predictions are classes) or `regression` (numbers).
+        #[arg(long)]
+        task: String,
+        /// What the model is, for people (at most 4096 bytes).
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List models.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Register a version of a model.
+    Version {
+        /// The model's name.
+        model: String,
+        /// The version's name (e.g. `v2` or `2026-12-01`).
+        version: String,
+    },
+    /// Record which version serves the model.
+    Serve {
+        /// The model's name.
+        model: String,
+        /// A registered version.
+        version: String,
+    },
+}
+
+/// Where the monitor format is documented, for `--help`.
+pub const MONITOR_FORMAT: &str = "The file is TOML (or JSON): the fields are documented in \
+docs/monitors.md, with commented examples in examples/monitors/. A `reference_file` key names \
+a CSV or NDJSON file (relative to the spec) of reference rows, stored with the monitor in one \
+step: if it is refused, nothing is stored.";
+
+#[derive(Subcommand)]
+pub enum MonitorCommand {
+    /// Create a monitor from a TOML (or JSON) spec.
+    #[command(after_help = MONITOR_FORMAT)]
+    Create {
+        #[arg(long, short)]
+        file: PathBuf,
+    },
+    /// Replace a monitor's spec (and, with `reference_file`, its reference).
+    #[command(after_help = MONITOR_FORMAT)]
+    Update {
+        #[arg(long, short)]
+        file: PathBuf,
+    },
+    /// Delete a monitor, its evaluations and alerts.
+    Delete {
+        /// The monitor's name.
+        name: String,
+    },
+    /// Replace a monitor's reference with the rows of a CSV or NDJSON file.
+    Reference {
+        /// The monitor's name.
+        name: String,
+        /// The rows (`.csv`, `.ndjson`, or `.json` for a JSON array).
+        file: PathBuf,
+    },
+    /// List monitors.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Show a monitor and its latest evaluations.
+    Show {
+        /// The monitor's name.
+        name: String,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct DriftArgs {
+    /// The reference dataset (CSV with a header row).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// The current dataset (CSV with the same columns).
+    #[arg(long)]
+    pub current: PathBuf,
+    /// Columns to treat as categorical even if every value is a number.
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub categorical: Vec<String>,
+    /// Drift test for numeric columns.
+    #[arg(long, default_value = "ks", value_name = "NAME")]
+    pub num_test: String,
+    /// Drift test for categorical columns.
+    #[arg(long, default_value = "chi2", value_name = "NAME")]
+    pub cat_test: String,
+    /// Drift test for one column, e.g. `--column-test age=psi` (repeatable).
+    #[arg(long, value_name = "COLUMN=NAME", value_parser = key_value)]
+    pub column_test: Vec<(String, String)>,
+    /// JSON configuration for a test, e.g. `--config psi='{"threshold":0.2}'` (repeatable).
+    #[arg(long, value_name = "TEST=JSON", value_parser = key_value)]
+    pub config: Vec<(String, String)>,
+    /// p-value below which a hypothesis test reports drift.
+    #[arg(long, default_value_t = 0.05)]
+    pub threshold: f64,
+    /// Share of drifted columns at which the dataset counts as drifted.
+    #[arg(long, default_value_t = 0.5)]
+    pub drift_share: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// A directory of plugin components (`*.wasm`) to use beside the standard ones.
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Build a plugin crate into a WebAssembly component.
+    Build {
+        /// The plugin crate's directory (or its Cargo.toml).
+        path: PathBuf,
+        /// Where to write the component (default: `<target-dir>/components/<package>.wasm`).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// cargo's target directory for the wasm build (default: `<crate>/target/wasm`).
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+    },
+    /// Check a component and print what it says about itself, as JSON.
+    Inspect {
+        /// The component file.
+        file: PathBuf,
+    },
+    /// List the standard plugins built into this binary.
+    Standard,
+    /// Upload components to the daemon.
+    Push {
+        /// Component files (`*.wasm`, as `vigil plugin build` makes them).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the plugins stored in the daemon.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a plugin version from the daemon (refused while a monitor uses it).
+    Delete {
+        #[arg(value_name = "NAME@VERSION")]
+        plugin: String,
+    },
+}
+
+pub fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
+}
