@@ -6,7 +6,8 @@ use sqlx::AnyPool;
 
 use crate::pool::WriteTx;
 use crate::records::ingest::{IdempotencyKey, IngestOutcome};
-use crate::sqlite::record_ids::RecordIds;
+use crate::sqlite::fingerprints::LockedIds;
+use crate::sqlite::record_ids::RecordIdsInMemory;
 use crate::{Error, RecordBatch, Result, postgres, sqlite};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,8 +100,19 @@ impl BackendOps {
     /// (on SQLite the sets are locked first: see `sqlite/record_ids.rs`).
     pub(crate) async fn stored_ids(&self) -> StoredIds<'_> {
         match self {
-            BackendOps::Sqlite(sqlite) => StoredIds::Memory(sqlite.core.record_ids.lock().await),
+            BackendOps::Sqlite(sqlite) => {
+                StoredIds::Memory(LockedIds::new(sqlite.core.record_ids.lock().await))
+            }
             BackendOps::Postgres(_) => StoredIds::Table,
+        }
+    }
+
+    /// What SQLite's record-id sets hold; nothing on Postgres, which keeps the ids in its
+    /// `record_ids` table.
+    pub(crate) async fn record_ids_in_memory(&self) -> RecordIdsInMemory {
+        match self {
+            BackendOps::Sqlite(sqlite) => sqlite.core.record_ids.lock().await.in_memory(),
+            BackendOps::Postgres(_) => RecordIdsInMemory::default(),
         }
     }
 }
@@ -111,7 +123,7 @@ pub(crate) enum StoredIds<'a> {
     /// Postgres: the `record_ids` table.
     Table,
     /// SQLite: the in-memory fingerprint sets, locked.
-    Memory(tokio::sync::MutexGuard<'a, RecordIds>),
+    Memory(LockedIds<'a>),
 }
 
 impl StoredIds<'_> {
@@ -124,7 +136,7 @@ impl StoredIds<'_> {
     ) -> Result<()> {
         match self {
             StoredIds::Table => Ok(()),
-            StoredIds::Memory(ids) => sqlite::fingerprints::load(tx, ids, model_id).await,
+            StoredIds::Memory(ids) => ids.load(tx, model_id).await,
         }
     }
 
@@ -137,9 +149,30 @@ impl StoredIds<'_> {
     ) -> Result<usize> {
         match self {
             StoredIds::Table => Ok(postgres::stored_ids(tx, model_id, ids).await?.len()),
-            StoredIds::Memory(set) => {
-                Ok(ids.iter().filter(|id| set.contains(model_id, id)).count())
-            }
+            StoredIds::Memory(set) => Ok(set.count_stored(model_id, ids)),
+        }
+    }
+
+    /// Removes the ids of the records `ids`, pruned from the batches at `first_offsets`, in
+    /// `tx` (they leave SQLite's set once [`StoredIds::commit`] commits it).
+    pub(crate) async fn forget(
+        &mut self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        first_offsets: &[i64],
+        ids: &[String],
+    ) -> Result<()> {
+        match self {
+            StoredIds::Table => postgres::delete_record_ids(tx, model_id, ids).await,
+            StoredIds::Memory(set) => set.forget(tx, model_id, first_offsets, ids).await,
+        }
+    }
+
+    /// Commits `tx`, the transaction these ids were looked up and changed in.
+    pub(crate) async fn commit(self, tx: WriteTx) -> Result<()> {
+        match self {
+            StoredIds::Table => Ok(tx.commit().await?),
+            StoredIds::Memory(set) => set.commit(tx).await,
         }
     }
 }

@@ -13,6 +13,10 @@ pub enum Error {
     UnsafeSettings(String),
     #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// Records asked for were removed by [`Store::prune_records`](crate::Store::prune_records):
+    /// `start..end` is the first pruned span of the range asked for.
+    #[error("records {start}..{end} of model {model_id} were pruned")]
+    Pruned { model_id: i64, start: i64, end: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -146,3 +146,37 @@ impl Store {
             .collect()
     }
 }
+
+/// Deletes the model's labels of the records `ids`, which are being pruned, in `tx`. Nothing
+/// to do (and no list to unpack) for a model without labels.
+pub(crate) async fn delete_labels_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    model_id: i64,
+    ids: &[String],
+) -> Result<()> {
+    let any_labels: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM labels WHERE model_id = $1 LIMIT 1")
+            .bind(model_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if ids.is_empty() || any_labels.is_none() {
+        return Ok(());
+    }
+    let sql = match backend {
+        Backend::Sqlite => {
+            "DELETE FROM labels WHERE model_id = $1 \
+             AND record_id IN (SELECT value FROM json_each($2))"
+        }
+        Backend::Postgres => {
+            "DELETE FROM labels WHERE model_id = $1 \
+             AND record_id IN (SELECT json_array_elements_text($2::json))"
+        }
+    };
+    sqlx::query(sql)
+        .bind(model_id)
+        .bind(serde_json::to_string(ids).expect("strings serialise"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -43,8 +43,9 @@ pub use labels::{LabelOutcome, LabelValue};
 pub use models::{Model, ModelVersion};
 pub use monitors::{Monitor, MonitorState, NewMonitor};
 pub use plugins::{NewPlugin, PluginInsert, PluginMeta};
-pub use records::{IdempotencyKey, IngestOutcome};
+pub use records::{IdempotencyKey, IngestOutcome, PruneOutcome};
 pub use sqlite::WAL_LIMIT_BYTES;
+pub use sqlite::record_ids::RecordIdsInMemory;
 pub use store::Store;
 pub use tokens::Token;
 

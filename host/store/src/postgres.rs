@@ -151,6 +151,23 @@ pub(crate) async fn stored_ids(
     .await?)
 }
 
+/// Deletes the model's ids `ids` (of pruned records) from the table.
+pub(crate) async fn delete_record_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model_id: i64,
+    ids: &[String],
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM record_ids WHERE model_id = $1 \
+         AND record_id IN (SELECT json_array_elements_text($2::json))",
+    )
+    .bind(model_id)
+    .bind(serde_json::to_string(ids).expect("strings serialise"))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Positions in `ids` of records to store: not stored before, first of their repeats.
 async fn new_record_positions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

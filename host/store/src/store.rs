@@ -3,9 +3,9 @@
 
 use sqlx::AnyPool;
 
-use crate::Result;
 use crate::backend::{Backend, BackendOps};
 use crate::pool::WriteTx;
+use crate::{RecordIdsInMemory, Result};
 
 /// The handle the daemon keeps: a connection pool. Cheap to clone.
 #[derive(Clone)]
@@ -54,6 +54,14 @@ impl Store {
     /// own consistency and answers "ok".
     pub async fn integrity_check(&self) -> Result<String> {
         self.ops.integrity_check().await
+    }
+
+    /// For diagnostics: how many record ids SQLite holds in memory to find duplicates (see
+    /// `sqlite/record_ids.rs`), over the models loaded by the stores of this process on the
+    /// file, and how much room they take. Nothing on Postgres, which keeps the ids in its
+    /// `record_ids` table.
+    pub async fn record_ids_in_memory(&self) -> RecordIdsInMemory {
+        self.ops.record_ids_in_memory().await
     }
 
     /// This process's turn to write, for a write that is one statement (see

@@ -44,6 +44,21 @@ pub(crate) trait Admit {
     ) -> Result<Vec<usize>>;
 }
 
+/// Takes the model's row lock in `tx` and returns its record count (`None` for no such
+/// model). Whatever changes a model's records takes it first, so that on Postgres they
+/// queue per model (SQLite holds the write lock anyway).
+pub(crate) async fn lock_model(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    model_id: i64,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE models SET record_count = record_count WHERE id = $1 RETURNING record_count",
+    )
+    .bind(model_id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 /// [`Store::ingest`](crate::Store::ingest) inside the transaction `tx`, finding the records
 /// already stored through `dedup`.
 pub(crate) async fn ingest_in(
@@ -55,13 +70,7 @@ pub(crate) async fn ingest_in(
 ) -> Result<IngestOutcome> {
     // Take the model's row lock first: on Postgres this serialises ingestion per model so
     // the duplicate check below cannot race another request (SQLite holds the write lock).
-    let count: Option<i64> = sqlx::query_scalar(
-        "UPDATE models SET record_count = record_count WHERE id = $1 RETURNING record_count",
-    )
-    .bind(model_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(record_count) = count else {
+    let Some(record_count) = lock_model(tx, model_id).await? else {
         return Err(Error::Conflict("model was deleted".into()));
     };
     if let Some(key) = key {

@@ -1,10 +1,79 @@
 //! The `record_fingerprints` table: each stored batch's record fingerprints, appended in
 //! offset order, from which the in-memory sets of [`record_ids`] are rebuilt after a restart
-//! (see `migrations/sqlite/0002_record_fingerprints.sql`).
+//! (see `migrations/sqlite/0002_record_fingerprints.sql`), and the sets and the table kept
+//! in step as records are stored and pruned.
 
 use super::record_ids::{self, Fingerprint, RecordIds};
+use crate::pool::WriteTx;
 use crate::records::ingest::Admit;
 use crate::{RecordBatch, Result};
+
+/// The record-id sets, locked before a write transaction and held until it ends, with the
+/// fingerprints that leave them once it commits.
+pub(crate) struct LockedIds<'a> {
+    ids: tokio::sync::MutexGuard<'a, RecordIds>,
+    /// Per model, the fingerprints of records pruned in the transaction.
+    forgotten: Vec<(i64, Vec<Fingerprint>)>,
+}
+
+impl<'a> LockedIds<'a> {
+    pub(crate) fn new(ids: tokio::sync::MutexGuard<'a, RecordIds>) -> Self {
+        LockedIds {
+            ids,
+            forgotten: Vec::new(),
+        }
+    }
+
+    /// See [`load`].
+    pub(crate) async fn load(
+        &mut self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+    ) -> Result<()> {
+        load(tx, &mut self.ids, model_id).await
+    }
+
+    /// How many of `ids` the model has stored (its set loaded first).
+    pub(crate) fn count_stored(&mut self, model_id: i64, ids: &[&str]) -> usize {
+        ids.iter()
+            .filter(|id| self.ids.contains(model_id, id))
+            .count()
+    }
+
+    /// Deletes the fingerprints of the batches at `first_offsets`, which hold the records
+    /// `ids`, in `tx`; they leave the model's set when `tx` commits. Pruning writes the ids
+    /// another process would rely on, so it takes the file's ingestion lock as storing does.
+    pub(crate) async fn forget(
+        &mut self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        model_id: i64,
+        first_offsets: &[i64],
+        ids: &[String],
+    ) -> Result<()> {
+        self.ids.lock_file()?;
+        sqlx::query(
+            "DELETE FROM record_fingerprints WHERE model_id = $1 \
+             AND first_offset IN (SELECT value FROM json_each($2))",
+        )
+        .bind(model_id)
+        .bind(serde_json::to_string(first_offsets).expect("numbers serialise"))
+        .execute(&mut **tx)
+        .await?;
+        self.forgotten
+            .push((model_id, record_ids::fingerprints(ids)));
+        Ok(())
+    }
+
+    /// Commits `tx`, then takes what it pruned out of the sets. A transaction that fails to
+    /// commit changed nothing, and neither do the sets.
+    pub(crate) async fn commit(mut self, tx: WriteTx) -> Result<()> {
+        tx.commit().await?;
+        for (model_id, fingerprints) in std::mem::take(&mut self.forgotten) {
+            self.ids.forget(model_id, &fingerprints);
+        }
+        Ok(())
+    }
+}
 
 /// Loads the model's set of record fingerprints into `ids` unless it is there. Batches
 /// stored without fingerprints (by a version before `record_fingerprints`) get them now,

@@ -312,3 +312,39 @@ pub fn is_conflict<T: std::fmt::Debug>(result: &Result<T, Error>) -> bool {
     matches!(result, Err(Error::Conflict(_)))
 }
 
+/// The first column of the first row `sql` returns, as a number, read through a connection
+/// of its own: for what the store does not expose (row counts, SQLite's page count).
+pub async fn raw_scalar(ctx: &Ctx, sql: &str) -> i64 {
+    match ctx.store.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&ctx.url).await.unwrap();
+            let value = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+            value
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&ctx.url).await.unwrap();
+            let value = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+            value
+        }
+    }
+}
+
+/// Runs `sql` through a connection of its own; returns the rows it changed.
+pub async fn raw_execute(ctx: &Ctx, sql: &str) -> u64 {
+    match ctx.store.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&ctx.url).await.unwrap();
+            let done = sqlx::query(sql).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+            done.rows_affected()
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&ctx.url).await.unwrap();
+            let done = sqlx::query(sql).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+            done.rows_affected()
+        }
+    }
+}
