@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::record_ids::{self, Fingerprint};
-use crate::{Dedup, Error, IdempotencyKey, IngestOutcome, RecordBatch, Result, Store};
+use super::Core;
+use super::fingerprints::{self, MemoryAdmit};
+use super::record_ids::{self, Fingerprint};
+use crate::records::ingest::ingest_in;
+use crate::{Error, IdempotencyKey, IngestOutcome, RecordBatch, Result};
 
 /// Records written in one transaction at most: bounds a commit's size and latency.
 const GROUP_ROWS: usize = 50_000;
@@ -31,19 +34,19 @@ struct Job {
     reply: oneshot::Sender<Result<IngestOutcome>>,
 }
 
-/// The handle to the writer task, kept in the [`Store`]. The task stops when the last
-/// handle is dropped.
+/// The handle to the writer task, kept in the [`Store`](crate::Store). The task stops when
+/// the last handle is dropped.
 #[derive(Clone)]
 pub(crate) struct GroupWriter {
     jobs: mpsc::Sender<Job>,
 }
 
 impl GroupWriter {
-    /// Starts the writer and the checkpointer on `store`, which must not hold a writer.
-    pub(crate) fn start(store: Store) -> GroupWriter {
+    /// Starts the writer and the checkpointer on the store that shares `core`.
+    pub(crate) fn start(core: Core) -> GroupWriter {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let checkpoints = store.clone();
-        let writes = tokio::spawn(write_groups(store, queue));
+        let checkpoints = core.clone();
+        let writes = tokio::spawn(write_groups(core, queue));
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -81,7 +84,7 @@ impl GroupWriter {
     }
 }
 
-async fn write_groups(store: Store, mut queue: mpsc::Receiver<Job>) {
+async fn write_groups(core: Core, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut rows = first.batch.len();
         let mut group = vec![first];
@@ -90,15 +93,15 @@ async fn write_groups(store: Store, mut queue: mpsc::Receiver<Job>) {
             rows += job.batch.len();
             group.push(job);
         }
-        write_group(&store, group).await;
+        write_group(&core, group).await;
     }
 }
 
-async fn write_group(store: &Store, group: Vec<Job>) {
+async fn write_group(core: &Core, group: Vec<Job>) {
     let started = std::time::Instant::now();
     // Held for the whole group: batches later in it see the ids of those before.
-    let mut ids = store.record_ids.lock().await;
-    let mut tx = match store.begin().await {
+    let mut ids = core.record_ids.lock().await;
+    let mut tx = match core.begin().await {
         Ok(tx) => tx,
         Err(error) => return fail_all(group, &error),
     };
@@ -115,23 +118,20 @@ async fn write_group(store: &Store, group: Vec<Job>) {
         let outcome = async {
             let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
             let stored = async {
-                store
-                    .load_record_ids(&mut savepoint, &mut ids, job.model_id)
-                    .await?;
-                let dedup = Dedup::Memory {
+                fingerprints::load(&mut savepoint, &mut ids, job.model_id).await?;
+                let dedup = MemoryAdmit {
                     ids: &mut ids,
                     fingerprints: &job.fingerprints,
                     admitted: &mut admitted,
                 };
-                store
-                    .ingest_in(
-                        &mut savepoint,
-                        job.model_id,
-                        &job.batch,
-                        key.as_ref(),
-                        dedup,
-                    )
-                    .await
+                ingest_in(
+                    &mut savepoint,
+                    job.model_id,
+                    &job.batch,
+                    key.as_ref(),
+                    dedup,
+                )
+                .await
             }
             .await;
             match stored {

@@ -11,6 +11,10 @@
 //! to 40 bytes per stored record (a hash set's load varies): 10 million records take 200 to
 //! 400 MB.
 //!
+//! Pruned records leave the set with their fingerprints (see
+//! [`Store::prune_records`](crate::Store::prune_records)), and a set that has shrunk to a
+//! small part of its room gives the memory back.
+//!
 //! The set is right only if nothing else writes records into the file. Every [`Store`] of
 //! this process on one file shares one set, and the first to ingest takes an exclusive lock
 //! on `FILE-ingest.lock`: a second process ingesting into the same file is refused (Postgres,
@@ -78,6 +82,21 @@ impl Hasher for LowBits {
 }
 
 pub(crate) type FingerprintSet = HashSet<Fingerprint, BuildHasherDefault<LowBits>>;
+
+/// A set is shrunk once its room passes four times what it holds plus this: shrinking
+/// rehashes the whole set, so it is done only to give back most of its memory.
+const SHRINK_SLACK: usize = 1024;
+
+/// What the SQLite record-id sets hold (see
+/// [`Store::record_ids_in_memory`](crate::Store::record_ids_in_memory)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RecordIdsInMemory {
+    /// Fingerprints held: one per stored record of the models loaded.
+    pub ids: usize,
+    /// Fingerprints the sets have room for without growing. Their memory follows this (about
+    /// 20 bytes a unit), not `ids`.
+    pub capacity: usize,
+}
 
 /// The sets of the models loaded so far.
 #[derive(Default)]
@@ -203,6 +222,27 @@ impl RecordIds {
     pub(crate) fn contains(&mut self, model_id: i64, id: &str) -> bool {
         self.set(model_id).contains(&fingerprint(id))
     }
+
+    /// Takes the fingerprints of pruned records out of the model's set, if it is loaded, and
+    /// gives memory back once the set holds a small part of its room.
+    pub(crate) fn forget(&mut self, model_id: i64, fingerprints: &[Fingerprint]) {
+        let Some(set) = self.models.get_mut(&model_id) else {
+            return;
+        };
+        for fingerprint in fingerprints {
+            set.remove(fingerprint);
+        }
+        if set.capacity() > 4 * set.len() + SHRINK_SLACK {
+            set.shrink_to(2 * set.len());
+        }
+    }
+
+    pub(crate) fn in_memory(&self) -> RecordIdsInMemory {
+        RecordIdsInMemory {
+            ids: self.models.values().map(HashSet::len).sum(),
+            capacity: self.models.values().map(HashSet::capacity).sum(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -245,5 +285,32 @@ mod tests {
         // Models are apart.
         ids.insert_model(2, FingerprintSet::default());
         assert!(!ids.contains(2, "a"));
+    }
+
+    #[test]
+    fn forget_removes_and_gives_memory_back() {
+        let mut ids = RecordIds::default();
+        ids.insert_model(1, FingerprintSet::default());
+        let names: Vec<String> = (0..100_000).map(|i| format!("r{i}")).collect();
+        let prints = fingerprints(&names);
+        assert_eq!(ids.admit(1, &prints).len(), names.len());
+        let full = ids.in_memory();
+        assert_eq!(full.ids, names.len());
+        // Forgetting some keeps the room (less what tombstones take): shrinking is for sets
+        // that lost most of theirs.
+        ids.forget(1, &prints[..10]);
+        assert_eq!(ids.in_memory().ids, names.len() - 10);
+        assert!(ids.in_memory().capacity >= full.capacity - 10);
+        ids.forget(1, &prints[..99_000]);
+        let left = ids.in_memory();
+        assert_eq!(left.ids, 1_000);
+        assert!(
+            left.capacity < full.capacity / 16,
+            "{left:?} after {full:?}"
+        );
+        assert!(!ids.contains(1, "r0") && ids.contains(1, "r99999"));
+        // A model whose set is not loaded has nothing to forget.
+        ids.forget(7, &prints);
+        assert_eq!(ids.in_memory(), left);
     }
 }
