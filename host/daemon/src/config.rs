@@ -136,8 +136,8 @@ impl Config {
         var: impl Fn(&str) -> Option<String>,
         overrides: &[String],
     ) -> anyhow::Result<Config> {
-        let mut table = toml::Table::try_from(Config::default()).expect("the defaults serialize");
-        let names: Vec<String> = table
+        let defaults = toml::Table::try_from(Config::default()).expect("the defaults serialize");
+        let names: Vec<String> = defaults
             .keys()
             .cloned()
             .chain(["token".to_string(), "url".to_string()])
@@ -146,20 +146,25 @@ impl Config {
             if names.iter().any(|n| n == name) {
                 Ok(())
             } else {
-                bail!("{origin}: `{name}` is not a setting (see `vigil config show`)")
+                bail!("{origin}: `{name}` is not a setting (see docs/configuration.md)")
             }
         };
+        // Each setting's value and where it came from, for errors that name both.
+        let mut given: Vec<(String, toml::Value, String)> = Vec::new();
         if let Some((origin, values)) = file {
             for (name, value) in values {
                 known(&name, &origin)?;
-                table.insert(name, value);
+                given.push((name, value, origin.clone()));
             }
         }
         for name in &names {
             let variable = format!("VIGIL_{}", name.to_uppercase());
             if let Some(text) = var(&variable) {
-                let value = typed_value(table.get(name), &text);
-                table.insert(name.clone(), value);
+                given.push((
+                    name.clone(),
+                    typed_value(defaults.get(name), &text),
+                    variable,
+                ));
             }
         }
         for item in overrides {
@@ -168,12 +173,20 @@ impl Config {
             };
             let name = name.trim();
             known(name, "--set")?;
-            let value = typed_value(table.get(name), text.trim());
-            table.insert(name.to_string(), value);
+            let value = typed_value(defaults.get(name), text.trim());
+            given.push((name.to_string(), value, "--set".to_string()));
         }
-        let config: Config = table
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid setting: {}", e.message()))?;
+        let mut table = defaults.clone();
+        for (name, value, origin) in given {
+            // Checked alone, over the defaults, so that an error names the setting.
+            let mut alone = defaults.clone();
+            alone.insert(name.clone(), value.clone());
+            if let Err(error) = alone.try_into::<Config>() {
+                bail!("{origin}: `{name}` = {value}: {}", error.message());
+            }
+            table.insert(name, value);
+        }
+        let config: Config = table.try_into().context("invalid configuration")?;
         config.validate()?;
         Ok(config)
     }
@@ -324,7 +337,10 @@ mod tests {
         let error = Config::layered(None, env(&[("VIGIL_LISTEN", "nowhere")]), &[])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("nowhere"), "{error}");
+        assert!(
+            error.contains("VIGIL_LISTEN: `listen` = \"nowhere\": invalid socket address"),
+            "{error}"
+        );
         let error = Config::layered(None, env(&[]), &["nope=1".into()])
             .unwrap_err()
             .to_string();

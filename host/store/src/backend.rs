@@ -34,7 +34,8 @@ impl BackendOps {
             let (pool, postgres) = postgres::open(url).await?;
             Ok((pool, BackendOps::Postgres(postgres)))
         } else {
-            Err(Error::UnsupportedUrl(url.to_string()))
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            Err(Error::UnsupportedUrl(scheme.to_string()))
         }
     }
 

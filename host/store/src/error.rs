@@ -11,7 +11,8 @@ pub enum Error {
     /// Refused: the database is configured so that acknowledged writes could be lost.
     #[error("unsafe database settings: {0}")]
     UnsafeSettings(String),
-    #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
+    /// Holds the URL's scheme only: the rest may hold a password.
+    #[error("unsupported database URL (scheme `{0}`): expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     /// Records asked for were removed by [`Store::prune_records`](crate::Store::prune_records):
     /// `start..end` is the first pruned span of the range asked for.

@@ -49,14 +49,14 @@ async fn open_runs_migrations_and_reopening_keeps_data() {
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
     for url in [
-        "mysql://root@localhost/vigil",
+        "mysql://root:password@localhost/vigil",
         "vigil.db",
         "",
         "http://example.com/db",
         "postgre://x/y",
     ] {
         match Store::open(url).await {
-            Err(Error::UnsupportedUrl(got)) => assert_eq!(got, url),
+            Err(Error::UnsupportedUrl(scheme)) => assert!(url.starts_with(&scheme)),
             Err(other) => panic!("`{url}`: expected UnsupportedUrl, got {other}"),
             Ok(_) => panic!("`{url}` was accepted"),
         }
