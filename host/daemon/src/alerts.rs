@@ -4,15 +4,15 @@
 //! channel has a secret, the header `X-Vigil-Signature: sha256=<hex HMAC of the body>`.
 //! Failed deliveries are retried 5 times, waiting 0.5 s and doubling.
 //!
-//! Alerts are recorded as `pending` in the same transaction as the evaluation that fires them,
-//! then delivered; whatever a crash leaves pending is delivered at the next start.
+//! Alerts are recorded in the same transaction as the evaluation that fires them, each with an
+//! `alert` action that delivers it (see `monitor/act.rs`); whatever a crash leaves undelivered
+//! is delivered at the next start.
 
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use vigil_store::Store;
 
 use crate::monitor::spec::{Channel, WebhookFormat, shown_url};
 
@@ -31,7 +31,6 @@ pub struct AlertEvent {
 
 #[derive(Clone)]
 pub struct Alerter {
-    store: Store,
     client: reqwest::Client,
 }
 
@@ -72,23 +71,28 @@ fn body(format: WebhookFormat, event: &AlertEvent, alert_id: i64) -> Vec<u8> {
     serde_json::to_vec(&value).expect("JSON serialises")
 }
 
-impl Alerter {
-    pub fn new(store: Store) -> Alerter {
+impl Default for Alerter {
+    fn default() -> Alerter {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .expect("HTTP client builds");
-        Alerter { store, client }
+        Alerter { client }
     }
+}
 
-    /// Delivers an alert already recorded as pending (with its evaluation): logs it and starts
-    /// webhook deliveries in the background; its `delivery` is updated when they end.
-    pub async fn deliver_recorded(
+impl Alerter {
+    /// Delivers an alert: logs it, and sends it to every webhook at once (one that does not
+    /// answer does not hold up the others). Returns whether every channel took it, and a
+    /// report per channel for the alert's `delivery`. Delivery is at least once: a webhook may
+    /// see an alert twice if the daemon stopped after sending it and before recording that;
+    /// the body's `id` tells repeats apart.
+    pub async fn deliver_alert(
         &self,
         channels: &[Channel],
-        event: AlertEvent,
+        event: &AlertEvent,
         id: i64,
-    ) -> vigil_store::Result<()> {
+    ) -> (bool, String) {
         let mut webhooks = Vec::new();
         for channel in channels {
             match channel {
@@ -104,69 +108,23 @@ impl Alerter {
                     secret,
                     format,
                     ..
-                } => {
-                    webhooks.push((url.clone(), secret.clone(), body(*format, &event, id)));
-                }
+                } => webhooks.push((url, secret.as_deref(), body(*format, event, id))),
             }
         }
         if webhooks.is_empty() {
-            self.store.set_alert_delivery(id, "logged").await?;
-            return Ok(());
+            return (true, "logged".to_string());
         }
-        let alerter = self.clone();
-        let monitor = event.monitor.clone();
-        tokio::spawn(async move {
-            // Each channel on its own: one that does not answer does not hold up the others.
-            let deliveries = webhooks.iter().map(|(url, secret, body)| {
-                let alerter = &alerter;
-                let monitor = &monitor;
-                async move {
-                    let outcome = alerter
-                        .deliver(monitor, id, url, secret.as_deref(), body)
-                        .await;
-                    format!("{}: {outcome}", shown_url(url))
-                }
-            });
-            let report = futures_util::future::join_all(deliveries).await.join("; ");
-            if let Err(error) = alerter.store.set_alert_delivery(id, &report).await {
-                tracing::error!(%error, alert = id, "cannot record alert delivery");
-            }
+        let deliveries = webhooks.iter().map(|(url, secret, body)| async move {
+            let outcome = self.deliver(&event.monitor, id, url, *secret, body).await;
+            (
+                outcome.is_ok(),
+                format!("{}: {}", shown_url(url), outcome.unwrap_or_else(|e| e)),
+            )
         });
-        Ok(())
-    }
-
-    /// Delivers the alerts a crash or shutdown left pending, through their monitors' current
-    /// channels. Delivery is at least once: a webhook may see an alert twice if the daemon
-    /// stopped after sending it and before recording that; the body's `id` tells repeats apart.
-    ///
-    /// With several replicas sharing a database, each delivers at start-up the alerts pending
-    /// then, so one another replica is still retrying may be sent twice.
-    pub async fn resume_pending(&self) -> anyhow::Result<usize> {
-        let pending = self.store.pending_alerts().await?;
-        let monitors = self.store.monitors().await?;
-        for alert in &pending {
-            let Some(monitor) = monitors.iter().find(|m| m.id == alert.monitor_id) else {
-                continue; // deleted since, and its alerts with it
-            };
-            // One alert that cannot be sent must not hold back the others.
-            let sent = async {
-                let spec: crate::monitor::spec::MonitorSpec = serde_json::from_str(&monitor.spec)?;
-                let event = AlertEvent {
-                    monitor: monitor.name.clone(),
-                    monitor_id: monitor.id,
-                    evaluation_id: alert.evaluation_id,
-                    cause: alert.cause.clone(),
-                    message: alert.message.clone(),
-                };
-                self.deliver_recorded(&spec.alerts.channels, event, alert.id)
-                    .await?;
-                anyhow::Ok(())
-            };
-            if let Err(error) = sent.await {
-                tracing::warn!(alert = alert.id, error = %format!("{error:#}"), "cannot deliver a pending alert");
-            }
-        }
-        Ok(pending.len())
+        let outcomes = futures_util::future::join_all(deliveries).await;
+        let delivered = outcomes.iter().all(|(ok, _)| *ok);
+        let report: Vec<String> = outcomes.into_iter().map(|(_, report)| report).collect();
+        (delivered, report.join("; "))
     }
 
     async fn deliver(
@@ -176,7 +134,7 @@ impl Alerter {
         url: &str,
         secret: Option<&str>,
         body: &[u8],
-    ) -> String {
+    ) -> Result<String, String> {
         let mut wait = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -190,7 +148,7 @@ impl Alerter {
             }
             match request.send().await {
                 Ok(response) if response.status().is_success() => {
-                    return format!("delivered (attempt {attempt})");
+                    return Ok(format!("delivered (attempt {attempt})"));
                 }
                 Ok(response) => last = format!("HTTP {}", response.status()),
                 Err(error) => last = describe(error),
@@ -208,7 +166,7 @@ impl Alerter {
                 wait *= 2;
             }
         }
-        format!("failed after {ATTEMPTS} attempts: {last}")
+        Err(format!("failed after {ATTEMPTS} attempts: {last}"))
     }
 }
 

@@ -99,6 +99,14 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Actions (alert deliveries, retrainings) with their state, newest first.
+    Actions {
+        /// Only this monitor's.
+        #[arg(long)]
+        monitor: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// How a listing is printed.

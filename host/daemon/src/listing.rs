@@ -202,6 +202,42 @@ pub fn alerts(value: &Value) -> String {
     render(&["id", "time", "cause", "message", "delivery"], &rows)
 }
 
+pub fn actions(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "actions")
+        .iter()
+        .map(|a| {
+            vec![
+                cell(&a["id"]),
+                time(&a["created_at"]),
+                cell(&a["kind"]),
+                cell(&a["state"]),
+                cell(&a["attempts"]),
+                cell(&a["outcome"]),
+            ]
+        })
+        .collect();
+    render(
+        &["id", "time", "kind", "state", "attempts", "outcome"],
+        &rows,
+    )
+}
+
+/// A listing's path, of one monitor's items or of all. Names are URL-safe (letters, digits,
+/// `-`, `_`, `.`); anything else is escaped, so it finds nothing instead of adding parameters.
+pub fn of_monitor(path: &str, monitor: Option<&str>) -> String {
+    let Some(monitor) = monitor else {
+        return path.to_string();
+    };
+    let escaped: String = monitor
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{path}?monitor={escaped}")
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -137,12 +137,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Alerts { monitor, output } => {
-            let client = client()?;
-            let path = match monitor {
-                Some(monitor) => format!("/v1/alerts?monitor={monitor}"),
-                None => "/v1/alerts".to_string(),
-            };
-            async_runtime()?.block_on(listing::show(&client, &path, output.json, listing::alerts))
+            let path = listing::of_monitor("/v1/alerts", monitor.as_deref());
+            async_runtime()?.block_on(listing::show(
+                &client()?,
+                &path,
+                output.json,
+                listing::alerts,
+            ))
+        }
+        Command::Actions { monitor, output } => {
+            let path = listing::of_monitor("/v1/actions", monitor.as_deref());
+            async_runtime()?.block_on(listing::show(
+                &client()?,
+                &path,
+                output.json,
+                listing::actions,
+            ))
         }
         Command::Model(command) => {
             let client = client()?;

@@ -664,6 +664,7 @@ async fn an_alert_left_pending_by_a_crash_is_delivered_at_the_next_start() {
                     action: "alert",
                     reason: "x drifted",
                     result: "{}",
+                    actions: &[],
                 },
                 &vigil_store::MonitorState {
                     next_offset: 500,

@@ -40,6 +40,17 @@ impl Store {
         rows.iter().map(alert).collect()
     }
 
+    pub async fn alert(&self, id: i64) -> Result<Option<Alert>> {
+        let row = sqlx::query(
+            "SELECT id, monitor_id, evaluation_id, cause, message, created_at, delivery \
+             FROM alerts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(alert).transpose()
+    }
+
     pub async fn insert_alert(
         &self,
         monitor_id: i64,

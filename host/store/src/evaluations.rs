@@ -4,9 +4,12 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Error, MonitorState, NewAlert, PENDING_DELIVERY, Result, Store, parse_json};
+use crate::actions::action_key;
+use crate::{
+    Error, MonitorState, NewAction, NewAlert, PENDING_DELIVERY, Result, Store, now_ms, parse_json,
+};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NewEvaluation<'a> {
     pub monitor_id: i64,
     pub window_start: i64,
@@ -18,6 +21,9 @@ pub struct NewEvaluation<'a> {
     pub reason: &'a str,
     /// Everything else as JSON: statistics, metrics, plugin versions and configs.
     pub result: &'a str,
+    /// What the decision sets in motion besides its alerts' deliveries (a retraining), stored
+    /// as pending actions.
+    pub actions: &'a [NewAction<'a>],
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -47,11 +53,12 @@ pub struct EvaluationQuery {
 }
 
 impl Store {
-    /// Stores an evaluation, the alerts it fires (as `pending` deliveries) and the monitor's
-    /// move past its window in one transaction, so a crash keeps all or none of them: a window
-    /// is re-run, never skipped, and an alert is never lost between the evaluation's commit
-    /// and its delivery ([`Store::pending_alerts`] finds it again). Returns the evaluation's
-    /// id and the alerts' ids, in order. Fails with a [`Error::Conflict`] when the window was
+    /// Stores an evaluation, the alerts it fires (as `pending` deliveries), its actions (one
+    /// `alert` action per alert, then the evaluation's own) and the monitor's move past its
+    /// window in one transaction, so a crash keeps all or none of them: a window is re-run,
+    /// never skipped, and an action is never lost between the evaluation's commit and its
+    /// run ([`Store::unfinished_actions`] finds it again). Returns the evaluation's id and the
+    /// alerts' ids, in order. Fails with a [`Error::Conflict`] when the window was
     /// already evaluated (by another replica).
     pub async fn record_evaluation(
         &self,
@@ -110,6 +117,32 @@ impl Store {
                 .fetch_one(&mut **tx)
                 .await?,
             );
+        }
+        let alert_actions = alerts.iter().zip(&alert_ids).map(|(alert, id)| NewAction {
+            kind: "alert",
+            detail: alert.cause,
+            input: serde_json::json!({ "alert_id": id }),
+        });
+        let now = now_ms();
+        for new in alert_actions.chain(evaluation.actions.iter().cloned()) {
+            let key = action_key(
+                evaluation.monitor_id,
+                evaluation.window_start,
+                new.kind,
+                new.detail,
+            );
+            sqlx::query(
+                "INSERT INTO actions (monitor_id, evaluation_id, kind, key, state, input, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6)",
+            )
+            .bind(evaluation.monitor_id)
+            .bind(id)
+            .bind(new.kind)
+            .bind(key)
+            .bind(new.input.to_string())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         }
         tx.commit().await?;
         Ok((id, alert_ids))

@@ -12,12 +12,13 @@
 //! and refuses to start on anything weaker.
 //!
 //! Layout: one module per table group (`tokens`, `plugins`, `models`, `monitors`, `records`,
-//! `labels`, `evaluations`, `alerts`) holds its rows' types and its [`Store`] methods, so a
+//! `labels`, `evaluations`, `alerts`, `actions`) holds its rows' types and its [`Store`] methods, so a
 //! table's SQL is in one place. What only one backend has — SQLite's writer queue, group
 //! commit, in-memory record ids, ingestion lock, pragmas and checkpoints; Postgres's
 //! `record_ids` table — lives in `sqlite/` and `postgres.rs`, and `backend.rs` is where
 //! shared code reaches it, one match per operation.
 
+mod actions;
 mod alerts;
 mod backend;
 mod batch;
@@ -34,6 +35,7 @@ mod sqlite;
 mod store;
 mod tokens;
 
+pub use actions::{Action, ActionState, NewAction, action_key};
 pub use alerts::{Alert, NewAlert, PENDING_DELIVERY};
 pub use backend::Backend;
 pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};

@@ -6,7 +6,8 @@
 //!   it raises (`alerting.rs`);
 //! - *record* (`record.rs`): one transaction stores the evaluation, the monitor's new position
 //!   and the state it carries (`carried.rs`), and the alerts it fired;
-//! - *act* (`act.rs`): what the evaluation sets in motion.
+//! - *act* (`act.rs`): runs the actions the evaluation recorded (an alert's delivery, a
+//!   retraining), each a stored row with a state, resumed after a crash.
 //!
 //! Each monitor runs in a task of its own, so a slow or failing monitor never delays another;
 //! at most `evaluation_workers` evaluations compute at once. A monitor the host cannot
@@ -37,7 +38,6 @@ use tokio::task::JoinSet;
 use vigil_runtime::History;
 use vigil_store::{Store, now_ms};
 
-use crate::alerts::Alerter;
 use crate::metrics::Metrics;
 use crate::vocab::Task;
 use carried::Carried;
@@ -65,7 +65,7 @@ pub struct Monitoring {
     store: Store,
     pub plugins: Arc<StoredPlugins>,
     metrics: Arc<Metrics>,
-    alerter: Alerter,
+    actor: act::Actor,
     wake: Notify,
     workers: Arc<Semaphore>,
     tick: Duration,
@@ -100,7 +100,7 @@ impl Monitoring {
     ) -> Arc<Monitoring> {
         let cancel = Arc::new(AtomicBool::new(false));
         Arc::new(Monitoring {
-            alerter: Alerter::new(store.clone()),
+            actor: act::Actor::new(store.clone(), metrics.clone()),
             store,
             plugins,
             metrics,
@@ -178,11 +178,11 @@ impl Monitoring {
 
     /// Runs until [`Monitoring::stop`], then waits for the evaluations in flight.
     pub async fn run(self: Arc<Self>) {
-        match self.alerter.resume_pending().await {
+        match self.actor.resume().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(alerts = n, "delivering alerts left pending"),
+            Ok(n) => tracing::info!(actions = n, "resumed the actions left unfinished"),
             Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "cannot resume pending alerts")
+                tracing::warn!(error = %format!("{error:#}"), "cannot resume unfinished actions")
             }
         }
         let mut stopping = self.stopping.subscribe();
@@ -274,7 +274,13 @@ impl Monitoring {
         };
         let records = self.store.read_records(model.id, start, end).await?;
         let labels = self.store.labels_of(model.id, start, &records.ids).await?;
-        let carried: Carried = serde_json::from_str(&state.state).unwrap_or_default();
+        let mut carried: Carried = serde_json::from_str(&state.state).unwrap_or_default();
+        // The policy's history counts retrainings that ran, never a decision alone.
+        let last_retrain = self.store.last_success(monitor.id, act::RETRAIN).await?;
+        if last_retrain > carried.last_retrain {
+            carried.last_retrain = last_retrain;
+            carried.windows_since_retrain = 0;
+        }
         let history = History {
             model_version: model.serving_version.clone(),
             last_alert: carried.last_alert.map(|ms| (ms / 1000) as u64),
@@ -327,7 +333,9 @@ impl Monitoring {
         );
         let (monitor, spec) = (monitor.clone(), spec.clone());
         snapshot.state = recorded.state.clone();
-        act::act(&self.alerter, &self.metrics, &monitor, &spec, recorded).await?;
+        self.actor
+            .act(&monitor, &spec, recorded.evaluation_id)
+            .await?;
         Ok(Step::Evaluated)
     }
 }

@@ -1,14 +1,14 @@
 //! Record: one transaction stores a window's evaluation, the monitor's new position with the
-//! state it carries, and the alerts the window fired (pending delivery), so that a crash
-//! leaves either all of them or none. Then the metrics count what was stored.
+//! state it carries, the alerts the window fired and the actions it decided (pending), so
+//! that a crash leaves either all of them or none. Then the metrics count what was stored.
 
 use std::time::Duration;
 
-use vigil_store::{Monitor, MonitorState, NewAlert, NewEvaluation, Store};
+use vigil_store::{Monitor, MonitorState, NewAction, NewAlert, NewEvaluation, Store};
 
 use super::alerting::Raised;
 use super::evaluate::Evaluated;
-use super::evaluation::EvaluationRecord;
+use super::evaluation::{Action, EvaluationRecord};
 use crate::metrics::{
     ColumnLabels, FailureLabels, Metrics, MonitorLabel, PluginLabel, StatusLabels,
 };
@@ -41,6 +41,19 @@ pub async fn record(
             message: &r.message,
         })
         .collect();
+    // Alerts get their delivery actions from the store; a decision to change the model is
+    // an action of its own.
+    let actions: Vec<NewAction> = match record.decision.action {
+        Action::None | Action::Alert => vec![],
+        decided @ (Action::Retrain | Action::Rollback | Action::Promote) => vec![NewAction {
+            kind: decided.name(),
+            detail: "",
+            input: serde_json::json!({
+                "reason": record.decision.reason,
+                "model_version": record.history.model_version,
+            }),
+        }],
+    };
     let (evaluation_id, alert_ids) = store
         .record_evaluation(
             &NewEvaluation {
@@ -53,6 +66,7 @@ pub async fn record(
                 action: record.decision.action.name(),
                 reason: &record.decision.reason,
                 result: &serde_json::to_string(&record)?,
+                actions: &actions,
             },
             &state,
             &new_alerts,

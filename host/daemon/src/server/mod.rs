@@ -224,6 +224,7 @@ fn table(state: AppState) -> Table {
         )
         .add(Method::GET, "/v1/status", Read, results::status)
         .add(Method::GET, "/v1/alerts", Read, results::alerts)
+        .add(Method::GET, "/v1/actions", Read, results::actions)
         .add(Method::POST, "/v1/tokens", Admin, results::create_token)
         .add(
             Method::DELETE,

@@ -165,6 +165,22 @@ pub async fn alerts(
     Ok(Json(serde_json::json!({"alerts": alerts})).into_response())
 }
 
+/// Actions (alert deliveries, retrainings), newest first: `?monitor=NAME&before=ID&limit=N`.
+pub async fn actions(
+    State(state): State<AppState>,
+    Query(page): Query<AlertPage>,
+) -> ApiResult<Response> {
+    let monitor_id = match &page.monitor {
+        Some(name) => Some(find_monitor(&state, name).await?.id),
+        None => None,
+    };
+    let actions = state
+        .store
+        .actions(monitor_id, page.before, limit(page.limit)?)
+        .await?;
+    Ok(Json(serde_json::json!({"actions": actions})).into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewToken {

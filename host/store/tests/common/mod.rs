@@ -297,6 +297,7 @@ pub fn evaluation(
         action: "none",
         reason: "no drift",
         result: r#"{"psi":0.01}"#,
+        actions: &[],
     }
 }
 
