@@ -391,9 +391,9 @@ async fn a_preprocessor_failing_every_window_is_quarantined_and_the_monitor_move
 }
 
 /// Stopping the daemon while a window is in flight, every column's plugin sleeping out its
-/// deadline, waits for the calls under way, not for the whole window (docs/reliability.md,
-/// W11): the daemon stops within the deadline and a second, stores nothing of the abandoned
-/// window, and leaves it to be evaluated at the next start.
+/// deadline, waits for the calls under way, not for the whole window
+/// (docs/reliability.md, W11): the daemon stops within the deadline and a second, stores
+/// nothing of the abandoned window, and leaves it to be evaluated at the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_abandons_the_window_in_flight() {
     // Long enough that the window is surely still in flight when the stop comes.
