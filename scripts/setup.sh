@@ -55,7 +55,7 @@ if has_wasip2_target && ! has_rustup_target wasm32-unknown-unknown; then
   timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
     || echo "setup: wasm32-unknown-unknown is not installed; plugins build for wasip2"
 fi
-# The durability tests trace the daemon's syscalls (RELIABILITY D4).
+# The durability tests trace the daemon's syscalls (docs/reliability.md, D4).
 if ! command -v strace >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing strace"

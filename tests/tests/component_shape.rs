@@ -115,8 +115,9 @@ fn a_plugin_whose_exports_have_the_wrong_types_is_refused() {
     );
 }
 
-/// RELIABILITY U3 through the upload route: a matrix of wrong shapes, each refused with 422
-/// and a message naming the offending item; nothing is stored; a real plugin is then accepted.
+/// The shape check through the upload route (docs/reliability.md, U3): a matrix of wrong
+/// shapes, each refused with 422 and a message naming the offending item; nothing is stored; a
+/// real plugin is then accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
     const KINDS: [(&str, &str); 4] = [

@@ -8,7 +8,7 @@ use vigil_tests::load;
 
 /// Time spent waiting inside a WASI import is bounded by the same deadline: the epoch does not
 /// fire while the host runs an import, so each import that can wait gives up at the deadline
-/// itself (RELIABILITY W4). One mode per way a plugin built with WASI can wait.
+/// itself (docs/reliability.md, W4). One mode per way a plugin built with WASI can wait.
 #[test]
 fn waiting_in_wasi_imports_is_interrupted_within_deadline_plus_100ms() {
     let deadline = Duration::from_millis(300);

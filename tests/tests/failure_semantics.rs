@@ -1,6 +1,6 @@
-//! RELIABILITY P1 through the daemon: for each plugin kind in the monitoring loop, every way a
-//! plugin can fail (interrupted at its deadline, out of memory, out of stack, a panic, an
-//! error) gives the documented outcome:
+//! Plugin failure semantics through the daemon (docs/reliability.md, P1): for each plugin kind
+//! in the monitoring loop, every way a plugin can fail (interrupted at its deadline, out of
+//! memory, out of stack, a panic, an error) gives the documented outcome:
 //! - drift test: the column is recorded failed with the failure's kind, never "no drift";
 //! - preprocessor: the window is stored as `failed` with the failure, no column tested and no
 //!   action, and the monitor moves on (a preprocessor that returns fewer rows or retypes a
@@ -391,9 +391,9 @@ async fn a_preprocessor_failing_every_window_is_quarantined_and_the_monitor_move
 }
 
 /// Stopping the daemon while a window is in flight, every column's plugin sleeping out its
-/// deadline, waits for the calls under way, not for the whole window (RELIABILITY W11): the
-/// daemon stops within the deadline and a second, stores nothing of the abandoned window, and
-/// leaves it to be evaluated at the next start.
+/// deadline, waits for the calls under way, not for the whole window
+/// (docs/reliability.md, W11): the daemon stops within the deadline and a second, stores
+/// nothing of the abandoned window, and leaves it to be evaluated at the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_abandons_the_window_in_flight() {
     // Long enough that the window is surely still in flight when the stop comes.
@@ -474,8 +474,8 @@ async fn stopping_abandons_the_window_in_flight() {
 
 /// A drift test that runs out of time on a column is not run on the rest of the window after
 /// a couple of such columns: a window of twelve columns that each would sleep out the
-/// deadline costs about one deadline per thread, not twelve (RELIABILITY P3), and every
-/// column is still recorded as failed by a timeout.
+/// deadline costs about one deadline per thread, not twelve (docs/reliability.md, P3), and
+/// every column is still recorded as failed by a timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_column() {
     let deadline_ms = 2_000;

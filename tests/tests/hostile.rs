@@ -130,7 +130,7 @@ fn nan_statistic_is_rejected_as_invalid_output() {
     assert!(matches!(error, Error::InvalidOutput { .. }), "{error}");
 }
 
-/// What a drift test returns must say what its numbers say (RELIABILITY U10): a NaN
+/// What a drift test returns must say what its numbers say (docs/reliability.md, U10): a NaN
 /// threshold, or `drifted` contradicting the p-value and threshold, is invalid output.
 #[test]
 fn nan_thresholds_and_contradictions_are_rejected_as_invalid_output() {

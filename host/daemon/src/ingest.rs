@@ -704,8 +704,8 @@ impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
     }
 }
 
-/// Most features a request may name when the model has no monitor to say which (RELIABILITY
-/// U9).
+/// Most features a request may name when the model has no monitor to say which
+/// (docs/reliability.md, U9).
 const MAX_FEATURES: usize = 1024;
 
 /// The last second of the year 9999, the latest time RFC 3339 can write.

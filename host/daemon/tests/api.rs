@@ -160,8 +160,9 @@ async fn every_route_needs_the_right_role() {
     }
 }
 
-/// RELIABILITY U7, mass assignment: fields a client may not set (owner, tenant, role, limits,
-/// quarantine) are refused with the field named, whatever the role, and nothing is stored.
+/// Mass assignment (docs/reliability.md, U7): fields a client may not set (owner, tenant, role,
+/// limits, quarantine) are refused with the field named, whatever the role, and nothing is
+/// stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fields_a_client_may_not_set_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -860,9 +861,9 @@ async fn failures_are_contained_and_never_read_as_no_drift() {
     }
 }
 
-/// RELIABILITY U2: a corpus of 1,000 malformed uploads — random bytes, truncated components,
-/// bit flips, core modules, a module header with garbage — all refused with 4xx, nothing stored,
-/// the daemon still serving.
+/// A corpus of 1,000 malformed uploads (docs/reliability.md, U2) — random bytes, truncated
+/// components, bit flips, core modules, a module header with garbage — all refused with 4xx,
+/// nothing stored, the daemon still serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
@@ -941,7 +942,8 @@ async fn a_thousand_malformed_uploads_are_refused_and_nothing_is_stored() {
     daemon.stop().await;
 }
 
-/// RELIABILITY U9: a client that dribbles its headers is cut off; others are served meanwhile.
+/// A client that dribbles its headers is cut off; others are served meanwhile
+/// (docs/reliability.md, U9).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off_and_others_are_served() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -968,8 +970,9 @@ async fn slow_clients_are_cut_off_and_others_are_served() {
     daemon.stop().await;
 }
 
-/// RELIABILITY D6: past `ingest_max_in_flight` requests, the next ones wait briefly and then
-/// get 429 with Retry-After instead of piling up in memory; a freed slot serves again.
+/// Past `ingest_max_in_flight` requests, the next ones wait briefly and then get 429 with
+/// Retry-After instead of piling up in memory; a freed slot serves again
+/// (docs/reliability.md, D6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingestion_past_its_slots_gets_429_and_recovers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1046,9 +1049,9 @@ async fn ingestion_past_its_slots_gets_429_and_recovers() {
     daemon.stop().await;
 }
 
-/// RELIABILITY U8: each API token has its own bucket per class of route; past the burst, 429
-/// with a Retry-After that says when a request will be allowed, whatever `X-Forwarded-For`
-/// says, and other tokens are unaffected.
+/// Each API token has its own bucket per class of route (docs/reliability.md, U8); past the
+/// burst, 429 with a Retry-After that says when a request will be allowed, whatever
+/// `X-Forwarded-For` says, and other tokens are unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_token_is_rate_limited_on_its_own() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
-//! RELIABILITY D2: the real `vigil serve` is killed with SIGKILL again and again while four
-//! clients ingest with idempotency keys and retry until acknowledged. Afterwards every
-//! acknowledged batch is stored exactly once, whole, and the database is sound.
+//! Durability of acknowledged records (docs/reliability.md, D2): the real `vigil serve` is
+//! killed with SIGKILL again and again while four clients ingest with idempotency keys and retry
+//! until acknowledged. Afterwards every acknowledged batch is stored exactly once, whole, and
+//! the database is sound.
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -284,10 +285,10 @@ async fn a_second_daemon_cannot_ingest_into_the_same_sqlite_file() {
     second.wait().unwrap();
 }
 
-/// RELIABILITY D4: no ingestion request is acknowledged before an fsync of the database has
-/// covered it. `vigil serve` runs under strace; 1,000 sequential single-record requests go
-/// in, and for each `POST` answered with a 2xx, a sync of the SQLite WAL (or database) must
-/// have completed after the request was read and before the answer was written.
+/// No ingestion request is acknowledged before an fsync of the database has covered it
+/// (docs/reliability.md, D4). `vigil serve` runs under strace; 1,000 sequential single-record
+/// requests go in, and for each `POST` answered with a 2xx, a sync of the SQLite WAL (or
+/// database) must have completed after the request was read and before the answer was written.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledgement_follows_an_fsync() {

@@ -9,7 +9,7 @@ const KEEP_RESIDENT: usize = 16 << 20;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 const TABLES_PER_COMPONENT: u32 = 4;
 
-/// Limits and engine settings. The defaults follow the sandbox bar in `RELIABILITY.md`.
+/// Limits and engine settings. docs/security.md says what the defaults guarantee.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Wall-clock budget of one call into a plugin.

@@ -27,7 +27,7 @@ use crate::host::StoreData;
 /// it are linked to it.
 const POLL: &str = "wasi:io/poll@0.2.12";
 
-/// Largest `get-random-bytes` request (RELIABILITY W6).
+/// Largest `get-random-bytes` request (docs/reliability.md, W6).
 const MAX_RANDOM_BYTES: u64 = 64 << 10;
 
 /// Where a call into a plugin ran out of time inside a host import.

@@ -73,9 +73,10 @@ async fn sqlite_without_wal_is_refused() {
     }
 }
 
-/// D1 on a real file: the store leaves the database in WAL mode, which a second, independent
-/// connection sees. (`synchronous` is per connection, so another connection cannot see the
-/// store's; the store's own check of it is covered by the unit test of the pure check.)
+/// The settings check on a real file (docs/reliability.md, D1): the store leaves the database
+/// in WAL mode, which a second, independent connection sees. (`synchronous` is per connection,
+/// so another connection cannot see the store's; the store's own check of it is covered by the
+/// unit test of the pure check.)
 #[tokio::test]
 async fn sqlite_file_is_left_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,7 +156,8 @@ async fn sqlite_write_ahead_log_is_cut_back_while_the_store_runs() {
     store.close().await;
 }
 
-/// D1 on Postgres: a session with `synchronous_commit=off` is refused.
+/// The settings check on Postgres (docs/reliability.md, D1): a session with
+/// `synchronous_commit=off` is refused.
 #[tokio::test]
 async fn postgres_without_synchronous_commit_is_refused() {
     let Some(server) = postgres_server() else {

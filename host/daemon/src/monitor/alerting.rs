@@ -141,8 +141,8 @@ mod tests {
             .any(|raised| raised.fired)
     }
 
-    /// The flapping the hardening issue saw: false positives every other window on stable
-    /// data. With the cooldown holding across clears, one alert fires, not one per flap.
+    /// Flapping on stable data: false positives every other window. With the cooldown
+    /// holding across clears, one alert fires, not one per flap.
     #[test]
     fn alerts_do_not_flap_on_alternating_windows() {
         let alerts = AlertSpec::default();

@@ -2,7 +2,8 @@
 //! (built from the reference once and kept), streaming detectors, quality metrics from labels,
 //! and the policy. Everything here is blocking: the scheduler runs it off the async threads.
 //!
-//! Failure semantics (RELIABILITY P1); every failure is stored with the window's evaluation:
+//! Failure semantics (docs/reliability.md, P1); every failure is stored with the window's
+//! evaluation:
 //! - a preprocessor that fails (fitting or transforming) fails the whole window: no column is
 //!   tested, the policy is not asked, and the evaluation is stored as `failed`. The records
 //!   stay and `vigil replay` can re-run the window. Retrying the same window instead would

@@ -19,7 +19,7 @@ pub struct StoredPlugins {
     store: Store,
     runtime: Runtime,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
-    /// Compilations at once (RELIABILITY U5): uploads cannot starve the machine.
+    /// Compilations at once (docs/reliability.md, U5): uploads cannot starve the machine.
     compiling: Semaphore,
 }
 

@@ -119,7 +119,7 @@ impl IntoResponse for ApiError {
             self.status,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
         ) {
-            // Retryable: tell clients when (RELIABILITY D5).
+            // Retryable: tell clients when (docs/reliability.md, D5).
             let seconds = self
                 .retry_after
                 .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64);

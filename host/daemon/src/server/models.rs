@@ -208,7 +208,7 @@ fn caller_id(request: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// The caller's rate limit for ingestion (RELIABILITY U8).
+/// The caller's rate limit for ingestion (docs/reliability.md, U8).
 fn check_rate(state: &AppState, request: &Request) -> ApiResult<()> {
     match request.extensions().get::<Caller>() {
         Some(caller) => state
@@ -220,7 +220,7 @@ fn check_rate(state: &AppState, request: &Request) -> ApiResult<()> {
 
 /// Waits for an ingestion slot, before the body is read: past `ingest_max_in_flight`
 /// requests, memory would grow with every client, so the next ones wait briefly and are then
-/// told to come back (RELIABILITY D6). One token holds at most
+/// told to come back (docs/reliability.md, D6). One token holds at most
 /// `ingest_max_in_flight_per_token` of the slots, so a client that sends slowly (or a lot)
 /// cannot take them all from the others.
 async fn admit(state: &AppState, token: String) -> ApiResult<Admission> {

@@ -1,6 +1,6 @@
-//! Per-token request rate limits (RELIABILITY U8): a token bucket for each API token and
-//! class of route, refilled continuously. Keyed by the authenticated token, so a client cannot
-//! reset its bucket by changing `X-Forwarded-For` or its address.
+//! Per-token request rate limits (docs/reliability.md, U8): a token bucket for each API token
+//! and class of route, refilled continuously. Keyed by the authenticated token, so a client
+//! cannot reset its bucket by changing `X-Forwarded-For` or its address.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

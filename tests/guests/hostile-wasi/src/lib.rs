@@ -2,7 +2,7 @@
 //! way a plugin built with WASI can: sleeping, polling or blocking on clocks and on its
 //! standard streams, and asking for randomness. Epoch interruption does not fire while the
 //! host runs an import, so these check that the host bounds every one of them by the call's
-//! deadline (RELIABILITY W4).
+//! deadline (docs/reliability.md, W4).
 
 use std::time::Duration;
 
