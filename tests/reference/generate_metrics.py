@@ -1,4 +1,4 @@
-"""Reference values for the daemon's model-quality metrics (host/daemon/src/performance.rs),
+"""Reference values for the daemon's model-quality metrics (host/daemon/src/performance/),
 from scikit-learn.
 
 Run with /opt/vigil-py/bin/python from anywhere (it needs scikit-learn:

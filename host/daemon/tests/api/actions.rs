@@ -2,9 +2,9 @@
 //! after a crash between the decision and its action, and only a retraining that ran counts in
 //! the policy's history.
 
-mod common;
-
-use common::{Daemon, model_and_monitor, records_csv, sqlite_database, start, webhook_receiver};
+use crate::common::{
+    Daemon, model_and_monitor, records_csv, sqlite_database, start, webhook_receiver,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

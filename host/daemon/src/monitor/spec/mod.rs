@@ -1,0 +1,236 @@
+//! A monitor's specification: what the API takes, what is stored (with every plugin pinned
+//! to a version), and what an evaluation is replayed from.
+//!
+//! The types are here; `validate` checks a spec, `plugins` walks its plugin references (with
+//! the defaults filled in, to be pinned), and `credentials` hides and restores webhook secrets.
+
+mod credentials;
+mod plugins;
+mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::credentials::{redact, shown_url};
+pub use crate::vocab::FeatureKind;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSpec {
+    pub name: String,
+    /// The model whose records this monitor watches.
+    pub model: String,
+    /// The features to watch, with their types; ingested records must fit them.
+    pub features: Vec<FeatureSpec>,
+    /// A frozen range of the model's ingested records to compare against. Without it the
+    /// reference is uploaded with `PUT /v1/monitors/{name}/reference`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<RecordRange>,
+    pub window: WindowRule,
+    #[serde(default)]
+    pub pipeline: Pipeline,
+    /// The retraining policy; `policy-threshold` with its defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PluginRef>,
+    #[serde(default)]
+    pub alerts: AlertSpec,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: FeatureKind,
+}
+
+/// Records at stream offsets `start..end` of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRange {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// When a window closes: after so many records, or after so many seconds with records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum WindowRule {
+    Records(u64),
+    Seconds(u64),
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Applied in order to the reference (fitted on it) and to every window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preprocessors: Vec<PluginRef>,
+    /// The drift test for numeric features; `drift-ks` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<PluginRef>,
+    /// The drift test for categorical features; `drift-chi2` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical: Option<PluginRef>,
+    /// A drift test for one feature, overriding the default for its type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, PluginRef>,
+    /// Streaming detectors over a numeric feature or `prediction`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<DetectorSpec>,
+}
+
+/// A streaming detector on a column: `{"column", "plugin", "config"}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "DetectorFields", into = "DetectorFields")]
+pub struct DetectorSpec {
+    pub column: String,
+    pub plugin: PluginRef,
+}
+
+/// A detector as written: the plugin reference's fields beside `column`. (`flatten` would do
+/// this, but cannot refuse unknown fields.)
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectorFields {
+    column: String,
+    plugin: String,
+    #[serde(default = "empty_object")]
+    config: serde_json::Value,
+}
+
+impl From<DetectorFields> for DetectorSpec {
+    fn from(fields: DetectorFields) -> Self {
+        DetectorSpec {
+            column: fields.column,
+            plugin: PluginRef {
+                plugin: fields.plugin,
+                config: fields.config,
+            },
+        }
+    }
+}
+
+impl From<DetectorSpec> for DetectorFields {
+    fn from(spec: DetectorSpec) -> Self {
+        DetectorFields {
+            column: spec.column,
+            plugin: spec.plugin.plugin,
+            config: spec.plugin.config,
+        }
+    }
+}
+
+/// A plugin by `name` or `name@version`, with its configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginRef {
+    pub plugin: String,
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+impl PluginRef {
+    pub fn named(plugin: &str) -> PluginRef {
+        PluginRef {
+            plugin: plugin.to_string(),
+            config: empty_object(),
+        }
+    }
+
+    /// (name, version) — the version is empty when not pinned.
+    pub fn parts(&self) -> (&str, &str) {
+        self.plugin
+            .split_once('@')
+            .unwrap_or((self.plugin.as_str(), ""))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    /// After an alert fires, the same cause does not fire again for this long, whether or not
+    /// it cleared in between.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_seconds: u64,
+    /// An open alert clears after this many windows in a row without its cause, so one clean
+    /// window between false positives does not make the next one a new alert.
+    #[serde(default = "default_clear_after")]
+    pub clear_after_windows: u32,
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+}
+
+impl Default for AlertSpec {
+    fn default() -> Self {
+        AlertSpec {
+            cooldown_seconds: default_cooldown(),
+            clear_after_windows: default_clear_after(),
+            channels: default_channels(),
+        }
+    }
+}
+
+fn default_cooldown() -> u64 {
+    3600
+}
+
+fn default_clear_after() -> u32 {
+    3
+}
+
+/// Longest window and cooldown, in seconds (ten years): beyond, millisecond arithmetic on them
+/// would overflow, and no monitor means it.
+pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+/// Largest plugin configuration, as JSON.
+pub const MAX_CONFIG_BYTES: usize = 16 << 10;
+/// Most records in a window (as in an uploaded reference): a window is read whole, and each of
+/// its columns must fit in a plugin's memory.
+pub const MAX_WINDOW_RECORDS: u64 = 1_000_000;
+
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Log]
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Channel {
+    /// The daemon's log.
+    Log,
+    /// An HTTP POST of the alert as JSON, signed with HMAC-SHA256 when a secret is set.
+    Webhook {
+        url: String,
+        /// Write-only: stored, never shown (see [`redact`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+        #[serde(default)]
+        format: WebhookFormat,
+        /// What the API shows instead of the secret: whether one is set. Ignored on input, so
+        /// that a spec read from the API can be sent back as it is.
+        #[serde(default, skip_serializing)]
+        signed: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    /// `{"text": …}`, which Slack's incoming webhooks take.
+    Slack,
+}
+
+/// What a plugin reference must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Preprocessor,
+    DriftTest,
+    Detector,
+    Policy,
+}

@@ -1,0 +1,12 @@
+//! The daemon through its HTTP API, in-process on a real port: one test binary, one module per
+//! area, so the daemon links once.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod actions;
+mod auth;
+mod ingest;
+mod limits;
+mod monitors;
+mod plugins;
