@@ -87,22 +87,35 @@ async fn create_model(http: &reqwest::Client, base: &str, token: &str) {
 }
 
 /// Sends CSV records to model `m` without an idempotency key: status and JSON answer.
+/// Sends a CSV body, waiting as told and sending again while the daemon answers 429 (its rate
+/// limit or ingestion slots, which the clients' retries during the kills may have used up).
 async fn ingest_csv(
     http: &reqwest::Client,
     base: &str,
     token: &str,
     body: String,
 ) -> (reqwest::StatusCode, serde_json::Value) {
-    let response = http
-        .post(format!("{base}/v1/models/m/records"))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    for _ in 0..100 {
+        let response = http
+            .post(format!("{base}/v1/models/m/records"))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        if status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return (status, response.json().await.unwrap());
+        }
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(1);
+        tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
+    }
+    panic!("the daemon answered 429 a hundred times");
 }
 
 fn batch_body(client: usize, batch: usize) -> String {
