@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,12 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// How often the monitoring loop looks for closed windows (ingestion also wakes it).
     pub tick_ms: u64,
+    /// Retention: records no monitor still needs are pruned once they are beyond a model's
+    /// newest `retention_keep_records` and were stored more than `retention_keep_seconds`
+    /// ago, every `retention_interval_ms` (0: never).
+    pub retention_keep_records: u64,
+    pub retention_keep_seconds: u64,
+    pub retention_interval_ms: u64,
     /// The API token the CLI client sends (`VIGIL_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -98,6 +105,9 @@ impl Default for Config {
             plugin_log_bytes_per_window: 256 << 10,
             max_features_per_monitor: 500,
             request_timeout_secs: 30,
+            retention_keep_records: 1_000_000,
+            retention_keep_seconds: 7 * 24 * 3600,
+            retention_interval_ms: 60_000,
             header_read_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
             tick_ms: 250,
@@ -251,6 +261,17 @@ impl Config {
         self.url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn retention(&self) -> crate::retention::Policy {
+        crate::retention::Policy {
+            keep_records: self.retention_keep_records.min(i64::MAX as u64) as i64,
+            keep_ms: self
+                .retention_keep_seconds
+                .saturating_mul(1000)
+                .min(i64::MAX as u64) as i64,
+            interval: Duration::from_millis(self.retention_interval_ms),
+        }
     }
 
     pub fn runtime_config(&self) -> vigil_runtime::RuntimeConfig {

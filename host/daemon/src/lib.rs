@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod performance;
 pub mod plugins;
+pub mod retention;
 pub mod server;
 pub mod table;
 pub mod vocab;

@@ -52,6 +52,7 @@ pub struct Metrics {
     registry: Registry,
     pub ingested_records: Family<ModelLabel, Counter>,
     pub ingested_labels: Family<ModelLabel, Counter>,
+    pub pruned_records: Family<ModelLabel, Counter>,
     pub evaluations: Family<StatusLabels, Counter>,
     pub evaluation_seconds: Family<MonitorLabel, Histogram, fn() -> Histogram>,
     pub plugin_call_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
@@ -68,6 +69,7 @@ impl Default for Metrics {
         let m = Metrics {
             ingested_records: Family::default(),
             ingested_labels: Family::default(),
+            pruned_records: Family::default(),
             evaluations: Family::default(),
             evaluation_seconds: Family::new_with_constructor(latency),
             plugin_call_seconds: Family::new_with_constructor(latency),
@@ -87,6 +89,11 @@ impl Default for Metrics {
             "ingested_labels",
             "Labels stored, by model",
             m.ingested_labels.clone(),
+        );
+        registry.register(
+            "pruned_records",
+            "Records pruned by retention, by model",
+            m.pruned_records.clone(),
         );
         registry.register(
             "evaluations",

@@ -32,6 +32,16 @@ pub enum ReplayError {
     Host(#[from] anyhow::Error),
 }
 
+/// Records retention pruned are gone (410); any other store failure is the host's.
+fn gone_if_pruned(error: vigil_store::Error) -> ReplayError {
+    match error {
+        pruned @ vigil_store::Error::Pruned { .. } => {
+            ReplayError::Gone(format!("what it needs is no longer stored: {pruned}"))
+        }
+        other => ReplayError::Host(other.into()),
+    }
+}
+
 /// A plugin version used instead of the stored one.
 #[derive(Debug, Serialize)]
 pub struct Replaced {
@@ -233,20 +243,24 @@ pub async fn replay(
         .map_err(anyhow::Error::from)?
         .ok_or_else(|| gone("the evaluation's model was deleted"))?;
     let reference = load_reference(store, &monitor, &spec)
-        .await?
+        .await
+        .map_err(|error| match error.downcast::<vigil_store::Error>() {
+            Ok(error) => gone_if_pruned(error),
+            Err(error) => ReplayError::Host(error),
+        })?
         .ok_or_else(|| gone("the monitor's reference is gone"))?;
     let (start, end) = (record.window.start, record.window.end);
     let records = store
         .read_records(model.id, start, end)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(gone_if_pruned)?;
     if records.len() as i64 != end - start {
         return Err(gone("the window's records are no longer stored"));
     }
     let labels = store
         .labels_of(model.id, start, &records.ids)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(gone_if_pruned)?;
     let loaded = plugins.for_spec(&spec).await.map_err(|e| {
         ReplayError::Invalid(format!("the plugins it needs are not all stored: {e:#}"))
     })?;

@@ -63,6 +63,9 @@ impl From<vigil_store::Error> for ApiError {
             E::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
+            pruned @ E::Pruned { .. } => {
+                ApiError::new(StatusCode::GONE, "gone", pruned.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal("storage error; see the daemon's log")

@@ -288,6 +288,13 @@ pub async fn serve(
     plugins::offer_standard_plugins(&state).await;
     let monitoring = state.monitoring.clone();
     let loop_task = tokio::spawn(monitoring.clone().run());
+    let (stop_retention, retention_stopping) = tokio::sync::watch::channel(false);
+    let retention_task = tokio::spawn(crate::retention::run(
+        state.store.clone(),
+        state.config.retention(),
+        state.metrics.clone(),
+        retention_stopping,
+    ));
     let header_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
     let shutdown_grace_ms = state.config.shutdown_grace_ms;
     let app = router(state);
@@ -343,6 +350,8 @@ pub async fn serve(
         );
         connections.abort_all();
     }
+    stop_retention.send_replace(true);
+    retention_task.await?;
     loop_task.await?;
     Ok(())
 }

@@ -10,3 +10,4 @@ mod ingest;
 mod limits;
 mod monitors;
 mod plugins;
+mod retention;

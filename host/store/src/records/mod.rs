@@ -38,6 +38,17 @@ impl Store {
         )
     }
 
+    /// Records of the model still stored: `record_count` less what was pruned.
+    pub async fn stored_records(&self, model_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT SUM(row_count) FROM record_batches WHERE model_id = $1",
+        )
+        .bind(model_id)
+        .fetch_one(&self.pool)
+        .await?
+        .unwrap_or(0))
+    }
+
     /// The model's records at stream offsets `start..end`, in order; the range is cut at the
     /// end of the stream (the model's `record_count`), and an unknown model has none.
     ///
