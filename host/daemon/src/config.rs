@@ -48,6 +48,9 @@ pub struct Config {
     pub plugin_instances: u32,
     /// Of `plugin_instances`, those kept for uploads and replays; monitors share the rest.
     pub plugin_shared_instances: u32,
+    /// Most instances one monitor keeps between windows; a wider monitor builds its drift
+    /// tests per window, a few at a time (slower, never refused for its width).
+    pub plugin_instances_per_monitor: u32,
     /// Bytes of log output (log records, stdout and stderr) a monitor's plugins may write per
     /// window; the rest is dropped and counted in the evaluation.
     pub plugin_log_bytes_per_window: usize,
@@ -102,6 +105,7 @@ impl Default for Config {
             plugin_memory_mib: 64,
             plugin_instances: 1000,
             plugin_shared_instances: 32,
+            plugin_instances_per_monitor: 256,
             plugin_log_bytes_per_window: 256 << 10,
             max_features_per_monitor: 500,
             request_timeout_secs: 30,

@@ -150,6 +150,56 @@ async fn one_monitor_cannot_starve_the_others() {
     daemon.stop().await;
 }
 
+/// A monitor wider than the whole instance pool still works: past `plugin_instances_per_monitor`
+/// it builds its drift tests per window, a few at a time, instead of being refused, and the
+/// monitors beside it keep their instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_with_three_times_the_pool_in_columns_is_evaluated_whole() {
+    const POOL: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start_with(&sqlite_database(&dir), |config| {
+        config.plugin_instances = POOL as u32;
+        config.plugin_shared_instances = 8;
+    })
+    .await;
+    daemon.create_model("m", "regression").await;
+    for (name, columns) in [("wide", 3 * POOL), ("narrow", 5)] {
+        let spec = json!({"name": name, "model": "m", "window": {"records": 50},
+                          "features": features(columns)});
+        let (status, body) = create(&daemon, spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let (status, body) = daemon
+            .admin(
+                Method::PUT,
+                &format!("/v1/monitors/{name}/reference"),
+                Some(("text/csv", table(columns, 150, "ref"))),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = daemon
+        .admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", table(3 * POOL, 150, "r"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (monitor, columns) in [("wide", 3 * POOL), ("narrow", 5)] {
+        for evaluation in daemon.evaluations(monitor, 3).await {
+            assert_eq!(evaluation["status"], "ok", "{monitor}: {evaluation}");
+            let tested = evaluation["result"]["columns"].as_array().unwrap();
+            assert_eq!(tested.len(), columns);
+            assert!(
+                tested
+                    .iter()
+                    .all(|c| c["failure"].is_null() && c["p_value"].is_number())
+            );
+        }
+    }
+    daemon.stop().await;
+}
+
 /// Webhook secrets are write-only: no token of any role reads them back, from the monitor or
 /// from its evaluations, and a spec read from the API can be sent back unchanged without
 /// losing the secret it does not show.

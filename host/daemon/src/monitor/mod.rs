@@ -97,6 +97,7 @@ impl Monitoring {
         workers: usize,
         tick: Duration,
         output_per_window: usize,
+        instances_per_monitor: u32,
     ) -> Arc<Monitoring> {
         let cancel = Arc::new(AtomicBool::new(false));
         Arc::new(Monitoring {
@@ -107,7 +108,7 @@ impl Monitoring {
             wake: Notify::new(),
             workers: Arc::new(Semaphore::new(workers)),
             tick,
-            pipelines: Pipelines::new(output_per_window, cancel.clone()),
+            pipelines: Pipelines::new(output_per_window, instances_per_monitor, cancel.clone()),
             stalls: Mutex::default(),
             running: Mutex::default(),
             evaluating: Mutex::default(),

@@ -13,20 +13,65 @@ use super::stored_plugins::StoredPlugins;
 use super::window::Window;
 use crate::vocab::Task;
 
+/// The plugin instances a monitor reserves, and whether its drift tests stay built between
+/// windows. A monitor needing at most `keep_at_most` instances keeps one per tested feature
+/// (see [`instances_needed`]); a wider one builds each drift test per window and drops it when
+/// its column is done, so it holds a few instances at a time however many columns it has:
+/// slower, never refused for its width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub slots: u32,
+    pub keep_tests: bool,
+}
+
+impl Reservation {
+    pub fn of(spec: &MonitorSpec, keep_at_most: u32) -> Reservation {
+        let kept = instances_needed(spec);
+        if kept <= keep_at_most {
+            return Reservation {
+                slots: kept,
+                keep_tests: true,
+            };
+        }
+        // Columns are tested on the evaluation threads, one drift test each at a time.
+        let at_once = spec.pipeline.preprocessors.len() + rayon::current_num_threads() + 1;
+        Reservation {
+            slots: (at_once as u32).min(kept),
+            keep_tests: false,
+        }
+    }
+}
+
+/// The most instances a monitor keeps: `per_monitor`, and never more than monitors may
+/// reserve in all (the runtime's pool less its shared instances).
+pub fn keep_at_most(runtime: &vigil_runtime::RuntimeConfig, per_monitor: u32) -> u32 {
+    let for_monitors = runtime
+        .pooled_instances
+        .saturating_sub(runtime.shared_instances.min(runtime.pooled_instances));
+    per_monitor.min(for_monitors)
+}
+
 /// The prepared pipelines, by monitor id.
 pub struct Pipelines {
     prepared: Mutex<HashMap<i64, Arc<Mutex<Prepared>>>>,
     /// Bytes of log output each monitor's plugins may write per window.
     output_per_window: usize,
+    /// Instances a monitor may keep between windows (see [`Reservation`]).
+    instances_per_monitor: u32,
     /// Set when the daemon stops (see `Prepared::cancellable`).
     cancel: Arc<AtomicBool>,
 }
 
 impl Pipelines {
-    pub fn new(output_per_window: usize, cancel: Arc<AtomicBool>) -> Pipelines {
+    pub fn new(
+        output_per_window: usize,
+        instances_per_monitor: u32,
+        cancel: Arc<AtomicBool>,
+    ) -> Pipelines {
         Pipelines {
             prepared: Mutex::default(),
             output_per_window,
+            instances_per_monitor,
             cancel,
         }
     }
@@ -66,9 +111,14 @@ impl Pipelines {
             return Ok(None);
         };
         let loaded = plugins.for_spec(spec).await?;
-        let budget = plugins.runtime().reserve(
+        let runtime = plugins.runtime();
+        let reservation = Reservation::of(
+            spec,
+            keep_at_most(runtime.config(), self.instances_per_monitor),
+        );
+        let budget = runtime.reserve(
             &format!("monitor `{}`", monitor.name),
-            instances_needed(spec),
+            reservation.slots,
             Some(self.output_per_window),
         )?;
         let (revision, spec) = (monitor.revision, spec.clone());
@@ -78,6 +128,11 @@ impl Pipelines {
         .await?
         .map_err(|message| anyhow::anyhow!("preparing the pipeline: {message}"))?
         .cancellable(self.cancel.clone());
+        let prepared = if reservation.keep_tests {
+            prepared
+        } else {
+            prepared.one_off()
+        };
         let prepared = Arc::new(Mutex::new(prepared));
         self.prepared
             .lock()

@@ -64,6 +64,7 @@ impl AppState {
             config.evaluation_workers,
             Duration::from_millis(config.tick_ms),
             config.plugin_log_bytes_per_window,
+            config.plugin_instances_per_monitor,
         );
         AppState {
             store,

@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::models::{find_model, format_of, parse_json, record_error};
 use super::{AppState, read_body};
 use crate::ingest;
-use crate::monitor::pipeline::instances_needed;
+use crate::monitor::prepare::{Reservation, keep_at_most};
 use crate::monitor::spec::{FeatureKind, MonitorSpec, Role};
 use crate::vocab::{Format, Task};
 use vigil_store::{Monitor, NewMonitor};
@@ -108,7 +108,7 @@ async fn resolve(
         }
         let other_spec: MonitorSpec = serde_json::from_str(&other.spec)
             .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
-        reserved += u64::from(instances_needed(&other_spec));
+        reserved += u64::from(reservation(state, &other_spec).slots);
         // Records are checked against every monitor of the model: types must agree.
         if other.model_id != model.id {
             continue;
@@ -194,16 +194,21 @@ async fn check_column_kinds(state: &AppState, spec: &MonitorSpec) -> ApiResult<(
     Ok(())
 }
 
-/// Each monitor reserves the plugin instances it needs (see `instances_needed`); one that does
-/// not fit beside the others is refused, rather than starving them at run time.
+/// What the monitor reserves when it runs (see `Reservation`).
+fn reservation(state: &AppState, spec: &MonitorSpec) -> Reservation {
+    let runtime = state.plugins.runtime().config();
+    Reservation::of(
+        spec,
+        keep_at_most(runtime, state.config.plugin_instances_per_monitor),
+    )
+}
+
+/// Each monitor reserves the plugin instances it needs (see `Reservation`); one that does not
+/// fit beside the others is refused, rather than starving them at run time.
 fn check_capacity(state: &AppState, spec: &MonitorSpec, reserved: u64) -> ApiResult<()> {
     let config = state.plugins.runtime().config();
-    let available = u64::from(
-        config
-            .pooled_instances
-            .saturating_sub(config.shared_instances.min(config.pooled_instances)),
-    );
-    let needed = u64::from(instances_needed(spec));
+    let available = u64::from(keep_at_most(config, u32::MAX));
+    let needed = u64::from(reservation(state, spec).slots);
     if reserved + needed > available {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
