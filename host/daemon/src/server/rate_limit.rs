@@ -109,6 +109,7 @@ impl<C: Clock + Clone> RateLimits<C> {
     }
 
     /// Buckets held now, over both classes.
+    #[cfg(test)]
     fn buckets(&self) -> usize {
         [&self.ingest, &self.upload]
             .into_iter()
