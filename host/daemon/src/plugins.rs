@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, anyhow};
 use vigil_runtime::{Plugin, Runtime};
 
+use crate::vocab::plugin_version;
+
 include!(concat!(env!("OUT_DIR"), "/standard_plugins.rs"));
 
 /// The bytes of the standard plugin called `name`, if there is one.
@@ -43,7 +45,9 @@ impl Registry {
     }
 
     /// Adds every `*.wasm` component in `dir`. The standard plugins' names are reserved: a
-    /// component under one of them that is not that plugin is refused.
+    /// component under one of them that is not that plugin is refused. Versions follow the
+    /// daemon's rule (see `vocab::plugin_version`): a version that is not semver is refused,
+    /// and of two versions of one plugin the highest is used, whatever the files are called.
     pub fn add_dir(&self, dir: &Path) -> anyhow::Result<()> {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
@@ -60,6 +64,8 @@ impl Registry {
                 .load(&bytes)
                 .with_context(|| format!("{} is not a usable plugin", path.display()))?;
             let name = plugin.info().name.clone();
+            let version = plugin_version(&plugin.info().version)
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
             if let Some(standard) = standard_plugin(&name) {
                 anyhow::ensure!(
                     standard == bytes.as_slice(),
@@ -69,10 +75,16 @@ impl Registry {
                 );
                 continue;
             }
-            self.entries
-                .lock()
-                .expect("registry lock")
-                .insert(name, Entry::Loaded(plugin));
+            let mut entries = self.entries.lock().expect("registry lock");
+            let newer = match entries.get(&name) {
+                Some(Entry::Loaded(held)) => {
+                    plugin_version(&held.info().version).is_ok_and(|held| version > held)
+                }
+                _ => true,
+            };
+            if newer {
+                entries.insert(name, Entry::Loaded(plugin));
+            }
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! The words every part of the daemon shares: feature kinds, model tasks, ingestion formats,
-//! what a missing value is, how a number reads as text, and what a name may be. It imports
+//! what a missing value is, how a number reads as text, what a name may be and how plugin
+//! versions order. It imports
 //! nothing of the daemon's, so every module can import it.
 
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,24 @@ pub fn check_feature_name(name: &str) -> Result<(), String> {
 
 /// Checks a model, version or monitor name, which appears in URLs: it also starts with a
 /// letter or digit, so that `.` and `..` (which URLs resolve away) are not names.
+/// A plugin's version, by the one rule the daemon and `vigil drift --plugins` share: semantic
+/// versioning (`1.2.0`, `0.3.0-rc.1`), so that versions order as their authors mean.
+pub fn plugin_version(version: &str) -> Result<semver::Version, String> {
+    semver::Version::parse(version)
+        .map_err(|e| format!("the plugin's version `{version}` is not semver (like 1.2.0): {e}"))
+}
+
+/// Of several versions of a plugin, the one a name without a version means: the highest by
+/// semver (`0.10.0` above `0.9.0`). Versions that are not semver never win.
+pub fn newest_version<T>(
+    candidates: impl IntoIterator<Item = T>,
+    version: impl Fn(&T) -> &str,
+) -> Option<T> {
+    candidates
+        .into_iter()
+        .max_by_key(|candidate| plugin_version(version(candidate)).ok())
+}
+
 pub fn check_name(field: &str, name: &str) -> Result<(), String> {
     valid_name(field, name)?;
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
@@ -120,4 +139,25 @@ pub fn check_name(field: &str, name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_versions_are_semver_and_the_highest_is_the_newest() {
+        assert!(plugin_version("1.2.0").is_ok());
+        assert!(plugin_version("0.3.0-rc.1").is_ok());
+        for bad in ["1.2", "v1.2.0", "latest", ""] {
+            let error = plugin_version(bad).unwrap_err();
+            assert!(error.contains("not semver"), "{bad}: {error}");
+        }
+        let newest = |versions: &[&'static str]| newest_version(versions.iter(), |v| **v).copied();
+        // By semver, not as text: 0.10.0 is above 0.9.0, a release above its candidate.
+        assert_eq!(newest(&["0.9.0", "0.10.0", "0.2.0"]), Some("0.10.0"));
+        assert_eq!(newest(&["1.0.0", "1.0.0-rc.2"]), Some("1.0.0"));
+        assert_eq!(newest(&["latest", "0.1.0"]), Some("0.1.0"));
+        assert_eq!(newest(&[]), None);
+    }
 }

@@ -56,10 +56,7 @@ async fn resolve(
         let (name, version) = plugin.parts();
         let candidates = stored.iter().filter(|p| p.name == name);
         let found = if version.is_empty() {
-            candidates.max_by(|a, b| {
-                let parse = |v: &str| semver::Version::parse(v).ok();
-                parse(&a.version).cmp(&parse(&b.version))
-            })
+            crate::vocab::newest_version(candidates, |p| &p.version)
         } else {
             candidates.into_iter().find(|p| p.version == version)
         };

@@ -66,12 +66,7 @@ async fn store_plugin(
             info.name
         )));
     }
-    semver::Version::parse(&info.version).map_err(|e| {
-        ApiError::invalid(format!(
-            "the plugin's version `{}` is not semver: {e}",
-            info.version
-        ))
-    })?;
+    crate::vocab::plugin_version(&info.version).map_err(ApiError::invalid)?;
     let info_json = serde_json::json!({
         "name": info.name,
         "version": info.version,
