@@ -314,4 +314,17 @@ fn secrets_in_the_configuration_are_never_printed() {
         !ok && printed.contains("cannot open the database"),
         "{printed}"
     );
+    // A Postgres server that cannot be reached: the daemon and the CLI fail, at debug level,
+    // without the password in any line (the driver's own errors included).
+    let url = "postgres://vigil:PASSWORDSECRET@127.0.0.1:1/vigil";
+    for args in [
+        &["serve", "--set", "listen=127.0.0.1:0"][..],
+        &["token", "create", "--role", "read"][..],
+    ] {
+        let (ok, printed) = run(args, url);
+        assert!(
+            !ok && printed.contains("127.0.0.1:1"),
+            "{args:?}: {printed}"
+        );
+    }
 }
