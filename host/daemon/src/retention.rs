@@ -16,6 +16,9 @@ use vigil_store::{PruneOutcome, Store, now_ms};
 use crate::metrics::{Metrics, ModelLabel};
 use crate::monitor::spec::MonitorSpec;
 
+/// How long an idempotency key is kept at least (a day).
+const IDEMPOTENCY_KEYS_KEPT_MS: i64 = 24 * 3600 * 1000;
+
 /// What is kept past what monitors need.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
@@ -49,6 +52,10 @@ pub async fn prune(store: &Store, policy: Policy) -> anyhow::Result<HashMap<Stri
             .push(next.min(reference));
     }
     let stored_before = now_ms() - policy.keep_ms;
+    // A client retries within minutes; a key is kept a day at least, whatever the records.
+    store
+        .prune_idempotency_keys(now_ms() - policy.keep_ms.max(IDEMPOTENCY_KEYS_KEPT_MS))
+        .await?;
     let mut pruned = HashMap::new();
     for model in store.models().await? {
         let needs = needs.remove(&model.id).unwrap_or_default();

@@ -30,11 +30,26 @@ pub struct PruneOutcome {
 }
 
 impl Store {
+    /// Forgets the idempotency keys stored before `stored_before_ms`, so that their table
+    /// does not grow with every request ever made: a request retried with such a key later is
+    /// taken as new (its records are still skipped by id while they are stored). Returns how
+    /// many went.
+    pub async fn prune_idempotency_keys(&self, stored_before_ms: i64) -> Result<u64> {
+        let _turn = self.write_turn().await;
+        Ok(
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(stored_before_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Removes the model's records stored at offsets below `below_offset` and before
     /// `stored_before_ms` (Unix ms), whole batches only: a batch that holds any record still
     /// needed stays. Their ids go (on SQLite both the `record_fingerprints` rows and the
     /// in-memory set, which shrinks) and so do their labels; evaluations, alerts and
-    /// idempotency keys stay (a retried request still gets its first answer). Returns how many
+    /// idempotency keys stay (see [`Store::prune_idempotency_keys`]). Returns how many
     /// records and batches were removed; an unknown model has none.
     ///
     /// The model's `record_count` does not change: offsets are positions in the stream and
