@@ -101,6 +101,19 @@ impl Store {
         first_offset: i64,
         ids: &[String],
     ) -> Result<Vec<(i64, LabelValue)>> {
+        self.labels_known_at(model_id, first_offset, ids, i64::MAX)
+            .await
+    }
+
+    /// [`Store::labels_of`] as they stood at `at_ms` (Unix ms): labels received later are
+    /// left out, so a replay sees the labels its evaluation saw.
+    pub async fn labels_known_at(
+        &self,
+        model_id: i64,
+        first_offset: i64,
+        ids: &[String],
+        at_ms: i64,
+    ) -> Result<Vec<(i64, LabelValue)>> {
         let any_labels: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM labels WHERE model_id = $1 LIMIT 1")
                 .bind(model_id)
@@ -117,17 +130,20 @@ impl Store {
             Backend::Sqlite => {
                 "SELECT j.key AS position, l.value_number, l.value_text \
                  FROM json_each($2) AS j CROSS JOIN labels AS l \
-                 WHERE l.model_id = $1 AND l.record_id = j.value ORDER BY j.key"
+                 WHERE l.model_id = $1 AND l.record_id = j.value AND l.received_at <= $3 \
+                 ORDER BY j.key"
             }
             Backend::Postgres => {
                 "SELECT e.ord - 1 AS position, l.value_number, l.value_text \
                  FROM json_array_elements_text($2::json) WITH ORDINALITY AS e(value, ord) \
-                 JOIN labels AS l ON l.model_id = $1 AND l.record_id = e.value ORDER BY e.ord"
+                 JOIN labels AS l ON l.model_id = $1 AND l.record_id = e.value \
+                 AND l.received_at <= $3 ORDER BY e.ord"
             }
         };
         let rows = sqlx::query(sql)
             .bind(model_id)
             .bind(serde_json::to_string(ids).expect("strings serialise"))
+            .bind(at_ms)
             .fetch_all(&self.pool)
             .await?;
         // Stored ids are unique per model, so each label lands on one offset.

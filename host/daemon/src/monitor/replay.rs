@@ -257,8 +257,9 @@ pub async fn replay(
     if records.len() as i64 != end - start {
         return Err(gone("the window's records are no longer stored"));
     }
+    // The labels the evaluation saw: those received since would make metrics differ.
     let labels = store
-        .labels_of(model.id, start, &records.ids)
+        .labels_known_at(model.id, start, &records.ids, evaluation.started_at)
         .await
         .map_err(gone_if_pruned)?;
     let loaded = plugins.for_spec(&spec).await.map_err(|e| {

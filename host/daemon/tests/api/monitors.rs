@@ -412,3 +412,59 @@ async fn window_metrics_come_with_the_reference_value() {
         daemon.stop().await;
     }
 }
+
+/// Labels that arrive after a window was evaluated do not make its replay differ: replay sees
+/// the labels the evaluation saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_labels_do_not_change_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(&crate::common::sqlite_database(&dir)).await;
+    daemon.create_model("m", "classification").await;
+    let labels = |prefix: &str, range: std::ops::Range<usize>, label: &str| {
+        let mut csv = String::from("id,label\n");
+        for i in range {
+            csv.push_str(&format!("{prefix}{i},{label}\n"));
+        }
+        csv.into_bytes()
+    };
+    let post = |path: &'static str, body: Vec<u8>| {
+        let daemon = &daemon;
+        async move {
+            let (status, answer) = daemon
+                .admin(Method::POST, path, Some(("text/csv", body)))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    };
+    // A frozen-range reference with its labels, and labels for half the window ahead of it.
+    post("/v1/models/m/records", records_csv("ref", 1, 300, 0.0)).await;
+    post("/v1/models/m/labels", labels("ref", 0..300, "1")).await;
+    post("/v1/models/m/labels", labels("w", 0..150, "1")).await;
+    let spec = json!({"name": "watch", "model": "m", "window": {"records": 300},
+                      "reference": {"start": 0, "end": 300},
+                      "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"},
+                                   {"name": "color", "type": "categorical"}]});
+    let (status, body) = daemon.json(Method::POST, "/v1/monitors", spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    post("/v1/models/m/records", records_csv("w", 2, 300, 0.0)).await;
+    let evaluation = daemon.evaluations("watch", 1).await[0].clone();
+    assert_eq!(
+        evaluation["result"]["window"]["labels"], 150,
+        "{evaluation}"
+    );
+    // The rest of the window's labels arrive late, and all say the other class.
+    post("/v1/models/m/labels", labels("w", 150..300, "0")).await;
+    let (status, report) = daemon
+        .json(
+            Method::POST,
+            &format!("/v1/evaluations/{}/replay", evaluation["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &report["same"]),
+        (StatusCode::OK, &json!(true)),
+        "{report}"
+    );
+    daemon.stop().await;
+}
