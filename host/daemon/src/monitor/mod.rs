@@ -2,7 +2,7 @@
 //! - *schedule* (`schedule.rs`): what is read of each monitor once per tick, and which of its
 //!   windows is due;
 //! - *evaluate* (`evaluate.rs`, blocking, off the async threads): the window through the
-//!   monitor's pipeline (`pipeline.rs`) into a typed record (`evaluation.rs`), with the alerts
+//!   monitor's pipeline (`pipeline/`) into a typed record (`evaluation.rs`), with the alerts
 //!   it raises (`alerting.rs`);
 //! - *record* (`record.rs`): one transaction stores the evaluation, the monitor's new position
 //!   and the state it carries (`carried.rs`), and the alerts it fired;

@@ -11,6 +11,7 @@ mod monitors;
 pub mod plugins;
 pub mod rate_limit;
 mod results;
+mod schemas;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct AppState {
     /// Replays running at once: each runs plugins in the shared instance budget, which plugin
     /// uploads need too.
     pub replays: Arc<tokio::sync::Semaphore>,
+    /// The schema each model's records must fit, dropped when one of its monitors changes.
+    pub(crate) schemas: Arc<schemas::Schemas>,
 }
 
 /// Replays that may run at once (see [`AppState::replays`]).
@@ -71,6 +74,7 @@ impl AppState {
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
             ingest_by_token: Arc::default(),
             replays: Arc::new(tokio::sync::Semaphore::new(REPLAYS_AT_ONCE)),
+            schemas: Arc::default(),
             rate_limits: Arc::new(rate_limit::RateLimits::new(
                 rate_limit::Rate {
                     per_second: config.ingest_rate_per_second,

@@ -20,7 +20,6 @@ use super::error::{ApiError, ApiResult};
 use super::{AppState, rate_limit, read_body};
 use crate::ingest::{self, RecordError};
 use crate::metrics::ModelLabel;
-use crate::monitor::spec::{FeatureKind, MonitorSpec};
 use crate::vocab::check_name;
 use crate::vocab::{Format, Task};
 
@@ -164,29 +163,6 @@ pub fn record_error(error: RecordError) -> ApiError {
     )
 }
 
-/// The features every monitor of the model declares: what its records must fit.
-pub async fn model_schema(
-    state: &AppState,
-    model: &Model,
-) -> ApiResult<Option<Vec<(String, FeatureKind)>>> {
-    let mut schema: Vec<(String, FeatureKind)> = Vec::new();
-    let mut any = false;
-    for monitor in state.store.monitors().await? {
-        if monitor.model_id != model.id {
-            continue;
-        }
-        any = true;
-        let spec: MonitorSpec = serde_json::from_str(&monitor.spec)
-            .map_err(|e| ApiError::internal(format!("stored monitor spec: {e}")))?;
-        for feature in spec.features {
-            if !schema.iter().any(|(name, _)| *name == feature.name) {
-                schema.push((feature.name, feature.kind));
-            }
-        }
-    }
-    Ok(any.then_some(schema))
-}
-
 /// Parses off the async threads when the body is large enough to matter.
 async fn off_thread<T: Send + 'static>(
     size: usize,
@@ -318,7 +294,7 @@ pub async fn ingest(
         })
         .transpose()?;
     let body = read_body(&state, request, state.config.ingest_body_limit).await?;
-    let schema = model_schema(&state, &model).await?;
+    let schema = state.schemas.get(&state.store, model.id).await?;
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
     let max_rows = state.config.ingest_max_rows;
     let parse_body = body.clone();

@@ -346,6 +346,8 @@ pub async fn create(State(state): State<AppState>, request: Request) -> ApiResul
         }
         None => None,
     };
+    // The model's schema is dropped as this handler ends, however it ends.
+    let _change = state.schemas.changing(model.id);
     let monitor = state
         .store
         .create_monitor(&NewMonitor {
@@ -408,6 +410,8 @@ pub async fn update(
         }
         None => None,
     };
+    // The model's schema is dropped as this handler ends, however it ends.
+    let _change = state.schemas.changing(monitor.model_id);
     let updated = state
         .store
         .update_monitor(
@@ -432,6 +436,8 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
     let monitor = find_monitor(&state, &name).await?;
+    // The model's schema is dropped as this handler ends, however it ends.
+    let _change = state.schemas.changing(monitor.model_id);
     state.store.delete_monitor(monitor.id).await?;
     state.monitoring.invalidate(monitor.id);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -451,6 +457,8 @@ pub async fn put_reference(
     let model = find_model(&state, &spec.model).await?;
     let body = read_body(&state, request, request_limit(&state)).await?;
     let (encoded, rows) = parse_reference(&spec, &model, format, body).await?;
+    // The model's schema is dropped as this handler ends, however it ends.
+    let _change = state.schemas.changing(monitor.model_id);
     let updated = state
         .store
         .update_monitor(
