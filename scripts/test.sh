@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the Wasm toolchain if needed, builds every plugin and
-# hostile test guest from source into components (once), and runs all tests on the release
-# build, the code and settings that ship.
+# hostile test guest from source into components (once), starts a throwaway Postgres server,
+# and runs all tests on the release build, the code and settings that ship. Arguments go to
+# `cargo test` (test-binary arguments after `--`, as there).
+#
+# The tests that need Postgres are marked #[ignore = "needs Postgres: ..."], so that a plain
+# `cargo test` on a machine without a server stays green and says how many it did not run,
+# instead of passing them without running them. This script promises the whole suite, so it
+# provides the server and runs the ignored tests too (--include-ignored); there, a Postgres test
+# that finds no server fails. Every #[ignore] in the suite is for something this script provides:
+# a test needing anything else must not be #[ignore]d until this script provides it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --release --locked --workspace "$@"
+# A server named by the caller is used as it is; otherwise scripts/postgres.sh starts one (or
+# finds the one it started before). Assigned before the export: `export X="$(...)"` would hide
+# the script's failure from `set -e`.
+if [ -z "${VIGIL_TEST_POSTGRES_URL:-}" ]; then
+  VIGIL_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
+fi
+export VIGIL_TEST_POSTGRES_URL
+# --include-ignored goes to the test binaries: after the caller's `--` if there is one.
+include_ignored=(-- --include-ignored)
+for arg in "$@"; do
+  if [ "$arg" = -- ]; then include_ignored=(--include-ignored); fi
+done
+cargo test --release --locked --workspace "$@" "${include_ignored[@]}"

@@ -534,9 +534,10 @@ async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_colu
                 .starts_with("not run")
         })
         .count();
+    // At most four of the twelve calls ran to their deadline: two rounds on two threads, where
+    // twelve would be six. Counted, not timed: a busy machine stretches the rounds.
     assert!(skipped >= 8, "{skipped} columns skipped: {evaluation}");
     let took =
         evaluation["finished_at"].as_i64().unwrap() - evaluation["started_at"].as_i64().unwrap();
-    // Twelve deadlines on two threads would be 12 s; skipping leaves a couple of rounds.
-    assert!(took < 4 * deadline_ms as i64, "the window took {took} ms");
+    eprintln!("the window took {took} ms at a {deadline_ms} ms deadline");
 }

@@ -4,12 +4,14 @@
 //! alerts as tables, replay of a stored evaluation, and errors as sentences.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
 
 struct Env<'a> {
     db: &'a str,
-    url: &'a str,
+    url: String,
     token: Option<&'a str>,
     cache: &'a Path,
 }
@@ -37,7 +39,7 @@ impl Env<'_> {
         command
             .args(args)
             .env("VIGIL_DATABASE_URL", self.db)
-            .env("VIGIL_URL", self.url)
+            .env("VIGIL_URL", &self.url)
             .env("VIGIL_CACHE_DIR", self.cache)
             .env_remove("VIGIL_CONFIG")
             .env_remove("VIGIL_TOKEN");
@@ -57,16 +59,10 @@ impl Env<'_> {
 fn the_cli_drives_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
     let cache = dir.path().join("cache");
     let mut env = Env {
         db: &db,
-        url: &url,
+        url: String::new(), // once the daemon says where it listens
         token: None,
         cache: &cache,
     };
@@ -74,26 +70,16 @@ fn the_cli_drives_the_daemon() {
     let refused = env.vigil_fails(&["token", "create", "--role", "admin"]);
     assert!(refused.contains("start `vigil serve` first"), "{refused}");
     assert!(!dir.path().join("vigil.db").exists());
-    let _daemon = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .arg("serve")
-            .env("VIGIL_DATABASE_URL", &db)
-            .env("VIGIL_LISTEN", format!("127.0.0.1:{port}"))
-            .env("VIGIL_CACHE_DIR", &cache)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the daemon did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    serve
+        .args(["serve", "--set", "listen=127.0.0.1:0"])
+        .env("VIGIL_DATABASE_URL", &db)
+        .env("VIGIL_CACHE_DIR", &cache)
+        .env("RUST_LOG", "info")
+        .env_remove("VIGIL_CONFIG");
+    // It listens once it has made its database.
+    let (_daemon, url) = common::serve(serve, &dir.path().join("daemon.log"));
+    env.url = url;
     let token = env
         .vigil(&["token", "create", "--role", "admin"])
         .lines()
@@ -237,7 +223,7 @@ features = [
         if status["monitors"][0]["last_evaluation"]["window_end"] == 900 {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{status}");
+        assert!(started.elapsed() < common::PATIENCE, "{status}");
         std::thread::sleep(Duration::from_millis(20));
     };
     let last = &status["monitors"][0]["last_evaluation"];
@@ -253,20 +239,10 @@ features = [
     env.vigil(&["monitor", "delete", "shop-watch"]);
     let error = env.vigil_fails(&["monitor", "show", "shop-watch"]);
     assert!(error.contains("no monitor named `shop-watch`"), "{error}");
-    // The daemon's log went to a file: plain text, no colour codes.
+    // The daemon's log went to a pipe (copied to the file): plain text, no colour codes.
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("INFO"), "{log}");
     assert!(!log.contains('\x1b'), "colour codes in a log file");
-}
-
-/// The daemon, stopped when the test ends, passed or failed.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The database password and the API token are never printed: not by `vigil config show`, nor

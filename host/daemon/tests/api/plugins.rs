@@ -1,6 +1,6 @@
 //! Plugin uploads through the API: checked before anything is stored, bounded in size, and the
-//! standard plugins' names reserved. On a fresh SQLite file always, and on a fresh Postgres
-//! database too when `VIGIL_TEST_POSTGRES_URL` is set.
+//! standard plugins' names reserved. On a fresh SQLite file, and on a fresh Postgres database in
+//! a test of its own.
 
 use std::time::{Duration, Instant};
 
@@ -9,128 +9,125 @@ use serde_json::json;
 use vigil::config::Config;
 use vigil::plugins::STANDARD_PLUGINS;
 
-use crate::common::{Daemon, databases, model_and_monitor, sqlite_database, start_with};
+use crate::common::{Daemon, model_and_monitor, on_both_backends, sqlite_database, start_with};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plugin_uploads_are_checked_before_anything_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    for db in databases(&dir) {
-        let daemon = start_with(&db, |c| c.plugin_body_limit = 4 << 20).await;
-        let (_, ks) = STANDARD_PLUGINS
-            .iter()
-            .find(|(n, _)| *n == "drift-ks")
-            .unwrap();
-        let post = |bytes: Vec<u8>| {
-            daemon.admin(
-                Method::POST,
-                "/v1/plugins",
-                Some(("application/wasm", bytes)),
-            )
-        };
+on_both_backends!(plugin_uploads_are_checked_before_anything_is_stored);
+async fn plugin_uploads_are_checked_before_anything_is_stored(db: String) {
+    let daemon = start_with(&db, |c| c.plugin_body_limit = 4 << 20).await;
+    let (_, ks) = STANDARD_PLUGINS
+        .iter()
+        .find(|(n, _)| *n == "drift-ks")
+        .unwrap();
+    let post = |bytes: Vec<u8>| {
+        daemon.admin(
+            Method::POST,
+            "/v1/plugins",
+            Some(("application/wasm", bytes)),
+        )
+    };
 
-        let (status, body) = post(b"not a component at all".to_vec()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        let (status, body) = post(b"\0asm\x01\0\0\0".to_vec()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("module"),
-            "{body}"
-        );
-        let (status, body) = post(ks[..ks.len() / 2].to_vec()).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        let (status, _) = post(Vec::new()).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        // Past the limit, declared or streamed, the answer is 413 before the body is read.
-        let declared = format!("Content-Length: {}\r\n", (4 << 20) + 1);
-        assert!(
-            raw_upload(&daemon, &declared, 0)
-                .await
-                .starts_with("HTTP/1.1 413")
-        );
-        let streamed = raw_upload(&daemon, "Transfer-Encoding: chunked\r\n", 64).await;
-        assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
-        // Nothing stored after bad uploads: only the standard plugins a fresh daemon offers.
-        let (_, list) = daemon.admin(Method::GET, "/v1/plugins", None).await;
-        let stored: Vec<(&str, &str)> = list["plugins"]
-            .as_array()
+    let (status, body) = post(b"not a component at all".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = post(b"\0asm\x01\0\0\0".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
             .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["name"].as_str().unwrap(),
-                    p["uploaded_by"].as_str().unwrap(),
-                )
-            })
-            .collect();
-        let mut standard: Vec<(&str, &str)> = STANDARD_PLUGINS
-            .iter()
-            .map(|(n, _)| (*n, "vigil"))
-            .collect();
-        standard.sort();
-        assert_eq!(stored, standard, "{list}");
-
-        // The standard plugin's own bytes are accepted again (already stored).
-        let (status, meta) = post(ks.to_vec()).await;
-        assert_eq!(status, StatusCode::OK, "{meta}");
-        assert_eq!(meta["kind"], "drift-test");
-        // Other bytes under a standard plugin's name (here a custom section appended) are
-        // refused: the name is reserved.
-        let mut other = ks.to_vec();
-        other.extend_from_slice(&[0, 4, 3, b'v', b'g', b'l']);
-        let (status, body) = post(other).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("standard plugin"),
-            "{body}"
-        );
-        let version = meta["version"].as_str().unwrap();
-        let (status, _) = daemon
-            .admin(
-                Method::GET,
-                &format!("/v1/plugins/drift-ks/{version}/download"),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        let bytes = reqwest::Client::new()
-            .get(format!(
-                "{}/v1/plugins/drift-ks/{version}/download",
-                daemon.url
-            ))
-            .bearer_auth(&daemon.admin)
-            .send()
+            .contains("module"),
+        "{body}"
+    );
+    let (status, body) = post(ks[..ks.len() / 2].to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = post(Vec::new()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Past the limit, declared or streamed, the answer is 413 before the body is read.
+    let declared = format!("Content-Length: {}\r\n", (4 << 20) + 1);
+    assert!(
+        raw_upload(&daemon, &declared, 0)
             .await
+            .starts_with("HTTP/1.1 413")
+    );
+    let streamed = raw_upload(&daemon, "Transfer-Encoding: chunked\r\n", 64).await;
+    assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
+    // Nothing stored after bad uploads: only the standard plugins a fresh daemon offers.
+    let (_, list) = daemon.admin(Method::GET, "/v1/plugins", None).await;
+    let stored: Vec<(&str, &str)> = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["uploaded_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut standard: Vec<(&str, &str)> = STANDARD_PLUGINS
+        .iter()
+        .map(|(n, _)| (*n, "vigil"))
+        .collect();
+    standard.sort();
+    assert_eq!(stored, standard, "{list}");
+
+    // The standard plugin's own bytes are accepted again (already stored).
+    let (status, meta) = post(ks.to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    assert_eq!(meta["kind"], "drift-test");
+    // Other bytes under a standard plugin's name (here a custom section appended) are
+    // refused: the name is reserved.
+    let mut other = ks.to_vec();
+    other.extend_from_slice(&[0, 4, 3, b'v', b'g', b'l']);
+    let (status, body) = post(other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
             .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        assert_eq!(&bytes[..], *ks);
+            .contains("standard plugin"),
+        "{body}"
+    );
+    let version = meta["version"].as_str().unwrap();
+    let (status, _) = daemon
+        .admin(
+            Method::GET,
+            &format!("/v1/plugins/drift-ks/{version}/download"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let bytes = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/plugins/drift-ks/{version}/download",
+            daemon.url
+        ))
+        .bearer_auth(&daemon.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], *ks);
 
-        daemon.upload_standard_plugins_except("drift-ks").await;
-        model_and_monitor(&daemon, 100, json!({})).await;
-        let (status, body) = daemon
-            .admin(
-                Method::DELETE,
-                &format!("/v1/plugins/drift-ks/{version}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
-        // The standard plugins stay, used or not (a plugin in use by a monitor stays too:
-        // `tests/tests/component_shape.rs` checks that with a plugin of its own).
-        let (status, body) = daemon
-            .admin(Method::DELETE, "/v1/plugins/drift-psi/0.1.0", None)
-            .await;
-        assert_eq!(status, StatusCode::CONFLICT);
-        assert!(body.to_string().contains("standard plugin"), "{body}");
-        daemon.stop().await;
-    }
+    daemon.upload_standard_plugins_except("drift-ks").await;
+    model_and_monitor(&daemon, 100, json!({})).await;
+    let (status, body) = daemon
+        .admin(
+            Method::DELETE,
+            &format!("/v1/plugins/drift-ks/{version}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // The standard plugins stay, used or not (a plugin in use by a monitor stays too:
+    // `tests/tests/component_shape.rs` checks that with a plugin of its own).
+    let (status, body) = daemon
+        .admin(Method::DELETE, "/v1/plugins/drift-psi/0.1.0", None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.to_string().contains("standard plugin"), "{body}");
+    daemon.stop().await;
 }
 
 /// Sends an upload by hand: headers, then `chunks` chunks of 1 MiB (ignoring a closed

@@ -1,6 +1,10 @@
-//! What the daemon's integration tests share: fresh databases, and the daemon on a real port.
+//! What the daemon's integration tests share: fresh databases, the daemon on a real port (in
+//! this process, or `vigil serve` as a child process), and bounded waits.
 #![allow(dead_code)] // each test binary uses its own part
 
+use std::io::{BufRead as _, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -14,22 +18,50 @@ pub fn sqlite_database(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("vigil.db").display())
 }
 
-/// Fresh databases to run a test on: a SQLite file in `dir` always, and a new database on the
-/// Postgres server of `VIGIL_TEST_POSTGRES_URL` when it is set.
-pub fn databases(dir: &tempfile::TempDir) -> Vec<String> {
-    let mut urls = vec![sqlite_database(dir)];
-    if let Ok(server) = std::env::var("VIGIL_TEST_POSTGRES_URL") {
-        let name = format!("vigil_daemon_{}", uuid::Uuid::new_v4().simple());
-        let status = std::process::Command::new("psql")
-            .args([server.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
-            .status()
-            .expect("psql runs");
-        assert!(status.success(), "cannot create the Postgres test database");
-        let base = server.rsplit_once('/').expect("a database URL").0;
-        urls.push(format!("{base}/{name}"));
-    }
-    urls
+#[path = "../../../store/tests/common/postgres_server.rs"]
+mod postgres_server;
+use postgres_server::postgres_server;
+
+/// A new database on the Postgres server `VIGIL_TEST_POSTGRES_URL` names, for the tests
+/// `on_both_backends!` marks as needing Postgres.
+pub fn postgres_database() -> String {
+    let server = postgres_server();
+    let name = format!("vigil_daemon_{}", uuid::Uuid::new_v4().simple());
+    let status = Command::new("psql")
+        .args([server.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "cannot create the Postgres test database");
+    let base = server.rsplit_once('/').expect("a database URL").0;
+    format!("{base}/{name}")
 }
+
+/// Declares the case `async fn NAME(db: String)` as two tests: `NAME::sqlite`, on a fresh
+/// SQLite file, and `NAME::postgres`, on a fresh database of the server
+/// `VIGIL_TEST_POSTGRES_URL` names. The Postgres one is `#[ignore]`d, so that a plain
+/// `cargo test` on a machine without a server counts it as not run instead of passing it;
+/// `scripts/test.sh` starts a server and runs it (`--include-ignored`), and there it fails if
+/// it has no server.
+#[allow(unused_macros)] // not every test binary has cases on both backends
+macro_rules! on_both_backends {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$case(crate::common::sqlite_database(&dir)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs Postgres: VIGIL_TEST_POSTGRES_URL (scripts/test.sh starts a server)"]
+            async fn postgres() {
+                super::$case(crate::common::postgres_database()).await;
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
 
 pub struct Daemon {
     pub url: String,
@@ -155,7 +187,7 @@ impl Daemon {
 
     /// Waits (polling, bounded) until the monitor has `count` evaluations; newest first.
     pub async fn evaluations(&self, monitor: &str, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + PATIENCE;
         loop {
             let (status, page) = self
                 .admin(
@@ -286,9 +318,13 @@ pub async fn webhook_receiver() -> (String, Received) {
     (url, received)
 }
 
-/// Polls `done` until it holds, for at most 30 s; whether it did.
+/// How long a test waits for something that takes milliseconds on an idle machine: long
+/// enough that only a fault, not a busy machine, runs out of it.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `done` until it holds, for at most [`PATIENCE`]; whether it did.
 pub async fn wait_for(done: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + PATIENCE;
     while !done() {
         if Instant::now() > deadline {
             return false;
@@ -296,4 +332,76 @@ pub async fn wait_for(done: impl Fn() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     true
+}
+
+/// A child process, `vigil serve` most often, killed and waited for when dropped: a test that
+/// fails half-way leaves no daemon behind. Its own children (the daemon that `strace` runs,
+/// say) are killed first, while they are still known as its children.
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    /// Kills the process (and its children) now and waits for it; nothing once it is waited for.
+    pub fn kill(&mut self) {
+        // Until it is waited for, its pid cannot name another process.
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Prefix of the line `vigil serve` prints on stderr once it listens, followed by its URL.
+pub const SERVING: &str = "vigil: serving on ";
+
+/// Starts `command`, a `vigil serve` with `listen` on port 0 (or a program that runs one, with
+/// its stderr), and waits for the line the daemon prints once it listens; returns the child and
+/// the URL from that line. The daemon's stderr is copied to `log` as it comes. Learning the port
+/// from the daemon itself leaves no moment where another process could take it.
+pub fn serve(mut command: Command, log: &Path) -> (Child, String) {
+    let mut child = Child(
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program())),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let mut file = std::fs::File::create(log).unwrap();
+    let (found, url) = std::sync::mpsc::channel();
+    // Reads to the end, so that the daemon never blocks on a full pipe; the sender goes with
+    // the thread, so a daemon that exits before listening is seen at once.
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in std::io::BufReader::new(stderr).split(b'\n') {
+            let Ok(line) = line else { break };
+            let _ = file.write_all(&line).and_then(|()| file.write_all(b"\n"));
+            let line = String::from_utf8_lossy(&line);
+            if let Some(url) = line.strip_prefix(SERVING)
+                && let Some(found) = found.take()
+            {
+                let _ = found.send(url.trim_end().to_string());
+            }
+        }
+    });
+    match url.recv_timeout(PATIENCE) {
+        Ok(url) => (child, url),
+        Err(error) => {
+            drop(child);
+            panic!(
+                "the daemon did not start listening ({error}); its stderr:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        }
+    }
 }

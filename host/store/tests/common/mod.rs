@@ -1,7 +1,7 @@
-//! What the store's test files share: the harness that runs a case on each backend (a fresh
-//! SQLite file always; Postgres when `VIGIL_TEST_POSTGRES_URL` names a server, which
-//! `scripts/postgres.sh` starts, with a database of its own per case, created for it and
-//! dropped after it, so cases running on parallel threads never see each other's rows) and
+//! What the store's test files share: the harness that runs a case on each backend, as a test
+//! of its own on each (a fresh SQLite file; a database of its own on the Postgres server
+//! `VIGIL_TEST_POSTGRES_URL` names, which `scripts/postgres.sh` starts, created for the case and
+//! dropped after it, so cases running on parallel threads never see each other's rows), and
 //! the records the cases store.
 
 // Each test file uses its own part of this module.
@@ -16,7 +16,8 @@ use vigil_store::{
     NewPlugin, RecordBatch, Store,
 };
 
-pub const POSTGRES_ENV: &str = "VIGIL_TEST_POSTGRES_URL";
+mod postgres_server;
+pub use postgres_server::{POSTGRES_ENV, postgres_server};
 
 // ---- harness ----------------------------------------------------------------------------------
 
@@ -35,12 +36,6 @@ pub struct TestDb {
 pub struct Ctx {
     pub store: Store,
     pub url: String,
-}
-
-pub fn postgres_server() -> Option<String> {
-    std::env::var(POSTGRES_ENV)
-        .ok()
-        .filter(|url| !url.trim().is_empty())
 }
 
 /// `url` with its database (the path) replaced by `database`, query kept.
@@ -105,14 +100,6 @@ pub async fn fresh_postgres(server: &str) -> TestDb {
     }
 }
 
-pub async fn test_databases() -> Vec<TestDb> {
-    let mut dbs = vec![fresh_sqlite().await];
-    if let Some(server) = postgres_server() {
-        dbs.push(fresh_postgres(&server).await);
-    }
-    dbs
-}
-
 impl TestDb {
     pub async fn cleanup(self) {
         if let Some((server, name)) = self.postgres {
@@ -126,28 +113,53 @@ impl TestDb {
     }
 }
 
-/// Runs `case` once per backend, each time on a fresh database. A failing case leaves its
+/// Runs `case` on the fresh database `db`, then drops the database. A failing case leaves its
 /// Postgres database behind, to look at.
-pub async fn each<F, Fut>(case: F)
+pub async fn run<F, Fut>(db: TestDb, case: F)
 where
-    F: Fn(Ctx) -> Fut,
+    F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()>,
 {
-    for db in test_databases().await {
-        eprintln!("--- on {:?} ({})", db.backend, db.url);
-        let store = Store::open(&db.url)
-            .await
-            .unwrap_or_else(|e| panic!("{:?}: opening {}: {e}", db.backend, db.url));
-        assert_eq!(store.backend(), db.backend);
-        case(Ctx {
-            store: store.clone(),
-            url: db.url.clone(),
-        })
-        .await;
-        store.close().await;
-        db.cleanup().await;
-    }
+    let store = Store::open(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("{:?}: opening {}: {e}", db.backend, db.url));
+    assert_eq!(store.backend(), db.backend);
+    case(Ctx {
+        store: store.clone(),
+        url: db.url.clone(),
+    })
+    .await;
+    store.close().await;
+    db.cleanup().await;
 }
+
+/// Declares the case `async fn NAME(ctx: Ctx)` as two tests: `NAME::sqlite`, on a fresh SQLite
+/// file, and `NAME::postgres`, on a fresh database of the server `VIGIL_TEST_POSTGRES_URL`
+/// names. The Postgres one is `#[ignore]`d, so that a plain `cargo test` on a machine without
+/// a server counts it as not run instead of passing it; `scripts/test.sh` starts a server and
+/// runs it (`--include-ignored`), and there it fails if it has no server. With
+/// `worker_threads = N`, the tests run on a multi-threaded runtime of N threads.
+#[allow(unused_macros)] // not every test binary has cases on both backends
+macro_rules! on_both_backends {
+    ($case:ident $(, worker_threads = $threads:literal)?) => {
+        mod $case {
+            #[tokio::test$((flavor = "multi_thread", worker_threads = $threads))?]
+            async fn sqlite() {
+                let db = crate::common::fresh_sqlite().await;
+                crate::common::run(db, super::$case).await;
+            }
+
+            #[tokio::test$((flavor = "multi_thread", worker_threads = $threads))?]
+            #[ignore = "needs Postgres: VIGIL_TEST_POSTGRES_URL (scripts/test.sh starts a server)"]
+            async fn postgres() {
+                let db = crate::common::fresh_postgres(&crate::common::postgres_server()).await;
+                crate::common::run(db, super::$case).await;
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
 
 // ---- data -------------------------------------------------------------------------------------
 
