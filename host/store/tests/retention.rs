@@ -530,37 +530,34 @@ async fn pruning_while_ingesting_keeps_the_stream_whole(ctx: Ctx) {
     assert_eq!((outcome.accepted, outcome.duplicates), (1, 1));
 }
 
-#[tokio::test]
-async fn old_idempotency_keys_are_forgotten_and_recent_ones_still_answer() {
-    each(|ctx| async move {
-        let s = &ctx.store;
-        let model = s.create_model("m", "t", "d").await.unwrap();
-        let key = |key| IdempotencyKey {
-            key,
-            request_sha256: &[7; 32],
-        };
-        s.ingest(model.id, &batch(&rows("a", 2)), Some(&key("old")))
-            .await
-            .unwrap();
-        let cut = next_millisecond().await;
-        s.ingest(model.id, &batch(&rows("b", 2)), Some(&key("new")))
-            .await
-            .unwrap();
-        assert_eq!(s.prune_idempotency_keys(cut).await.unwrap(), 1);
-        assert_eq!(s.prune_idempotency_keys(cut).await.unwrap(), 0);
-        // The recent key still gives its first answer; the old one is taken as new, and its
-        // records, still stored, are skipped by id.
-        let again = s
-            .ingest(model.id, &batch(&rows("b", 2)), Some(&key("new")))
-            .await
-            .unwrap();
-        assert!(again.replayed);
-        let old = s
-            .ingest(model.id, &batch(&rows("a", 2)), Some(&key("old")))
-            .await
-            .unwrap();
-        assert!(!old.replayed);
-        assert_eq!((old.accepted, old.duplicates), (0, 2));
-    })
-    .await;
+on_both_backends!(old_idempotency_keys_are_forgotten_and_recent_ones_still_answer);
+async fn old_idempotency_keys_are_forgotten_and_recent_ones_still_answer(ctx: Ctx) {
+    let s = &ctx.store;
+    let model = s.create_model("m", "t", "d").await.unwrap();
+    let key = |key| IdempotencyKey {
+        key,
+        request_sha256: &[7; 32],
+    };
+    s.ingest(model.id, &batch(&rows("a", 2)), Some(&key("old")))
+        .await
+        .unwrap();
+    let cut = next_millisecond().await;
+    s.ingest(model.id, &batch(&rows("b", 2)), Some(&key("new")))
+        .await
+        .unwrap();
+    assert_eq!(s.prune_idempotency_keys(cut).await.unwrap(), 1);
+    assert_eq!(s.prune_idempotency_keys(cut).await.unwrap(), 0);
+    // The recent key still gives its first answer; the old one is taken as new, and its
+    // records, still stored, are skipped by id.
+    let again = s
+        .ingest(model.id, &batch(&rows("b", 2)), Some(&key("new")))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    let old = s
+        .ingest(model.id, &batch(&rows("a", 2)), Some(&key("old")))
+        .await
+        .unwrap();
+    assert!(!old.replayed);
+    assert_eq!((old.accepted, old.duplicates), (0, 2));
 }

@@ -152,75 +152,72 @@ async fn ingestion_is_whole_checked_and_idempotent(db: String) {
     daemon.stop().await;
 }
 
+on_both_backends!(the_schema_follows_each_monitor_change_at_once);
 /// The features records must fit follow the model's monitors as soon as a change to one is
 /// answered: the daemon keeps each model's schema between requests, and every change drops it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schema_follows_each_monitor_change_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    for db in databases(&dir) {
-        let daemon = start(&db).await;
-        daemon.upload_standard_plugins().await;
-        daemon.create_model("m", "classification").await;
-        let send = async |csv: &str| {
-            daemon
-                .admin(
-                    Method::POST,
-                    "/v1/models/m/records",
-                    Some(("text/csv", csv.as_bytes().to_vec())),
-                )
-                .await
-        };
-        let accepted = async |csv: &str| {
-            let (status, body) = send(csv).await;
-            assert_eq!(status, StatusCode::OK, "{csv}: {body}");
-        };
-        let refused = async |csv: &str, naming: &str| {
-            let (status, body) = send(csv).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{csv}: {body}");
-            let message = body["error"]["message"].as_str().unwrap();
-            assert!(message.contains(naming), "{message} should name {naming}");
-        };
-        let monitor = |features: Value| {
-            json!({"name": "watch", "model": "m", "window": {"records": 1_000_000},
-                   "features": features})
-        };
-        let x = json!({"name": "x", "type": "numeric"});
-        let z = json!({"name": "z", "type": "numeric"});
-
-        // Without monitors any features are taken.
-        accepted("id,x,z\na1,1,tall\n").await;
-        let (status, body) = daemon
-            .json(Method::POST, "/v1/monitors", monitor(json!([x])))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        accepted("id,x\nb1,1\n").await;
-        refused("id,x,z\nb2,1,2\n", "field `z`").await;
-
-        // The monitor comes to watch `z`: records may carry it, as a number.
-        let (status, body) = daemon
-            .json(Method::PUT, "/v1/monitors/watch", monitor(json!([x, z])))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        accepted("id,x,z\nc1,1,2\n").await;
-        refused("id,x,z\nc2,1,tall\n", "row 1, field `z`").await;
-
-        // A new reference leaves the features as they were.
-        let (status, body) = daemon
+async fn the_schema_follows_each_monitor_change_at_once(db: String) {
+    let daemon = start(&db).await;
+    daemon.upload_standard_plugins().await;
+    daemon.create_model("m", "classification").await;
+    let send = async |csv: &str| {
+        daemon
             .admin(
-                Method::PUT,
-                "/v1/monitors/watch/reference",
-                Some(("text/csv", b"id,x,z\nr1,1,2\nr2,2,3\n".to_vec())),
+                Method::POST,
+                "/v1/models/m/records",
+                Some(("text/csv", csv.as_bytes().to_vec())),
             )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        refused("id,x,z\nd1,1,tall\n", "row 1, field `z`").await;
+            .await
+    };
+    let accepted = async |csv: &str| {
+        let (status, body) = send(csv).await;
+        assert_eq!(status, StatusCode::OK, "{csv}: {body}");
+    };
+    let refused = async |csv: &str, naming: &str| {
+        let (status, body) = send(csv).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{csv}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(naming), "{message} should name {naming}");
+    };
+    let monitor = |features: Value| {
+        json!({"name": "watch", "model": "m", "window": {"records": 1_000_000},
+               "features": features})
+    };
+    let x = json!({"name": "x", "type": "numeric"});
+    let z = json!({"name": "z", "type": "numeric"});
 
-        // Without the monitor, nothing is checked again.
-        let (status, body) = daemon
-            .admin(Method::DELETE, "/v1/monitors/watch", None)
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-        accepted("id,x,z,w\ne1,1,tall,3\n").await;
-        daemon.stop().await;
-    }
+    // Without monitors any features are taken.
+    accepted("id,x,z\na1,1,tall\n").await;
+    let (status, body) = daemon
+        .json(Method::POST, "/v1/monitors", monitor(json!([x])))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    accepted("id,x\nb1,1\n").await;
+    refused("id,x,z\nb2,1,2\n", "field `z`").await;
+
+    // The monitor comes to watch `z`: records may carry it, as a number.
+    let (status, body) = daemon
+        .json(Method::PUT, "/v1/monitors/watch", monitor(json!([x, z])))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    accepted("id,x,z\nc1,1,2\n").await;
+    refused("id,x,z\nc2,1,tall\n", "row 1, field `z`").await;
+
+    // A new reference leaves the features as they were.
+    let (status, body) = daemon
+        .admin(
+            Method::PUT,
+            "/v1/monitors/watch/reference",
+            Some(("text/csv", b"id,x,z\nr1,1,2\nr2,2,3\n".to_vec())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    refused("id,x,z\nd1,1,tall\n", "row 1, field `z`").await;
+
+    // Without the monitor, nothing is checked again.
+    let (status, body) = daemon
+        .admin(Method::DELETE, "/v1/monitors/watch", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    accepted("id,x,z,w\ne1,1,tall,3\n").await;
+    daemon.stop().await;
 }
