@@ -17,7 +17,7 @@ DIR=$(mktemp -d)
 PORT=${PORT:-18080}
 URL=http://127.0.0.1:$PORT
 export VIGIL_DATABASE_URL=sqlite://$DIR/vigil.db VIGIL_LISTEN=127.0.0.1:$PORT VIGIL_URL=$URL
-export VIGIL_TOKEN=$($VIGIL token create --role admin 2>/dev/null | tail -1)
+export VIGIL_TOKEN=$($VIGIL token create --role admin --create-database 2>/dev/null | tail -1)
 $VIGIL serve 2>"$DIR/serve.log" &
 DAEMON=$!
 trap 'kill $DAEMON 2>/dev/null; rm -rf "$DIR"' EXIT
@@ -35,7 +35,7 @@ $VIGIL plugin push target/wasm-plugins/components/drift-ks.wasm \
 
 # 1. Ingestion, with a monitor whose schema every record is checked against.
 api POST /v1/models '{"name": "ingest", "task": "regression"}'
-api POST /v1/monitors "{\"name\": \"ingest-schema\", \"model\": \"ingest\", \"features\": $features, \"window\": {\"records\": 100000000}}"
+api POST /v1/monitors "{\"name\": \"ingest-schema\", \"model\": \"ingest\", \"features\": $features, \"window\": {\"records\": 1000000}}"
 $LOADGEN ingest "$URL" "$VIGIL_TOKEN" ingest 400000 5000 4 ndjson
 $LOADGEN ingest "$URL" "$VIGIL_TOKEN" ingest 400000 5000 4 json
 
