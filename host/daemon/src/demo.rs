@@ -278,6 +278,16 @@ pub async fn run(keep_serving: bool) -> anyhow::Result<()> {
         ),
         None => println!("\nNo drift was detected."),
     }
+    let actions = client.get("/v1/actions?monitor=churn-drift").await?;
+    let retrains = actions["actions"].as_array().map_or(0, |all| {
+        all.iter().filter(|a| a["kind"] == "retrain").count()
+    });
+    if retrains > 0 {
+        println!(
+            "The policy decided to retrain {retrains} times; each decision is a stored action, \
+             which fails while no retraining job is configured (GET /v1/actions)."
+        );
+    }
     println!("\nWhere to look:");
     println!("  database       {}", db.display());
     println!("  admin token    {}", token.text);
@@ -289,7 +299,7 @@ pub async fn run(keep_serving: bool) -> anyhow::Result<()> {
         "  then           curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8080/v1/status"
     );
     println!(
-        "                 .../v1/monitors/churn-drift/evaluations, .../v1/alerts, .../metrics"
+        "                 .../v1/monitors/churn-drift/evaluations, .../v1/alerts, .../v1/actions, .../metrics"
     );
     if keep_serving {
         println!("\nServing on {url} until Ctrl-C.");

@@ -92,7 +92,7 @@ impl Actor {
                      decision is recorded",
                     monitor.name
                 );
-                tracing::warn!(monitor = %monitor.name, action = action.id, "{outcome}");
+                tracing::info!(monitor = %monitor.name, action = action.id, "{outcome}");
                 self.store.finish_action(action.id, false, &outcome).await?;
                 Ok(())
             }
