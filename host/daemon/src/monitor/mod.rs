@@ -334,9 +334,12 @@ impl Monitoring {
         );
         let (monitor, spec) = (monitor.clone(), spec.clone());
         snapshot.state = recorded.state.clone();
-        self.actor
-            .act(&monitor, &spec, recorded.evaluation_id)
-            .await?;
+        // Most windows decide nothing: no query for actions they did not store.
+        if recorded.has_actions {
+            self.actor
+                .act(&monitor, &spec, recorded.evaluation_id)
+                .await?;
+        }
         Ok(Step::Evaluated)
     }
 }

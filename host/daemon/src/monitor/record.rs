@@ -20,6 +20,8 @@ pub struct Recorded {
     pub record: EvaluationRecord,
     pub state: MonitorState,
     pub alerts: Vec<(i64, Raised)>,
+    /// Whether the window stored actions (its alerts' deliveries, a retraining) to run.
+    pub has_actions: bool,
 }
 
 pub async fn record(
@@ -73,11 +75,13 @@ pub async fn record(
         )
         .await?;
     drop(new_alerts);
+    let has_actions = !fired.is_empty() || !actions.is_empty();
     Ok(Recorded {
         evaluation_id,
         record,
         state,
         alerts: alert_ids.into_iter().zip(fired).collect(),
+        has_actions,
     })
 }
 

@@ -142,42 +142,43 @@ pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(Json(report).into_response())
 }
 
+/// A page of a listing newest first, of one monitor's items or of all:
+/// `?monitor=NAME&before=ID&limit=N`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AlertPage {
+pub struct MonitorPage {
     monitor: Option<String>,
     before: Option<i64>,
     limit: Option<i64>,
 }
 
+impl MonitorPage {
+    /// The monitor's id (404 for an unknown name), before-id and limit, checked.
+    async fn resolve(&self, state: &AppState) -> ApiResult<(Option<i64>, Option<i64>, i64)> {
+        let monitor_id = match &self.monitor {
+            Some(name) => Some(find_monitor(state, name).await?.id),
+            None => None,
+        };
+        Ok((monitor_id, self.before, limit(self.limit)?))
+    }
+}
+
 pub async fn alerts(
     State(state): State<AppState>,
-    Query(page): Query<AlertPage>,
+    Query(page): Query<MonitorPage>,
 ) -> ApiResult<Response> {
-    let monitor_id = match &page.monitor {
-        Some(name) => Some(find_monitor(&state, name).await?.id),
-        None => None,
-    };
-    let alerts = state
-        .store
-        .alerts(monitor_id, page.before, limit(page.limit)?)
-        .await?;
+    let (monitor_id, before, limit) = page.resolve(&state).await?;
+    let alerts = state.store.alerts(monitor_id, before, limit).await?;
     Ok(Json(serde_json::json!({"alerts": alerts})).into_response())
 }
 
-/// Actions (alert deliveries, retrainings), newest first: `?monitor=NAME&before=ID&limit=N`.
+/// Actions (alert deliveries, retrainings), newest first.
 pub async fn actions(
     State(state): State<AppState>,
-    Query(page): Query<AlertPage>,
+    Query(page): Query<MonitorPage>,
 ) -> ApiResult<Response> {
-    let monitor_id = match &page.monitor {
-        Some(name) => Some(find_monitor(&state, name).await?.id),
-        None => None,
-    };
-    let actions = state
-        .store
-        .actions(monitor_id, page.before, limit(page.limit)?)
-        .await?;
+    let (monitor_id, before, limit) = page.resolve(&state).await?;
+    let actions = state.store.actions(monitor_id, before, limit).await?;
     Ok(Json(serde_json::json!({"actions": actions})).into_response())
 }
 

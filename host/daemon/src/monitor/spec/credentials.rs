@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn only_a_webhooks_origin_is_shown_and_it_maps_back() {
-        let slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET?x=1";
+        let slack = "https://hooks.slack.com/services/T000/B000/SLACKPATHSECRET?x=1";
         let shown = shown_url(slack);
         assert!(shown.starts_with("https://hooks.slack.com/…"), "{shown}");
         assert_eq!(shown.len(), "https://hooks.slack.com/…".len() + 8);
@@ -156,7 +156,7 @@ mod tests {
         .unwrap();
         stored.restore_credentials(None).unwrap();
         let mut shown = stored.redacted();
-        assert!(!shown.to_string().contains("XXXXSECRET"), "{shown}");
+        assert!(!shown.to_string().contains("SLACKPATHSECRET"), "{shown}");
         assert_eq!(shown["alerts"]["channels"][0]["signed"], true);
         let mut back: MonitorSpec = serde_json::from_value(shown.clone()).unwrap();
         back.restore_credentials(Some(&stored)).unwrap();
