@@ -8,13 +8,18 @@
 //! from the action's key), so a retry, a restarted daemon or a second replica never starts a
 //! second run for one decision (see docs/orchestration.md).
 
+#[cfg(unix)]
+mod local;
 mod names;
 mod template;
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+#[cfg(unix)]
+pub use local::{Local, LocalSettings};
 pub use names::object_name;
 pub use template::{JobTemplate, KubeJob, LocalCommand, RolloutTarget};
 
@@ -37,8 +42,8 @@ pub enum Error {
     Unavailable(String),
 }
 
-/// A retraining run to start.
-#[derive(Clone, Debug)]
+/// A retraining run to start. Its `Debug` shows the environment's names, never its values.
+#[derive(Clone)]
 pub struct TrainingRun {
     /// The run's name, from [`object_name`] over the action's key: starting a run whose name
     /// exists already starts nothing.
@@ -51,6 +56,18 @@ pub struct TrainingRun {
     /// description can see it.
     pub env: Vec<(String, String)>,
     pub job: JobTemplate,
+}
+
+impl fmt::Debug for TrainingRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("TrainingRun")
+            .field("name", &self.name)
+            .field("model", &self.model)
+            .field("env", &env)
+            .field("job", &self.job)
+            .finish()
+    }
 }
 
 /// How a run ended.
@@ -121,4 +138,26 @@ pub trait Orchestrator: Send + Sync {
     /// Where the model's requests go now, if this backend serves it (the local backend does;
     /// on Kubernetes, traffic reaches the model through its own Service).
     fn upstream(&self, model: &str) -> Option<Upstream>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_training_runs_debug_hides_its_environments_values() {
+        let run = TrainingRun {
+            name: "vigil-train-churn-0123456789".into(),
+            model: "churn".into(),
+            env: vec![("VIGIL_TOKEN".into(), "secret-value".into())],
+            job: JobTemplate::Local(LocalCommand {
+                program: "train".into(),
+                args: vec![],
+                working_dir: None,
+            }),
+        };
+        let shown = format!("{run:?}");
+        assert!(shown.contains("VIGIL_TOKEN"), "{shown}");
+        assert!(!shown.contains("secret-value"), "{shown}");
+    }
 }
