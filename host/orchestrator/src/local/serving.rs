@@ -274,11 +274,8 @@ impl Inner {
                 return Ok(outcome);
             }
             tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        self.check_running()?;
-                    }
-                }
+                // The slot, which holds the sender, outlives this loop.
+                _ = changes.changed() => {}
                 () = tokio::time::sleep_until(deadline) => {
                     return Ok(RolloutOutcome::Failed {
                         reason: format!(
