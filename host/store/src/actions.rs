@@ -5,7 +5,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Error, Result, Store, now_ms, parse_json};
+use crate::leases::check_fence;
+use crate::{Error, Fence, Result, Store, now_ms, parse_json};
 
 /// Where an action is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -112,17 +113,38 @@ impl Store {
     /// it was left running; false when another run has it or it finished. This is what keeps
     /// an action from starting twice.
     pub async fn start_action(&self, id: i64, resume: bool) -> Result<bool> {
-        let _turn = self.write_turn().await;
-        let started = sqlx::query(
-            "UPDATE actions SET state = 'running', attempts = attempts + 1, updated_at = $1 \
-             WHERE id = $2 AND (state = 'pending' OR ($3 = 1 AND state = 'running'))",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .bind(i64::from(resume))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        self.start_action_fenced(id, resume, None).await
+    }
+
+    /// [`Store::start_action`], by the holder of a lease: with a `fence`, the action is not
+    /// started and the answer is [`Error::LeaseLost`] unless the fence's holder still holds
+    /// its lease at its epoch (see `leases.rs`). Without one, the same as `start_action`.
+    pub async fn start_action_fenced(
+        &self,
+        id: i64,
+        resume: bool,
+        fence: Option<&Fence>,
+    ) -> Result<bool> {
+        const START: &str = "UPDATE actions SET state = 'running', attempts = attempts + 1, \
+                             updated_at = $1 \
+                             WHERE id = $2 AND (state = 'pending' OR ($3 = 1 AND state = 'running'))";
+        let start = sqlx::query(START)
+            .bind(now_ms())
+            .bind(id)
+            .bind(i64::from(resume));
+        let started = match fence {
+            None => {
+                let _turn = self.write_turn().await;
+                start.execute(&self.pool).await?.rows_affected()
+            }
+            Some(fence) => {
+                let mut tx = self.begin().await?;
+                check_fence(&mut tx, self.backend(), fence).await?;
+                let started = start.execute(&mut **tx).await?.rows_affected();
+                tx.commit().await?;
+                started
+            }
+        };
         Ok(started == 1)
     }
 

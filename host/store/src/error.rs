@@ -14,6 +14,24 @@ pub enum Error {
     /// Holds the URL's scheme only: the rest may hold a password.
     #[error("unsupported database URL (scheme `{0}`): expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// What was asked for is not stored (a model version, say).
+    #[error("{0}")]
+    NotFound(String),
+    /// The input cannot be stored as given (a metric that is not a finite number, an empty
+    /// lease holder): a caller's mistake, not the database's.
+    #[error("{0}")]
+    Invalid(String),
+    /// A fenced write found its lease no longer held by its holder at its epoch (see
+    /// [`Fence`](crate::Fence)): another replica took over, and nothing was written.
+    #[error(
+        "lease `{lease}` is no longer held by `{holder}` at epoch {epoch}: another holder took \
+         it over, or it expired; nothing was written"
+    )]
+    LeaseLost {
+        lease: String,
+        holder: String,
+        epoch: i64,
+    },
     /// Records asked for were removed by [`Store::prune_records`](crate::Store::prune_records):
     /// `start..end` is the first pruned span of the range asked for.
     #[error("records {start}..{end} of model {model_id} were pruned")]

@@ -5,8 +5,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::actions::action_key;
+use crate::leases::check_fence;
 use crate::{
-    Error, MonitorState, NewAction, NewAlert, PENDING_DELIVERY, Result, Store, now_ms, parse_json,
+    Error, Fence, MonitorState, NewAction, NewAlert, PENDING_DELIVERY, Result, Store, now_ms,
+    parse_json,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -66,7 +68,25 @@ impl Store {
         next: &MonitorState,
         alerts: &[NewAlert<'_>],
     ) -> Result<(i64, Vec<i64>)> {
+        self.record_evaluation_fenced(evaluation, next, alerts, None)
+            .await
+    }
+
+    /// [`Store::record_evaluation`], by the holder of a lease: with a `fence`, nothing is
+    /// stored and the answer is [`Error::LeaseLost`] unless the fence's holder still holds its
+    /// lease at its epoch when the transaction begins; the lease then stays with it until the
+    /// transaction commits (see `leases.rs`). Without one, the same as `record_evaluation`.
+    pub async fn record_evaluation_fenced(
+        &self,
+        evaluation: &NewEvaluation<'_>,
+        next: &MonitorState,
+        alerts: &[NewAlert<'_>],
+        fence: Option<&Fence>,
+    ) -> Result<(i64, Vec<i64>)> {
         let mut tx = self.begin().await?;
+        if let Some(fence) = fence {
+            check_fence(&mut tx, self.backend(), fence).await?;
+        }
         let moved = sqlx::query(
             "UPDATE monitor_state SET next_offset = $1, last_closed_at = $2, state = $3 \
              WHERE monitor_id = $4 AND next_offset = $5",

@@ -12,11 +12,11 @@
 //! and refuses to start on anything weaker.
 //!
 //! Layout: one module per table group (`tokens`, `plugins`, `models`, `monitors`, `records`,
-//! `labels`, `evaluations`, `alerts`, `actions`) holds its rows' types and its [`Store`] methods, so a
-//! table's SQL is in one place. What only one backend has — SQLite's writer queue, group
-//! commit, in-memory record ids, ingestion lock, pragmas and checkpoints; Postgres's
-//! `record_ids` table — lives in `sqlite/` and `postgres.rs`, and `backend.rs` is where
-//! shared code reaches it, one match per operation.
+//! `labels`, `evaluations`, `alerts`, `actions`, `leases`) holds its rows' types and its
+//! [`Store`] methods, so a table's SQL is in one place. What only one backend has — SQLite's
+//! writer queue, group commit, in-memory record ids, ingestion lock, pragmas and checkpoints;
+//! Postgres's `record_ids` table — lives in `sqlite/` and `postgres.rs`, and `backend.rs` is
+//! where shared code reaches it, one match per operation.
 
 mod actions;
 mod alerts;
@@ -25,6 +25,7 @@ mod batch;
 mod error;
 mod evaluations;
 mod labels;
+mod leases;
 mod models;
 mod monitors;
 mod plugins;
@@ -42,14 +43,17 @@ pub use batch::{Column, ColumnData, MISSING_CODE, RecordBatch};
 pub use error::{Error, Result};
 pub use evaluations::{Evaluation, EvaluationQuery, NewEvaluation};
 pub use labels::{LabelOutcome, LabelValue};
-pub use models::{Model, ModelVersion};
+pub use leases::{Fence, Lease};
+pub use models::{
+    Model, ModelVersion, NewVersion, Promotion, Registration, TrainingWindow, VersionStatus,
+};
 pub use monitors::{Monitor, MonitorState, NewMonitor};
 pub use plugins::{NewPlugin, PluginInsert, PluginMeta};
 pub use records::{IdempotencyKey, IngestOutcome, PruneOutcome};
 pub use sqlite::WAL_LIMIT_BYTES;
 pub use sqlite::record_ids::RecordIdsInMemory;
 pub use store::Store;
-pub use tokens::Token;
+pub use tokens::{NewRunToken, RunScope, TRAIN_ROLE, Token};
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

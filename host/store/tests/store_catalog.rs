@@ -4,7 +4,16 @@
 mod common;
 
 use common::*;
-use vigil_store::{Error, NewMonitor, PluginInsert};
+use vigil_store::{Error, NewMonitor, NewVersion, PluginInsert};
+
+/// A version registered by hand, with only metadata.
+fn by_hand(version: &str, metadata: serde_json::Value) -> NewVersion {
+    NewVersion {
+        version: version.into(),
+        metadata,
+        ..NewVersion::default()
+    }
+}
 
 // ---- tokens -----------------------------------------------------------------------------------
 
@@ -204,17 +213,22 @@ async fn models_and_versions(ctx: Ctx) {
     );
 
     let v1 = s
-        .create_model_version(fraud.id, "v1", r#"{"git":"abc"}"#)
+        .register_version(fraud.id, &by_hand("v1", serde_json::json!({"git": "abc"})))
         .await
         .unwrap();
-    assert_eq!(v1.version, "v1");
-    assert_eq!(v1.metadata["git"], "abc");
-    s.create_model_version(fraud.id, "v2", "{}").await.unwrap();
+    assert_eq!(v1.version().version, "v1");
+    assert_eq!(v1.version().metadata["git"], "abc");
+    s.register_version(fraud.id, &by_hand("v2", serde_json::json!({})))
+        .await
+        .unwrap();
     assert!(is_conflict(
-        &s.create_model_version(fraud.id, "v1", "{}").await
+        &s.register_version(fraud.id, &by_hand("v1", serde_json::json!({})))
+            .await
     ));
     // Versions belong to one model: the same name on another model is fine.
-    s.create_model_version(price.id, "v1", "{}").await.unwrap();
+    s.register_version(price.id, &by_hand("v1", serde_json::json!({})))
+        .await
+        .unwrap();
 
     let versions: Vec<String> = s
         .model_versions(fraud.id)

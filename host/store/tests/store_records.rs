@@ -65,6 +65,92 @@ async fn read_records_cuts_across_batches(ctx: Ctx) {
     );
 }
 
+on_both_backends!(chunks_walk_a_range_whole_batches_at_a_time);
+/// Reading a long range piece by piece (as the records export does) gives what one read gives,
+/// each piece made of whole stored batches cut to the range, and stops at a pruned hole.
+async fn chunks_walk_a_range_whole_batches_at_a_time(ctx: Ctx) {
+    let s = &ctx.store;
+    let model = s.create_model("m", "t", "d").await.unwrap();
+    let all: Vec<Row> = rows("r", 40);
+    // Batches of 1, 2, 3, … records: 0..1, 1..3, 3..6, 6..10, 10..15, …
+    let mut bounds = vec![0];
+    let mut at = 0;
+    for size in 1.. {
+        if at >= all.len() {
+            break;
+        }
+        let end = (at + size).min(all.len());
+        s.ingest(model.id, &batch(&all[at..end]), None)
+            .await
+            .unwrap();
+        at = end;
+        bounds.push(at as i64);
+    }
+    for (start, end, budget) in [(0, 40, 1), (0, 40, 5), (2, 37, 4), (7, 8, 100), (0, 100, 3)] {
+        let mut got = Vec::new();
+        let mut next = start;
+        loop {
+            let piece = s
+                .read_records_chunk(model.id, next, end, budget)
+                .await
+                .unwrap();
+            if piece.is_empty() {
+                break;
+            }
+            let piece_end = next + piece.len() as i64;
+            // A piece ends where a stored batch ends, or at the range's end.
+            assert!(
+                piece_end == end.min(40) || bounds.contains(&piece_end),
+                "{start}..{end} by {budget}: a piece ends at {piece_end}"
+            );
+            // It holds the budget, or runs to the end, and at most one batch more.
+            let batch_after = |offset: i64| bounds.iter().find(|&&b| b > offset).copied();
+            assert!(
+                piece.len() as i64 >= budget || piece_end == end.min(40),
+                "{start}..{end} by {budget}: {} records",
+                piece.len()
+            );
+            assert!(piece_end <= batch_after(next + budget - 1).unwrap_or(40));
+            got.extend(rows_of(&piece));
+            next = piece_end;
+        }
+        assert_eq!(
+            got,
+            all[start as usize..(end as usize).min(40)],
+            "{start}..{end} by {budget}"
+        );
+    }
+    assert!(
+        s.read_records_chunk(model.id, 40, 50, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A hole (the batch 6..10 pruned): the pieces before it read, the one reaching it fails.
+    raw_execute(
+        &ctx,
+        &format!(
+            "UPDATE record_batches SET received_at = 0 WHERE model_id = {} AND first_offset = 6",
+            model.id
+        ),
+    )
+    .await;
+    s.prune_records(model.id, 40, 1).await.unwrap();
+    assert_eq!(
+        rows_of(&s.read_records_chunk(model.id, 0, 40, 6).await.unwrap()),
+        all[0..6]
+    );
+    assert!(matches!(
+        s.read_records_chunk(model.id, 6, 40, 6).await,
+        Err(vigil_store::Error::Pruned { start: 6, .. })
+    ));
+    assert_eq!(
+        rows_of(&s.read_records_chunk(model.id, 10, 40, 1).await.unwrap()),
+        all[10..15]
+    );
+}
+
 // ---- labels -----------------------------------------------------------------------------------
 
 on_both_backends!(labels_join_records_by_id);

@@ -60,6 +60,8 @@ impl From<vigil_store::Error> for ApiError {
         use vigil_store::Error as E;
         match error {
             E::Conflict(message) => ApiError::conflict(message),
+            E::NotFound(message) => ApiError::not_found(message),
+            E::Invalid(message) => ApiError::invalid(message),
             E::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }

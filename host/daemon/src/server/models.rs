@@ -94,11 +94,18 @@ pub async fn create_version(
     } else {
         new.metadata
     };
-    let version = state
+    let registered = state
         .store
-        .create_model_version(model.id, &new.version, &metadata.to_string())
+        .register_version(
+            model.id,
+            &vigil_store::NewVersion {
+                version: new.version,
+                metadata,
+                ..vigil_store::NewVersion::default()
+            },
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(version)).into_response())
+    Ok((StatusCode::CREATED, Json(registered.version())).into_response())
 }
 
 pub async fn versions(

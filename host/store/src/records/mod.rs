@@ -58,6 +58,36 @@ impl Store {
     /// `start + i`, as [`Store::labels_of`] assumes), so what remains of a pruned range would
     /// be taken for records it is not.
     pub async fn read_records(&self, model_id: i64, start: i64, end: i64) -> Result<RecordBatch> {
+        self.read_span(model_id, start, end, end).await
+    }
+
+    /// The next piece of the model's records at offsets `start..end`, for a reader that goes
+    /// through a long range without holding it in memory: the stored batches that begin
+    /// before `start + budget`, whole (each is decoded once), cut to `start..end`. So it holds
+    /// at least `budget` records, or up to `end`, and at most `budget` plus one stored batch;
+    /// empty once `start` reaches `end` or the end of the stream. The next piece starts at
+    /// `start` plus its length. Pruned records are an [`Error::Pruned`], as for
+    /// [`Store::read_records`].
+    pub async fn read_records_chunk(
+        &self,
+        model_id: i64,
+        start: i64,
+        end: i64,
+        budget: i64,
+    ) -> Result<RecordBatch> {
+        let read_until = end.min(start.saturating_add(budget.max(1)));
+        self.read_span(model_id, start, end, read_until).await
+    }
+
+    /// The records at `start..end` of the stored batches that begin before `read_until`
+    /// (at most `end`), checked for pruned spans up to `read_until`.
+    async fn read_span(
+        &self,
+        model_id: i64,
+        start: i64,
+        end: i64,
+        read_until: i64,
+    ) -> Result<RecordBatch> {
         // An empty or inverted range holds nothing (and would slice a batch backwards).
         if start >= end {
             return Ok(RecordBatch::default());
@@ -71,7 +101,7 @@ impl Store {
              WHERE m.id = $1 ORDER BY b.first_offset",
         )
         .bind(model_id)
-        .bind(end)
+        .bind(read_until)
         .bind(start)
         .fetch_all(&self.pool)
         .await?;
@@ -104,9 +134,9 @@ impl Store {
             next = first + batch.len() as i64;
         }
         if let Some(row) = rows.first() {
-            let stream_end = end.min(row.try_get("record_count")?);
-            if next < stream_end {
-                return Err(pruned(next, stream_end));
+            let checked_until = read_until.min(row.try_get("record_count")?);
+            if next < checked_until {
+                return Err(pruned(next, checked_until));
             }
         }
         Ok(out)
