@@ -8,6 +8,7 @@
 //! from the action's key), so a retry, a restarted daemon or a second replica never starts a
 //! second run for one decision (see docs/orchestration.md).
 
+mod kubernetes;
 mod names;
 mod template;
 
@@ -15,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use kubernetes::{FIELD_MANAGER, Kubernetes, RetryPolicy};
 pub use names::object_name;
 pub use template::{JobTemplate, KubeJob, LocalCommand, RolloutTarget};
 
@@ -37,8 +39,12 @@ pub enum Error {
     Unavailable(String),
 }
 
-/// A retraining run to start.
-#[derive(Clone, Debug)]
+/// The retraining protocol's variables that are secrets: never logged, never written where a
+/// reader of the run's description (a Job, a process listing) can see them.
+pub const SECRET_ENV: &[&str] = &["VIGIL_TOKEN"];
+
+/// A retraining run to start. Its `Debug` output shows the secret variables as `<redacted>`.
+#[derive(Clone)]
 pub struct TrainingRun {
     /// The run's name, from [`object_name`] over the action's key: starting a run whose name
     /// exists already starts nothing.
@@ -51,6 +57,29 @@ pub struct TrainingRun {
     /// description can see it.
     pub env: Vec<(String, String)>,
     pub job: JobTemplate,
+}
+
+impl std::fmt::Debug for TrainingRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(name, value)| {
+                let shown = if SECRET_ENV.contains(&name.as_str()) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("TrainingRun")
+            .field("name", &self.name)
+            .field("model", &self.model)
+            .field("env", &env)
+            .field("job", &self.job)
+            .finish()
+    }
 }
 
 /// How a run ended.
