@@ -34,7 +34,9 @@ pub enum Error {
     /// a loop: surfaced so a person can settle it.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The cluster or the process could not be reached, after retries with capped backoff.
+    /// The cluster or the process could not be reached, after retries with capped backoff, or
+    /// the cluster refused Vigil access (401/403: its service account lacks a verb). Worth
+    /// retrying later.
     #[error("unavailable: {0}")]
     Unavailable(String),
 }

@@ -682,12 +682,24 @@ async fn a_second_rollout_of_the_same_version_writes_nothing() {
         requests.all()
     );
     assert_eq!(requests.all().len(), 3, "one read per pass");
+    // The controller may still be writing the Deployment's status, so its resourceVersion is
+    // no witness here (the KServe test checks it, where nothing else writes): its spec
+    // (generation) and what Vigil's field manager last wrote are.
     let after = ns.api::<Deployment>().get("model").await.unwrap();
-    assert_eq!(
-        before.metadata.resource_version, after.metadata.resource_version,
-        "the Deployment changed"
-    );
     assert_eq!(before.metadata.generation, after.metadata.generation);
+    let vigil_entry = |d: &Deployment| {
+        let entries = d.metadata.managed_fields.clone().unwrap_or_default();
+        let entry = entries
+            .into_iter()
+            .find(|e| e.manager.as_deref() == Some(FIELD_MANAGER))
+            .expect("Vigil's managed fields");
+        serde_json::to_value(entry).unwrap()
+    };
+    assert_eq!(
+        vigil_entry(&before),
+        vigil_entry(&after),
+        "Vigil's fields were written"
+    );
 
     // A pass with something to change writes exactly one apply.
     requests.clear();
@@ -832,8 +844,8 @@ async fn a_job_runs_to_success() {
     let outcome = k8s.watch_training(&run).await.unwrap();
     assert_eq!(outcome, RunOutcome::Succeeded);
     eprintln!(
-        "timing: start_training -> Job created (call returned): {}; pod Succeeded -> \
-         watch_training returned: {}",
+        "timing: start_training -> Job created (call returned): {}; test kubelet started -> \
+         Job's pod created, marked Succeeded, Job Complete, watch_training returned: {}",
         ms(created),
         ms(pod_seen.elapsed())
     );
@@ -1094,15 +1106,13 @@ fn ready_condition(status: &str) -> Value {
                            "lastTransitionTime": Timestamp::now().to_string()}]})
 }
 
-#[tokio::test]
-#[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
-async fn a_kserve_rollout_follows_the_ready_condition() {
-    let ns = TestNamespace::new("kserve").await;
+/// Creates the model's `InferenceService` as its owner would, and hands its storage URI to
+/// Vigil as for a Deployment's image (docs/orchestration.md): co-owned by Vigil, then released
+/// by the owner.
+async fn create_inference_service(ns: &TestNamespace) -> Api<DynamicObject> {
     install_kserve_crd(&ns.client).await;
     let services: Api<DynamicObject> =
         Api::namespaced_with(ns.client.clone(), &ns.name, &inference_services());
-    // Created by its owner, the model's storage URI handed to Vigil as for a Deployment's
-    // image (docs/orchestration.md): co-owned by Vigil, then released by the owner.
     let manifest = |storage_uri: Option<&str>| {
         let mut model = json!({"modelFormat": {"name": "sklearn"}});
         if let Some(uri) = storage_uri {
@@ -1139,8 +1149,11 @@ async fn a_kserve_rollout_follows_the_ready_condition() {
         .await
         .unwrap();
 
-    let k8s = ns.backend();
-    let kserve = |version: &str| Rollout {
+    services
+}
+
+fn kserve_rollout(ns: &TestNamespace, version: &str) -> Rollout {
+    Rollout {
         model: "model".into(),
         version: version.into(),
         artifact_uri: format!("gs://models/model/{version}"),
@@ -1148,7 +1161,17 @@ async fn a_kserve_rollout_follows_the_ready_condition() {
             namespace: ns.name.clone(),
             name: "model".into(),
         },
-    };
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
+async fn a_kserve_rollout_follows_the_ready_condition() {
+    let ns = TestNamespace::new("kserve").await;
+    let services = create_inference_service(&ns).await;
+
+    let k8s = ns.backend();
+    let kserve = |version: &str| kserve_rollout(&ns, version);
 
     // v1: not ready, then ready.
     k8s.roll_out(&kserve("v1")).await.unwrap();
@@ -1279,5 +1302,131 @@ async fn a_missing_target_is_invalid_and_an_unreachable_server_unavailable() {
     assert!(
         elapsed >= Duration::from_millis(175) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// RBAC.
+
+/// The Role docs/orchestration.md lists for the namespaces Vigil works in.
+fn documented_role() -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "vigil"},
+        "rules": [
+            {"apiGroups": ["batch"], "resources": ["jobs"],
+             "verbs": ["get", "list", "watch", "create", "patch"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"],
+             "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"],
+             "verbs": ["get", "list", "watch", "patch"]},
+        ],
+    })
+}
+
+/// A backend acting as ServiceAccount `vigil` of the namespace, bound to `role` there.
+async fn backend_as_service_account(ns: &TestNamespace, role: Value) -> Kubernetes {
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "vigil"}})).unwrap();
+    ns.api::<ServiceAccount>()
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> = ns.api();
+    roles
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(role).unwrap(),
+        )
+        .await
+        .unwrap();
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "vigil"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "vigil"},
+        "subjects": [{"kind": "ServiceAccount", "name": "vigil", "namespace": ns.name}],
+    });
+    ns.api::<k8s_openapi::api::rbac::v1::RoleBinding>()
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(binding).unwrap(),
+        )
+        .await
+        .unwrap();
+    // Kubernetes 1.20 puts a ServiceAccount's token in a Secret it makes for it.
+    let accounts: Api<ServiceAccount> = ns.api();
+    let secret_name = eventually("the ServiceAccount's token Secret", || async {
+        let account = accounts.get("vigil").await.unwrap();
+        account.secrets?.first()?.name.clone()
+    })
+    .await;
+    let secret = ns.api::<Secret>().get(&secret_name).await.unwrap();
+    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
+    let mut config = config().await;
+    config.auth_info = serde_json::from_value(json!({"token": token})).unwrap();
+    Kubernetes::from_config(config)
+        .unwrap()
+        .with_retry(fast_retries())
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
+async fn the_documented_role_is_enough_for_every_action() {
+    let ns = TestNamespace::new("rbac").await;
+    create_trainer_account(&ns).await;
+    create_model_deployment(&ns, 1, 600).await;
+    let k8s = backend_as_service_account(&ns, documented_role()).await;
+
+    let (run, _) = training_run(&ns, "monitor/1/window/500/retrain", 1);
+    k8s.start_training(&run).await.unwrap();
+    k8s.start_training(&run).await.unwrap();
+    let _jobs = finish_job_pods(&ns, "Succeeded");
+    assert_eq!(
+        k8s.watch_training(&run).await.unwrap(),
+        RunOutcome::Succeeded
+    );
+
+    {
+        let _kubelet = Kubelet::serving(&ns, &["v1", "v2"]);
+        for version in ["v1", "v2"] {
+            k8s.roll_out(&rollout(&ns, version)).await.unwrap();
+            assert_eq!(
+                k8s.watch_rollout(&rollout(&ns, version), PATIENCE)
+                    .await
+                    .unwrap(),
+                RolloutOutcome::Complete
+            );
+        }
+        k8s.roll_back(&rollout(&ns, "v2"), &rollout(&ns, "v1"))
+            .await
+            .unwrap();
+    }
+
+    let services = create_inference_service(&ns).await;
+    k8s.roll_out(&kserve_rollout(&ns, "v1")).await.unwrap();
+    kserve_status(&services, ready_condition("True")).await;
+    assert_eq!(
+        k8s.watch_rollout(&kserve_rollout(&ns, "v1"), PATIENCE)
+            .await
+            .unwrap(),
+        RolloutOutcome::Complete
+    );
+
+    // Where the Role does not reach, the error says what to grant.
+    let elsewhere = Rollout {
+        target: RolloutTarget::Deployment {
+            namespace: "default".into(),
+            name: "model".into(),
+            container: "model".into(),
+            image: None,
+            model_uri_env: None,
+        },
+        ..rollout(&ns, "v1")
+    };
+    let err = k8s.roll_out(&elsewhere).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Unavailable(m) if m.contains("403") && m.contains("docs/orchestration.md")),
+        "{err:?}"
     );
 }

@@ -69,11 +69,6 @@ impl Kubernetes {
         self.retry = retry;
         self
     }
-
-    /// The client, for callers that share it (a lease, events).
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
 }
 
 impl Orchestrator for Kubernetes {
