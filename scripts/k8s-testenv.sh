@@ -65,6 +65,10 @@ build() {
   # 1. The source, through a temporary deb-src twin of every `deb` stanza of debian.sources
   #    (the version may come from a point release or a security update), removed afterwards.
   local SL=/etc/apt/sources.list.d/k8s-testenv-deb-src.sources
+  [ -f /etc/apt/sources.list.d/debian.sources ] || {
+    echo "k8s-testenv: no /etc/apt/sources.list.d/debian.sources (Debian 12's deb822 list) to take the source from" >&2
+    return 1
+  }
   trap 'rm -f '"$SL"'; apt-get update -qq; rm -rf '"$W" EXIT
   sed -e 's/^Types: .*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$SL"
   apt-get update -qq
