@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the Wasm toolchain if needed, builds every plugin and
-# hostile test guest from source into components (once), starts a throwaway Postgres server,
-# and runs all tests on the release build, the code and settings that ship. Arguments go to
-# `cargo test` (test-binary arguments after `--`, as there).
+# hostile test guest from source into components (once), starts a throwaway Postgres server
+# and a throwaway Kubernetes API server, and runs all tests on the release build, the code and
+# settings that ship. Arguments go to `cargo test` (test-binary arguments after `--`, as there).
 #
-# The tests that need Postgres are marked #[ignore = "needs Postgres: ..."], so that a plain
-# `cargo test` on a machine without a server stays green and says how many it did not run,
+# The tests that need Postgres or Kubernetes are marked #[ignore = "needs …: ..."], so that a
+# plain `cargo test` on a machine without a server stays green and says how many it did not run,
 # instead of passing them without running them. This script promises the whole suite, so it
 # provides the server and runs the ignored tests too (--include-ignored); there, a Postgres test
 # that finds no server fails. Every #[ignore] in the suite is for something this script provides:
@@ -20,6 +20,18 @@ if [ -z "${VIGIL_TEST_POSTGRES_URL:-}" ]; then
   VIGIL_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
 fi
 export VIGIL_TEST_POSTGRES_URL
+# A Kubernetes API server for the orchestrator's tests. A cluster named by the caller through
+# VIGIL_TEST_KUBECONFIG is used as it is (the opt-in for a real cluster: the tests work in
+# namespaces of their own and delete them); otherwise scripts/k8s-testenv.sh builds one (once
+# per machine, cached) and starts it in a throwaway directory, stopped when this script exits.
+if [ -z "${VIGIL_TEST_KUBECONFIG:-}" ]; then
+  if [ "$(id -u)" -eq 0 ]; then scripts/k8s-testenv.sh build; else sudo scripts/k8s-testenv.sh build; fi
+  k8s_run_dir=$(mktemp -d "${TMPDIR:-/tmp}/vigil-k8s-testenv.XXXXXX")
+  trap 'scripts/k8s-testenv.sh stop "$k8s_run_dir"; rm -rf "$k8s_run_dir"' EXIT
+  scripts/k8s-testenv.sh start "$k8s_run_dir"
+  VIGIL_TEST_KUBECONFIG=$k8s_run_dir/kubeconfig
+fi
+export VIGIL_TEST_KUBECONFIG
 # --include-ignored goes to the test binaries: after the caller's `--` if there is one.
 include_ignored=(-- --include-ignored)
 for arg in "$@"; do

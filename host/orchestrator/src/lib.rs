@@ -8,6 +8,7 @@
 //! from the action's key), so a retry, a restarted daemon or a second replica never starts a
 //! second run for one decision (see docs/orchestration.md).
 
+mod kubernetes;
 #[cfg(unix)]
 mod local;
 mod names;
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use kubernetes::{FIELD_MANAGER, Kubernetes, RetryPolicy};
 #[cfg(unix)]
 pub use local::{Local, LocalSettings};
 pub use names::object_name;
@@ -37,12 +39,18 @@ pub enum Error {
     /// a loop: surfaced so a person can settle it.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The cluster or the process could not be reached, after retries with capped backoff.
+    /// The cluster or the process could not be reached, after retries with capped backoff, or
+    /// the cluster refused Vigil access (401/403: its service account lacks a verb). Worth
+    /// retrying later.
     #[error("unavailable: {0}")]
     Unavailable(String),
 }
 
-/// A retraining run to start. Its `Debug` shows the environment's names, never its values.
+/// The retraining protocol's variables that are secrets: never logged, never written where a
+/// reader of the run's description (a Job, a process listing) can see them.
+pub const SECRET_ENV: &[&str] = &["VIGIL_TOKEN"];
+
+/// A retraining run to start. Its `Debug` output shows the secret variables as `<redacted>`.
 #[derive(Clone)]
 pub struct TrainingRun {
     /// The run's name, from [`object_name`] over the action's key: starting a run whose name
@@ -58,9 +66,20 @@ pub struct TrainingRun {
     pub job: JobTemplate,
 }
 
-impl fmt::Debug for TrainingRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let env: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+impl std::fmt::Debug for TrainingRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(name, value)| {
+                let shown = if SECRET_ENV.contains(&name.as_str()) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
         f.debug_struct("TrainingRun")
             .field("name", &self.name)
             .field("model", &self.model)
