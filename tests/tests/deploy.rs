@@ -161,6 +161,52 @@ fn rbac_in_models(dir: &str, objects: &[Value]) {
 }
 
 #[test]
+#[ignore = "needs kubectl 1.20: scripts/test.sh provides it"]
+fn the_overlay_docs_deploy_md_shows_sets_the_image_and_moves_the_role() {
+    let docs = std::fs::read_to_string(deploy_dir().join("../docs/deploy.md")).unwrap();
+    let overlay = tempfile::tempdir().unwrap();
+    // The docs' overlay sits beside the repository; this one is in a temporary directory, and
+    // kubectl 1.20's kustomize takes only relative paths under `bases`.
+    let depth = overlay.path().canonicalize().unwrap().components().count() - 1;
+    let repository = deploy_dir().join("..").canonicalize().unwrap();
+    let relative = format!("{}{}/", "../".repeat(depth), repository.display());
+    let kustomization = [
+        doc_block(&docs, "# my-vigil/kustomization.yaml\n"),
+        doc_block(&docs, "# my-vigil/kustomization.yaml, continued\n"),
+    ]
+    .concat()
+    .replace("../vigil/", &relative.replace("//", "/"));
+    let patch = doc_block(&docs, "# my-vigil/models-namespace.yaml\n");
+    std::fs::write(overlay.path().join("kustomization.yaml"), kustomization).unwrap();
+    std::fs::write(overlay.path().join("models-namespace.yaml"), patch).unwrap();
+
+    let objects = kubectl::render_path(overlay.path());
+    let daemon = find(&objects, "Deployment", "vigil").unwrap();
+    assert_eq!(
+        container(daemon, "vigil")["image"],
+        "registry.example.com/vigil:0.1.0"
+    );
+    assert!(find(&objects, "StatefulSet", "vigil-postgres").is_some());
+    for kind in ["Role", "RoleBinding"] {
+        let object = find(&objects, kind, "vigil").unwrap();
+        assert_eq!(object["metadata"]["namespace"], "ml-serving", "{kind}");
+    }
+    // The binding still names the daemon's account, in the daemon's namespace.
+    let binding = find(&objects, "RoleBinding", "vigil").unwrap();
+    assert_eq!(binding["subjects"][0]["namespace"], "vigil");
+}
+
+/// The YAML block of `docs` that starts with the line `first`.
+fn doc_block(docs: &str, first: &str) -> String {
+    let start = docs
+        .find(&format!("```yaml\n{first}"))
+        .unwrap_or_else(|| panic!("docs/deploy.md has no block starting {first:?}"))
+        + "```yaml\n".len();
+    let length = docs[start..].find("```").expect("the block's end");
+    docs[start..start + length].to_string()
+}
+
+#[test]
 #[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
 fn every_install_applies_and_uninstalls() {
     let (cluster, _serial) = Cluster::get();

@@ -47,11 +47,15 @@ fn text(bytes: &[u8]) -> String {
 
 /// What `kubectl kustomize deploy/DIR` prints.
 pub fn render_text(dir: &str) -> String {
-    let path = deploy_dir().join(dir);
+    kustomize(&deploy_dir().join(dir))
+}
+
+fn kustomize(path: &Path) -> String {
     let output = run(&["kustomize".as_ref(), path.as_os_str()]);
     assert!(
         output.status.success(),
-        "kubectl kustomize deploy/{dir}: {}",
+        "kubectl kustomize {}: {}",
+        path.display(),
         text(&output.stderr)
     );
     text(&output.stdout)
@@ -60,6 +64,11 @@ pub fn render_text(dir: &str) -> String {
 /// The objects `deploy/DIR` renders to.
 pub fn render(dir: &str) -> Vec<Value> {
     parse_yaml(&render_text(dir), &format!("deploy/{dir}"))
+}
+
+/// The objects the kustomization in `path` renders to.
+pub fn render_path(path: &Path) -> Vec<Value> {
+    parse_yaml(&kustomize(path), &path.display().to_string())
 }
 
 /// The documents of a YAML stream, as JSON values.
