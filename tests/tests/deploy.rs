@@ -13,6 +13,8 @@ mod kubectl;
 #[path = "deploy/pods.rs"]
 mod pods;
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use kubectl::{Cluster, SERVICE_ACCOUNT, deploy_dir, find, parse_yaml, render, render_text};
@@ -169,13 +171,13 @@ fn the_overlay_docs_deploy_md_shows_sets_the_image_and_moves_the_role() {
     // kubectl 1.20's kustomize takes only relative paths under `bases`.
     let depth = overlay.path().canonicalize().unwrap().components().count() - 1;
     let repository = deploy_dir().join("..").canonicalize().unwrap();
-    let relative = format!("{}{}/", "../".repeat(depth), repository.display());
+    let relative = Path::new(&"../".repeat(depth)).join(repository.strip_prefix("/").unwrap());
     let kustomization = [
         doc_block(&docs, "# my-vigil/kustomization.yaml\n"),
         doc_block(&docs, "# my-vigil/kustomization.yaml, continued\n"),
     ]
     .concat()
-    .replace("../vigil/", &relative.replace("//", "/"));
+    .replace("../vigil/", &format!("{}/", relative.display()));
     let patch = doc_block(&docs, "# my-vigil/models-namespace.yaml\n");
     std::fs::write(overlay.path().join("kustomization.yaml"), kustomization).unwrap();
     std::fs::write(overlay.path().join("models-namespace.yaml"), patch).unwrap();
@@ -218,19 +220,8 @@ fn every_install_applies_and_uninstalls() {
         let on_server: Value =
             serde_json::from_str(&cluster.ok(&["get", "-k", path, "-o", "json"]))
                 .expect("kubectl get -o json");
-        let names = |objects: &mut dyn Iterator<Item = &Value>| {
-            let mut names: Vec<String> = objects
-                .map(|o| format!("{} {}", o["kind"], o["metadata"]["name"]))
-                .collect();
-            names.sort();
-            names
-        };
-        let rendered = render(dir);
-        assert_eq!(
-            names(&mut on_server["items"].as_array().unwrap().iter()),
-            names(&mut rendered.iter()),
-            "{dir}"
-        );
+        let on_server = on_server["items"].as_array().expect("a List");
+        assert_eq!(names(on_server), names(&render(dir)), "{dir}");
         // Applied again the same way, nothing is refused and nothing changes.
         cluster.ok(&[&["apply", "--dry-run=server", "-k", path], mode].concat());
         let diff = cluster.kubectl(&[&["diff", "-k", path], mode].concat());
@@ -340,6 +331,16 @@ fn the_daemon_may_do_what_can_i_txt_lists_and_nothing_more() {
             );
         }
     }
+}
+
+/// "KIND NAME" of each object, sorted.
+fn names(objects: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = objects
+        .iter()
+        .map(|object| format!("{} {}", object["kind"], object["metadata"]["name"]))
+        .collect();
+    names.sort();
+    names
 }
 
 /// The lines `kubectl diff` shows changed, but for the time of a field manager's entry: on
