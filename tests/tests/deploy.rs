@@ -380,18 +380,40 @@ fn rows(table: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_retraining_job_example_is_a_kube_job_template() {
-    let job: vigil_orchestrator::KubeJob =
-        toml::from_str(&read("examples/retraining-job.toml")).expect("a KubeJob");
-    assert_eq!(
-        job.namespace, MODELS,
-        "where deploy/rbac lets the daemon create Jobs"
-    );
+fn the_monitor_actions_example_names_what_deploy_installs() {
+    let actions: toml::Table =
+        toml::from_str(&read("examples/monitor-actions.toml")).expect("TOML");
+    let actions = &actions["actions"];
+    let job: vigil_orchestrator::KubeJob = actions["retrain"]["kubernetes"]
+        .clone()
+        .try_into()
+        .expect("a Kubernetes Job template");
     assert!(!job.image.is_empty() && !job.command.is_empty());
     assert!(job.backoff_limit <= 6 && job.active_deadline_seconds > 0);
     let resources = job.resources.expect("resources");
     assert!(resources["requests"]["cpu"].is_string(), "{resources}");
-    assert!(resources["limits"]["memory"].is_string(), "{resources}");
+
+    // The Job's namespace is one the daemon's configuration allows and its Role covers.
+    let config: toml::Table = toml::from_str(&read("daemon/vigil.toml")).expect("TOML");
+    let allowed = config["kubernetes_namespaces"].as_array().unwrap();
+    assert!(
+        allowed
+            .iter()
+            .any(|namespace| namespace.as_str() == Some(&job.namespace))
+    );
+    let rbac = &parse_yaml(&read("rbac/kustomization.yaml"), "rbac")[0];
+    assert_eq!(rbac["namespace"], job.namespace.as_str());
+
+    // The rollout target is the example model's Deployment and container.
+    let target = &actions["rollout"]["deployment"];
+    let objects = parse_yaml(&read("examples/churn-model.yaml"), "churn-model.yaml");
+    let model = find(&objects, "Deployment", target["name"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        model["metadata"]["namespace"],
+        target["namespace"].as_str().unwrap()
+    );
+    let serving = container(model, target["container"].as_str().unwrap());
+    env(serving, target["model_uri_env"].as_str().unwrap());
 }
 
 #[test]
@@ -448,6 +470,9 @@ fn the_analysis_template_asks_for_the_verdict_with_a_token_from_a_secret() {
         service["spec"]["ports"][0]["port"]
     );
     assert_eq!(arg("vigil-url")["value"], address.as_str());
+    // Retraining runs are told the same address.
+    let config: toml::Table = toml::from_str(&read("daemon/vigil.toml")).expect("TOML");
+    assert_eq!(config["public_url"].as_str(), Some(address.as_str()));
 
     let metric = &spec["metrics"][0];
     let web = &metric["provider"]["web"];
