@@ -109,6 +109,25 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// One row's features as a request body's `features` would give them: numbers, strings,
+    /// `null` where missing. For scoring a model on records it was not fitted on.
+    pub fn row_features(&self, row: usize) -> serde_json::Map<String, serde_json::Value> {
+        self.features
+            .iter()
+            .map(|feature| {
+                let value = match &feature.values {
+                    Values::Numeric(cells) => {
+                        cells[row].map_or(serde_json::Value::Null, |v| v.into())
+                    }
+                    Values::Categorical(cells) => cells[row]
+                        .clone()
+                        .map_or(serde_json::Value::Null, serde_json::Value::String),
+                };
+                (feature.name.clone(), value)
+            })
+            .collect()
+    }
+
     /// The distinct labels among `rows`, sorted.
     pub fn classes(&self, rows: Range<usize>) -> Vec<String> {
         let mut classes: Vec<String> = self.labels[rows].to_vec();

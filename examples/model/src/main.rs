@@ -20,9 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train. Without --csv, as a Vigil retraining run configured by VIGIL_URL, VIGIL_TOKEN,
-    /// VIGIL_MODEL, VIGIL_RUN_ID, VIGIL_WINDOW_START, VIGIL_WINDOW_END and VIGIL_ARTIFACT_DIR
-    /// (docs/retraining.md); with --csv, offline on a file with a `label` column.
+    /// Train: as a Vigil retraining run, or offline on a CSV file with --csv.
+    ///
+    /// Without --csv, a retraining run configured by VIGIL_URL, VIGIL_TOKEN, VIGIL_MODEL,
+    /// VIGIL_RUN_ID, VIGIL_WINDOW_START, VIGIL_WINDOW_END, VIGIL_ARTIFACT_DIR and optionally
+    /// VIGIL_VERSION (docs/retraining.md): it reads the window's labeled records, writes
+    /// model.json and registers the version. With --csv FILE --out DIR, it trains on a file
+    /// with a `label` column and prints {"artifact_uri", "metrics"} as one JSON line.
     Train {
         /// A CSV file with a `label` column to train on, without Vigil.
         #[arg(long, requires = "out")]
