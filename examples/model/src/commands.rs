@@ -101,11 +101,12 @@ fn write_artifact(model: &Model, dir: &Path) -> anyhow::Result<String> {
 pub async fn serve(host: &str, port: u16, artifact: &str, version: String) -> anyhow::Result<()> {
     let path = serve::artifact_path(artifact)?;
     let model = Model::load(&path)?;
+    let shutdown = serve::shutdown_signal()?;
     let (listener, address) = serve::bind(host, port).await?;
     // The first line on stdout says where it listens (tests and scripts read it; port 0 picks).
     println!("vigil-model: serving version {version} on http://{address}");
     let served = Arc::new(Served { model, version });
-    serve::serve(served, listener, serve::shutdown_signal()).await?;
+    serve::serve(served, listener, shutdown).await?;
     eprintln!("vigil-model: stopped");
     Ok(())
 }

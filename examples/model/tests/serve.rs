@@ -2,7 +2,7 @@
 //! answers to bad requests, and a clean stop on SIGTERM. The artifact comes from `vigil-model
 //! train --csv` on the demo's reference data.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -213,6 +213,69 @@ async fn serve_answers_predictions_over_http_and_stops_on_sigterm() {
             .is_err(),
         "nothing listens after the stop"
     );
+}
+
+/// Reads from `stream` until a blank line ends the headers; returns them.
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).unwrap();
+        assert_eq!(
+            n,
+            1,
+            "the connection closed after {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[test]
+fn a_request_in_flight_at_sigterm_is_answered_before_the_server_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let trained = train_offline(&dir.path().join("artifacts"));
+    let mut server = Server::start(trained["artifact_uri"].as_str().unwrap(), "v1");
+    let address = server.url.trim_start_matches("http://").to_string();
+    let body = json!({"records": [{"features":
+        {"age": 30.0, "income": 35000.0, "tenure": 2.0, "plan": "basic", "region": "north"}}]})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // `Expect: 100-continue`: the server says `100 Continue` once the handler reads the body,
+    // so the request is provably in flight when the signal comes.
+    write!(
+        stream,
+        "POST /predict HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    assert!(read_head(&mut stream).starts_with("HTTP/1.1 100"));
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    // Once new connections are refused the server is shutting down; only then comes the body.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&address).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stream.write_all(body.as_bytes()).unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut rest = String::new();
+    stream.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains(r#""prediction":"1""#), "{rest}");
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
 }
 
 #[test]
