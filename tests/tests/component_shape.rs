@@ -189,7 +189,7 @@ async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
         .text;
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
     let url = format!("http://{}/v1/plugins", listener.local_addr().unwrap());
-    let state = vigil::server::AppState::new(store, runtime(), config);
+    let state = vigil::server::AppState::new(store, runtime(), config).expect("state");
     tokio::spawn(vigil::server::serve(
         state,
         listener,

@@ -189,7 +189,7 @@ async fn start_until(
     let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config);
+    let state = AppState::new(store, runtime, config).expect("state");
     let serving = tokio::spawn(server::serve(state, listener, shutdown));
     let daemon = Daemon {
         url,

@@ -25,7 +25,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The one line that says where the daemon listens, with the port it got when `listen`
     // asked for port 0. Tests and scripts read it (README, "The daemon"): keep its form.
     eprintln!("vigil: serving on http://{}", listener.local_addr()?);
-    let state = AppState::new(store.clone(), runtime, config);
+    let state = AppState::new(store.clone(), runtime, config)?;
     server::serve(state, listener, server::shutdown_signal()).await?;
     store.close().await;
     Ok(())

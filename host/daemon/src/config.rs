@@ -71,12 +71,43 @@ pub struct Config {
     pub retention_keep_records: u64,
     pub retention_keep_seconds: u64,
     pub retention_interval_ms: u64,
+    /// What runs retraining and rollouts: `local` (child processes, the embedded default),
+    /// `kubernetes` (Jobs and Deployments in the cluster the daemon runs in, or the one
+    /// `KUBECONFIG` names) or `off` (decisions are recorded, nothing runs).
+    pub orchestrator: OrchestratorKind,
+    /// Where the local backend keeps its runs' logs and the artifacts they write.
+    pub run_dir: String,
+    /// The URL retraining runs reach the daemon at (`VIGIL_URL` in their environment); default
+    /// `http://` and the address the daemon listens on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Commands monitors may name for local retraining runs and model servers: only the
+    /// operator defines what runs on this machine.
+    pub commands: std::collections::BTreeMap<String, vigil_orchestrator::LocalCommand>,
+    /// Kubernetes namespaces monitors may name for Jobs and rollouts.
+    pub kubernetes_namespaces: Vec<String>,
+    /// Image prefixes monitors may name for Jobs and rollouts (e.g. `registry.example.com/ml/`).
+    pub kubernetes_images: Vec<String>,
+    /// Service accounts monitors may name for Jobs.
+    pub kubernetes_service_accounts: Vec<String>,
+    /// A retraining run that has not finished by then has failed.
+    pub training_timeout_secs: u64,
+    /// A rollout not complete by then has failed, and is rolled back.
+    pub rollout_timeout_secs: u64,
     /// The API token the CLI client sends (`VIGIL_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// The daemon's address for the CLI client (`VIGIL_URL`); default `http://` and `listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrchestratorKind {
+    Local,
+    Kubernetes,
+    Off,
 }
 
 impl Default for Config {
@@ -115,6 +146,15 @@ impl Default for Config {
             header_read_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
             tick_ms: 250,
+            orchestrator: OrchestratorKind::Local,
+            run_dir: "vigil-runs".into(),
+            public_url: None,
+            commands: Default::default(),
+            kubernetes_namespaces: Vec::new(),
+            kubernetes_images: Vec::new(),
+            kubernetes_service_accounts: Vec::new(),
+            training_timeout_secs: 3600,
+            rollout_timeout_secs: 600,
             token: None,
             url: None,
         }
@@ -154,7 +194,7 @@ impl Config {
         let names: Vec<String> = defaults
             .keys()
             .cloned()
-            .chain(["token".to_string(), "url".to_string()])
+            .chain(["token", "url", "public_url"].map(String::from))
             .collect();
         let known = |name: &str, origin: &str| {
             if names.iter().any(|n| n == name) {
@@ -237,6 +277,8 @@ impl Config {
             ("plugin_deadline_ms", self.plugin_deadline_ms as usize),
             ("plugin_memory_mib", self.plugin_memory_mib),
             ("tick_ms", self.tick_ms as usize),
+            ("training_timeout_secs", self.training_timeout_secs as usize),
+            ("rollout_timeout_secs", self.rollout_timeout_secs as usize),
         ];
         for (name, value) in at_least_one {
             anyhow::ensure!(value >= 1, "{name} must be at least 1");

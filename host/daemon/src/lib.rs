@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod listing;
 pub mod metrics;
 pub mod monitor;
+pub mod orchestration;
 pub mod performance;
 pub mod plugins;
 pub mod retention;

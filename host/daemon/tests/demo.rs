@@ -1,11 +1,23 @@
-//! `vigil demo`, the README's first command, end to end: the injected drift is found in the
-//! right window, and the alert fires once.
+//! `vigil demo`, the README's first command, end to end on the local backend: the injected
+//! drift is found in its window, the policy's retraining runs the bundled model program on the
+//! newest labeled records, the gate passes, the blue/green switch loses no request, and the
+//! accuracy recovers.
+
+use serde_json::Value;
 
 #[test]
-fn the_demo_detects_the_injected_drift_in_its_window() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+fn the_demo_detects_drift_retrains_and_recovers_without_a_failed_request() {
+    let vigil = std::path::Path::new(env!("CARGO_BIN_EXE_vigil"));
+    let model = vigil.with_file_name("vigil-model");
+    assert!(
+        model.exists(),
+        "the demo needs {} (built by `cargo test --workspace` and scripts/test.sh)",
+        model.display()
+    );
+    let output = std::process::Command::new(vigil)
         .arg("demo")
         .env("VIGIL_CACHE_DIR", tempfile::tempdir().unwrap().path())
+        .env("VIGIL_MODEL_PROGRAM", &model)
         .output()
         .expect("vigil demo runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -14,13 +26,18 @@ fn the_demo_detects_the_injected_drift_in_its_window() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let last = stdout.lines().last().unwrap_or_default();
+    let summary: Value = serde_json::from_str(
+        last.strip_prefix("summary: ")
+            .unwrap_or_else(|| panic!("the last line is the summary: {last}")),
+    )
+    .unwrap();
     // The stream drifts from record 5000 (examples/demo/generate.py): window 6 of 1000.
-    assert!(
-        stdout.contains("detected in window 6 (records 5000..6000)"),
-        "{stdout}"
-    );
-    let windows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("window")).collect();
-    assert_eq!(windows.len(), 8, "{stdout}");
+    assert_eq!(summary["drift_detected_window"], 6, "{stdout}");
+    let windows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("] window "))
+        .collect();
     for line in &windows[..5] {
         assert!(
             line.ends_with("no action"),
@@ -33,10 +50,16 @@ fn the_demo_detects_the_injected_drift_in_its_window() {
         "{}",
         windows[5]
     );
-    let alerts: Vec<&str> = stdout.lines().filter(|l| l.starts_with("alert ")).collect();
-    assert_eq!(
-        alerts.len(),
-        1,
-        "one alert per cause until it clears: {stdout}"
+    assert!(summary["retrained_version"].is_string(), "{stdout}");
+    assert_eq!(summary["promoted"], true, "{stdout}");
+    assert_eq!(summary["failed_requests"], 0, "{stdout}");
+    assert!(summary["requests"].as_u64().unwrap() >= 10_000, "{stdout}");
+    let before = summary["accuracy_before"].as_f64().unwrap();
+    let after = summary["accuracy_after"].as_f64().unwrap();
+    let reference = summary["accuracy_reference"].as_f64().unwrap();
+    assert!(
+        before < reference - 0.1,
+        "accuracy falls with the drift: {summary}"
     );
+    assert!(after > before + 0.1, "and recovers after the switch: {summary}");
 }

@@ -14,7 +14,6 @@ mod local;
 mod names;
 mod template;
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;

@@ -96,6 +96,38 @@ impl Store {
         rows.iter().map(action).collect()
     }
 
+    /// Records an action a person asked for (a promotion by hand, say), pending, under `key`;
+    /// a key recorded before is a [`Conflict`](Error::Conflict).
+    pub async fn insert_action(
+        &self,
+        monitor_id: i64,
+        kind: &str,
+        key: &str,
+        input: &serde_json::Value,
+    ) -> Result<Action> {
+        let _turn = self.write_turn().await;
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO actions (monitor_id, evaluation_id, kind, key, state, input, \
+             created_at, updated_at) VALUES ($1, NULL, $2, $3, 'pending', $4, $5, $5) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(monitor_id)
+        .bind(kind)
+        .bind(key)
+        .bind(input.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(Error::Conflict(format!("an action `{key}` exists already")));
+        }
+        let sql = format!("SELECT {ACTION_COLUMNS} FROM actions WHERE key = $1");
+        let row = sqlx::query(&sql).bind(key).fetch_one(&self.pool).await?;
+        action(&row)
+    }
+
     /// The pending actions an evaluation decided, in the order they were recorded.
     pub async fn pending_actions_of(&self, evaluation_id: i64) -> Result<Vec<Action>> {
         let sql = format!(

@@ -98,10 +98,11 @@ impl Monitoring {
         tick: Duration,
         output_per_window: usize,
         instances_per_monitor: u32,
+        orchestration: Arc<crate::orchestration::Orchestration>,
     ) -> Arc<Monitoring> {
         let cancel = Arc::new(AtomicBool::new(false));
         Arc::new(Monitoring {
-            actor: act::Actor::new(store.clone(), metrics.clone()),
+            actor: act::Actor::new(store.clone(), metrics.clone(), orchestration),
             store,
             plugins,
             metrics,
@@ -116,6 +117,11 @@ impl Monitoring {
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
             stopping: watch::channel(false).0,
         })
+    }
+
+    /// What runs the actions evaluations (and people) decide.
+    pub fn actor(&self) -> &act::Actor {
+        &self.actor
     }
 
     /// Looks for closed windows now (after ingestion, say) instead of at the next tick.
@@ -179,6 +185,9 @@ impl Monitoring {
 
     /// Runs until [`Monitoring::stop`], then waits for the evaluations in flight.
     pub async fn run(self: Arc<Self>) {
+        if let Err(error) = self.actor.bring_up_serving().await {
+            tracing::warn!(error = %format!("{error:#}"), "cannot bring up the serving versions");
+        }
         match self.actor.resume().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(actions = n, "resumed the actions left unfinished"),

@@ -53,6 +53,7 @@ pub async fn record(
             input: serde_json::json!({
                 "reason": record.decision.reason,
                 "model_version": record.history.model_version,
+                "window": {"start": record.window.start, "end": record.window.end},
             }),
         }],
     };

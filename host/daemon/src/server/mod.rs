@@ -9,8 +9,10 @@ pub mod error;
 mod models;
 mod monitors;
 pub mod plugins;
+mod predict;
 pub mod rate_limit;
 mod results;
+mod rollouts;
 mod schemas;
 
 use std::sync::Arc;
@@ -51,13 +53,20 @@ pub struct AppState {
     pub replays: Arc<tokio::sync::Semaphore>,
     /// The schema each model's records must fit, dropped when one of its monitors changes.
     pub(crate) schemas: Arc<schemas::Schemas>,
+    /// The predict proxy's client to model servers.
+    pub http: reqwest::Client,
+    /// What runs retraining and rollouts, and where predictions are proxied.
+    pub orchestration: Arc<crate::orchestration::Orchestration>,
 }
 
 /// Replays that may run at once (see [`AppState::replays`]).
 pub const REPLAYS_AT_ONCE: usize = 2;
 
 impl AppState {
-    pub fn new(store: Store, runtime: Runtime, config: Config) -> AppState {
+    pub fn new(store: Store, runtime: Runtime, config: Config) -> anyhow::Result<AppState> {
+        let config = Arc::new(config);
+        let orchestration = Arc::new(crate::orchestration::Orchestration::new(config.clone())?);
+        let config_timeout = config.request_timeout_secs;
         let metrics = Arc::new(Metrics::default());
         let plugins = Arc::new(StoredPlugins::new(store.clone(), runtime));
         let monitoring = Monitoring::new(
@@ -68,8 +77,9 @@ impl AppState {
             Duration::from_millis(config.tick_ms),
             config.plugin_log_bytes_per_window,
             config.plugin_instances_per_monitor,
+            orchestration.clone(),
         );
-        AppState {
+        Ok(AppState {
             store,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
             ingest_by_token: Arc::default(),
@@ -85,11 +95,15 @@ impl AppState {
                     burst: config.upload_rate_burst,
                 },
             )),
-            config: Arc::new(config),
+            config,
             metrics,
             plugins,
             monitoring,
-        }
+            orchestration,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(config_timeout))
+                .build()?,
+        })
     }
 }
 
@@ -193,6 +207,30 @@ fn table(state: AppState) -> Table {
             Ingest,
             models::labels,
         )
+        .add(
+            Method::POST,
+            "/v1/models/{model}/predict",
+            Ingest,
+            predict::predict,
+        )
+        .add(
+            Method::GET,
+            "/v1/models/{model}/verdict",
+            Read,
+            predict::verdict,
+        )
+        .add(
+            Method::POST,
+            "/v1/models/{model}/versions/{version}/promote",
+            Write,
+            rollouts::promote,
+        )
+        .add(
+            Method::POST,
+            "/v1/models/{model}/rollback",
+            Write,
+            rollouts::rollback,
+        )
         .add(Method::POST, "/v1/monitors", Write, monitors::create)
         .add(Method::GET, "/v1/monitors", Read, monitors::list)
         .add(Method::GET, "/v1/monitors/{name}", Read, monitors::get)
@@ -290,6 +328,8 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
+    state.orchestration.set_listening(listener.local_addr()?);
+    let orchestration = state.orchestration.clone();
     plugins::offer_standard_plugins(&state).await;
     let monitoring = state.monitoring.clone();
     let loop_task = tokio::spawn(monitoring.clone().run());
@@ -358,6 +398,7 @@ pub async fn serve(
     stop_retention.send_replace(true);
     retention_task.await?;
     loop_task.await?;
+    orchestration.shutdown().await;
     Ok(())
 }
 

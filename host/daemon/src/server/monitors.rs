@@ -36,6 +36,9 @@ async fn resolve(
     this: Option<i64>,
 ) -> ApiResult<MonitorSpec> {
     spec.validate().map_err(ApiError::invalid)?;
+    spec.actions
+        .allowed_by(&state.config)
+        .map_err(ApiError::invalid)?;
     let max_features = state.config.max_features_per_monitor;
     if spec.features.len() > max_features {
         return Err(ApiError::invalid(format!(

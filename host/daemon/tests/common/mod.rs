@@ -87,7 +87,7 @@ pub async fn start_with(db_url: &str, tweak: impl FnOnce(&mut Config)) -> Daemon
     let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config);
+    let state = AppState::new(store, runtime, config).expect("state");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(state, listener, async {
         let _ = stopped.await;

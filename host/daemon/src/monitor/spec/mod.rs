@@ -4,6 +4,7 @@
 //! The types are here; `validate` checks a spec, `plugins` walks its plugin references (with
 //! the defaults filled in, to be pinned), and `credentials` hides and restores webhook secrets.
 
+mod actions;
 mod credentials;
 mod plugins;
 mod validate;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::actions::{ActionsSpec, GateSpec, RetrainSpec, RolloutSpec, lower_is_better};
 pub use self::credentials::{redact, shown_url};
 pub use crate::vocab::FeatureKind;
 
@@ -35,6 +37,9 @@ pub struct MonitorSpec {
     pub policy: Option<PluginRef>,
     #[serde(default)]
     pub alerts: AlertSpec,
+    /// What a decision to retrain, promote or roll back runs (see docs/orchestration.md).
+    #[serde(default, skip_serializing_if = "ActionsSpec::is_unset")]
+    pub actions: ActionsSpec,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -36,6 +36,7 @@ impl MonitorSpec {
             }
             _ => {}
         }
+        self.actions.validate()?;
         if self.alerts.cooldown_seconds > MAX_SECONDS {
             return Err(format!(
                 "alerts.cooldown_seconds: must be at most {MAX_SECONDS} (ten years)"

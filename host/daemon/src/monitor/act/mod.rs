@@ -4,37 +4,83 @@
 //! or running is resumed at the next start, so an action is finished at least once and never
 //! recorded twice (see docs/architecture.md, "Actions").
 //!
-//! The kinds: `alert` delivers an alert through the monitor's channels. `retrain`, `rollback`
-//! and `promote` fail with a clear outcome while no job is configured to run them; the
-//! policy's history (`last-retrain`) counts only retrainings that succeeded.
+//! The kinds: `alert` delivers an alert through the monitor's channels; `retrain` starts a
+//! retraining run, gates what it registers and rolls it out (`retrain.rs`); `promote` and
+//! `rollback` roll a version out (`rollout.rs`). The policy's history (`last-retrain`) counts
+//! only retrainings that succeeded. The actions that change a model run in the background
+//! (they take minutes), one at a time per model.
 
-use std::sync::Arc;
+mod retrain;
+mod rollout;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use vigil_store::{Action, Monitor, Store};
 
 use super::spec::{Channel, MonitorSpec};
 use crate::alerts::{AlertEvent, Alerter};
 use crate::metrics::{Metrics, MonitorLabel};
+use crate::orchestration::Orchestration;
+
+pub use rollout::ROLLOUT_FAILED;
 
 /// The kind of the action that delivers an alert.
 pub const ALERT: &str = "alert";
 /// The kind of the action that retrains a model; its successes are the policy's history.
 pub const RETRAIN: &str = "retrain";
+/// The kind of the action that rolls a candidate out.
+pub const PROMOTE: &str = "promote";
+/// The kind of the action that rolls the previous serving version out again.
+pub const ROLLBACK: &str = "rollback";
 
 #[derive(Clone)]
 pub struct Actor {
     store: Store,
     alerter: Alerter,
     metrics: Arc<Metrics>,
+    orchestration: Arc<Orchestration>,
+    /// Models with an action changing them, and that action's id.
+    busy: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+/// How an action ended.
+pub(super) struct Finished {
+    pub succeeded: bool,
+    pub outcome: String,
+}
+
+impl Finished {
+    fn succeeded(outcome: String) -> Finished {
+        Finished {
+            succeeded: true,
+            outcome,
+        }
+    }
+
+    fn failed(outcome: String) -> Finished {
+        Finished {
+            succeeded: false,
+            outcome,
+        }
+    }
 }
 
 impl Actor {
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> Actor {
+    pub fn new(store: Store, metrics: Arc<Metrics>, orchestration: Arc<Orchestration>) -> Actor {
         Actor {
             store,
             alerter: Alerter::default(),
             metrics,
+            orchestration,
+            busy: Arc::default(),
         }
+    }
+
+    /// Runs an action recorded outside an evaluation (a promotion by hand, say).
+    pub async fn run_recorded(&self, monitor: &Monitor, action: Action) -> anyhow::Result<()> {
+        let spec: MonitorSpec = serde_json::from_str(&monitor.spec)?;
+        self.run(monitor, &spec, action, false).await
     }
 
     /// Runs the actions an evaluation just recorded.
@@ -86,14 +132,8 @@ impl Actor {
         }
         match action.kind.as_str() {
             ALERT => self.deliver_alert(monitor, spec, &action).await,
-            kind @ (RETRAIN | "rollback" | "promote") => {
-                let outcome = format!(
-                    "not run: no job is configured to {kind} the model of monitor `{}`; the \
-                     decision is recorded",
-                    monitor.name
-                );
-                tracing::info!(monitor = %monitor.name, action = action.id, "{outcome}");
-                self.store.finish_action(action.id, false, &outcome).await?;
+            RETRAIN | PROMOTE | ROLLBACK => {
+                self.change_model(monitor.clone(), spec.clone(), action);
                 Ok(())
             }
             other => {
@@ -102,6 +142,55 @@ impl Actor {
                 Ok(())
             }
         }
+    }
+
+    /// Runs an action that changes the model, in the background; one per model at a time, so
+    /// another decided meanwhile finishes at once, saying which one holds the model.
+    fn change_model(&self, monitor: Monitor, spec: MonitorSpec, action: Action) {
+        let actor = self.clone();
+        tokio::spawn(async move {
+            let holder = {
+                let mut busy = actor.busy.lock().expect("busy lock");
+                match busy.get(&spec.model) {
+                    Some(&other) => Some(other),
+                    None => {
+                        busy.insert(spec.model.clone(), action.id);
+                        None
+                    }
+                }
+            };
+            let finished = match holder {
+                Some(other) => Ok(Finished::failed(format!(
+                    "skipped: action {other} is changing model `{}`",
+                    spec.model
+                ))),
+                None => {
+                    let finished = match action.kind.as_str() {
+                        RETRAIN => actor.retrain(&monitor, &spec, &action).await,
+                        PROMOTE => actor.promote(&monitor, &spec, &action).await,
+                        _ => actor.roll_back_model(&monitor, &spec, &action).await,
+                    };
+                    actor.busy.lock().expect("busy lock").remove(&spec.model);
+                    finished
+                }
+            };
+            let finished = finished.unwrap_or_else(|error| {
+                Finished::failed(format!("{} failed: {error:#}", action.kind))
+            });
+            let level_info = finished.succeeded;
+            if level_info {
+                tracing::info!(monitor = %monitor.name, action = action.id, kind = %action.kind, outcome = %finished.outcome, "action finished");
+            } else {
+                tracing::warn!(monitor = %monitor.name, action = action.id, kind = %action.kind, outcome = %finished.outcome, "action failed");
+            }
+            if let Err(error) = actor
+                .store
+                .finish_action(action.id, finished.succeeded, &finished.outcome)
+                .await
+            {
+                tracing::error!(%error, action = action.id, "cannot record how an action ended");
+            }
+        });
     }
 
     /// Delivers the alert an `alert` action names; to webhooks in the background (they retry
