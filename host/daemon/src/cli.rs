@@ -129,7 +129,7 @@ pub enum TokenCommand {
     Create {
         /// What the token may do: `read` (reads), `ingest` (sends records and labels),
         /// `write` (also manages plugins, models and monitors) or `admin` (also tokens).
-        #[arg(long, value_parser = |s: &str| s.parse::<server::auth::Role>())]
+        #[arg(long, value_parser = server::auth::mintable_role)]
         role: server::auth::Role,
         /// A name to remember it by.
         #[arg(long, default_value = "cli")]
@@ -162,14 +162,27 @@ pub enum ModelCommand {
         #[command(flatten)]
         output: Output,
     },
-    /// Register a version of a model.
+    /// Register a version of a model, as a candidate.
     Version {
         /// The model's name.
         model: String,
         /// The version's name (e.g. `v2` or `2026-12-01`).
         version: String,
+        /// Where its artifact is (a path, `s3://…`, an image).
+        #[arg(long, value_name = "URI", default_value = "")]
+        artifact: String,
+        /// A metric its training reported, e.g. `--metric accuracy=0.93` (repeatable).
+        #[arg(long, value_name = "NAME=VALUE", value_parser = metric)]
+        metric: Vec<(String, f64)>,
     },
-    /// Record which version serves the model.
+    /// List a model's versions with their status, artifact and metrics.
+    Versions {
+        /// The model's name.
+        model: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Make a registered version the serving one (the one serving before is retired).
     Serve {
         /// The model's name.
         model: String,
@@ -301,6 +314,15 @@ pub enum PluginCommand {
         #[arg(value_name = "NAME@VERSION")]
         plugin: String,
     },
+}
+
+/// `NAME=VALUE` with a finite number for VALUE.
+pub fn metric(text: &str) -> Result<(String, f64), String> {
+    let (name, value) = key_value(text)?;
+    match value.parse::<f64>() {
+        Ok(number) if number.is_finite() => Ok((name, number)),
+        _ => Err(format!("`{value}` is not a finite number")),
+    }
 }
 
 pub fn key_value(text: &str) -> Result<(String, String), String> {

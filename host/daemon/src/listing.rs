@@ -94,6 +94,51 @@ pub fn models(value: &Value) -> String {
     render(&["name", "task", "records", "serving", "created"], &rows)
 }
 
+pub fn versions(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "versions")
+        .iter()
+        .map(|v| {
+            let metrics: Vec<String> = v["metrics"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+                .unwrap_or_default();
+            let window = match (
+                v["training_window"]["start"].as_i64(),
+                v["training_window"]["end"].as_i64(),
+            ) {
+                (Some(start), Some(end)) => format!("{start}..{end}"),
+                _ => "-".into(),
+            };
+            vec![
+                cell(&v["version"]),
+                cell(&v["status"]),
+                time(&v["created_at"]),
+                cell(&v["created_by"]),
+                match cell(&v["artifact_uri"]) {
+                    empty if empty.is_empty() => "-".into(),
+                    uri => uri,
+                },
+                if metrics.is_empty() {
+                    "-".into()
+                } else {
+                    metrics.join(" ")
+                },
+                window,
+                match cell(&v["status_reason"]) {
+                    empty if empty.is_empty() => "-".into(),
+                    reason => reason,
+                },
+            ]
+        })
+        .collect();
+    render(
+        &[
+            "version", "status", "created", "by", "artifact", "metrics", "window", "reason",
+        ],
+        &rows,
+    )
+}
+
 pub fn monitors(value: &Value) -> String {
     let rows: Vec<Vec<String>> = items(value, "monitors")
         .iter()

@@ -167,10 +167,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         return listing::show(&client, "/v1/models", output.json, listing::models)
                             .await;
                     }
-                    ModelCommand::Version { model, version } => {
+                    ModelCommand::Version { model, version, artifact, metric } => {
+                        let metrics: serde_json::Map<String, serde_json::Value> =
+                            metric.into_iter().map(|(name, value)| (name, value.into())).collect();
                         client
-                            .post_json(&format!("/v1/models/{model}/versions"), &serde_json::json!({"version": version}))
+                            .post_json(
+                                &format!("/v1/models/{model}/versions"),
+                                &serde_json::json!({"version": version, "artifact_uri": artifact, "metrics": metrics}),
+                            )
                             .await?
+                    }
+                    ModelCommand::Versions { model, output } => {
+                        let path = format!("/v1/models/{model}/versions");
+                        return listing::show(&client, &path, output.json, listing::versions).await;
                     }
                     ModelCommand::Serve { model, version } => {
                         client

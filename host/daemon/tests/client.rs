@@ -121,10 +121,41 @@ fn the_cli_drives_the_daemon() {
 
     env.vigil(&["model", "create", "shop", "--task", "classification"]);
     env.vigil(&["model", "version", "shop", "v1"]);
+    let registered = env.vigil(&[
+        "model",
+        "version",
+        "shop",
+        "v2",
+        "--artifact",
+        "s3://models/shop/v2",
+        "--metric",
+        "accuracy=0.93",
+        "--metric",
+        "auc=0.97",
+    ]);
+    assert!(
+        registered.contains("\"status\": \"candidate\""),
+        "{registered}"
+    );
+    let error = env.vigil_fails(&["model", "version", "shop", "v3", "--metric", "accuracy=NaN"]);
+    assert!(error.contains("not a finite number"), "{error}");
     assert!(
         env.vigil(&["model", "serve", "shop", "v1"])
             .contains("\"serving_version\": \"v1\"")
     );
+    let versions = env.vigil(&["model", "versions", "shop"]);
+    let lines: Vec<&str> = versions.lines().collect();
+    assert_eq!(lines.len(), 3, "{versions}");
+    assert!(lines[0].starts_with("version  status"), "{versions}");
+    assert!(lines[1].starts_with("v1       serving"), "{versions}");
+    assert!(
+        lines[2].starts_with("v2       candidate")
+            && lines[2].contains("s3://models/shop/v2")
+            && lines[2].contains("accuracy=0.93 auc=0.97"),
+        "{versions}"
+    );
+    let error = env.vigil_fails(&["token", "create", "--role", "train"]);
+    assert!(error.contains("only the daemon creates them"), "{error}");
 
     let reference: String = std::iter::once("id,amount,channel\n".to_string())
         .chain((0..400).map(|i| format!("r{i},{},{}\n", i % 50, ["web", "store"][i % 2])))

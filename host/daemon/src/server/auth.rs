@@ -3,8 +3,13 @@
 //! A token reads `vgl_<id>_<secret>`: the id finds the stored row, the secret is checked against
 //! its stored SHA-256 in constant time. Secrets are 256 random bits, so a fast hash is enough;
 //! the database never holds a usable token.
+//!
+//! A `train` token is the daemon's, for one retraining run (docs/retraining.md): it may read
+//! its model's records and register its run's version, nothing else, until it expires. Only
+//! the daemon mints them ([`create_run_token`]); `POST /v1/tokens` refuses the role.
 
-use axum::extract::Request;
+use axum::RequestExt as _;
+use axum::extract::{RawPathParams, Request};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +30,9 @@ pub enum Role {
     Ingest,
     /// Reads.
     Read,
+    /// A retraining run's: reads its model's records, registers its run's version (see
+    /// [`Access::admits_train`]). Minted by the daemon only.
+    Train,
 }
 
 impl std::str::FromStr for Role {
@@ -35,8 +43,10 @@ impl std::str::FromStr for Role {
             "write" => Ok(Role::Write),
             "ingest" => Ok(Role::Ingest),
             "read" => Ok(Role::Read),
+            "train" => Ok(Role::Train),
             other => Err(format!(
-                "unknown role `{other}`; roles: admin, write, ingest, read"
+                "unknown role `{other}`; roles: admin, write, ingest, read (and train, which \
+                 the daemon gives its retraining runs)"
             )),
         }
     }
@@ -49,6 +59,7 @@ impl Role {
             Role::Write => "write",
             Role::Ingest => "ingest",
             Role::Read => "read",
+            Role::Train => vigil_store::TRAIN_ROLE,
         }
     }
 }
@@ -66,9 +77,17 @@ pub enum Access {
     Write,
     /// Managing tokens: admin tokens.
     Admin,
+    /// Reading a model's records: what [`Access::Read`] allows, and `train` tokens of the
+    /// model the route's `{model}` names.
+    ReadOrTrain,
+    /// Registering a model's version: what [`Access::Write`] allows, and `train` tokens of the
+    /// model the route's `{model}` names (for their own run: the handler checks the body).
+    WriteOrTrain,
 }
 
 impl Access {
+    /// Whether a token of `role` may use a route needing this; for `train` tokens, on
+    /// condition that the route's model is theirs.
     pub fn allows(self, role: Role) -> bool {
         match self {
             Access::Public => true,
@@ -76,6 +95,26 @@ impl Access {
             Access::Ingest => matches!(role, Role::Ingest | Role::Write | Role::Admin),
             Access::Write => matches!(role, Role::Write | Role::Admin),
             Access::Admin => role == Role::Admin,
+            Access::ReadOrTrain => Access::Read.allows(role) || role == Role::Train,
+            Access::WriteOrTrain => Access::Write.allows(role) || role == Role::Train,
+        }
+    }
+
+    /// Whether a `train` token may use the route at all (then only for its model).
+    pub fn admits_train(self) -> bool {
+        matches!(self, Access::ReadOrTrain | Access::WriteOrTrain)
+    }
+
+    /// The name the route table's tests and docs/security.md use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Read => "read",
+            Access::Ingest => "ingest",
+            Access::Write => "write",
+            Access::Admin => "admin",
+            Access::ReadOrTrain => "read or train",
+            Access::WriteOrTrain => "write or train",
         }
     }
 }
@@ -85,6 +124,8 @@ impl Access {
 pub struct Caller {
     pub token_id: String,
     pub role: Role,
+    /// A `train` token's model and run.
+    pub scope: Option<vigil_store::RunScope>,
 }
 
 /// A new token: what to store, and the text shown to its owner once.
@@ -116,17 +157,62 @@ pub fn check_token_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates and stores a token with `role`; returns the text to give its owner.
+/// Why `POST /v1/tokens` and `vigil token create` refuse the `train` role.
+pub const TRAIN_NOT_MINTED: &str = "`train` tokens are scoped to one model and one retraining \
+    run, and only the daemon creates them, for the runs it starts (docs/retraining.md)";
+
+/// A role a person may create a token of (`train` is not one: see [`TRAIN_NOT_MINTED`]).
+pub fn mintable_role(name: &str) -> Result<Role, String> {
+    match name.parse()? {
+        Role::Train => Err(TRAIN_NOT_MINTED.into()),
+        role => Ok(role),
+    }
+}
+
+/// Creates and stores a token with `role`; returns the text to give its owner. `train`
+/// tokens are refused ([`Error::Invalid`](vigil_store::Error::Invalid)): they need a scope,
+/// given by [`create_run_token`].
 pub async fn create_token(
     store: &vigil_store::Store,
     name: &str,
     role: Role,
 ) -> vigil_store::Result<NewToken> {
+    if role == Role::Train {
+        return Err(vigil_store::Error::Invalid(TRAIN_NOT_MINTED.into()));
+    }
     let token = generate_token();
     store
         .insert_token(&token.id, name, role.as_str(), &token.secret_sha256)
         .await?;
     Ok(token)
+}
+
+/// Creates and stores the `train` token of a retraining run of `model_id`, accepted until
+/// `expires_at` (Unix ms); returns the text to give the run.
+pub async fn create_run_token(
+    store: &vigil_store::Store,
+    model_id: i64,
+    run_id: &str,
+    expires_at: i64,
+) -> vigil_store::Result<NewToken> {
+    let token = generate_token();
+    // A name for lists and logs: the run's id, cut to the names' 64 characters.
+    let name: String = format!("run {run_id}").chars().take(64).collect();
+    store
+        .insert_run_token(&vigil_store::NewRunToken {
+            id: &token.id,
+            name: &name,
+            secret_sha256: &token.secret_sha256,
+            model_id,
+            run_id,
+            expires_at,
+        })
+        .await?;
+    Ok(token)
+}
+
+fn forbidden(message: impl Into<String>) -> Response {
+    ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", message).into_response()
 }
 
 fn unauthorized(message: &str) -> Response {
@@ -190,27 +276,65 @@ pub async fn authorize(
     let Ok(role) = stored.role.parse::<Role>() else {
         return unauthorized("invalid token");
     };
-    if !access.allows(role) {
-        return ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "{} `{}` token cannot do this",
-                if role == Role::Admin || role == Role::Ingest {
-                    "an"
-                } else {
-                    "a"
-                },
-                role.as_str()
-            ),
-        )
-        .into_response();
+    if stored
+        .expires_at
+        .is_some_and(|expires_at| expires_at <= vigil_store::now_ms())
+    {
+        return unauthorized("expired token");
+    }
+    if role == Role::Train {
+        if let Err(refusal) = check_train_scope(&state, access, &stored, &mut request).await {
+            return refusal;
+        }
+    } else if !access.allows(role) {
+        return forbidden(format!(
+            "{} `{}` token cannot do this",
+            if role == Role::Admin || role == Role::Ingest {
+                "an"
+            } else {
+                "a"
+            },
+            role.as_str()
+        ));
     }
     request.extensions_mut().insert(Caller {
         token_id: stored.id,
         role,
+        scope: stored.scope,
     });
     next.run(request).await
+}
+
+/// A `train` token passes only routes that admit it, for the model its scope names: the
+/// route's `{model}` must be that model (403 otherwise, whether or not the named model exists).
+async fn check_train_scope(
+    state: &AppState,
+    access: Access,
+    stored: &vigil_store::Token,
+    request: &mut Request,
+) -> Result<(), Response> {
+    const ONLY: &str = "a `train` token may only read its model's records and register its \
+                        run's version";
+    let Some(scope) = &stored.scope else {
+        return Err(unauthorized("invalid token"));
+    };
+    if !access.admits_train() {
+        return Err(forbidden(ONLY));
+    }
+    let params = request
+        .extract_parts::<RawPathParams>()
+        .await
+        .map_err(|_| forbidden(ONLY))?;
+    let Some((_, model)) = params.iter().find(|(name, _)| *name == "model") else {
+        return Err(forbidden(ONLY));
+    };
+    match state.store.model(model).await {
+        Ok(Some(found)) if found.id == scope.model_id => Ok(()),
+        Ok(_) => Err(forbidden(format!(
+            "this `train` token is for another model than `{model}`"
+        ))),
+        Err(error) => Err(ApiError::from(error).into_response()),
+    }
 }
 
 #[cfg(test)]

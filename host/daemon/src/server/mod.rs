@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+mod export;
 mod models;
 mod monitors;
 pub mod plugins;
@@ -180,7 +181,7 @@ fn table(state: AppState) -> Table {
         .add(
             Method::POST,
             "/v1/models/{model}/versions",
-            Write,
+            WriteOrTrain,
             models::create_version,
         )
         .add(
@@ -230,6 +231,12 @@ fn table(state: AppState) -> Table {
             "/v1/models/{model}/rollback",
             Write,
             rollouts::rollback,
+        )
+        .add(
+            Method::GET,
+            "/v1/models/{model}/records",
+            ReadOrTrain,
+            export::records,
         )
         .add(Method::POST, "/v1/monitors", Write, monitors::create)
         .add(Method::GET, "/v1/monitors", Read, monitors::list)

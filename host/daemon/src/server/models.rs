@@ -1,4 +1,5 @@
-//! `/v1/models`: the model registry, and ingestion of records and labels.
+//! `/v1/models`: models and their registered versions, and ingestion of records and labels
+//! (their export is in `export.rs`).
 //!
 //! An ingestion request is acknowledged (2xx) only after its transaction commits. It is
 //! stored whole or not at all; records whose id is already stored are skipped, and a retry
@@ -13,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use vigil_store::{IdempotencyKey, Model};
+use vigil_store::{IdempotencyKey, Model, Registration};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
@@ -72,40 +73,123 @@ pub async fn get(State(state): State<AppState>, Path(model): Path<String>) -> Ap
     Ok(Json(find_model(&state, &model).await?).into_response())
 }
 
+/// `POST /v1/models/{model}/versions`: what a retraining run (or a person) reports. The body
+/// of old, `{version, metadata}`, is still a valid one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewVersion {
     version: String,
     #[serde(default)]
+    artifact_uri: String,
+    /// Checked one by one, so that an error names the metric.
+    #[serde(default)]
+    metrics: serde_json::Map<String, serde_json::Value>,
+    run_id: Option<String>,
+    training_window: Option<vigil_store::TrainingWindow>,
+    #[serde(default)]
     metadata: serde_json::Value,
 }
 
+/// Bounds on what a version carries (docs/security.md, "Request limits").
+const MAX_ARTIFACT_URI_BYTES: usize = 2048;
+const MAX_METRICS: usize = 100;
+const MAX_METADATA_BYTES: usize = 64 << 10;
+
+impl NewVersion {
+    /// The version to store, checked; `created_by` says who reports it.
+    fn checked(self, created_by: String) -> ApiResult<vigil_store::NewVersion> {
+        check_name("version", &self.version).map_err(ApiError::invalid)?;
+        if self.artifact_uri.len() > MAX_ARTIFACT_URI_BYTES
+            || self.artifact_uri.chars().any(char::is_control)
+        {
+            return Err(ApiError::invalid(format!(
+                "artifact_uri: at most {MAX_ARTIFACT_URI_BYTES} bytes, without control characters"
+            )));
+        }
+        if let Some(run_id) = &self.run_id {
+            check_name("run_id", run_id).map_err(ApiError::invalid)?;
+        }
+        if self.metrics.len() > MAX_METRICS {
+            return Err(ApiError::invalid(format!(
+                "metrics: at most {MAX_METRICS} of them"
+            )));
+        }
+        let mut metrics = std::collections::BTreeMap::new();
+        for (name, value) in self.metrics {
+            check_name("metrics", &name).map_err(ApiError::invalid)?;
+            match value.as_f64().filter(|v| v.is_finite()) {
+                Some(number) => metrics.insert(name, number),
+                None => {
+                    return Err(ApiError::invalid(format!(
+                        "metrics.{name}: expected a finite number, got {value}"
+                    )));
+                }
+            };
+        }
+        if let Some(window) = self.training_window
+            && (window.start < 0 || window.end < window.start)
+        {
+            return Err(ApiError::invalid(format!(
+                "training_window: {{\"start\": {}, \"end\": {}}} is not a range of record \
+                 offsets (0 <= start <= end)",
+                window.start, window.end
+            )));
+        }
+        let metadata = match self.metadata {
+            serde_json::Value::Null => serde_json::json!({}),
+            object @ serde_json::Value::Object(_) => object,
+            _ => return Err(ApiError::invalid("metadata: expected a JSON object")),
+        };
+        if metadata.to_string().len() > MAX_METADATA_BYTES {
+            return Err(ApiError::invalid(format!(
+                "metadata: at most {MAX_METADATA_BYTES} bytes of JSON"
+            )));
+        }
+        Ok(vigil_store::NewVersion {
+            version: self.version,
+            artifact_uri: self.artifact_uri,
+            metrics,
+            training_window: self.training_window,
+            run_id: self.run_id,
+            created_by,
+            metadata,
+        })
+    }
+}
+
+/// Registers a candidate: 201 with the version, or 200 with the stored one when its run
+/// registered it before (a retried request). A `train` token registers only for its own run.
 pub async fn create_version(
     State(state): State<AppState>,
     Path(model): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
     let model = find_model(&state, &model).await?;
+    let caller = request.extensions().get::<Caller>().cloned();
     let body = read_body(&state, request, 1 << 20).await?;
     let new: NewVersion = parse_json(&body)?;
-    check_name("version", &new.version).map_err(ApiError::invalid)?;
-    let metadata = if new.metadata.is_null() {
-        serde_json::json!({})
-    } else {
-        new.metadata
+    let created_by = match caller.as_ref().and_then(|c| c.scope.as_ref()) {
+        Some(scope) => {
+            if new.run_id.as_deref() != Some(scope.run_id.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "this token registers only the version of run `{}`: set \
+                         \"run_id\": \"{}\"",
+                        scope.run_id, scope.run_id
+                    ),
+                ));
+            }
+            format!("run:{}", scope.run_id)
+        }
+        None => "api".into(),
     };
-    let registered = state
-        .store
-        .register_version(
-            model.id,
-            &vigil_store::NewVersion {
-                version: new.version,
-                metadata,
-                ..vigil_store::NewVersion::default()
-            },
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(registered.version())).into_response())
+    let new = new.checked(created_by)?;
+    Ok(match state.store.register_version(model.id, &new).await? {
+        Registration::Created(version) => (StatusCode::CREATED, Json(version)).into_response(),
+        Registration::Existing(version) => (StatusCode::OK, Json(version)).into_response(),
+    })
 }
 
 pub async fn versions(

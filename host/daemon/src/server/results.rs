@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use vigil_store::EvaluationQuery;
 
-use super::auth::{Role, create_token as new_token};
+use super::auth::{create_token as new_token, mintable_role};
 use super::error::{ApiError, ApiResult};
 use super::models::parse_json;
 use super::monitors::find_monitor;
@@ -193,10 +193,7 @@ pub async fn create_token(State(state): State<AppState>, request: Request) -> Ap
     let body = read_body(&state, request, 1 << 16).await?;
     let wanted: NewToken = parse_json(&body)?;
     crate::server::auth::check_token_name(&wanted.name).map_err(ApiError::invalid)?;
-    let role: Role = wanted
-        .role
-        .parse()
-        .map_err(|e: String| ApiError::invalid(format!("role: {e}")))?;
+    let role = mintable_role(&wanted.role).map_err(|e| ApiError::invalid(format!("role: {e}")))?;
     let token = new_token(&state.store, &wanted.name, role).await?;
     Ok((
         StatusCode::CREATED,

@@ -10,4 +10,5 @@ mod ingest;
 mod limits;
 mod monitors;
 mod plugins;
+mod registry;
 mod retention;
