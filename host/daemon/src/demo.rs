@@ -35,9 +35,9 @@ const CHUNK: usize = 100;
 /// The load: requests a second, and how many are in flight at once.
 const REQUESTS_PER_SECOND: f64 = 400.0;
 const CONCURRENCY: usize = 8;
-/// The stream waits here for the retraining to finish if it has not yet (a slow machine), so
-/// that the windows after the switch are there to show the recovery.
-const HOLD_AT: i64 = DRIFT_AT + 5 * WINDOW;
+/// The stream waits here for a retraining decided at the drift to finish if it has not yet (a
+/// slow machine), so that a whole window after the switch is there to show the recovery.
+const HOLD_AT: i64 = DRIFT_AT + 2 * WINDOW;
 const FEATURES: [(&str, &str); 5] = [
     ("age", "numeric"),
     ("income", "numeric"),
@@ -499,7 +499,7 @@ async fn story(
     let mut held = false;
     for (index, chunk) in stream.chunks(CHUNK).enumerate() {
         let first = (index * CHUNK) as i64;
-        if first >= HOLD_AT && !held && !seen.promoted && seen.retrained.is_some() {
+        if first >= HOLD_AT && !held && !seen.promoted && retraining(&seen) {
             held = true;
             clock.say("holding the stream until the retrained version is out");
             let deadline = Instant::now() + Duration::from_secs(120);
