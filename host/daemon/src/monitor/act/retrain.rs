@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use vigil_orchestrator::{RunOutcome, TrainingRun, object_name};
-use vigil_store::{Action, Model, ModelVersion, Monitor, NewRunToken, VersionStatus};
+use vigil_store::{Action, Model, ModelVersion, Monitor, VersionStatus};
 
 use super::{Actor, Finished};
 use crate::monitor::spec::{MonitorSpec, lower_is_better};
-use crate::server::auth::generate_token;
+use crate::server::auth::create_run_token;
 
 /// A run token outlives the run's timeout by this much, so a slow report still gets through.
 const TOKEN_SLACK: Duration = Duration::from_secs(300);
@@ -58,19 +58,9 @@ impl Actor {
         }
         let backend = self.orchestration.backend().await?;
 
-        let token = generate_token();
         let expires_at = vigil_store::now_ms()
             + (self.orchestration.training_timeout() + TOKEN_SLACK).as_millis() as i64;
-        self.store
-            .insert_run_token(&NewRunToken {
-                id: &token.id,
-                name: &name,
-                secret_sha256: &token.secret_sha256,
-                model_id: model.id,
-                run_id: &name,
-                expires_at,
-            })
-            .await?;
+        let token = create_run_token(&self.store, model.id, &name, expires_at).await?;
         let run = TrainingRun {
             name: name.clone(),
             model: model.name.clone(),
@@ -103,8 +93,9 @@ impl Actor {
             }
         }
         .await;
-        // The token's work is done either way.
-        self.store.revoke_token(&token.id).await?;
+        // The token's work is done either way (and so is that of any token an earlier
+        // attempt of this run was given).
+        self.store.revoke_run_tokens(model.id, &name).await?;
         let outcome: vigil_orchestrator::Result<RunOutcome> = ran;
         if let RunOutcome::Failed { reason } = outcome? {
             tracing::warn!(monitor = %monitor.name, run = %name, %reason, "retraining run failed");
