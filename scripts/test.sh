@@ -32,6 +32,13 @@ if [ -z "${VIGIL_TEST_KUBECONFIG:-}" ]; then
   VIGIL_TEST_KUBECONFIG=$k8s_run_dir/kubeconfig
 fi
 export VIGIL_TEST_KUBECONFIG
+# The deploy/ tests drive kubectl: the testenv's own 1.20 build when there is one (kubectl
+# must be within one minor version of the server), else the caller's.
+if [ -z "${VIGIL_TEST_KUBECTL:-}" ]; then
+  VIGIL_TEST_KUBECTL=${K8S_TESTENV_CACHE:-/var/cache/vigil-k8s-testenv}/current/bin/kubectl
+  [ -x "$VIGIL_TEST_KUBECTL" ] || VIGIL_TEST_KUBECTL=$(command -v kubectl || echo kubectl)
+fi
+export VIGIL_TEST_KUBECTL
 # --include-ignored goes to the test binaries: after the caller's `--` if there is one.
 include_ignored=(-- --include-ignored)
 for arg in "$@"; do

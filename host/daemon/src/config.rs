@@ -442,6 +442,41 @@ mod tests {
     }
 
     #[test]
+    fn the_clusters_config_file_and_a_table_of_commands_load() {
+        let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/daemon/vigil.toml");
+        let config = Config::load(Some(&deploy), &[]).unwrap();
+        assert_eq!(config.orchestrator, OrchestratorKind::Kubernetes);
+        assert_eq!(config.kubernetes_namespaces, ["models"]);
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("http://vigil.vigil.svc:8080")
+        );
+
+        let file = r#"
+            [commands.train]
+            program = "/opt/model/bin/train"
+            args = ["--quiet"]
+            [commands.serve]
+            program = "/opt/model/bin/serve"
+            args = ["--port", "{port}"]
+        "#;
+        let table: toml::Table = toml::from_str(file).unwrap();
+        let config = Config::layered(Some(("vigil.toml".into(), table)), |_| None, &[]).unwrap();
+        assert_eq!(config.commands["serve"].args, ["--port", "{port}"]);
+        // What `vigil config show` prints reads back as the same configuration.
+        let again: Config = toml::from_str(&config.shown()).unwrap();
+        assert_eq!(again.commands, config.commands);
+        // A typo in a command's fields is refused, naming the setting.
+        let table: toml::Table =
+            toml::from_str("[commands.train]\nprogam = \"x\"").unwrap();
+        let error = Config::layered(Some(("vigil.toml".into(), table)), |_| None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("commands"), "{error}");
+    }
+
+    #[test]
     fn every_setting_is_documented() {
         let docs = include_str!("../../../docs/configuration.md");
         let mut table = toml::Table::try_from(Config::default()).unwrap();

@@ -16,42 +16,29 @@ use crate::monitor::spec::{ActionsSpec, RetrainSpec, RolloutSpec};
 pub struct Orchestration {
     kind: OrchestratorKind,
     config: Arc<Config>,
-    /// Made at the first use for Kubernetes (connecting is async); at once for the local
-    /// backend, whose routes the predict proxy reads.
+    /// Made at the first use (connecting to Kubernetes is async; the local backend makes its
+    /// directories), so a daemon that never acts touches neither.
     backend: OnceCell<Arc<dyn Orchestrator>>,
-    /// The local backend, to stop its children when the daemon stops.
-    local: Option<Arc<vigil_orchestrator::Local>>,
+    /// The local backend once made: its routes are what the predict proxy reads, and its
+    /// children are stopped when the daemon stops.
+    local: OnceCell<Arc<vigil_orchestrator::Local>>,
     /// The URL runs reach the daemon at, known once it listens.
     public_url: std::sync::OnceLock<String>,
 }
 
 impl Orchestration {
-    pub fn new(config: Arc<Config>) -> anyhow::Result<Orchestration> {
-        let backend = OnceCell::new();
-        let mut local = None;
-        if config.orchestrator == OrchestratorKind::Local {
-            let made = vigil_orchestrator::Local::new(
-                &config.run_dir,
-                vigil_orchestrator::LocalSettings::default(),
-            )
-            .with_context(|| {
-                format!("cannot set up the local orchestrator in `{}`", config.run_dir)
-            })?;
-            let made = Arc::new(made);
-            backend.set(made.clone() as Arc<dyn Orchestrator>).ok();
-            local = Some(made);
-        }
+    pub fn new(config: Arc<Config>) -> Orchestration {
         let public_url = std::sync::OnceLock::new();
         if let Some(url) = &config.public_url {
             public_url.set(url.trim_end_matches('/').to_string()).ok();
         }
-        Ok(Orchestration {
+        Orchestration {
             kind: config.orchestrator,
             config,
-            backend,
-            local,
+            backend: OnceCell::new(),
+            local: OnceCell::new(),
             public_url,
-        })
+        }
     }
 
     /// Records the address the daemon listens on, for runs' `VIGIL_URL` (unless
@@ -86,7 +73,25 @@ impl Orchestration {
             OrchestratorKind::Off => Err(anyhow!(
                 "the daemon's orchestrator is `off`: nothing is run (see docs/orchestration.md)"
             )),
-            OrchestratorKind::Local => Ok(self.backend.get().expect("set at start").clone()),
+            OrchestratorKind::Local => {
+                let local = self
+                    .local
+                    .get_or_try_init(|| async {
+                        let local = vigil_orchestrator::Local::new(
+                            &self.config.run_dir,
+                            vigil_orchestrator::LocalSettings::default(),
+                        )
+                        .with_context(|| {
+                            format!(
+                                "cannot set up the local orchestrator in `{}`",
+                                self.config.run_dir
+                            )
+                        })?;
+                        anyhow::Ok(Arc::new(local))
+                    })
+                    .await?;
+                Ok(local.clone())
+            }
             OrchestratorKind::Kubernetes => {
                 let backend = self
                     .backend
@@ -105,14 +110,14 @@ impl Orchestration {
     /// Stops what the local backend runs (model servers, runs: a run stopped this way runs
     /// again at the next start).
     pub async fn shutdown(&self) {
-        if let Some(local) = &self.local {
+        if let Some(local) = self.local.get() {
             local.shutdown().await;
         }
     }
 
     /// Where the model's requests go now, when the local backend serves it.
     pub fn upstream(&self, model: &str) -> Option<Upstream> {
-        self.backend.get()?.upstream(model)
+        self.local.get()?.upstream(model)
     }
 
     /// What runs the monitor's retraining, checked against the operator's configuration now.

@@ -66,7 +66,7 @@ pub const REPLAYS_AT_ONCE: usize = 2;
 impl AppState {
     pub fn new(store: Store, runtime: Runtime, config: Config) -> anyhow::Result<AppState> {
         let config = Arc::new(config);
-        let orchestration = Arc::new(crate::orchestration::Orchestration::new(config.clone())?);
+        let orchestration = Arc::new(crate::orchestration::Orchestration::new(config.clone()));
         let config_timeout = config.request_timeout_secs;
         let metrics = Arc::new(Metrics::default());
         let plugins = Arc::new(StoredPlugins::new(store.clone(), runtime));
