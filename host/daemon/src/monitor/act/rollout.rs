@@ -50,15 +50,28 @@ impl Actor {
             target: target.clone(),
         };
         tracing::info!(monitor = %monitor.name, version = %version.version, "rolling out");
-        let outcome = match backend.roll_out(&new).await {
-            Ok(()) => {
-                backend
-                    .watch_rollout(&new, self.orchestration.rollout_timeout())
-                    .await?
+        // One deadline for the whole rollout: starting it may itself wait for the new version
+        // (the local backend returns once it is healthy or refused), and an abandoned start
+        // stops what it started.
+        let timeout = self.orchestration.rollout_timeout();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let outcome = match tokio::time::timeout_at(deadline, backend.roll_out(&new)).await {
+            Ok(Ok(())) => {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                backend.watch_rollout(&new, left).await?
             }
-            Err(vigil_orchestrator::Error::Unavailable(e)) => return Err(anyhow::anyhow!(e)),
-            Err(refused) => RolloutOutcome::Failed {
+            Ok(Err(vigil_orchestrator::Error::Unavailable(e))) => return Err(anyhow::anyhow!(e)),
+            Ok(Err(refused)) => RolloutOutcome::Failed {
                 reason: refused.to_string(),
+            },
+            Err(_) => RolloutOutcome::Failed {
+                reason: format!(
+                    "version {} of model {} was not serving and healthy within \
+                     rollout_timeout_secs ({} s)",
+                    version.version,
+                    model.name,
+                    timeout.as_secs()
+                ),
             },
         };
         match outcome {
