@@ -881,7 +881,10 @@ async fn monitors_may_name_only_what_the_operator_allows() {
     let daemon = start_with(&sqlite_database(&dir), |config| {
         config.commands = BTreeMap::from([("train".to_string(), command("/bin/true", &[]))]);
         config.kubernetes_namespaces = vec!["models".into()];
-        config.kubernetes_images = vec!["registry.example.com/ml/".into()];
+        config.kubernetes_images = vec![
+            "registry.example.com/ml/".into(),
+            "registry.internal".into(),
+        ];
         config.kubernetes_service_accounts = vec!["trainer".into()];
     })
     .await;
@@ -901,6 +904,11 @@ async fn monitors_may_name_only_what_the_operator_allows() {
         ),
         (
             json!({"retrain": job("docker.io/someone/miner:1")}),
+            "actions.retrain.kubernetes.image",
+        ),
+        // A prefix matches where a reference's part ends, not inside a host name.
+        (
+            json!({"retrain": job("registry.internal.elsewhere.io/miner:1")}),
             "actions.retrain.kubernetes.image",
         ),
         (
@@ -926,6 +934,7 @@ async fn monitors_may_name_only_what_the_operator_allows() {
     for actions in [
         json!({"retrain": {"local": {"command": "train"}}}),
         json!({"retrain": job("registry.example.com/ml/churn-train:1.4")}),
+        json!({"retrain": job("registry.internal/ml/churn-train:1.4")}),
     ] {
         let (status, body) = daemon
             .json(
