@@ -746,6 +746,53 @@ async fn promotion_and_rollback_by_hand_switch_versions_under_load() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["model_version"], "v1");
 
+    // Without `force` the gate decides, and no window has measured v1 yet: v2 stays out.
+    let action = promote(daemon, "m", "v2", json!({})).await;
+    let refused = finished_action(daemon, action).await;
+    assert_eq!(refused["state"], "failed", "{refused}");
+    assert!(
+        refused["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("`v2` not promoted: no labeled window has measured"),
+        "{refused}"
+    );
+    let v2 = versions(daemon, "m").await["v2"].clone();
+    assert_ne!(v2["status"], "serving", "{v2}");
+    assert!(
+        v2["status_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no labeled window has measured"),
+        "{v2}"
+    );
+
+    // Two changes asked at once: one runs, the other is skipped and says which one holds
+    // the model. Either way v2 serves (the rollback's earlier version is v2).
+    let first = promote(daemon, "m", "v2", json!({"force": true})).await;
+    let (status, body) = daemon
+        .json(Method::POST, "/v1/models/m/rollback", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let second = body["action"]["id"].as_i64().unwrap();
+    let both = [
+        finished_action(daemon, first).await,
+        finished_action(daemon, second).await,
+    ];
+    let skipped: Vec<&Value> = both
+        .iter()
+        .filter(|a| {
+            a["outcome"]
+                .as_str()
+                .unwrap()
+                .contains("is changing model `m`")
+        })
+        .collect();
+    assert_eq!(skipped.len(), 1, "{both:?}");
+    assert_eq!(skipped[0]["state"], "failed");
+    assert!(both.iter().any(|a| a["state"] == "succeeded"), "{both:?}");
+    assert_eq!(serving(daemon, "m").await, "v2");
+
     // Unknown versions; tokens that may not change what serves.
     let (status, body) = daemon
         .json(Method::POST, "/v1/models/m/versions/v9/promote", json!({}))
@@ -772,7 +819,7 @@ async fn promotion_and_rollback_by_hand_switch_versions_under_load() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
         assert!(body.to_string().contains("actions.rollout"), "{body}");
     }
-    assert_eq!(serving(daemon, "m").await, "v1");
+    assert_eq!(serving(daemon, "m").await, "v2");
     acting.daemon.stop().await;
 }
 
