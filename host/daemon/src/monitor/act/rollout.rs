@@ -162,14 +162,19 @@ impl Actor {
         } else {
             let verdict = self.gate(monitor, spec, &model, &candidate).await?;
             if !verdict.passed {
-                self.store
-                    .set_version_status(
-                        model.id,
-                        &candidate.version,
-                        VersionStatus::Candidate,
-                        &verdict.reason,
-                    )
-                    .await?;
+                // A candidate keeps the verdict as its reason; a retired or failed version
+                // asked for again keeps its status (it must not become a candidate that a
+                // policy's `promote` would pick), and the action says why.
+                if candidate.status == VersionStatus::Candidate {
+                    self.store
+                        .set_version_status(
+                            model.id,
+                            &candidate.version,
+                            VersionStatus::Candidate,
+                            &verdict.reason,
+                        )
+                        .await?;
+                }
                 return Ok(Finished::failed(format!(
                     "`{}` not promoted: {}",
                     candidate.version, verdict.reason
