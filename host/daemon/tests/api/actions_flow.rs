@@ -90,8 +90,12 @@ struct Acting {
 
 impl Acting {
     async fn start(tweak: impl FnOnce(&mut Config)) -> Acting {
+        Acting::start_in(tempfile::tempdir().unwrap(), tweak).await
+    }
+
+    /// A daemon on the database and the files `dir` holds (a restart, when it held some).
+    async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Acting {
         let program = model_program();
-        let dir = tempfile::tempdir().unwrap();
         let db = sqlite_database(&dir);
         let run_dir = dir.path().join("orchestrator").display().to_string();
         let commands = commands(&program);
@@ -757,15 +761,8 @@ async fn promotion_and_rollback_by_hand_switch_versions_under_load() {
             .starts_with("`v2` not promoted: no labeled window has measured"),
         "{refused}"
     );
-    let v2 = versions(daemon, "m").await["v2"].clone();
-    assert_ne!(v2["status"], "serving", "{v2}");
-    assert!(
-        v2["status_reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("no labeled window has measured"),
-        "{v2}"
-    );
+    // It stays retired: a refused version asked for again does not become a candidate.
+    assert_eq!(versions(daemon, "m").await["v2"]["status"], "retired");
 
     // Two changes asked at once: one runs, the other is skipped and says which one holds
     // the model. Either way v2 serves (the rollback's earlier version is v2).
@@ -1087,4 +1084,37 @@ async fn a_trainer_that_fails_or_registers_nothing_fails_the_retraining() {
         assert_eq!(serving(daemon, "m").await, Value::Null);
         acting.daemon.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_daemon_serves_the_serving_version_again() {
+    let acting = Acting::start(|_| {}).await;
+    model_with_monitor(&acting.daemon, monitor_spec(50_000, local_actions("train"))).await;
+    acting.serve_v1("m").await;
+    let Acting { daemon, dir, .. } = acting;
+    daemon.stop().await;
+
+    // The model servers stopped with the daemon; the next one brings v1 up again.
+    let acting = Acting::start_in(dir, |_| {}).await;
+    let daemon = &acting.daemon;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, answer) = predict_as(
+            daemon,
+            &daemon.admin,
+            json!({"features": {"x": 1.0, "y": 10.0, "color": "red"}}),
+        )
+        .await;
+        if status == StatusCode::OK {
+            assert_eq!(answer["model_version"], "v1");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "v1 is not served after a restart: {status} {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(serving(daemon, "m").await, "v1");
+    acting.daemon.stop().await;
 }
