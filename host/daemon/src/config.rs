@@ -443,8 +443,8 @@ mod tests {
 
     #[test]
     fn the_clusters_config_file_and_a_table_of_commands_load() {
-        let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../deploy/daemon/vigil.toml");
+        let deploy =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/daemon/vigil.toml");
         let config = Config::load(Some(&deploy), &[]).unwrap();
         assert_eq!(config.orchestrator, OrchestratorKind::Kubernetes);
         assert_eq!(config.kubernetes_namespaces, ["models"]);
@@ -468,8 +468,7 @@ mod tests {
         let again: Config = toml::from_str(&config.shown()).unwrap();
         assert_eq!(again.commands, config.commands);
         // A typo in a command's fields is refused, naming the setting.
-        let table: toml::Table =
-            toml::from_str("[commands.train]\nprogam = \"x\"").unwrap();
+        let table: toml::Table = toml::from_str("[commands.train]\nprogam = \"x\"").unwrap();
         let error = Config::layered(Some(("vigil.toml".into(), table)), |_| None, &[])
             .unwrap_err()
             .to_string();

@@ -90,6 +90,8 @@ enum Step {
 }
 
 impl Monitoring {
+    // The daemon's settings, one by one: a single caller (`AppState::new`) passes them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         plugins: Arc<StoredPlugins>,

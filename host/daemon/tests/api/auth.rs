@@ -34,7 +34,11 @@ async fn every_route_needs_the_right_role() {
         ("POST", "/v1/models/{model}/labels", "ingest"),
         ("POST", "/v1/models/{model}/predict", "ingest"),
         ("GET", "/v1/models/{model}/verdict", "read"),
-        ("POST", "/v1/models/{model}/versions/{version}/promote", "write"),
+        (
+            "POST",
+            "/v1/models/{model}/versions/{version}/promote",
+            "write",
+        ),
         ("POST", "/v1/models/{model}/rollback", "write"),
         ("GET", "/v1/models/{model}/records", "read or train"),
         ("POST", "/v1/monitors", "write"),
@@ -53,7 +57,8 @@ async fn every_route_needs_the_right_role() {
         ("DELETE", "/v1/tokens/{id}", "admin"),
     ];
     let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
-    let routes = server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
+    let routes =
+        server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
     let actual: Vec<(String, String, String)> = routes
         .iter()
         .map(|r| {

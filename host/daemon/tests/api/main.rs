@@ -5,6 +5,7 @@
 mod common;
 
 mod actions;
+mod actions_flow;
 mod auth;
 mod ingest;
 mod limits;

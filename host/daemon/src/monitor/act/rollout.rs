@@ -50,15 +50,28 @@ impl Actor {
             target: target.clone(),
         };
         tracing::info!(monitor = %monitor.name, version = %version.version, "rolling out");
-        let outcome = match backend.roll_out(&new).await {
-            Ok(()) => {
-                backend
-                    .watch_rollout(&new, self.orchestration.rollout_timeout())
-                    .await?
+        // One deadline for the whole rollout: starting it may itself wait for the new version
+        // (the local backend returns once it is healthy or refused), and an abandoned start
+        // stops what it started.
+        let timeout = self.orchestration.rollout_timeout();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let outcome = match tokio::time::timeout_at(deadline, backend.roll_out(&new)).await {
+            Ok(Ok(())) => {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                backend.watch_rollout(&new, left).await?
             }
-            Err(vigil_orchestrator::Error::Unavailable(e)) => return Err(anyhow::anyhow!(e)),
-            Err(refused) => RolloutOutcome::Failed {
+            Ok(Err(vigil_orchestrator::Error::Unavailable(e))) => return Err(anyhow::anyhow!(e)),
+            Ok(Err(refused)) => RolloutOutcome::Failed {
                 reason: refused.to_string(),
+            },
+            Err(_) => RolloutOutcome::Failed {
+                reason: format!(
+                    "version {} of model {} was not serving and healthy within \
+                     rollout_timeout_secs ({} s)",
+                    version.version,
+                    model.name,
+                    timeout.as_secs()
+                ),
             },
         };
         match outcome {
@@ -94,7 +107,10 @@ impl Actor {
                         match backend.roll_back(&new, &old).await {
                             Ok(()) => format!("rolled back to `{}`", previous.version),
                             Err(error) => {
-                                format!("rolling back to `{}` failed too: {error}", previous.version)
+                                format!(
+                                    "rolling back to `{}` failed too: {error}",
+                                    previous.version
+                                )
                             }
                         }
                     }
@@ -146,14 +162,19 @@ impl Actor {
         } else {
             let verdict = self.gate(monitor, spec, &model, &candidate).await?;
             if !verdict.passed {
-                self.store
-                    .set_version_status(
-                        model.id,
-                        &candidate.version,
-                        VersionStatus::Candidate,
-                        &verdict.reason,
-                    )
-                    .await?;
+                // A candidate keeps the verdict as its reason; a retired or failed version
+                // asked for again keeps its status (it must not become a candidate that a
+                // policy's `promote` would pick), and the action says why.
+                if candidate.status == VersionStatus::Candidate {
+                    self.store
+                        .set_version_status(
+                            model.id,
+                            &candidate.version,
+                            VersionStatus::Candidate,
+                            &verdict.reason,
+                        )
+                        .await?;
+                }
                 return Ok(Finished::failed(format!(
                     "`{}` not promoted: {}",
                     candidate.version, verdict.reason
@@ -161,9 +182,7 @@ impl Actor {
             }
             verdict.reason
         };
-        let rolled = self
-            .deploy(monitor, spec, &model, &candidate, &why)
-            .await?;
+        let rolled = self.deploy(monitor, spec, &model, &candidate, &why).await?;
         let promoted = self
             .store
             .model_version(model.id, &candidate.version)

@@ -165,11 +165,7 @@ impl ActionsSpec {
             }
             Some(RetrainSpec::Kubernetes(job)) => {
                 namespace("actions.retrain.kubernetes.namespace", &job.namespace)?;
-                if !config
-                    .kubernetes_images
-                    .iter()
-                    .any(|prefix| job.image.starts_with(prefix.as_str()))
-                {
+                if !image_allowed(&job.image, &config.kubernetes_images) {
                     return Err(format!(
                         "actions.retrain.kubernetes.image: `{}` is not on the daemon's \
                          `kubernetes_images` allowlist",
@@ -190,13 +186,14 @@ impl ActionsSpec {
             Some(RolloutSpec::Local { command: name, .. }) => {
                 command("actions.rollout.local.command", name)?
             }
-            Some(RolloutSpec::Deployment { namespace: ns, image, .. }) => {
+            Some(RolloutSpec::Deployment {
+                namespace: ns,
+                image,
+                ..
+            }) => {
                 namespace("actions.rollout.deployment.namespace", ns)?;
                 if let Some(image) = image
-                    && !config
-                        .kubernetes_images
-                        .iter()
-                        .any(|prefix| image.starts_with(prefix.as_str()))
+                    && !image_allowed(image, &config.kubernetes_images)
                 {
                     return Err(format!(
                         "actions.rollout.deployment.image: `{image}` is not on the daemon's \
@@ -225,5 +222,49 @@ fn allowed(field: &str, value: &str, list: &[String]) -> Result<(), String> {
                 list.join(", ")
             }
         ))
+    }
+}
+
+/// Whether an image is under one of the allowlist's prefixes, matched only where a
+/// reference's part ends: `registry.example.com/ml` allows `registry.example.com/ml/churn:1`
+/// and `registry.example.com/ml:2`, not `registry.example.com/ml-other/x` nor, for the
+/// prefix `registry.example.com`, `registry.example.com.elsewhere.io/x`.
+fn image_allowed(image: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|prefix| {
+        let Some(rest) = image.strip_prefix(prefix.as_str()) else {
+            return false;
+        };
+        !prefix.is_empty()
+            && (rest.is_empty()
+                || prefix.ends_with(['/', ':', '@'])
+                || rest.starts_with(['/', ':', '@']))
+    })
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::image_allowed;
+
+    #[test]
+    fn image_prefixes_match_only_where_a_reference_part_ends() {
+        let list = [
+            "registry.example.com/ml/".to_string(),
+            "registry.internal".to_string(),
+        ];
+        for image in [
+            "registry.example.com/ml/churn-train:1.4",
+            "registry.internal/any/thing:1",
+        ] {
+            assert!(image_allowed(image, &list), "{image}");
+        }
+        for image in [
+            "registry.example.com/mlx/churn:1",
+            "registry.internal.elsewhere.io/miner:1",
+            "registry.internalx/miner:1",
+            "docker.io/library/busybox",
+        ] {
+            assert!(!image_allowed(image, &list), "{image}");
+        }
+        assert!(!image_allowed("anything", &[String::new()]));
     }
 }
