@@ -182,16 +182,8 @@ impl Actor {
             }
             verdict.reason
         };
-        let rolled = self.deploy(monitor, spec, &model, &candidate, &why).await?;
-        let promoted = self
-            .store
-            .model_version(model.id, &candidate.version)
-            .await?
-            .is_some_and(|v| v.status == VersionStatus::Serving);
-        Ok(Finished {
-            succeeded: promoted || spec.actions.dry_run,
-            outcome: rolled,
-        })
+        self.deploy_and_check(monitor, spec, &model, &candidate, &why)
+            .await
     }
 
     /// A `rollback` action: the version that served before the current one goes out again.
@@ -213,10 +205,23 @@ impl Actor {
             model.serving_version.as_deref().unwrap_or("none"),
             reason_suffix(action.input["reason"].as_str())
         );
-        let rolled = self.deploy(monitor, spec, &model, &previous, &why).await?;
+        self.deploy_and_check(monitor, spec, &model, &previous, &why)
+            .await
+    }
+
+    /// Rolls `version` out; the action succeeded if it serves afterwards (or in a dry run).
+    async fn deploy_and_check(
+        &self,
+        monitor: &Monitor,
+        spec: &MonitorSpec,
+        model: &Model,
+        version: &ModelVersion,
+        why: &str,
+    ) -> anyhow::Result<Finished> {
+        let rolled = self.deploy(monitor, spec, model, version, why).await?;
         let serving = self
             .store
-            .model_version(model.id, &previous.version)
+            .model_version(model.id, &version.version)
             .await?
             .is_some_and(|v| v.status == VersionStatus::Serving);
         Ok(Finished {
