@@ -247,7 +247,9 @@ async fn observe(client: &Client, seen: &mut Seen, clock: &Clock) -> anyhow::Res
         }
         seen.evaluations.push(evaluation);
     }
-    let actions = client.get("/v1/actions?monitor=churn-drift&limit=100").await?;
+    let actions = client
+        .get("/v1/actions?monitor=churn-drift&limit=100")
+        .await?;
     for action in actions["actions"].as_array().into_iter().flatten().rev() {
         let (Some(id), Some(state)) = (action["id"].as_i64(), action["state"].as_str()) else {
             continue;
@@ -553,10 +555,12 @@ async fn story(
 
     let sent = load.sent.load(Ordering::Relaxed);
     let failed = load.failed.load(Ordering::Relaxed);
-    clock.say(format!("{sent} requests answered through Vigil, {failed} failed"));
+    clock.say(format!(
+        "{sent} requests answered through Vigil, {failed} failed"
+    ));
     let accuracy = |range: std::ops::Range<usize>| {
-        let values: Vec<f64> = seen.evaluations[range.start.min(seen.evaluations.len())
-            ..range.end.min(seen.evaluations.len())]
+        let values: Vec<f64> = seen.evaluations
+            [range.start.min(seen.evaluations.len())..range.end.min(seen.evaluations.len())]
             .iter()
             .filter_map(accuracy_of)
             .collect();

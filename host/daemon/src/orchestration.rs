@@ -35,7 +35,10 @@ impl Orchestration {
                 vigil_orchestrator::LocalSettings::default(),
             )
             .with_context(|| {
-                format!("cannot set up the local orchestrator in `{}`", config.run_dir)
+                format!(
+                    "cannot set up the local orchestrator in `{}`",
+                    config.run_dir
+                )
             })?;
             let made = Arc::new(made);
             backend.set(made.clone() as Arc<dyn Orchestrator>).ok();

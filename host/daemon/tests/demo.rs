@@ -34,10 +34,7 @@ fn the_demo_detects_drift_retrains_and_recovers_without_a_failed_request() {
     .unwrap();
     // The stream drifts from record 5000 (examples/demo/generate.py): window 6 of 1000.
     assert_eq!(summary["drift_detected_window"], 6, "{stdout}");
-    let windows: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.contains("] window "))
-        .collect();
+    let windows: Vec<&str> = stdout.lines().filter(|l| l.contains("] window ")).collect();
     for line in &windows[..5] {
         assert!(
             line.ends_with("no action"),
@@ -53,7 +50,10 @@ fn the_demo_detects_drift_retrains_and_recovers_without_a_failed_request() {
     assert!(summary["retrained_version"].is_string(), "{stdout}");
     assert_eq!(summary["promoted"], true, "{stdout}");
     assert_eq!(summary["failed_requests"], 0, "{stdout}");
-    assert_eq!(summary["requests"], 8_000, "one request per streamed record: {stdout}");
+    assert_eq!(
+        summary["requests"], 8_000,
+        "one request per streamed record: {stdout}"
+    );
     let before = summary["accuracy_before"].as_f64().unwrap();
     let after = summary["accuracy_after"].as_f64().unwrap();
     let reference = summary["accuracy_reference"].as_f64().unwrap();
@@ -61,5 +61,8 @@ fn the_demo_detects_drift_retrains_and_recovers_without_a_failed_request() {
         before < reference - 0.1,
         "accuracy falls with the drift: {summary}"
     );
-    assert!(after > before + 0.1, "and recovers after the switch: {summary}");
+    assert!(
+        after > before + 0.1,
+        "and recovers after the switch: {summary}"
+    );
 }

@@ -82,11 +82,19 @@ pub async fn predict(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "model_refused",
-            format!("model `{}` version `{version}`: {}", model.name, text.trim()),
+            format!(
+                "model `{}` version `{version}`: {}",
+                model.name,
+                text.trim()
+            ),
         ));
     }
     if !status.is_success() {
-        return Err(bad_gateway(&model.name, &version, &format!("{status}: {}", text.trim())));
+        return Err(bad_gateway(
+            &model.name,
+            &version,
+            &format!("{status}: {}", text.trim()),
+        ));
     }
     let answer: ModelAnswer = serde_json::from_str(&text).map_err(|e| {
         bad_gateway(
@@ -124,7 +132,11 @@ pub async fn predict(
 }
 
 /// Stores one predicted record; returns its stream offset, or why it was refused.
-async fn record_one(state: &AppState, model: &vigil_store::Model, record: &Value) -> Result<i64, String> {
+async fn record_one(
+    state: &AppState,
+    model: &vigil_store::Model,
+    record: &Value,
+) -> Result<i64, String> {
     let schema = state
         .schemas
         .get(&state.store, model.id)

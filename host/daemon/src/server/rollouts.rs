@@ -37,13 +37,19 @@ pub async fn promote(
 ) -> ApiResult<Response> {
     let asked = asked(&state, request).await?;
     let model = find_model(&state, &model).await?;
-    if state.store.model_version(model.id, &version).await?.is_none() {
+    if state
+        .store
+        .model_version(model.id, &version)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found(format!(
             "no version `{version}` of `{}`",
             model.name
         )));
     }
-    let input = json!({"version": version, "force": asked.force, "reason": asked.reason, "by": "api"});
+    let input =
+        json!({"version": version, "force": asked.force, "reason": asked.reason, "by": "api"});
     start(&state, &model, asked.monitor.as_deref(), PROMOTE, input).await
 }
 

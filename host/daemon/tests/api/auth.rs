@@ -49,7 +49,8 @@ async fn every_route_needs_the_right_role() {
         ("DELETE", "/v1/tokens/{id}", "admin"),
     ];
     let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
-    let routes = server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
+    let routes =
+        server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
     let actual: Vec<(String, String, String)> = routes
         .iter()
         .map(|r| {

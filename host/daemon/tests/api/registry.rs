@@ -437,7 +437,8 @@ async fn a_train_token_reads_its_models_records_and_registers_its_runs_version(d
 
     // Every other route: refused (health and readiness need no token).
     let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
-    let routes = server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
+    let routes =
+        server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
     for route in &routes {
         let mine = matches!(
             (route.method.as_str(), route.path),

@@ -94,7 +94,10 @@ impl Actor {
                         match backend.roll_back(&new, &old).await {
                             Ok(()) => format!("rolled back to `{}`", previous.version),
                             Err(error) => {
-                                format!("rolling back to `{}` failed too: {error}", previous.version)
+                                format!(
+                                    "rolling back to `{}` failed too: {error}",
+                                    previous.version
+                                )
                             }
                         }
                     }
@@ -161,9 +164,7 @@ impl Actor {
             }
             verdict.reason
         };
-        let rolled = self
-            .deploy(monitor, spec, &model, &candidate, &why)
-            .await?;
+        let rolled = self.deploy(monitor, spec, &model, &candidate, &why).await?;
         let promoted = self
             .store
             .model_version(model.id, &candidate.version)

@@ -190,7 +190,11 @@ impl ActionsSpec {
             Some(RolloutSpec::Local { command: name, .. }) => {
                 command("actions.rollout.local.command", name)?
             }
-            Some(RolloutSpec::Deployment { namespace: ns, image, .. }) => {
+            Some(RolloutSpec::Deployment {
+                namespace: ns,
+                image,
+                ..
+            }) => {
                 namespace("actions.rollout.deployment.namespace", ns)?;
                 if let Some(image) = image
                     && !config
