@@ -99,7 +99,7 @@ async fn a_decision_runs_its_actions_once_and_a_crash_between_them_resumes_them(
         actions[1]["outcome"]
             .as_str()
             .unwrap()
-            .contains("no job is configured to retrain"),
+            .contains("has no `actions.retrain`"),
         "{actions:?}"
     );
     assert_eq!(received.lock().unwrap().len(), 1);
