@@ -237,3 +237,79 @@ impl Leases {
         }
     }
 }
+
+/// A lease on a model (`model/<name>`), held while an action changes it so that replicas
+/// acting for two monitors of one model never change it at once; renewed in the background
+/// until [`ModelLease::release`].
+pub struct ModelLease {
+    name: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Leases {
+    /// Takes the lease on `model`. When another replica holds it: `None` at once unless
+    /// `wait`, else tried again every renewal interval while `keep_waiting` holds (`None` once
+    /// it does not).
+    pub async fn hold_model(
+        self: &std::sync::Arc<Self>,
+        model: &str,
+        wait: bool,
+        keep_waiting: impl Fn() -> bool,
+    ) -> anyhow::Result<Option<ModelLease>> {
+        let name = format!("model/{model}");
+        loop {
+            let taken = self
+                .store
+                .acquire_lease(&name, &self.holder, self.ttl_ms())
+                .await?;
+            if taken.is_some() {
+                break;
+            }
+            if !wait || !keep_waiting() {
+                return Ok(None);
+            }
+            tokio::time::sleep(self.renew_every()).await;
+        }
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let leases = self.clone();
+        let lease = name.clone();
+        let renewal = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(leases.renew_every()) => {}
+                    _ = stopped.changed() => return,
+                }
+                match leases
+                    .store
+                    .acquire_lease(&lease, &leases.holder, leases.ttl_ms())
+                    .await
+                {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        tracing::warn!(%lease, "lost the lease on a model while changing it");
+                    }
+                    Err(error) => {
+                        tracing::warn!(%lease, error = %format!("{error:#}"), "cannot renew a lease");
+                    }
+                }
+            }
+        });
+        Ok(Some(ModelLease {
+            name,
+            stop,
+            renewal,
+        }))
+    }
+}
+
+impl ModelLease {
+    /// Stops renewing the lease and lets go of it.
+    pub async fn release(self, leases: &Leases) {
+        self.stop.send_replace(true);
+        let _ = self.renewal.await;
+        if let Err(error) = leases.store.release_lease(&self.name, &leases.holder).await {
+            tracing::warn!(lease = %self.name, error = %format!("{error:#}"), "cannot release a lease");
+        }
+    }
+}

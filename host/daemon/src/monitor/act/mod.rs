@@ -158,7 +158,13 @@ impl Actor {
         match action.kind.as_str() {
             ALERT => self.deliver_alert(monitor, spec, &action, fence).await,
             RETRAIN | PROMOTE | ROLLBACK => {
-                self.change_model(monitor.clone(), spec.clone(), action);
+                self.change_model(
+                    monitor.clone(),
+                    spec.clone(),
+                    action,
+                    resume,
+                    fence.cloned(),
+                );
                 Ok(())
             }
             other => {
@@ -170,8 +176,17 @@ impl Actor {
     }
 
     /// Runs an action that changes the model, in the background; one per model at a time, so
-    /// another decided meanwhile finishes at once, saying which one holds the model.
-    fn change_model(&self, monitor: Monitor, spec: MonitorSpec, action: Action) {
+    /// another decided meanwhile finishes at once, saying which one holds the model. Across
+    /// replicas the model's lease (`model/<name>`) is held meanwhile; a resumed action waits
+    /// for it (a dead holder's lease runs out) as long as its monitor's lease holds.
+    fn change_model(
+        &self,
+        monitor: Monitor,
+        spec: MonitorSpec,
+        action: Action,
+        resume: bool,
+        fence: Option<Fence>,
+    ) {
         let actor = self.clone();
         tokio::spawn(async move {
             let holder = {
@@ -190,13 +205,19 @@ impl Actor {
                     spec.model
                 ))),
                 None => {
-                    let finished = match action.kind.as_str() {
-                        RETRAIN => actor.retrain(&monitor, &spec, &action).await,
-                        PROMOTE => actor.promote(&monitor, &spec, &action).await,
-                        _ => actor.roll_back_model(&monitor, &spec, &action).await,
-                    };
+                    let finished = actor
+                        .change_model_leased(&monitor, &spec, &action, resume, fence)
+                        .await;
                     actor.busy.lock().expect("busy lock").remove(&spec.model);
-                    finished
+                    match finished {
+                        Ok(Some(finished)) => Ok(finished),
+                        Ok(None) => {
+                            // Left running: the new holder of the monitor's lease resumes it.
+                            tracing::warn!(monitor = %monitor.name, action = action.id, "lost the monitor's lease before the model's was free; the action is left to the new holder");
+                            return;
+                        }
+                        Err(error) => Err(error),
+                    }
                 }
             };
             let finished = finished.unwrap_or_else(|error| {
@@ -216,6 +237,44 @@ impl Actor {
                 tracing::error!(%error, action = action.id, "cannot record how an action ended");
             }
         });
+    }
+
+    /// Runs a model-changing action under the model's lease; `None` when the monitor's lease
+    /// was lost while waiting for the model's.
+    async fn change_model_leased(
+        &self,
+        monitor: &Monitor,
+        spec: &MonitorSpec,
+        action: &Action,
+        resume: bool,
+        fence: Option<Fence>,
+    ) -> anyhow::Result<Option<Finished>> {
+        let monitor_id = monitor.id;
+        let keep_waiting = || {
+            fence
+                .as_ref()
+                .is_none_or(|fence| self.leases.still_holds(fence, monitor_id))
+        };
+        let Some(model_lease) = self
+            .leases
+            .hold_model(&spec.model, resume, keep_waiting)
+            .await?
+        else {
+            if !keep_waiting() {
+                return Ok(None);
+            }
+            return Ok(Some(Finished::failed(format!(
+                "skipped: another replica is changing model `{}`",
+                spec.model
+            ))));
+        };
+        let finished = match action.kind.as_str() {
+            RETRAIN => self.retrain(monitor, spec, action).await,
+            PROMOTE => self.promote(monitor, spec, action).await,
+            _ => self.roll_back_model(monitor, spec, action).await,
+        };
+        model_lease.release(&self.leases).await;
+        finished.map(Some)
     }
 
     /// Delivers the alert an `alert` action names; to webhooks in the background (they retry
