@@ -181,9 +181,16 @@ fn deliveries(received: &common::Received) -> BTreeMap<i64, usize> {
     counts
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Postgres: scripts/test.sh provides it"]
-async fn two_replicas_never_act_twice_and_a_killed_one_is_taken_over() {
+/// Two replicas on a fresh database, with the model `m` and the monitor `watch` (alerting to a
+/// webhook receiver on every drifted window).
+struct Setup {
+    api: Api,
+    replicas: [(Child, String); 2],
+    received: common::Received,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
     let db = postgres_database();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
@@ -195,7 +202,7 @@ async fn two_replicas_never_act_twice_and_a_killed_one_is_taken_over() {
     let (hook, received) = webhook_receiver().await;
     let (a, url_a) = replica(&db, &cache, &dir.path().join("a.log"));
     let (b, url_b) = replica(&db, &cache, &dir.path().join("b.log"));
-    let mut replicas = [(a, url_a.clone()), (b, url_b.clone())];
+    let replicas = [(a, url_a.clone()), (b, url_b.clone())];
 
     api.post(
         &url_a,
@@ -233,6 +240,24 @@ async fn two_replicas_never_act_twice_and_a_killed_one_is_taken_over() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
+    Setup {
+        api,
+        replicas,
+        received,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Postgres: scripts/test.sh provides it"]
+async fn two_replicas_never_act_twice_and_a_killed_one_is_taken_over() {
+    let Setup {
+        api,
+        mut replicas,
+        received,
+        _dir,
+    } = setup().await;
+    let (url_a, url_b) = (replicas[0].1.clone(), replicas[1].1.clone());
     // Half the stream through each replica; both see every window close.
     api.ingest(&url_a, "a", 3).await;
     api.ingest(&url_b, "b", 3).await;
@@ -349,4 +374,74 @@ async fn two_replicas_never_act_twice_and_a_killed_one_is_taken_over() {
     assert!(actions.iter().all(|a| a["attempts"] == 1), "{actions:?}");
     // Nothing arrives late from the dead replica.
     assert_eq!(received.lock().unwrap().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Postgres: scripts/test.sh provides it"]
+async fn a_paused_replica_whose_lease_was_taken_acts_no_more_when_it_wakes() {
+    let Setup {
+        api,
+        replicas,
+        received,
+        _dir,
+    } = setup().await;
+    let (url_a, url_b) = (replicas[0].1.clone(), replicas[1].1.clone());
+    api.ingest(&url_a, "a", 2).await;
+    eventually("2 alerts delivered", || async {
+        (deliveries(&received).len() >= 2).then_some(())
+    })
+    .await;
+    let (lease, holder_a) = api.lease(&url_a).await;
+    let holding = usize::from(lease.unwrap()["holder"].as_str() != Some(holder_a.as_str()));
+    let (other, paused_url) = (1 - holding, replicas[holding].1.clone());
+    let survivor = replicas[other].1.clone();
+    let evaluated_before = api.evaluated_here(&paused_url).await;
+
+    // The holder pauses past its lease's time; the other takes the monitor and goes on.
+    let pid = replicas[holding].0.0.id().to_string();
+    let signal = |name: &str| {
+        let status = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    api.ingest(&survivor, "c", 3).await;
+    eventually("5 windows evaluated", || async {
+        (api.evaluations(&survivor).await.len() >= 5).then_some(())
+    })
+    .await;
+    signal("-CONT");
+
+    // Awake, it finds the lease lost: it records nothing, delivers nothing.
+    eventually("the woken replica sees the other's lease", || async {
+        let (lease, me) = api.lease(&paused_url).await;
+        (lease?["holder"].as_str() != Some(me.as_str())).then_some(())
+    })
+    .await;
+    api.ingest(&url_b, "d", 2).await;
+    eventually("7 windows evaluated", || async {
+        (api.evaluations(&url_a).await.len() >= 7).then_some(())
+    })
+    .await;
+    let delivered = eventually("7 alerts delivered", || async {
+        let delivered = deliveries(&received);
+        (delivered.len() >= 7).then_some(delivered)
+    })
+    .await;
+    assert!(delivered.values().all(|&n| n == 1), "{delivered:?}");
+    assert_eq!(api.evaluated_here(&paused_url).await, evaluated_before);
+    assert_eq!(
+        evaluated_before + api.evaluated_here(&survivor).await,
+        7,
+        "every window recorded by one replica"
+    );
+    let windows: Vec<i64> = api
+        .evaluations(&url_a)
+        .await
+        .iter()
+        .map(|e| e["window_start"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        windows,
+        (0..7).map(|w| (w * WINDOW) as i64).collect::<Vec<_>>()
+    );
 }
