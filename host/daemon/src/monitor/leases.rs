@@ -217,6 +217,32 @@ impl Leases {
         self.held.lock().expect("leases lock").remove(&monitor_id);
     }
 
+    /// Lets go of the leases of monitors not among `monitors` (deleted since), so they are
+    /// not renewed for ever.
+    pub async fn release_gone(&self, monitors: &std::collections::HashSet<i64>) {
+        let gone: Vec<i64> = {
+            let mut held = self.held.lock().expect("leases lock");
+            let gone: Vec<i64> = held
+                .keys()
+                .filter(|id| !monitors.contains(id))
+                .copied()
+                .collect();
+            for id in &gone {
+                held.remove(id);
+            }
+            gone
+        };
+        for monitor_id in gone {
+            if let Err(error) = self
+                .store
+                .release_lease(&lease_name(monitor_id), &self.holder)
+                .await
+            {
+                tracing::warn!(lease = %lease_name(monitor_id), error = %format!("{error:#}"), "cannot release a lease");
+            }
+        }
+    }
+
     /// Lets go of every lease, so other replicas take the monitors at once (on a stop).
     pub async fn release_all(&self) {
         let held: Vec<i64> = self

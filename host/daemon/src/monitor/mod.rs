@@ -279,6 +279,8 @@ impl Monitoring {
     /// changed hands).
     async fn poll(self: &Arc<Self>) -> anyhow::Result<()> {
         let snapshots = schedule::snapshots(&self.store).await?;
+        let present: HashSet<i64> = snapshots.iter().map(|s| s.monitor.id).collect();
+        self.leases.release_gone(&present).await;
         let mut tasks = self.tasks.lock().await;
         while tasks.try_join_next().is_some() {}
         for mut snapshot in snapshots {
