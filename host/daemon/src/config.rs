@@ -67,7 +67,7 @@ pub struct Config {
     pub tick_ms: u64,
     /// How long a replica's lease on a monitor lasts unrenewed (it renews every third of it):
     /// with several daemons on one database, a dead replica's monitors are taken over after
-    /// at most this long plus a tick.
+    /// at most this long and a third, plus a tick.
     pub lease_ttl_ms: u64,
     /// Retention: records no monitor still needs are pruned once they are beyond a model's
     /// newest `retention_keep_records` and were stored more than `retention_keep_seconds`
