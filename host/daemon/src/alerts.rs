@@ -48,6 +48,9 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
+/// How the report of a delivery this replica gave up to another one starts.
+pub const STOPPED: &str = "stopped: the lease on the monitor was lost";
+
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(body);
@@ -93,6 +96,20 @@ impl Alerter {
         event: &AlertEvent,
         id: i64,
     ) -> (bool, String) {
+        self.deliver_alert_while(channels, event, id, &|| true)
+            .await
+    }
+
+    /// [`Alerter::deliver_alert`], asking `keep_going` before each webhook attempt: a replica
+    /// that lost its lease on the monitor stops retrying, and leaves the delivery to the new
+    /// holder (see docs/orchestration.md, "Several replicas").
+    pub async fn deliver_alert_while(
+        &self,
+        channels: &[Channel],
+        event: &AlertEvent,
+        id: i64,
+        keep_going: &(dyn Fn() -> bool + Sync),
+    ) -> (bool, String) {
         let mut webhooks = Vec::new();
         for channel in channels {
             match channel {
@@ -115,7 +132,9 @@ impl Alerter {
             return (true, "logged".to_string());
         }
         let deliveries = webhooks.iter().map(|(url, secret, body)| async move {
-            let outcome = self.deliver(&event.monitor, id, url, *secret, body).await;
+            let outcome = self
+                .deliver(&event.monitor, id, url, *secret, body, keep_going)
+                .await;
             (
                 outcome.is_ok(),
                 format!("{}: {}", shown_url(url), outcome.unwrap_or_else(|e| e)),
@@ -134,10 +153,21 @@ impl Alerter {
         url: &str,
         secret: Option<&str>,
         body: &[u8],
+        keep_going: &(dyn Fn() -> bool + Sync),
     ) -> Result<String, String> {
         let mut wait = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
+            if !keep_going() {
+                return Err(format!(
+                    "{STOPPED} before attempt {attempt}{}",
+                    if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (last: {last})")
+                    }
+                ));
+            }
             let mut request = self
                 .client
                 .post(url)

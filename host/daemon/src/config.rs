@@ -65,6 +65,10 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// How often the monitoring loop looks for closed windows (ingestion also wakes it).
     pub tick_ms: u64,
+    /// How long a replica's lease on a monitor lasts unrenewed (it renews every third of it):
+    /// with several daemons on one database, a dead replica's monitors are taken over after
+    /// at most this long and a third, plus a tick.
+    pub lease_ttl_ms: u64,
     /// Retention: records no monitor still needs are pruned once they are beyond a model's
     /// newest `retention_keep_records` and were stored more than `retention_keep_seconds`
     /// ago, every `retention_interval_ms` (0: never).
@@ -146,6 +150,7 @@ impl Default for Config {
             header_read_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
             tick_ms: 250,
+            lease_ttl_ms: 15_000,
             orchestrator: OrchestratorKind::Local,
             run_dir: "vigil-runs".into(),
             public_url: None,
@@ -277,12 +282,17 @@ impl Config {
             ("plugin_deadline_ms", self.plugin_deadline_ms as usize),
             ("plugin_memory_mib", self.plugin_memory_mib),
             ("tick_ms", self.tick_ms as usize),
+            ("lease_ttl_ms", self.lease_ttl_ms as usize),
             ("training_timeout_secs", self.training_timeout_secs as usize),
             ("rollout_timeout_secs", self.rollout_timeout_secs as usize),
         ];
         for (name, value) in at_least_one {
             anyhow::ensure!(value >= 1, "{name} must be at least 1");
         }
+        anyhow::ensure!(
+            self.lease_ttl_ms >= 300,
+            "lease_ttl_ms must be at least 300 (leases are renewed every third of it)"
+        );
         anyhow::ensure!(
             self.plugin_shared_instances >= 1
                 && self.plugin_shared_instances < self.plugin_instances,

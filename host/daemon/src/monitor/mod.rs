@@ -6,8 +6,12 @@
 //!   it raises (`alerting.rs`);
 //! - *record* (`record.rs`): one transaction stores the evaluation, the monitor's new position
 //!   and the state it carries (`carried.rs`), and the alerts it fired;
-//! - *act* (`act.rs`): runs the actions the evaluation recorded (an alert's delivery, a
+//! - *act* (`act/`): runs the actions the evaluation recorded (an alert's delivery, a
 //!   retraining), each a stored row with a state, resumed after a crash.
+//!
+//! A replica evaluates only the monitors whose lease it holds (`leases.rs`), and records and
+//! starts actions fenced by it, so several daemons on one database divide the monitors
+//! between them and never both act for one (see docs/orchestration.md, "Several replicas").
 //!
 //! Each monitor runs in a task of its own, so a slow or failing monitor never delays another;
 //! at most `evaluation_workers` evaluations compute at once. A monitor the host cannot
@@ -18,6 +22,7 @@ pub mod alerting;
 pub mod carried;
 pub mod evaluate;
 pub mod evaluation;
+pub mod leases;
 pub mod pipeline;
 pub mod prepare;
 pub mod record;
@@ -36,11 +41,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use vigil_runtime::History;
-use vigil_store::{Store, now_ms};
+use vigil_store::{Fence, Store, now_ms};
 
 use crate::metrics::Metrics;
 use crate::vocab::Task;
 use carried::Carried;
+use leases::{Hold, Leases};
 use prepare::Pipelines;
 use schedule::Snapshot;
 use stored_plugins::StoredPlugins;
@@ -66,6 +72,7 @@ pub struct Monitoring {
     pub plugins: Arc<StoredPlugins>,
     metrics: Arc<Metrics>,
     actor: act::Actor,
+    leases: Arc<Leases>,
     wake: Notify,
     workers: Arc<Semaphore>,
     tick: Duration,
@@ -90,21 +97,40 @@ enum Step {
 }
 
 impl Monitoring {
-    // The daemon's settings, one by one: a single caller (`AppState::new`) passes them.
-    #[allow(clippy::too_many_arguments)]
+    /// The loop, with its settings from `config` (`evaluation_workers`, `tick_ms`, the
+    /// plugins' budgets per monitor, `lease_ttl_ms`).
     pub fn new(
         store: Store,
         plugins: Arc<StoredPlugins>,
         metrics: Arc<Metrics>,
-        workers: usize,
-        tick: Duration,
-        output_per_window: usize,
-        instances_per_monitor: u32,
+        config: &crate::config::Config,
         orchestration: Arc<crate::orchestration::Orchestration>,
     ) -> Arc<Monitoring> {
+        let lease_ttl = Duration::from_millis(config.lease_ttl_ms);
+        let output_per_window = config.plugin_log_bytes_per_window;
+        let instances_per_monitor = config.plugin_instances_per_monitor;
+        let (workers, tick) = (
+            config.evaluation_workers,
+            Duration::from_millis(config.tick_ms),
+        );
         let cancel = Arc::new(AtomicBool::new(false));
+        // A SQLite file serves one daemon (see docs/orchestration.md, "Several replicas"):
+        // under one name on every start, it takes its leases back at once after a crash
+        // instead of waiting out the crashed run's.
+        let holder = match store.backend() {
+            vigil_store::Backend::Sqlite => leases::sqlite_holder_id(),
+            vigil_store::Backend::Postgres => leases::new_holder_id(),
+        };
+        let leases = Arc::new(Leases::new(store.clone(), holder, lease_ttl));
+        tracing::info!(holder = %leases.holder(), ?lease_ttl, "this replica's name as lease holder");
         Arc::new(Monitoring {
-            actor: act::Actor::new(store.clone(), metrics.clone(), orchestration),
+            actor: act::Actor::new(
+                store.clone(),
+                metrics.clone(),
+                orchestration,
+                leases.clone(),
+            ),
+            leases,
             store,
             plugins,
             metrics,
@@ -124,6 +150,11 @@ impl Monitoring {
     /// What runs the actions evaluations (and people) decide.
     pub fn actor(&self) -> &act::Actor {
         &self.actor
+    }
+
+    /// This replica's leases on monitors.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// Looks for closed windows now (after ingestion, say) instead of at the next tick.
@@ -190,13 +221,7 @@ impl Monitoring {
         if let Err(error) = self.actor.bring_up_serving().await {
             tracing::warn!(error = %format!("{error:#}"), "cannot bring up the serving versions");
         }
-        match self.actor.resume().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(actions = n, "resumed the actions left unfinished"),
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "cannot resume unfinished actions")
-            }
-        }
+        let renewal = tokio::spawn(self.clone().renew_leases());
         let mut stopping = self.stopping.subscribe();
         loop {
             tokio::select! {
@@ -210,6 +235,31 @@ impl Monitoring {
         }
         let mut tasks = self.tasks.lock().await;
         while tasks.join_next().await.is_some() {}
+        let _ = renewal.await;
+        // Another replica takes the monitors at once instead of after the leases' time.
+        self.leases.release_all().await;
+    }
+
+    /// Renews this replica's leases every third of their time to live until the stop; a
+    /// monitor whose lease is lost is dropped (its prepared pipeline with it).
+    async fn renew_leases(self: Arc<Self>) {
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.leases.renew_every()) => {}
+                _ = stopping.changed() => return,
+            }
+            for monitor_id in self.leases.renew().await {
+                self.pipelines.forget(monitor_id);
+            }
+        }
+    }
+
+    /// Stops working on a monitor whose lease a fenced write found lost.
+    fn lost(&self, monitor: &vigil_store::Monitor) {
+        tracing::warn!(monitor = %monitor.name, holder = %self.leases.holder(), "lost the monitor's lease: another replica acts for it");
+        self.leases.forget(monitor.id);
+        self.pipelines.forget(monitor.id);
     }
 
     /// Stops: no window is started any more, and the ones in flight are abandoned after the
@@ -223,26 +273,50 @@ impl Monitoring {
         *self.stopping.borrow()
     }
 
-    /// Schedules this tick: every monitor with no task running and not stalled gets one,
-    /// which evaluates its due windows one after another.
+    /// Schedules this tick: every monitor with no task running and not stalled whose lease
+    /// this replica holds or takes now gets one, which evaluates its due windows one after
+    /// another (having first resumed what the last holder left unfinished, when the lease
+    /// changed hands).
     async fn poll(self: &Arc<Self>) -> anyhow::Result<()> {
         let snapshots = schedule::snapshots(&self.store).await?;
+        let present: HashSet<i64> = snapshots.iter().map(|s| s.monitor.id).collect();
+        self.leases.release_gone(&present).await;
         let mut tasks = self.tasks.lock().await;
         while tasks.try_join_next().is_some() {}
         for mut snapshot in snapshots {
             let id = snapshot.monitor.id;
-            if self.stalled(id) || !self.running.lock().expect("running lock").insert(id) {
+            if self.stalled(id) || self.running.lock().expect("running lock").contains(&id) {
                 continue;
             }
+            let (fence, taken) = match self.leases.hold(id).await {
+                Ok(Hold::Kept(fence)) => (fence, false),
+                Ok(Hold::Taken(fence)) => (fence, true),
+                Ok(Hold::Elsewhere) => continue,
+                Err(error) => {
+                    self.stall(&snapshot.monitor, &error);
+                    continue;
+                }
+            };
+            self.running.lock().expect("running lock").insert(id);
             let this = self.clone();
             tasks.spawn(async move {
+                if taken {
+                    this.take_over(&snapshot, &fence).await;
+                }
                 while !this.is_stopping() {
-                    match this.step(&mut snapshot).await {
+                    let Some(fence) = this.leases.held(id, Duration::ZERO) else {
+                        break;
+                    };
+                    match this.step(&mut snapshot, &fence).await {
                         Ok(step) => {
                             this.stalls.lock().expect("stalls lock").remove(&id);
                             if matches!(step, Step::Idle) {
                                 break;
                             }
+                        }
+                        Err(error) if lease_lost(&error) => {
+                            this.lost(&snapshot.monitor);
+                            break;
                         }
                         Err(error) => {
                             this.stall(&snapshot.monitor, &error);
@@ -256,8 +330,30 @@ impl Monitoring {
         Ok(())
     }
 
-    /// Evaluates, records and acts on the monitor's next window if it has closed.
-    async fn step(&self, snapshot: &mut Snapshot) -> anyhow::Result<Step> {
+    /// As the new holder of a monitor's lease, resumes the actions the last holder (or this
+    /// replica before a restart) left unfinished.
+    async fn take_over(&self, snapshot: &Snapshot, fence: &Fence) {
+        // What was prepared before the lease changed hands may carry another's past.
+        self.pipelines.forget(snapshot.monitor.id);
+        match self
+            .actor
+            .resume(&snapshot.monitor, &snapshot.spec, fence)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(monitor = %snapshot.monitor.name, actions = n, "resumed the actions left unfinished")
+            }
+            Err(error) if lease_lost(&error) => self.lost(&snapshot.monitor),
+            Err(error) => {
+                tracing::warn!(monitor = %snapshot.monitor.name, error = %format!("{error:#}"), "cannot resume unfinished actions")
+            }
+        }
+    }
+
+    /// Evaluates, records and acts on the monitor's next window if it has closed, as the
+    /// holder of its lease at `fence`.
+    async fn step(&self, snapshot: &mut Snapshot, fence: &Fence) -> anyhow::Result<Step> {
         // Changed since this tick's read (an update through the API): the next tick has it.
         match self.store.monitor_by_id(snapshot.monitor.id).await? {
             Some(current) if current.revision == snapshot.monitor.revision => {}
@@ -336,7 +432,7 @@ impl Monitoring {
                 "the monitor's plugins wrote more log output than their allowance"
             );
         }
-        let recorded = record::record(&self.store, monitor, evaluated).await?;
+        let recorded = record::record(&self.store, monitor, evaluated, fence).await?;
         record::observe(
             &self.metrics,
             &monitor.name,
@@ -348,9 +444,17 @@ impl Monitoring {
         // Most windows decide nothing: no query for actions they did not store.
         if recorded.has_actions {
             self.actor
-                .act(&monitor, &spec, recorded.evaluation_id)
+                .act(&monitor, &spec, recorded.evaluation_id, fence)
                 .await?;
         }
         Ok(Step::Evaluated)
     }
+}
+
+/// Whether an error is a fenced write refused because this replica's lease was lost.
+pub(crate) fn lease_lost(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<vigil_store::Error>(),
+        Some(vigil_store::Error::LeaseLost { .. })
+    )
 }

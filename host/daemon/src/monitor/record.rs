@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use vigil_store::{Monitor, MonitorState, NewAction, NewAlert, NewEvaluation, Store};
+use vigil_store::{Fence, Monitor, MonitorState, NewAction, NewAlert, NewEvaluation, Store};
 
 use super::alerting::Raised;
 use super::evaluate::Evaluated;
@@ -28,6 +28,7 @@ pub async fn record(
     store: &Store,
     monitor: &Monitor,
     evaluated: Evaluated,
+    fence: &Fence,
 ) -> anyhow::Result<Recorded> {
     let record = evaluated.record;
     let fired: Vec<Raised> = evaluated.raised.into_iter().filter(|r| r.fired).collect();
@@ -58,7 +59,7 @@ pub async fn record(
         }],
     };
     let (evaluation_id, alert_ids) = store
-        .record_evaluation(
+        .record_evaluation_fenced(
             &NewEvaluation {
                 monitor_id: monitor.id,
                 window_start: record.window.start,
@@ -73,6 +74,7 @@ pub async fn record(
             },
             &state,
             &new_alerts,
+            Some(fence),
         )
         .await?;
     drop(new_alerts);

@@ -12,6 +12,11 @@ use super::{Monitoring, Stall};
 #[derive(Serialize)]
 pub struct StatusReport {
     pub monitors: Vec<MonitorStatus>,
+    /// This replica's name as lease holder.
+    pub holder: String,
+    /// Every lease (`monitor/<id>`): which replica acts for the monitor, at which epoch, and
+    /// for how long still unless renewed (see docs/orchestration.md, "Several replicas").
+    pub leases: Vec<vigil_store::Lease>,
 }
 
 #[derive(Serialize)]
@@ -107,6 +112,10 @@ impl Monitoring {
                 last_evaluation: last,
             });
         }
-        Ok(StatusReport { monitors })
+        Ok(StatusReport {
+            monitors,
+            holder: self.leases().holder().to_string(),
+            leases: self.store.leases().await?,
+        })
     }
 }

@@ -74,10 +74,7 @@ impl AppState {
             store.clone(),
             plugins.clone(),
             metrics.clone(),
-            config.evaluation_workers,
-            Duration::from_millis(config.tick_ms),
-            config.plugin_log_bytes_per_window,
-            config.plugin_instances_per_monitor,
+            &config,
             orchestration.clone(),
         );
         Ok(AppState {

@@ -1,8 +1,10 @@
 //! Act: runs what a recorded evaluation set in motion. Each action was stored pending in the
 //! evaluation's transaction (see `record.rs`) under a key derived from the decision; here it is
 //! marked running, run, and marked succeeded or failed. What a crash or a stop leaves pending
-//! or running is resumed at the next start, so an action is finished at least once and never
-//! recorded twice (see docs/architecture.md, "Actions").
+//! or running is resumed by the replica that next takes the monitor's lease (this one at its
+//! next start, or another at once), so an action is finished at least once and never recorded
+//! twice (see docs/architecture.md, "Actions", and docs/orchestration.md, "Several replicas").
+//! Actions are started with the lease's fence: a replica that lost the lease starts none.
 //!
 //! The kinds: `alert` delivers an alert through the monitor's channels; `retrain` starts a
 //! retraining run, gates what it registers and rolls it out (`retrain.rs`); `promote` and
@@ -16,8 +18,9 @@ mod rollout;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use vigil_store::{Action, Monitor, Store};
+use vigil_store::{Action, Fence, Monitor, Store};
 
+use super::leases::Leases;
 use super::spec::{Channel, MonitorSpec};
 use crate::alerts::{AlertEvent, Alerter};
 use crate::metrics::{Metrics, MonitorLabel};
@@ -40,6 +43,7 @@ pub struct Actor {
     alerter: Alerter,
     metrics: Arc<Metrics>,
     orchestration: Arc<Orchestration>,
+    leases: Arc<Leases>,
     /// Models with an action changing them, and that action's id.
     busy: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -67,12 +71,18 @@ impl Finished {
 }
 
 impl Actor {
-    pub fn new(store: Store, metrics: Arc<Metrics>, orchestration: Arc<Orchestration>) -> Actor {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        orchestration: Arc<Orchestration>,
+        leases: Arc<Leases>,
+    ) -> Actor {
         Actor {
             store,
             alerter: Alerter::default(),
             metrics,
             orchestration,
+            leases,
             busy: Arc::default(),
         }
     }
@@ -80,60 +90,81 @@ impl Actor {
     /// Runs an action recorded outside an evaluation (a promotion by hand, say).
     pub async fn run_recorded(&self, monitor: &Monitor, action: Action) -> anyhow::Result<()> {
         let spec: MonitorSpec = serde_json::from_str(&monitor.spec)?;
-        self.run(monitor, &spec, action, false).await
+        self.run(monitor, &spec, action, false, None).await
     }
 
-    /// Runs the actions an evaluation just recorded.
+    /// Runs the actions an evaluation just recorded, as the holder of the monitor's lease.
     pub async fn act(
         &self,
         monitor: &Monitor,
         spec: &MonitorSpec,
         evaluation_id: i64,
+        fence: &Fence,
     ) -> anyhow::Result<()> {
         for action in self.store.pending_actions_of(evaluation_id).await? {
-            self.run(monitor, spec, action, false).await?;
+            self.run(monitor, spec, action, false, Some(fence)).await?;
         }
         Ok(())
     }
 
-    /// Resumes the actions a crash or a stop left pending or running (oldest first); returns
-    /// how many. One that cannot run does not hold back the others.
-    ///
-    /// With several replicas sharing a database, each resumes at start-up the actions
-    /// unfinished then, so one that another replica is still running may run twice.
-    pub async fn resume(&self) -> anyhow::Result<usize> {
-        let unfinished = self.store.unfinished_actions().await?;
-        let monitors = self.store.monitors().await?;
+    /// Resumes the actions of a monitor that a crash, a stop or a replica that lost the lease
+    /// left pending or running (oldest first), as the new holder of its lease; returns how
+    /// many. One that cannot run does not hold back the others; a lost lease stops them all.
+    pub async fn resume(
+        &self,
+        monitor: &Monitor,
+        spec: &MonitorSpec,
+        fence: &Fence,
+    ) -> anyhow::Result<usize> {
+        let unfinished: Vec<Action> = self
+            .store
+            .unfinished_actions()
+            .await?
+            .into_iter()
+            .filter(|action| action.monitor_id == monitor.id)
+            .collect();
         for action in &unfinished {
-            let Some(monitor) = monitors.iter().find(|m| m.id == action.monitor_id) else {
-                continue; // deleted since, and its actions with it
-            };
-            let run = async {
-                let spec: MonitorSpec = serde_json::from_str(&monitor.spec)?;
-                self.run(monitor, &spec, action.clone(), true).await
-            };
-            if let Err(error) = run.await {
-                tracing::warn!(action = action.id, key = %action.key, error = %format!("{error:#}"), "cannot resume an action");
+            let resumed = self
+                .run(monitor, spec, action.clone(), true, Some(fence))
+                .await;
+            match resumed {
+                Err(error) if super::lease_lost(&error) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(action = action.id, key = %action.key, error = %format!("{error:#}"), "cannot resume an action")
+                }
+                Ok(()) => {}
             }
         }
         Ok(unfinished.len())
     }
 
-    /// Runs one action if it can be started (see [`Store::start_action`]).
+    /// Runs one action if it can be started (see [`Store::start_action_fenced`]): with a
+    /// fence, only while its lease holds.
     async fn run(
         &self,
         monitor: &Monitor,
         spec: &MonitorSpec,
         action: Action,
         resume: bool,
+        fence: Option<&Fence>,
     ) -> anyhow::Result<()> {
-        if !self.store.start_action(action.id, resume).await? {
+        if !self
+            .store
+            .start_action_fenced(action.id, resume, fence)
+            .await?
+        {
             return Ok(());
         }
         match action.kind.as_str() {
-            ALERT => self.deliver_alert(monitor, spec, &action).await,
+            ALERT => self.deliver_alert(monitor, spec, &action, fence).await,
             RETRAIN | PROMOTE | ROLLBACK => {
-                self.change_model(monitor.clone(), spec.clone(), action);
+                self.change_model(
+                    monitor.clone(),
+                    spec.clone(),
+                    action,
+                    resume,
+                    fence.cloned(),
+                );
                 Ok(())
             }
             other => {
@@ -145,8 +176,17 @@ impl Actor {
     }
 
     /// Runs an action that changes the model, in the background; one per model at a time, so
-    /// another decided meanwhile finishes at once, saying which one holds the model.
-    fn change_model(&self, monitor: Monitor, spec: MonitorSpec, action: Action) {
+    /// another decided meanwhile finishes at once, saying which one holds the model. Across
+    /// replicas the model's lease (`model/<name>`) is held meanwhile; a resumed action waits
+    /// for it (a dead holder's lease runs out) as long as its monitor's lease holds.
+    fn change_model(
+        &self,
+        monitor: Monitor,
+        spec: MonitorSpec,
+        action: Action,
+        resume: bool,
+        fence: Option<Fence>,
+    ) {
         let actor = self.clone();
         tokio::spawn(async move {
             let holder = {
@@ -165,13 +205,19 @@ impl Actor {
                     spec.model
                 ))),
                 None => {
-                    let finished = match action.kind.as_str() {
-                        RETRAIN => actor.retrain(&monitor, &spec, &action).await,
-                        PROMOTE => actor.promote(&monitor, &spec, &action).await,
-                        _ => actor.roll_back_model(&monitor, &spec, &action).await,
-                    };
+                    let finished = actor
+                        .change_model_leased(&monitor, &spec, &action, resume, fence)
+                        .await;
                     actor.busy.lock().expect("busy lock").remove(&spec.model);
-                    finished
+                    match finished {
+                        Ok(Some(finished)) => Ok(finished),
+                        Ok(None) => {
+                            // Left running: the new holder of the monitor's lease resumes it.
+                            tracing::warn!(monitor = %monitor.name, action = action.id, "lost the monitor's lease before the model's was free; the action is left to the new holder");
+                            return;
+                        }
+                        Err(error) => Err(error),
+                    }
                 }
             };
             let finished = finished.unwrap_or_else(|error| {
@@ -193,6 +239,44 @@ impl Actor {
         });
     }
 
+    /// Runs a model-changing action under the model's lease; `None` when the monitor's lease
+    /// was lost while waiting for the model's.
+    async fn change_model_leased(
+        &self,
+        monitor: &Monitor,
+        spec: &MonitorSpec,
+        action: &Action,
+        resume: bool,
+        fence: Option<Fence>,
+    ) -> anyhow::Result<Option<Finished>> {
+        let monitor_id = monitor.id;
+        let keep_waiting = || {
+            fence
+                .as_ref()
+                .is_none_or(|fence| self.leases.still_holds(fence, monitor_id))
+        };
+        let Some(model_lease) = self
+            .leases
+            .hold_model(&spec.model, resume, keep_waiting)
+            .await?
+        else {
+            if !keep_waiting() {
+                return Ok(None);
+            }
+            return Ok(Some(Finished::failed(format!(
+                "skipped: another replica is changing model `{}`",
+                spec.model
+            ))));
+        };
+        let finished = match action.kind.as_str() {
+            RETRAIN => self.retrain(monitor, spec, action).await,
+            PROMOTE => self.promote(monitor, spec, action).await,
+            _ => self.roll_back_model(monitor, spec, action).await,
+        };
+        model_lease.release(&self.leases).await;
+        finished.map(Some)
+    }
+
     /// Delivers the alert an `alert` action names; to webhooks in the background (they retry
     /// for seconds), so the monitor goes on meanwhile. The action finishes when every channel
     /// has answered.
@@ -201,6 +285,7 @@ impl Actor {
         monitor: &Monitor,
         spec: &MonitorSpec,
         action: &Action,
+        fence: Option<&Fence>,
     ) -> anyhow::Result<()> {
         let alert = match action.input["alert_id"].as_i64() {
             Some(id) => self.store.alert(id).await?,
@@ -226,7 +311,9 @@ impl Actor {
         };
         let channels = spec.alerts.channels.clone();
         let only_logs = channels.iter().all(|c| matches!(c, Channel::Log));
-        let delivery = self.clone().deliver(channels, event, alert.id, action.id);
+        let delivery = self
+            .clone()
+            .deliver(channels, event, alert.id, action.id, fence.cloned());
         if only_logs {
             delivery.await;
         } else {
@@ -241,11 +328,24 @@ impl Actor {
         event: AlertEvent,
         alert_id: i64,
         action_id: i64,
+        fence: Option<Fence>,
     ) {
+        let monitor_id = event.monitor_id;
+        let leases = self.leases.clone();
+        let keep_going = move || {
+            fence
+                .as_ref()
+                .is_none_or(|fence| leases.still_holds(fence, monitor_id))
+        };
         let (delivered, report) = self
             .alerter
-            .deliver_alert(&channels, &event, alert_id)
+            .deliver_alert_while(&channels, &event, alert_id, &keep_going)
             .await;
+        if !delivered && report.contains(crate::alerts::STOPPED) {
+            // Left running: the replica that takes the lease resumes it.
+            tracing::warn!(alert = alert_id, %report, "alert delivery left to the new holder of the monitor's lease");
+            return;
+        }
         let recorded = async {
             self.store.set_alert_delivery(alert_id, &report).await?;
             self.store
