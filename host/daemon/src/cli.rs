@@ -182,7 +182,36 @@ pub enum ModelCommand {
         #[command(flatten)]
         output: Output,
     },
-    /// Make a registered version the serving one (the one serving before is retired).
+    /// Roll a version out through the model's monitor with `actions.rollout`, through the
+    /// promotion gate unless `--force`; prints the action (`vigil actions` follows it).
+    Promote {
+        /// The model's name.
+        model: String,
+        /// A registered version.
+        version: String,
+        /// Skip the promotion gate.
+        #[arg(long)]
+        force: bool,
+        /// Why, for the registry and the action's record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The monitor whose rollout target to use (default: the model's one that has one).
+        #[arg(long)]
+        monitor: Option<String>,
+    },
+    /// Roll the version that served before the current one out again.
+    Rollback {
+        /// The model's name.
+        model: String,
+        /// Why, for the registry and the action's record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The monitor whose rollout target to use (default: the model's one that has one).
+        #[arg(long)]
+        monitor: Option<String>,
+    },
+    /// Record which registered version serves, without rolling anything out (for models Vigil
+    /// does not deploy); the one serving before is retired.
     Serve {
         /// The model's name.
         model: String,

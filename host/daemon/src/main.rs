@@ -181,6 +181,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         let path = format!("/v1/models/{model}/versions");
                         return listing::show(&client, &path, output.json, listing::versions).await;
                     }
+                    ModelCommand::Promote { model, version, force, reason, monitor } => {
+                        client
+                            .post_json(
+                                &format!("/v1/models/{model}/versions/{version}/promote"),
+                                &serde_json::json!({"force": force, "reason": reason, "monitor": monitor}),
+                            )
+                            .await?
+                    }
+                    ModelCommand::Rollback { model, reason, monitor } => {
+                        client
+                            .post_json(
+                                &format!("/v1/models/{model}/rollback"),
+                                &serde_json::json!({"reason": reason, "monitor": monitor}),
+                            )
+                            .await?
+                    }
                     ModelCommand::Serve { model, version } => {
                         client
                             .send(

@@ -154,6 +154,18 @@ fn the_cli_drives_the_daemon() {
             && lines[2].contains("accuracy=0.93 auc=0.97"),
         "{versions}"
     );
+    // Promotions and rollbacks go through a monitor that rolls the model out; `shop` has none.
+    for args in [
+        &["model", "promote", "shop", "v2", "--force"][..],
+        &["model", "rollback", "shop", "--reason", "bad"][..],
+    ] {
+        let error = env.vigil_fails(args);
+        assert!(
+            error.contains("(422 Unprocessable Entity)")
+                && error.contains("no monitor of `shop` has `actions.rollout`"),
+            "{error}"
+        );
+    }
     let error = env.vigil_fails(&["token", "create", "--role", "train"]);
     assert!(error.contains("only the daemon creates them"), "{error}");
 
