@@ -24,18 +24,9 @@ const KILLS: usize = 20;
 /// Batches acknowledged between two kills.
 const BATCHES_PER_KILL: usize = CLIENTS * BATCHES_PER_CLIENT / (KILLS + 1);
 
-fn vigil(db: &str, cache: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    command
-        .env("VIGIL_DATABASE_URL", db)
-        .env("VIGIL_CACHE_DIR", cache)
-        .env_remove("VIGIL_CONFIG");
-    command
-}
-
 /// `vigil serve` on a port it chooses, its stderr in `log`: the child and its URL.
 fn start(db: &str, cache: &Path, log: &Path) -> (Child, String) {
-    let mut command = vigil(db, cache);
+    let mut command = common::vigil_command(db, cache);
     command.args(["serve", "--set", "listen=127.0.0.1:0"]);
     common::serve(command, log)
 }
@@ -59,7 +50,7 @@ async fn ready(http: &reqwest::Client, base: &str) -> Duration {
 
 /// Creates a `write` token with the CLI, as an operator would.
 fn create_token(db: &str, cache: &Path) -> String {
-    let output = vigil(db, cache)
+    let output = common::vigil_command(db, cache)
         .args(["token", "create", "--role", "write", "--create-database"])
         .output()
         .expect("vigil token create runs");
@@ -385,7 +376,7 @@ async fn every_acknowledgement_follows_an_fsync() {
     let cache = dir.path().join("cache");
     let token = create_token(&db, &cache);
     let trace = dir.path().join("trace");
-    let vigil_command = vigil(&db, &cache);
+    let vigil_command = common::vigil_command(&db, &cache);
     let mut strace = Command::new("strace");
     strace
         .args(["-f", "-qq", "-y", "-s", "24", "-o"])

@@ -18,18 +18,9 @@ use serde_json::{Value, json};
 const LEASE_TTL_MS: u64 = 2_000;
 const WINDOW: usize = 200;
 
-fn vigil(db: &str, cache: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    command
-        .env("VIGIL_DATABASE_URL", db)
-        .env("VIGIL_CACHE_DIR", cache)
-        .env_remove("VIGIL_CONFIG");
-    command
-}
-
 /// A replica: `vigil serve` on a port it chooses, with a short lease.
 fn replica(db: &str, cache: &Path, log: &Path) -> (Child, String) {
-    let mut command = vigil(db, cache);
+    let mut command = common::vigil_command(db, cache);
     command.args([
         "serve",
         "--set",
@@ -45,7 +36,7 @@ fn replica(db: &str, cache: &Path, log: &Path) -> (Child, String) {
 }
 
 fn admin_token(db: &str, cache: &Path) -> String {
-    let output = vigil(db, cache)
+    let output = common::vigil_command(db, cache)
         .args(["token", "create", "--role", "admin", "--create-database"])
         .output()
         .expect("vigil token create runs");

@@ -363,6 +363,17 @@ impl Drop for Child {
 /// Prefix of the line `vigil serve` prints on stderr once it listens, followed by its URL.
 pub const SERVING: &str = "vigil: serving on ";
 
+/// The `vigil` binary on database `db`, with its compiled-plugin cache in `cache` and no
+/// configuration file: what the tests that run the daemon as a process start from.
+pub fn vigil_command(db: &str, cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    command
+        .env("VIGIL_DATABASE_URL", db)
+        .env("VIGIL_CACHE_DIR", cache)
+        .env_remove("VIGIL_CONFIG");
+    command
+}
+
 /// Starts `command`, a `vigil serve` with `listen` on port 0 (or a program that runs one, with
 /// its stderr), and waits for the line the daemon prints once it listens; returns the child and
 /// the URL from that line. The daemon's stderr is copied to `log` as it comes. Learning the port
