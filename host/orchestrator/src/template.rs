@@ -41,6 +41,12 @@ pub struct KubeJob {
     /// Seconds the Job may run before it is failed.
     #[serde(default = "default_active_deadline")]
     pub active_deadline_seconds: i64,
+    /// The user (and group) id the training container runs as. The pod always has the
+    /// `restricted` Pod Security Standard's context (non-root, no privilege escalation, no
+    /// capabilities, the runtime's seccomp profile); an image whose default user is root needs
+    /// this set to run (docs/orchestration.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<i64>,
 }
 
 fn default_backoff_limit() -> i32 {

@@ -778,6 +778,7 @@ fn training_run(ns: &TestNamespace, key: &str, backoff_limit: i32) -> (TrainingR
             service_account: Some("trainer".into()),
             backoff_limit,
             active_deadline_seconds: 600,
+            run_as_user: Some(65532),
         }),
     };
     (run, token)

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, ResourceRequirements, Secret,
-    SecretKeySelector,
+    Capabilities, Container, EnvVar, EnvVarSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, Secret, SecretKeySelector, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -246,6 +246,9 @@ pub fn desired_job(run: &TrainingRun, template: &KubeJob) -> Result<Job> {
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".to_string()),
                     service_account_name: template.service_account.clone(),
+                    // The run talks to Vigil with its own token, never to the Kubernetes API.
+                    automount_service_account_token: Some(false),
+                    security_context: Some(pod_security(template)),
                     containers: vec![Container {
                         name: CONTAINER.to_string(),
                         image: Some(template.image.clone()),
@@ -253,6 +256,7 @@ pub fn desired_job(run: &TrainingRun, template: &KubeJob) -> Result<Job> {
                         args: non_empty(&template.args),
                         env: Some(env),
                         resources,
+                        security_context: Some(container_security()),
                         ..Default::default()
                     }],
                     ..Default::default()
@@ -262,6 +266,33 @@ pub fn desired_job(run: &TrainingRun, template: &KubeJob) -> Result<Job> {
         }),
         status: None,
     })
+}
+
+/// The pod's part of the `restricted` Pod Security Standard, so that a Job runs in namespaces
+/// that enforce it.
+fn pod_security(template: &KubeJob) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: template.run_as_user,
+        run_as_group: template.run_as_user,
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The container's part of the `restricted` Pod Security Standard.
+fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The Secret holding `run`'s secret variables, owned by `job` (which must have been read from
@@ -368,6 +399,7 @@ mod tests {
             service_account: Some("trainer".into()),
             backoff_limit: 20,
             active_deadline_seconds: 600,
+            run_as_user: Some(1000),
         }
     }
 
@@ -398,11 +430,21 @@ mod tests {
         let pod = &spec["template"]["spec"];
         assert_eq!(pod["restartPolicy"], "Never");
         assert_eq!(pod["serviceAccountName"], "trainer");
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(
+            pod["securityContext"],
+            serde_json::json!({"runAsNonRoot": true, "runAsUser": 1000, "runAsGroup": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"}})
+        );
         let container = &pod["containers"][0];
         assert_eq!(container["image"], "registry.example/train:1");
         assert_eq!(container["command"], serde_json::json!(["train"]));
         assert!(container.get("args").is_none());
         assert_eq!(container["resources"]["limits"]["memory"], "1Gi");
+        assert_eq!(
+            container["securityContext"],
+            serde_json::json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}})
+        );
         assert_eq!(
             container["env"],
             serde_json::json!([

@@ -243,6 +243,7 @@ async fn templates_for_other_backends_and_unsafe_names_are_refused() {
         service_account: None,
         backoff_limit: 1,
         active_deadline_seconds: 60,
+        run_as_user: None,
     });
     assert!(matches!(
         local.start_training(&job).await,
