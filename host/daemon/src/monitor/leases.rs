@@ -271,6 +271,11 @@ pub struct ModelLease {
     name: String,
     stop: tokio::sync::watch::Sender<bool>,
     renewal: tokio::task::JoinHandle<()>,
+    /// When the last renewal that kept the lease was sent: the lease is this replica's until
+    /// `ttl` after that, on the database's clock.
+    renewed: std::sync::Arc<Mutex<Instant>>,
+    /// Set once a renewal found the lease taken by another replica.
+    taken: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Leases {
@@ -284,7 +289,9 @@ impl Leases {
         keep_waiting: impl Fn() -> bool,
     ) -> anyhow::Result<Option<ModelLease>> {
         let name = format!("model/{model}");
+        let mut sent;
         loop {
+            sent = Instant::now();
             let taken = self
                 .store
                 .acquire_lease(&name, &self.holder, self.ttl_ms())
@@ -298,22 +305,28 @@ impl Leases {
             tokio::time::sleep(self.renew_every()).await;
         }
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let renewed = std::sync::Arc::new(Mutex::new(sent));
+        let taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let leases = self.clone();
         let lease = name.clone();
+        let (renewed_by_task, taken_by_task) = (renewed.clone(), taken.clone());
         let renewal = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(leases.renew_every()) => {}
                     _ = stopped.changed() => return,
                 }
+                let sent = Instant::now();
                 match leases
                     .store
                     .acquire_lease(&lease, &leases.holder, leases.ttl_ms())
                     .await
                 {
-                    Ok(Some(_)) => {}
+                    Ok(Some(_)) => *renewed_by_task.lock().expect("lease lock") = sent,
                     Ok(None) => {
                         tracing::warn!(%lease, "lost the lease on a model while changing it");
+                        taken_by_task.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return;
                     }
                     Err(error) => {
                         tracing::warn!(%lease, error = %format!("{error:#}"), "cannot renew a lease");
@@ -325,11 +338,20 @@ impl Leases {
             name,
             stop,
             renewal,
+            renewed,
+            taken,
         }))
     }
 }
 
 impl ModelLease {
+    /// Whether the lease may be another replica's by now: taken, or not renewed for so long
+    /// (with the margin [`Leases::still_holds`] keeps) that it may have run out.
+    pub fn may_be_lost(&self, leases: &Leases) -> bool {
+        self.taken.load(std::sync::atomic::Ordering::Relaxed)
+            || self.renewed.lock().expect("lease lock").elapsed() + leases.ttl / 5 >= leases.ttl
+    }
+
     /// Stops renewing the lease and lets go of it.
     pub async fn release(self, leases: &Leases) {
         self.stop.send_replace(true);

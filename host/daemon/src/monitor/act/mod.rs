@@ -213,7 +213,7 @@ impl Actor {
                         Ok(Some(finished)) => Ok(finished),
                         Ok(None) => {
                             // Left running: the new holder of the monitor's lease resumes it.
-                            tracing::warn!(monitor = %monitor.name, action = action.id, "lost the monitor's lease before the model's was free; the action is left to the new holder");
+                            tracing::warn!(monitor = %monitor.name, action = action.id, "lost the lease while changing the model (or waiting for it): the action is left to the new holder");
                             return;
                         }
                         Err(error) => Err(error),
@@ -240,7 +240,8 @@ impl Actor {
     }
 
     /// Runs a model-changing action under the model's lease; `None` when the monitor's lease
-    /// was lost while waiting for the model's.
+    /// was lost while waiting for the model's, or either lease may have been lost while it
+    /// ran (it is stopped then, and left to the new holder).
     async fn change_model_leased(
         &self,
         monitor: &Monitor,
@@ -268,13 +269,36 @@ impl Actor {
                 spec.model
             ))));
         };
-        let finished = match action.kind.as_str() {
-            RETRAIN => self.retrain(monitor, spec, action).await,
-            PROMOTE => self.promote(monitor, spec, action).await,
-            _ => self.roll_back_model(monitor, spec, action).await,
+        let work = async {
+            match action.kind.as_str() {
+                RETRAIN => self.retrain(monitor, spec, action).await,
+                PROMOTE => self.promote(monitor, spec, action).await,
+                _ => self.roll_back_model(monitor, spec, action).await,
+            }
+        };
+        // A replica that was paused or cut off past its leases stops at once when it can run
+        // again, whatever step it was at: the new holder resumes the action from the start,
+        // and every step finds what was done before (runs and rollouts are named and applied
+        // idempotently), so nothing is done twice or undone.
+        let lost = async {
+            let check_every = self.leases.renew_every() / 4;
+            loop {
+                tokio::time::sleep(check_every).await;
+                if model_lease.may_be_lost(&self.leases) || !keep_waiting() {
+                    return;
+                }
+            }
+        };
+        let finished = tokio::select! {
+            biased;
+            () = lost => None,
+            finished = work => Some(finished),
         };
         model_lease.release(&self.leases).await;
-        finished.map(Some)
+        match finished {
+            Some(finished) => finished.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Delivers the alert an `alert` action names; to webhooks in the background (they retry
