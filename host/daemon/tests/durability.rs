@@ -48,21 +48,6 @@ async fn ready(http: &reqwest::Client, base: &str) -> Duration {
     }
 }
 
-/// Creates a `write` token with the CLI, as an operator would.
-fn create_token(db: &str, cache: &Path) -> String {
-    let output = common::vigil_command(db, cache)
-        .args(["token", "create", "--role", "write", "--create-database"])
-        .output()
-        .expect("vigil token create runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout.lines().last().unwrap().to_string()
-}
-
 /// Registers the model `m` the tests ingest into.
 async fn create_model(http: &reqwest::Client, base: &str, token: &str) {
     let created = http
@@ -180,7 +165,7 @@ async fn sigkill_during_ingestion_loses_and_duplicates_nothing(db: String) {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let log = |n: usize| dir.path().join(format!("daemon-{n}.log"));
-    let token = create_token(&db, &cache);
+    let token = common::cli_token(&db, &cache, "write");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -339,7 +324,7 @@ async fn a_second_daemon_cannot_ingest_into_the_same_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::sqlite_database(&dir);
     let cache = dir.path().join("cache");
-    let token = create_token(&db, &cache);
+    let token = common::cli_token(&db, &cache, "write");
     let http = reqwest::Client::new();
     let (mut first, base_a) = start(&db, &cache, &dir.path().join("first.log"));
     ready(&http, &base_a).await;
@@ -374,7 +359,7 @@ async fn every_acknowledgement_follows_an_fsync() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::sqlite_database(&dir);
     let cache = dir.path().join("cache");
-    let token = create_token(&db, &cache);
+    let token = common::cli_token(&db, &cache, "write");
     let trace = dir.path().join("trace");
     let vigil_command = common::vigil_command(&db, &cache);
     let mut strace = Command::new("strace");

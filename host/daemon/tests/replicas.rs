@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Child, PATIENCE, postgres_database, records_csv, webhook_receiver};
+use common::{Api, Child, eventually, postgres_database, records_csv, webhook_receiver};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -35,68 +35,15 @@ fn replica(db: &str, cache: &Path, log: &Path) -> (Child, String) {
     common::serve(command, log)
 }
 
-fn admin_token(db: &str, cache: &Path) -> String {
-    let output = common::vigil_command(db, cache)
-        .args(["token", "create", "--role", "admin", "--create-database"])
-        .output()
-        .expect("vigil token create runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout.lines().last().unwrap().to_string()
+/// The tests' own part of the client.
+trait ReplicaApi {
+    async fn ingest(&self, base: &str, prefix: &str, windows: usize);
+    async fn evaluations(&self, base: &str) -> Vec<Value>;
+    async fn lease(&self, base: &str) -> (Option<Value>, String);
+    async fn evaluated_here(&self, base: &str) -> u64;
 }
 
-struct Api {
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    async fn send(
-        &self,
-        base: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(&self.token);
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        let response = request.send().await.expect("the daemon answers");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, base: &str, path: &str) -> Value {
-        let (status, body) = self.send(base, reqwest::Method::GET, path, None).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-
-    async fn post(&self, base: &str, path: &str, content_type: &str, body: Vec<u8>) -> Value {
-        let (status, answer) = self
-            .send(
-                base,
-                reqwest::Method::POST,
-                path,
-                Some((content_type, body)),
-            )
-            .await;
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
-    }
-
+impl ReplicaApi for Api {
     /// Drifted records (every window alerts), `windows` windows of them.
     async fn ingest(&self, base: &str, prefix: &str, windows: usize) {
         for w in 0..windows {
@@ -147,21 +94,6 @@ impl Api {
     }
 }
 
-/// Polls `check` until it gives a value, for at most [`PATIENCE`].
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    check: impl Fn() -> F,
-) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Deliveries per alert id.
 fn deliveries(received: &common::Received) -> BTreeMap<i64, usize> {
     let mut counts = BTreeMap::new();
@@ -185,11 +117,7 @@ async fn setup() -> Setup {
     let db = postgres_database();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let token = admin_token(&db, &cache);
-    let api = Api {
-        http: reqwest::Client::new(),
-        token,
-    };
+    let api = Api::new(common::cli_token(&db, &cache, "admin"));
     let (hook, received) = webhook_receiver().await;
     let (a, url_a) = replica(&db, &cache, &dir.path().join("a.log"));
     let (b, url_b) = replica(&db, &cache, &dir.path().join("b.log"));
@@ -204,16 +132,14 @@ async fn setup() -> Setup {
             .into_bytes(),
     )
     .await;
-    let spec = json!({
-        "name": "watch", "model": "m", "window": {"records": WINDOW},
-        "features": [
-            {"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"},
-            {"name": "color", "type": "categorical"},
-        ],
-        "policy": {"plugin": "policy-threshold",
-                   "config": {"alert_share": 0.2, "retrain_share": 1.0}},
-        "alerts": {"cooldown_seconds": 0, "channels": [{"type": "webhook", "url": hook}]},
-    });
+    let spec = common::watch_spec(
+        WINDOW as u64,
+        json!({
+            "policy": {"plugin": "policy-threshold",
+                       "config": {"alert_share": 0.2, "retrain_share": 1.0}},
+            "alerts": {"cooldown_seconds": 0, "channels": [{"type": "webhook", "url": hook}]},
+        }),
+    );
     api.post(
         &url_a,
         "/v1/monitors",

@@ -195,17 +195,15 @@ fn rows(prefix: &str, seed: u64, n: usize, y_shift: f64, inverted: bool) -> Vec<
 }
 
 fn monitor_spec(window: u64, actions: Value) -> Value {
-    json!({
-        "name": "watch", "model": "m", "window": {"records": window},
-        "features": [
-            {"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"},
-            {"name": "color", "type": "categorical"},
-        ],
-        "policy": {"plugin": "policy-threshold",
-                   "config": {"alert_share": 0.2, "retrain_share": 0.3}},
-        "alerts": {"cooldown_seconds": 0, "channels": [{"type": "log"}]},
-        "actions": actions,
-    })
+    crate::common::watch_spec(
+        window,
+        json!({
+            "policy": {"plugin": "policy-threshold",
+                       "config": {"alert_share": 0.2, "retrain_share": 0.3}},
+            "alerts": {"cooldown_seconds": 0, "channels": [{"type": "log"}]},
+            "actions": actions,
+        }),
+    )
 }
 
 /// The actions section that retrains with `trainer` and rolls out with the `serve` command.

@@ -119,23 +119,15 @@ impl Daemon {
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.url));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        let response = request.send().await.expect("the daemon answers");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        send(
+            &reqwest::Client::new(),
+            method,
+            &format!("{}{path}", self.url),
+            token,
+            body,
+            headers,
         )
+        .await
     }
 
     pub async fn admin(
@@ -265,8 +257,37 @@ pub fn records_csv(prefix: &str, seed: u64, n: usize, shift: f64) -> Vec<u8> {
     csv.into_bytes()
 }
 
-pub async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
-    daemon.create_model("m", "classification").await;
+/// Sends a request; its status and JSON body (a string when the body is not JSON).
+pub async fn send(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = http.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    if let Some((content_type, bytes)) = body {
+        request = request.header("content-type", content_type).body(bytes);
+    }
+    let response = request.send().await.expect("the daemon answers");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The spec of monitor `watch` on model `m` over the features of [`records_csv`], windows of
+/// `window` records, with `extra`'s fields set over it.
+pub fn watch_spec(window: u64, extra: Value) -> Value {
     let mut spec = json!({
         "name": "watch", "model": "m", "window": {"records": window},
         "features": [
@@ -277,6 +298,12 @@ pub async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
     for (k, v) in extra.as_object().unwrap() {
         spec[k] = v.clone();
     }
+    spec
+}
+
+pub async fn model_and_monitor(daemon: &Daemon, window: u64, extra: Value) {
+    daemon.create_model("m", "classification").await;
+    let spec = watch_spec(window, extra);
     let (status, body) = daemon.json(Method::POST, "/v1/monitors", spec).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = daemon
@@ -414,5 +441,106 @@ pub fn serve(mut command: Command, log: &Path) -> (Child, String) {
                 std::fs::read_to_string(log).unwrap_or_default()
             )
         }
+    }
+}
+
+/// Creates a token of `role` with the CLI, as an operator would (making the database if
+/// needed); returns its text.
+pub fn cli_token(db: &str, cache: &Path, role: &str) -> String {
+    let output = vigil_command(db, cache)
+        .args(["token", "create", "--role", role, "--create-database"])
+        .output()
+        .expect("vigil token create runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().last().unwrap().to_string()
+}
+
+/// A client of daemons run as processes, with one token.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(token: String) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            token,
+        }
+    }
+
+    /// Sends a request to the daemon at `base` with `token`; its status and JSON body (a
+    /// string when the body is not JSON).
+    pub async fn send_as(
+        &self,
+        token: &str,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Value) {
+        send(
+            &self.http,
+            method,
+            &format!("{base}{path}"),
+            Some(token),
+            body,
+            &[],
+        )
+        .await
+    }
+
+    pub async fn send(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Value) {
+        self.send_as(&self.token, base, method, path, body).await
+    }
+
+    pub async fn get(&self, base: &str, path: &str) -> Value {
+        let (status, body) = self.send(base, Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    pub async fn post(&self, base: &str, path: &str, content_type: &str, body: Vec<u8>) -> Value {
+        let (status, answer) = self
+            .send(base, Method::POST, path, Some((content_type, body)))
+            .await;
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    pub async fn post_json(&self, base: &str, path: &str, body: Value) -> Value {
+        self.post(
+            base,
+            path,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+}
+
+/// Polls `check` until it gives a value, for at most [`PATIENCE`].
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    check: impl Fn() -> F,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
