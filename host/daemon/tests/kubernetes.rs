@@ -611,6 +611,92 @@ async fn drift_to_a_new_version_serving_across_a_daemon_killed_mid_run() {
     );
 }
 
+/// How many times [`a_daemon_killed_again_and_again_starts_one_job_per_decision`] kills the
+/// daemon, and the longest it lets one live (ms): a daemon resumes the action at its first
+/// tick (50 ms), and the Job, its Secret and the annotation take a few requests after that.
+const KILLS: u64 = 20;
+const LONGEST_LIFE_MS: u64 = 150;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
+async fn a_daemon_killed_again_and_again_starts_one_job_per_decision() {
+    let Single {
+        ns,
+        kubelet,
+        dir,
+        db,
+        config,
+        api,
+        mut daemon,
+    } = single(600).await;
+    window(&api, &daemon.1, "drifted", true).await;
+    // Killed at points spread over its first 150 ms (the decision is taken and its Job made
+    // within them), each next daemon resuming what the last left. What each kill left is
+    // counted: nothing yet, a Job without its Secret, a Job without the annotation, all.
+    let mut left: BTreeMap<&str, u32> = BTreeMap::new();
+    for kill in 0..KILLS {
+        // The moment of the kill is the test's input, not a wait for something to happen.
+        let life = Duration::from_millis((kill * 37) % LONGEST_LIFE_MS);
+        tokio::time::sleep(life).await;
+        daemon.0.kill();
+        let jobs = ns.items("jobs");
+        assert!(jobs.len() <= 1, "after kill {kill}: {jobs:?}");
+        let secrets = ns.items("secrets");
+        let state = match jobs.first() {
+            None => "no Job",
+            Some(job) => {
+                let name = &job["metadata"]["name"];
+                if !secrets.iter().any(|s| &s["metadata"]["name"] == name) {
+                    "a Job without its Secret"
+                } else if job["metadata"]["annotations"]["vigil.dev/token-secret"].is_null() {
+                    "a Job and Secret, not annotated"
+                } else {
+                    "a Job and its Secret"
+                }
+            }
+        };
+        *left.entry(state).or_default() += 1;
+        daemon = serve(&db, dir.path(), &config, &format!("daemon-{kill}.log"));
+    }
+    eprintln!("what the {KILLS} kills left: {left:?}");
+    let base = daemon.1.clone();
+    let converged = Instant::now();
+    let decision = retraining(&api, &base).await;
+    let run = training_job(&ns).await;
+    play_the_run(&api, &base, &ns, &run, "v2").await;
+    eprintln!(
+        "after the last start: Job and Secret ready in {:?}",
+        converged.elapsed()
+    );
+    let job = ns.get(&format!("job/{run}"));
+    assert_eq!(
+        job["metadata"]["annotations"]["vigil.dev/token-secret"],
+        run.as_str(),
+        "{job}"
+    );
+    kubelet.ready("v2");
+    kubelet.end_run(&run, "Succeeded");
+    let action = finished(&api, &base, decision["id"].as_i64().unwrap()).await;
+    assert_eq!(action["state"], "succeeded", "{action}");
+    assert_eq!(ns.items("jobs").len(), 1);
+    assert_eq!(
+        ns.items("secrets")
+            .iter()
+            .filter(|s| s["metadata"]["name"] == run.as_str())
+            .count(),
+        1
+    );
+    let page = api.get(&base, "/v1/actions?monitor=watch&limit=100").await;
+    let retrains = page["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "retrain")
+        .count();
+    assert_eq!(retrains, 1, "one decision: {page}");
+    assert_eq!(serving(&api, &base).await, "v2");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
 async fn a_job_that_fails_fails_the_retraining_and_changes_nothing() {
