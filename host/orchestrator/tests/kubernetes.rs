@@ -132,6 +132,90 @@ async fn counted_backend() -> (Kubernetes, Requests) {
     (Kubernetes::new(client).with_retry(fast_retries()), requests)
 }
 
+/// A failing API server, put in front of a client: while it is down, every request fails
+/// without reaching the server, in turn with a 500, a 429 asking to come back in 1 s, a 503
+/// and a connection reset; the requests it failed are counted.
+#[derive(Clone, Default)]
+struct Outage {
+    down: Arc<std::sync::atomic::AtomicBool>,
+    failed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Outage {
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn failed(&self) -> usize {
+        self.failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S> tower::Layer<S> for Outage {
+    type Service = Failing<S>;
+
+    fn layer(&self, inner: S) -> Failing<S> {
+        Failing {
+            inner,
+            outage: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Failing<S> {
+    inner: S,
+    outage: Outage,
+}
+
+type ApiResponse = http::Response<Box<kube::client::DynBody>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S> tower::Service<http::Request<kube::client::Body>> for Failing<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = ApiResponse, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = ApiResponse;
+    type Error = BoxError;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<ApiResponse, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        if !self.outage.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(self.inner.call(request));
+        }
+        let n = self
+            .outage
+            .failed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (code, reason) = match n % 4 {
+            0 => (500, "InternalError"),
+            1 => (429, "TooManyRequests"),
+            2 => (503, "ServiceUnavailable"),
+            _ => return Box::pin(async { Err("connection reset by peer".into()) }),
+        };
+        let status = json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "injected by the test", "reason": reason, "code": code,
+            "details": {"retryAfterSeconds": 1},
+        });
+        let body = http_body_util::BodyExt::map_err(
+            http_body_util::Full::new(bytes::Bytes::from(status.to_string())),
+            |never| -> BoxError { match never {} },
+        );
+        let response = http::Response::builder()
+            .status(code)
+            .header("content-type", "application/json")
+            .body(Box::new(body) as Box<kube::client::DynBody>)
+            .unwrap();
+        Box::pin(async move { Ok(response) })
+    }
+}
+
 /// A namespace for one test, deleted when it is dropped (even when the test panics).
 struct TestNamespace {
     name: String,
@@ -1429,5 +1513,70 @@ async fn the_documented_role_is_enough_for_every_action() {
     assert!(
         matches!(&err, Error::Unavailable(m) if m.contains("403") && m.contains("docs/orchestration.md")),
         "{err:?}"
+    );
+}
+
+/// K5 in docs/reliability.md, scaled down: the backoff of a backend whose policy goes from
+/// 100 ms to 800 ms, through a 4 s outage.
+const OUTAGE: Duration = Duration::from_secs(4);
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
+async fn a_failing_api_server_is_retried_at_the_backoff_pace_and_the_rollout_converges_after() {
+    let ns = TestNamespace::new("outage").await;
+    create_model_deployment(&ns, 2, 600).await;
+    let _kubelet = Kubelet::serving(&ns, &["v1"]);
+    let outage = Outage::default();
+    let client = kube::client::ClientBuilder::try_from(config().await)
+        .expect("a client")
+        .with_layer(&outage)
+        .build();
+    let policy = RetryPolicy {
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(800),
+        retries: 30,
+    };
+    let k8s = Kubernetes::new(client).with_retry(policy);
+
+    outage.set_down(true);
+    let rollout = rollout(&ns, "v1");
+    let task = tokio::spawn(async move {
+        k8s.roll_out(&rollout).await?;
+        k8s.watch_rollout(&rollout, PATIENCE).await
+    });
+    // The outage's length is the test's input, not a wait for something.
+    tokio::time::sleep(OUTAGE).await;
+    outage.set_down(false);
+    let failed = outage.failed();
+    let recovered = Instant::now();
+    let outcome = task
+        .await
+        .unwrap()
+        .expect("the rollout goes on after the outage");
+    let converged = recovered.elapsed();
+    eprintln!(
+        "outage of {}: {failed} requests failed; the rollout complete {} after it",
+        ms(OUTAGE),
+        ms(converged)
+    );
+    assert_eq!(outcome, RolloutOutcome::Complete);
+    // Each delay is at least half its step (jitter), the steps 100, 200, 400, 800, 800… ms
+    // (a 429's Retry-After of 1 s is cut to the cap): at most 15 requests in 4 s, one at a
+    // time. And it did retry: at least one request per 800 ms once the cap is reached.
+    assert!(
+        (5..=15).contains(&failed),
+        "{failed} requests in {OUTAGE:?}"
+    );
+    assert!(
+        converged < policy.cap + Duration::from_secs(10),
+        "{converged:?}"
+    );
+    assert_eq!(
+        serving(&ns).await,
+        (
+            "v1".into(),
+            "example.invalid/model:v1".into(),
+            "s3://models/model/v1".into()
+        )
     );
 }
