@@ -98,6 +98,9 @@ pub struct Config {
     pub training_timeout_secs: u64,
     /// A rollout not complete by then has failed, and is rolled back.
     pub rollout_timeout_secs: u64,
+    /// How often the holder of a monitor's lease checks that the serving version's Kubernetes
+    /// target still serves it, and brings it back (0: never).
+    pub target_check_secs: u64,
     /// The API token the CLI client sends (`VIGIL_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -160,6 +163,7 @@ impl Default for Config {
             kubernetes_service_accounts: Vec::new(),
             training_timeout_secs: 3600,
             rollout_timeout_secs: 600,
+            target_check_secs: 60,
             token: None,
             url: None,
         }

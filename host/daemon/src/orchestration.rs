@@ -66,6 +66,13 @@ impl Orchestration {
         Duration::from_secs(self.config.rollout_timeout_secs)
     }
 
+    /// How often a serving version's target is checked between rollouts; `None`: never (or
+    /// nothing runs).
+    pub fn target_check_interval(&self) -> Option<Duration> {
+        (self.config.target_check_secs > 0 && self.kind != OrchestratorKind::Off)
+            .then(|| Duration::from_secs(self.config.target_check_secs))
+    }
+
     /// The backend, connecting to Kubernetes at the first call; an error when the
     /// orchestrator is `off`.
     pub async fn backend(&self) -> anyhow::Result<Arc<dyn Orchestrator>> {

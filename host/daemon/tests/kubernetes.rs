@@ -533,14 +533,14 @@ struct Single {
     daemon: (Child, String),
 }
 
-async fn single(progress_deadline_seconds: i64) -> Single {
+async fn single(progress_deadline_seconds: i64, settings: &str) -> Single {
     let ns = Namespace::create();
     let kubelet = Kubelet::start(&ns);
     create_model_deployment(&ns, progress_deadline_seconds);
     let dir = tempfile::tempdir().unwrap();
     let db = common::sqlite_database(&dir);
     let api = Api::new(common::cli_token(&db, &dir.path().join("cache"), "admin"));
-    let config = config_file(dir.path(), &ns, "");
+    let config = config_file(dir.path(), &ns, settings);
     let daemon = serve(&db, dir.path(), &config, "daemon.log");
     model_serving_v1(&api, &daemon.1, &ns, &kubelet).await;
     Single {
@@ -568,7 +568,7 @@ async fn drift_to_a_new_version_serving_across_a_daemon_killed_mid_run() {
         config,
         api,
         mut daemon,
-    } = single(600).await;
+    } = single(600, "").await;
     let base = daemon.1.clone();
     window(&api, &base, "clean", false).await;
     window(&api, &base, "drifted", true).await;
@@ -628,7 +628,7 @@ async fn a_daemon_killed_again_and_again_starts_one_job_per_decision() {
         config,
         api,
         mut daemon,
-    } = single(600).await;
+    } = single(600, "").await;
     window(&api, &daemon.1, "drifted", true).await;
     // Killed at points spread over its first 150 ms (the decision is taken and its Job made
     // within them), each next daemon resuming what the last left. What each kill left is
@@ -700,7 +700,7 @@ async fn a_daemon_killed_again_and_again_starts_one_job_per_decision() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
 async fn a_job_that_fails_fails_the_retraining_and_changes_nothing() {
-    let s = single(600).await;
+    let s = single(600, "").await;
     let base = s.daemon.1.clone();
     let (decision, run) = drift_to_a_job(&s.api, &base, &s.ns).await;
     let token = run_token(&s.ns, &run).await;
@@ -730,7 +730,7 @@ async fn a_job_that_fails_fails_the_retraining_and_changes_nothing() {
 #[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
 async fn a_rollout_that_never_gets_ready_is_rolled_back_failed_and_alerted() {
     // v2's pods never get ready: the Deployment's progress deadline runs out.
-    let s = single(3).await;
+    let s = single(3, "").await;
     let base = s.daemon.1.clone();
     let (decision, run) = drift_to_a_job(&s.api, &base, &s.ns).await;
     play_the_run(&s.api, &base, &s.ns, &run, "v2").await;
@@ -920,4 +920,61 @@ async fn a_paused_replica_stops_its_model_change_when_it_wakes_without_the_lease
             .lines()
             .any(|l| l.contains("rolling out") && l.contains("v2"))
     );
+}
+
+/// The alerts of the monitor with `cause`.
+async fn alerts_of(api: &Api, base: &str, cause: &str) -> Vec<Value> {
+    let page = api.get(base, "/v1/alerts?monitor=watch&limit=100").await;
+    page["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["cause"] == cause)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kubernetes API server: scripts/test.sh provides it"]
+async fn a_target_changed_between_rollouts_is_brought_back_or_alerted_once() {
+    let s = single(600, "target_check_secs = 1").await;
+    let base = s.daemon.1.clone();
+    let v1 = (Some("v1".to_string()), Some(format!("{ARTIFACTS}/v1")));
+
+    // Deleted: nothing to bring back, an alert.
+    s.ns.run_ok(&["delete", "deployment", "model"], None);
+    let missing = eventually("an alert for the deleted target", || async {
+        alerts_of(&s.api, &base, "target-drifted").await.pop()
+    })
+    .await;
+    let message = missing["message"].as_str().unwrap();
+    assert!(message.contains("does not exist"), "{message}");
+
+    // Made again by its owner, without Vigil's fields: Vigil applies them again.
+    create_model_deployment(&s.ns, 600);
+    eventually("v1's fields applied again", || async {
+        (deployed(&s.ns) == v1).then_some(())
+    })
+    .await;
+
+    // Changed by another field manager: Vigil does not take the field back; it alerts, once.
+    s.ns.run_ok(
+        &["set", "env", "deployment/model", "MODEL_URI=s3://elsewhere"],
+        None,
+    );
+    let conflict = eventually("an alert for the changed target", || async {
+        let alerts = alerts_of(&s.api, &base, "target-drifted").await;
+        (alerts.len() == 2).then(|| alerts[0].clone())
+    })
+    .await;
+    let message = conflict["message"].as_str().unwrap();
+    assert!(
+        message.contains("conflict") && message.contains("kubectl-set"),
+        "{message}"
+    );
+    // Three more checks see the same cause: no second alert. (Absence takes a while to see.)
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(alerts_of(&s.api, &base, "target-drifted").await.len(), 2);
+    assert_eq!(deployed(&s.ns).1.as_deref(), Some("s3://elsewhere"));
+    assert_eq!(serving(&s.api, &base).await, "v1");
 }

@@ -324,6 +324,11 @@ impl Monitoring {
                         }
                     }
                 }
+                if !this.is_stopping() && this.leases.held(id, Duration::ZERO).is_some() {
+                    this.actor
+                        .check_target_if_due(&snapshot.monitor, &snapshot.spec)
+                        .await;
+                }
                 this.running.lock().expect("running lock").remove(&id);
             });
         }

@@ -12,6 +12,7 @@
 //! only retrainings that succeeded. The actions that change a model run in the background
 //! (they take minutes), one at a time per model.
 
+mod converge;
 mod retrain;
 mod rollout;
 
@@ -26,7 +27,11 @@ use crate::alerts::{AlertEvent, Alerter};
 use crate::metrics::{Metrics, MonitorLabel};
 use crate::orchestration::Orchestration;
 
+pub use converge::TARGET_DRIFTED;
 pub use rollout::ROLLOUT_FAILED;
+
+/// What [`Actor::busy`] holds for a model whose target is being checked (no action's id).
+const CHECKING: i64 = -1;
 
 /// The kind of the action that delivers an alert.
 pub const ALERT: &str = "alert";
@@ -44,8 +49,12 @@ pub struct Actor {
     metrics: Arc<Metrics>,
     orchestration: Arc<Orchestration>,
     leases: Arc<Leases>,
-    /// Models with an action changing them, and that action's id.
+    /// Models with an action changing them, and that action's id (or [`CHECKING`]).
     busy: Arc<Mutex<HashMap<String, i64>>>,
+    /// When each monitor's target was last checked.
+    checked: Arc<Mutex<HashMap<i64, std::time::Instant>>>,
+    /// Why each monitor's target could not be brought back, when it could not.
+    drifted: Arc<Mutex<HashMap<i64, String>>>,
 }
 
 /// How an action ended.
@@ -84,6 +93,8 @@ impl Actor {
             orchestration,
             leases,
             busy: Arc::default(),
+            checked: Arc::default(),
+            drifted: Arc::default(),
         }
     }
 
@@ -189,15 +200,20 @@ impl Actor {
     ) {
         let actor = self.clone();
         tokio::spawn(async move {
-            let holder = {
-                let mut busy = actor.busy.lock().expect("busy lock");
-                match busy.get(&spec.model) {
-                    Some(&other) => Some(other),
-                    None => {
-                        busy.insert(spec.model.clone(), action.id);
-                        None
+            let holder = loop {
+                {
+                    let mut busy = actor.busy.lock().expect("busy lock");
+                    match busy.get(&spec.model) {
+                        // A check of the target takes a request or two: wait for it.
+                        Some(&CHECKING) => {}
+                        Some(&other) => break Some(other),
+                        None => {
+                            busy.insert(spec.model.clone(), action.id);
+                            break None;
+                        }
                     }
                 }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             };
             let finished = match holder {
                 Some(other) => Ok(Finished::failed(format!(

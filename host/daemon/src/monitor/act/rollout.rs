@@ -239,34 +239,19 @@ impl Actor {
             if spec.actions.dry_run || !done.insert(spec.model.clone()) {
                 continue;
             }
-            let Ok(Some(target)) = self.orchestration.target(&spec.actions) else {
-                continue;
-            };
-            let Some(model) = self.store.model(&spec.model).await? else {
-                continue;
-            };
-            let Some(serving) = &model.serving_version else {
-                continue;
-            };
-            let Some(version) = self.store.model_version(model.id, serving).await? else {
+            let Some((model, rollout)) = self.serving_rollout(&spec).await? else {
                 continue;
             };
             let backend = self.orchestration.backend().await?;
-            let rollout = Rollout {
-                model: model.name.clone(),
-                version: version.version.clone(),
-                artifact_uri: version.artifact_uri.clone(),
-                target,
-            };
             if let Err(error) = backend.roll_out(&rollout).await {
-                tracing::warn!(model = %model.name, version = %version.version, %error, "cannot bring up the serving version");
+                tracing::warn!(model = %model.name, version = %rollout.version, %error, "cannot bring up the serving version");
             }
         }
         Ok(())
     }
 
     /// Records an alert the actions raise (not an evaluation's) and delivers it.
-    async fn raise(
+    pub(super) async fn raise(
         &self,
         monitor: &Monitor,
         spec: &MonitorSpec,
