@@ -180,6 +180,9 @@ EXTRA = [
     ("kswin", ["river_docstring"], {"alpha": 0.0001}),
     ("kswin", ["abrupt_small", "gradual"], {"alpha": 0.05, "window_size": 60, "stat_size": 10}),
     ("kswin", ["several_shifts"], {"window_size": 300, "stat_size": 120, "seed": 3}),
+    # Five picks from 95 values: Python's sampling takes its set-based branch.
+    ("kswin", ["abrupt", "no_drift"], {"window_size": 100, "stat_size": 5, "alpha": 0.05}),
+    ("kswin", ["several_shifts"], {"seed": 0}),
     ("ddm", ["bits_several", "bits_gradual"], {"warm_start": 100, "drift_threshold": 2.5}),
     ("eddm", ["bits_river_docstring", "bits_several"], {"alpha": 0.8, "beta": 0.75}),
     ("eddm", ["bits_no_drift", "bits_abrupt"], {"warm_start": 10, "alpha": 0.99, "beta": 0.98}),
