@@ -229,6 +229,16 @@ impl Adwin {
     fn find_cut(&self) -> bool {
         let s = &self.state;
         let min_length = self.config.min_window_length as f64;
+        // The parts of `epsilon_cut` that do not depend on the split, computed once per scan
+        // (the same values River computes for every split, so the same results).
+        let delta_prime = (2.0 * s.width.ln() / self.config.delta).ln();
+        let mean_variance = s.variance / s.width;
+        let cut = |n0: f64, n1: f64, delta_mean: f64| {
+            let m_recip = 1.0 / (n0 - min_length + 1.0) + 1.0 / (n1 - min_length + 1.0);
+            let epsilon = (2.0 * m_recip * mean_variance * delta_prime).sqrt()
+                + 2.0 / 3.0 * delta_prime * m_recip;
+            delta_mean.abs() > epsilon
+        };
         let (mut n0, mut n1) = (0.0, s.width);
         let (mut u0, mut u1) = (0.0, s.total);
         for (row, buckets) in s.rows.iter().enumerate().rev() {
@@ -243,23 +253,12 @@ impl Adwin {
                     return false;
                 }
                 let delta_mean = u0 / n0 - u1 / n1;
-                if n1 >= min_length && n0 >= min_length && self.cut(n0, n1, delta_mean) {
+                if n1 >= min_length && n0 >= min_length && cut(n0, n1, delta_mean) {
                     return true;
                 }
             }
         }
         false
-    }
-
-    /// `|delta_mean| > epsilon_cut` for sub-windows of `n0` and `n1` values.
-    fn cut(&self, n0: f64, n1: f64, delta_mean: f64) -> bool {
-        let s = &self.state;
-        let min_length = self.config.min_window_length as f64;
-        let delta_prime = (2.0 * s.width.ln() / self.config.delta).ln();
-        let m_recip = 1.0 / (n0 - min_length + 1.0) + 1.0 / (n1 - min_length + 1.0);
-        let epsilon = (2.0 * m_recip * (s.variance / s.width) * delta_prime).sqrt()
-            + 2.0 / 3.0 * delta_prime * m_recip;
-        delta_mean.abs() > epsilon
     }
 }
 

@@ -103,11 +103,25 @@ impl State {
 pub struct HddmA {
     config: Config,
     state: State,
+    /// `ln(1 / drift_confidence)` and `ln(2 / drift_confidence)`, which River recomputes on
+    /// every value; computed once, they are the same numbers.
+    ln_inverse_confidence: f64,
+    ln_two_over_confidence: f64,
 }
 
 impl HddmA {
+    fn with_state(config: Config, state: State) -> Self {
+        let confidence = config.drift_confidence;
+        HddmA {
+            ln_inverse_confidence: (1.0 / confidence).ln(),
+            ln_two_over_confidence: (2.0 / confidence).ln(),
+            config,
+            state,
+        }
+    }
+
     fn hoeffding_bound(&self, n: f64) -> f64 {
-        (1.0 / (2.0 * n) * (1.0 / self.config.drift_confidence).ln()).sqrt()
+        (1.0 / (2.0 * n) * self.ln_inverse_confidence).sqrt()
     }
 
     /// River's `update` for one value (0 or 1).
@@ -132,31 +146,31 @@ impl HddmA {
         if self.state.x_max.mean - eps_x <= z.mean - eps_z {
             self.state.x_max = z;
         }
-        let confidence = self.config.drift_confidence;
-        self.state.drift_detected = mean_increased(self.state.x_min, z, confidence)
-            || (self.config.two_sided_test && mean_decreased(self.state.x_max, z, confidence));
+        let log = self.ln_two_over_confidence;
+        self.state.drift_detected = mean_increased(self.state.x_min, z, log)
+            || (self.config.two_sided_test && mean_decreased(self.state.x_max, z, log));
     }
 }
 
 /// The bound on the difference of the means of `earlier` (a prefix of the stream) and `z`
 /// (the whole stream), as River's `_mean_incr` and `_mean_decr` compute it; `None` when the
-/// two are the same sample.
-fn bound(earlier: Mean, z: Mean, confidence: f64) -> Option<f64> {
+/// two are the same sample. `log` is `ln(2 / confidence)`.
+fn bound(earlier: Mean, z: Mean, log: f64) -> Option<f64> {
     if earlier.n == z.n {
         return None;
     }
     let m = (z.n - earlier.n) / earlier.n * (1.0 / z.n);
-    Some((m / 2.0 * (2.0 / confidence).ln()).sqrt())
+    Some((m / 2.0 * log).sqrt())
 }
 
 /// River's `_mean_incr`.
-fn mean_increased(x_min: Mean, z: Mean, confidence: f64) -> bool {
-    bound(x_min, z, confidence).is_some_and(|eps| z.mean - x_min.mean >= eps)
+fn mean_increased(x_min: Mean, z: Mean, log: f64) -> bool {
+    bound(x_min, z, log).is_some_and(|eps| z.mean - x_min.mean >= eps)
 }
 
 /// River's `_mean_decr`.
-fn mean_decreased(x_max: Mean, z: Mean, confidence: f64) -> bool {
-    bound(x_max, z, confidence).is_some_and(|eps| x_max.mean - z.mean >= eps)
+fn mean_decreased(x_max: Mean, z: Mean, log: f64) -> bool {
+    bound(x_max, z, log).is_some_and(|eps| x_max.mean - z.mean >= eps)
 }
 
 impl Detector for HddmA {
@@ -166,10 +180,7 @@ impl Detector for HddmA {
 
     fn new(config: Config) -> Result<Self> {
         config.validate()?;
-        Ok(HddmA {
-            config,
-            state: State::fresh(0),
-        })
+        Ok(HddmA::with_state(config, State::fresh(0)))
     }
 
     fn restore(snapshot: &[u8], config: Config) -> Result<Self> {
@@ -179,7 +190,7 @@ impl Detector for HddmA {
         if !(z <= state.seen as f64 && state.x_min.n <= z && state.x_max.n <= z) {
             return Err(stream::invalid("HDDM-A", "its counts are inconsistent"));
         }
-        Ok(HddmA { config, state })
+        Ok(HddmA::with_state(config, state))
     }
 
     fn update(&mut self, values: &[f64]) -> Result<Vec<u64>> {

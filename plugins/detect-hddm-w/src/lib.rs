@@ -139,27 +139,39 @@ impl State {
 pub struct HddmW {
     config: Config,
     state: State,
+    /// `ln(1 / drift_confidence)`, which River recomputes for every bound; computed once, it
+    /// is the same number.
+    ln_inverse_confidence: f64,
 }
 
-fn mcdiarmid_bound(ibc: f64, confidence: f64) -> f64 {
-    (ibc * (1.0 / confidence).ln() / 2.0).sqrt()
+/// River's `_mcdiarmid_bound`, with `log` = `ln(1 / confidence)`.
+fn mcdiarmid_bound(ibc: f64, log: f64) -> f64 {
+    (ibc * log / 2.0).sqrt()
 }
 
 /// River's `_has_mean_changed`: whether `later`'s EWMA exceeds `earlier`'s by more than the
 /// bound.
-fn mean_changed(earlier: Sample, later: Sample, confidence: f64) -> bool {
+fn mean_changed(earlier: Sample, later: Sample, log: f64) -> bool {
     if !(earlier.is_init && later.is_init) {
         return false;
     }
-    let bound = mcdiarmid_bound(earlier.ibc + later.ibc, confidence);
+    let bound = mcdiarmid_bound(earlier.ibc + later.ibc, log);
     later.ewma - earlier.ewma > bound
 }
 
 impl HddmW {
+    fn with_state(config: Config, state: State) -> Self {
+        HddmW {
+            ln_inverse_confidence: (1.0 / config.drift_confidence).ln(),
+            config,
+            state,
+        }
+    }
+
     /// River's `update` for one value (0 or 1).
     fn step(&mut self, x: f64) {
         let lambda = self.config.lambda_val;
-        let confidence = self.config.drift_confidence;
+        let log = self.ln_inverse_confidence;
         if self.state.drift_detected {
             self.state = State::fresh(self.state.seen);
         }
@@ -167,7 +179,7 @@ impl HddmW {
         s.total.update(x, lambda);
 
         // `_update_incr_stats`.
-        let eps = mcdiarmid_bound(s.total.ibc, confidence);
+        let eps = mcdiarmid_bound(s.total.ibc, log);
         if s.total.ewma + eps < s.incr_cutpoint {
             s.incr_cutpoint = s.total.ewma + eps;
             s.s1_incr = s.total;
@@ -175,10 +187,10 @@ impl HddmW {
         } else {
             s.s2_incr.update(x, lambda);
         }
-        let mut detected = mean_changed(s.s1_incr, s.s2_incr, confidence);
+        let mut detected = mean_changed(s.s1_incr, s.s2_incr, log);
 
         // `_update_decr_stats`.
-        let eps = mcdiarmid_bound(s.total.ibc, confidence);
+        let eps = mcdiarmid_bound(s.total.ibc, log);
         if s.total.ewma - eps > s.decr_cutpoint {
             s.decr_cutpoint = s.total.ewma - eps;
             s.s1_decr = s.total;
@@ -186,7 +198,7 @@ impl HddmW {
         } else {
             s.s2_decr.update(x, lambda);
         }
-        if self.config.two_sided_test && mean_changed(s.s2_decr, s.s1_decr, confidence) {
+        if self.config.two_sided_test && mean_changed(s.s2_decr, s.s1_decr, log) {
             detected = true;
         }
         s.drift_detected = detected;
@@ -200,16 +212,13 @@ impl Detector for HddmW {
 
     fn new(config: Config) -> Result<Self> {
         config.validate()?;
-        Ok(HddmW {
-            config,
-            state: State::fresh(0),
-        })
+        Ok(HddmW::with_state(config, State::fresh(0)))
     }
 
     fn restore(snapshot: &[u8], config: Config) -> Result<Self> {
         config.validate()?;
         let state: State = stream::decode(snapshot, "HDDM-W")?;
-        Ok(HddmW { config, state })
+        Ok(HddmW::with_state(config, state))
     }
 
     fn update(&mut self, values: &[f64]) -> Result<Vec<u64>> {
