@@ -7,5 +7,5 @@ mod reference;
 
 #[test]
 fn matches_the_reference_definition() {
-    reference::check::<detect_cusum::Cusum>("cusum", 15);
+    reference::check::<detect_cusum::Cusum>("cusum", 16);
 }
