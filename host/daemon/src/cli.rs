@@ -16,8 +16,8 @@ pub struct Cli {
 }
 
 /// Where the daemon's settings come from, for the commands that read them all (the client
-/// commands read the file and the environment: `VIGIL_URL`, `VIGIL_TOKEN`). `vigil drift`
-/// reads none, and its `--config` configures a test.
+/// commands read the file and the environment: `VIGIL_URL`, `VIGIL_TOKEN`). `vigil drift` and
+/// `vigil detect` read none, and their `--config` configures a test or a detector.
 #[derive(clap::Args, Default)]
 pub struct ConfigArgs {
     /// The TOML config file (default: `$VIGIL_CONFIG`, else `vigil.toml` if present).
@@ -33,6 +33,8 @@ pub struct ConfigArgs {
 pub enum Command {
     /// Compare a current dataset with a reference, column by column.
     Drift(DriftArgs),
+    /// Run a streaming change detector over one column of a CSV file.
+    Detect(DetectArgs),
     /// Build and inspect plugins, and push them to a daemon.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -293,6 +295,29 @@ pub struct DriftArgs {
     /// Share of drifted columns at which the dataset counts as drifted.
     #[arg(long, default_value_t = 0.5)]
     pub drift_share: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// A directory of plugin components (`*.wasm`) to use beside the standard ones.
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct DetectArgs {
+    /// The data (CSV with a header row), in stream order.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The column to watch; its values must be numbers (or missing).
+    #[arg(long)]
+    pub column: String,
+    /// The detector: adwin, page-hinkley, kswin, ddm, eddm, hddm-a, hddm-w, cusum, or a
+    /// detector plugin's full name.
+    #[arg(long, value_name = "NAME")]
+    pub detector: String,
+    /// The detector's JSON configuration, e.g. `{"delta": 0.01}` (default: its defaults).
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -1,5 +1,5 @@
 //! Vigil's host: the `vigil` binary's commands, the daemon (API, monitoring loop, alerts) and
-//! the one-shot `vigil drift`. A library so that integration tests reach the route table and
+//! the one-shot `vigil drift` and `vigil detect`. A library so that integration tests reach the route table and
 //! run the daemon in-process.
 
 pub mod alerts;
@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod csv_quotes;
 pub mod demo;
+pub mod detect;
 pub mod drift;
 pub mod ingest;
 pub mod listing;

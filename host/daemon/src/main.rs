@@ -4,7 +4,7 @@ use vigil::cli::{
     Cli, Command, ConfigArgs, ConfigCommand, Format, ModelCommand, MonitorCommand, PluginCommand,
     TokenCommand,
 };
-use vigil::{client, commands, config, demo, drift, listing, plugins, runtime_config};
+use vigil::{client, commands, config, demo, detect, drift, listing, plugins, runtime_config};
 
 use std::process::ExitCode;
 
@@ -288,6 +288,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 report.failed_columns() < report.columns.len(),
                 "the test of every column failed, so nothing was compared (see each column's error)"
             );
+            Ok(())
+        }
+        Command::Detect(args) => {
+            let registry = Registry::standard(Runtime::new(runtime_config())?);
+            if let Some(dir) = &args.plugins {
+                registry
+                    .add_dir(dir)
+                    .map_err(|e| InputError(format!("{e:#}")))?;
+            }
+            let options = detect::DetectOptions {
+                input: args.input,
+                column: args.column,
+                detector: args.detector,
+                config: args.config,
+            };
+            let found = detect::run(&options, &registry)?;
+            match args.format {
+                Format::Table => print!("{}", found.to_table(&options.column)),
+                Format::Json => println!("{}", found.to_json()),
+            }
             Ok(())
         }
         Command::Plugin(PluginCommand::Build {

@@ -108,6 +108,36 @@ impl Registry {
         self.get(&key)
     }
 
+    /// Finds a detector by its plugin name, or by its short name (`adwin` for `detect-adwin`).
+    pub fn detector(&self, name: &str) -> anyhow::Result<Arc<Plugin>> {
+        let full = format!("detect-{name}");
+        let key = {
+            let entries = self.entries.lock().expect("registry lock");
+            [name, full.as_str()]
+                .into_iter()
+                .find(|k| entries.contains_key(*k))
+                .map(str::to_string)
+        };
+        let Some(key) = key else {
+            let detectors: Vec<String> = self
+                .names()
+                .into_iter()
+                .filter_map(|n| n.strip_prefix("detect-").map(str::to_string))
+                .collect();
+            return Err(anyhow!(
+                "no detector named `{name}`; the standard ones are {}",
+                detectors.join(", ")
+            ));
+        };
+        let plugin = self.get(&key)?;
+        let kind = plugin.info().kind;
+        anyhow::ensure!(
+            kind == vigil_runtime::PluginKind::Detector,
+            "`{key}` is a {kind} plugin, not a detector"
+        );
+        Ok(plugin)
+    }
+
     fn get(&self, name: &str) -> anyhow::Result<Arc<Plugin>> {
         let mut entries = self.entries.lock().expect("registry lock");
         let entry = entries.get_mut(name).expect("name was checked");

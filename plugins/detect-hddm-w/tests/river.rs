@@ -1,0 +1,10 @@
+//! The detector against River on the cases in `tests/reference/detectors.json` (written by
+//! `generate_detectors.py`): fed whole, in chunks of varying sizes, and with a snapshot and
+//! restore at every split, it must report exactly River's detection indices each time.
+
+mod reference;
+
+#[test]
+fn matches_river() {
+    reference::check::<detect_hddm_w::HddmW>("hddm-w", 22);
+}
