@@ -1,7 +1,8 @@
 //! Pearson's chi-square test of homogeneity on a 2×K contingency table, computed as
 //! `scipy.stats.chi2_contingency(table, correction=False)` computes it.
 
-use crate::igam::chi2_sf;
+use vigil_plugin_stats::special::chi2_sf;
+use vigil_plugin_stats::sum::pairwise_sum;
 
 /// A statistic, its degrees of freedom and its p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,31 +56,6 @@ pub fn chi2_homogeneity(reference: &[u64], current: &[u64]) -> Chi2Outcome {
     }
 }
 
-/// Sums like NumPy's `add.reduce` on a contiguous float64 array (blocks of 128 summed with
-/// eight accumulators, larger arrays split in halves), so that the statistic agrees with
-/// SciPy's to the last bit rather than to the rounding error of a different summation order.
-fn pairwise_sum(values: &[f64]) -> f64 {
-    let n = values.len();
-    if n < 8 {
-        values.iter().fold(0.0, |sum, &v| sum + v)
-    } else if n <= 128 {
-        let mut acc = [0.0; 8];
-        acc.copy_from_slice(&values[..8]);
-        let whole = n - n % 8;
-        for block in values[8..whole].chunks_exact(8) {
-            for (a, &v) in acc.iter_mut().zip(block) {
-                *a += v;
-            }
-        }
-        let sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        values[whole..].iter().fold(sum, |sum, &v| sum + v)
-    } else {
-        let half = n / 2;
-        let half = half - half % 8;
-        pairwise_sum(&values[..half]) + pairwise_sum(&values[half..])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,14 +74,5 @@ mod tests {
         assert_eq!(outcome.statistic, 0.0);
         assert_eq!(outcome.dof, 2);
         assert_eq!(outcome.p_value, 1.0);
-    }
-
-    #[test]
-    fn pairwise_sum_matches_plain_sum_on_exact_values() {
-        for n in [0u64, 1, 7, 8, 9, 127, 128, 129, 1000, 4097] {
-            let values: Vec<f64> = (0..n).map(|i| i as f64).collect();
-            let expected = (n * n.saturating_sub(1) / 2) as f64;
-            assert_eq!(pairwise_sum(&values), expected, "n = {n}");
-        }
     }
 }
