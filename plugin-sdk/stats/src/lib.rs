@@ -2,7 +2,7 @@
 //! its own: sums in NumPy's order ([`sum`]), category counts matched by label ([`labels`]),
 //! the shared binning of the binned distances ([`binning`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
-//! ([`outcome`]), and, behind the `harness` feature, the test that compares a plugin with the
+//! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), and, behind the `harness` feature, the test that compares a plugin with the
 //! reference values of `tests/reference/` ([`harness`]).
 //!
 //! Distributions come from `statrs`, measured against SciPy by `tests/special.rs` on
@@ -23,6 +23,7 @@ pub mod outcome;
 pub mod special;
 pub mod sum;
 pub mod test_rng;
+pub mod two_sample;
 
 #[cfg(feature = "harness")]
 pub mod harness;

@@ -41,3 +41,15 @@ pub fn hypergeom_pmf(k: u64, population: u64, successes: u64, draws: u64) -> f64
     (ln_binomial(successes, k) + ln_binomial(failures, draws - k) - ln_binomial(population, draws))
         .exp()
 }
+
+/// `scipy.special.rel_entr(x, y)`: `x ln(x / y)` for positive `x` and `y`, 0 for `x = 0` and
+/// `y >= 0`, infinity otherwise.
+pub fn rel_entr(x: f64, y: f64) -> f64 {
+    if x > 0.0 && y > 0.0 {
+        x * (x / y).ln()
+    } else if x == 0.0 && y >= 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}

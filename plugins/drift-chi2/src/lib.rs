@@ -7,55 +7,26 @@
 
 pub mod chi2;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
-use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Result, ScoreKind};
-use vigil_plugin_stats::labels::Categories;
-use vigil_plugin_stats::outcome::{p_value_result, p_value_threshold};
+use vigil_plugin_sdk::{Result, ScoreKind};
+use vigil_plugin_stats::two_sample::{CategoricalStatistic, CategoricalTest, Outcome};
 
-/// Configuration of the chi-square test.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Drift when the p-value is below this.
-    #[serde(default = "default_threshold")]
-    pub threshold: f64,
-}
+/// Pearson's chi-square statistic of the 2×K table.
+pub struct ChiSquare;
 
-fn default_threshold() -> f64 {
-    0.05
-}
-
-/// The test, holding the reference's counts per category.
-pub struct Chi2 {
-    categories: Categories,
-    threshold: f64,
-}
-
-impl DriftTest for Chi2 {
-    type Config = Config;
+impl CategoricalStatistic for ChiSquare {
     const DESCRIPTION: &'static str =
         "Chi-square test of homogeneity between reference and window category counts";
-    const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Categorical];
     const SCORE: ScoreKind = ScoreKind::PValue;
+    const DEFAULT_THRESHOLD: f64 = 0.05;
 
-    fn new(reference: ColumnData, config: Config) -> Result<Self> {
-        Ok(Chi2 {
-            threshold: p_value_threshold(config.threshold)?,
-            categories: Categories::new(reference, "reference")?,
-        })
-    }
-
-    fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
-        let (reference_row, current_row) = self.categories.align(current, "current window")?;
-        let outcome = chi2::chi2_homogeneity(&reference_row, &current_row);
-        Ok(p_value_result(
-            outcome.statistic,
-            outcome.p_value,
-            self.threshold,
-        ))
+    fn compare(reference: &[u64], current: &[u64]) -> Result<Outcome> {
+        let outcome = chi2::chi2_homogeneity(reference, current);
+        Ok((outcome.statistic, Some(outcome.p_value)))
     }
 }
+
+/// The chi-square drift test.
+pub type Chi2 = CategoricalTest<ChiSquare>;
 
 vigil_plugin_sdk::export_drift_test!(Chi2);
 
@@ -63,7 +34,7 @@ vigil_plugin_sdk::export_drift_test!(Chi2);
 mod tests {
     use super::*;
     use vigil_plugin_sdk::testing::drift_test;
-    use vigil_plugin_sdk::{CategoricalColumn, Error, MISSING_CODE};
+    use vigil_plugin_sdk::{CategoricalColumn, ColumnData, Error, MISSING_CODE};
 
     fn column(labels: &[Option<&str>]) -> ColumnData {
         ColumnData::categorical(labels.iter().copied())

@@ -8,60 +8,32 @@
 
 pub mod psi;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
-use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Result, ScoreKind};
-use vigil_plugin_stats::binning::Histogram;
-use vigil_plugin_stats::outcome::{distance_result, distance_threshold};
+use vigil_plugin_stats::two_sample::{BinnedDistance, BinnedTest};
 
 use crate::psi::proportion;
 
-/// Configuration of the PSI test.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Drift when the index is at or above this (0.1 is the customary "some shift",
-    /// 0.25 "major shift").
-    #[serde(default = "default_threshold")]
-    pub threshold: f64,
-}
+/// The index, on the shared bins.
+pub struct PsiDistance;
 
-fn default_threshold() -> f64 {
-    0.1
-}
-
-/// The test, holding the reference's bins.
-pub struct Psi {
-    histogram: Histogram,
-    threshold: f64,
-}
-
-impl DriftTest for Psi {
-    type Config = Config;
+impl BinnedDistance for PsiDistance {
     const DESCRIPTION: &'static str =
         "Population Stability Index over reference deciles (numeric) or categories";
-    const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Numeric, ColumnKind::Categorical];
-    const SCORE: ScoreKind = ScoreKind::Distance;
+    /// 0.1 is the customary "some shift", 0.25 "major shift".
+    const DEFAULT_THRESHOLD: f64 = 0.1;
 
-    fn new(reference: ColumnData, config: Config) -> Result<Self> {
-        Ok(Psi {
-            threshold: distance_threshold(config.threshold)?,
-            histogram: Histogram::new(reference)?,
-        })
-    }
-
-    fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
-        let (reference, current) = self.histogram.compare(current)?;
-        let (reference_total, current_total) = (total(&reference), total(&current));
-        let statistic = psi::psi(
+    fn distance(reference: &[u64], current: &[u64]) -> f64 {
+        let (reference_total, current_total) = (total(reference), total(current));
+        psi::psi(
             current
-                .into_iter()
+                .iter()
                 .zip(reference)
-                .map(|(c, r)| (proportion(c, current_total), proportion(r, reference_total))),
-        );
-        Ok(distance_result(statistic, self.threshold))
+                .map(|(&c, &r)| (proportion(c, current_total), proportion(r, reference_total))),
+        )
     }
 }
+
+/// The PSI drift test.
+pub type Psi = BinnedTest<PsiDistance>;
 
 fn total(counts: &[u64]) -> u64 {
     counts.iter().sum()
@@ -73,7 +45,9 @@ vigil_plugin_sdk::export_drift_test!(Psi);
 mod tests {
     use super::*;
     use vigil_plugin_sdk::testing::drift_test;
-    use vigil_plugin_sdk::{CategoricalColumn, Error, MISSING_CODE};
+    use vigil_plugin_sdk::{
+        CategoricalColumn, ColumnData, DriftTest, Error, MISSING_CODE, parse_config,
+    };
 
     fn labels(values: &[Option<&str>]) -> ColumnData {
         ColumnData::categorical(values.iter().copied())
@@ -132,7 +106,7 @@ mod tests {
         let reference: Vec<f64> = (0..1000).map(|i| f64::from(i) / 10.0).collect();
         let test = Psi::new(
             ColumnData::numeric(reference.clone()),
-            Config { threshold: 0.1 },
+            parse_config("").unwrap(),
         )
         .unwrap();
         let same = test.evaluate(ColumnData::numeric(reference)).unwrap();
