@@ -50,6 +50,8 @@ def numeric_cases(threshold):
         ("small_samples", values(rng.normal(size=7), 4), values(rng.normal(1, 1, 6), 4), {}),
         ("small_with_ties", [1.0, 2.0, 2.0, 4.0, 4.0, 4.0, 7.0, 9.0],
          [2.0, 4.0, 5.0, 5.0, 6.0, 9.0, 9.0], {}),
+        ("small_window_large_reference", values(rng.normal(size=300), 5),
+         values(rng.normal(0.8, 1, 6), 5), {}),
         ("medium_samples", values(rng.normal(size=20), 4), values(rng.normal(0.5, 1, 18), 4), {}),
         ("heavy_tails_cauchy", values(rng.standard_cauchy(800), 4),
          values(rng.standard_cauchy(800) * 1.5, 4), {}),

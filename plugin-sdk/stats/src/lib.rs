@@ -1,6 +1,7 @@
 //! The statistics Vigil's standard drift tests share, so that each plugin holds only what is
 //! its own: sums in NumPy's order ([`sum`]), category counts matched by label ([`labels`]),
-//! the shared binning of the binned distances ([`binning`]), order keys and a guest-friendly
+//! the shared binning of the binned distances ([`binning`]), the pooled sample of two sorted
+//! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
 //! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), and, behind the `harness` feature, the test that compares a plugin with the
 //! reference values of `tests/reference/` ([`harness`]).
@@ -16,6 +17,7 @@
 //! distribution code, which statrs does not have.
 
 pub mod binning;
+pub mod ecdf;
 pub mod keysort;
 pub mod labels;
 pub mod order;
