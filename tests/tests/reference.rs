@@ -115,6 +115,51 @@ fn psi_matches_numpy() {
 }
 
 #[test]
+fn js_matches_scipy() {
+    check_drift_cases("js", "drift-js");
+}
+
+#[test]
+fn kl_matches_scipy() {
+    check_drift_cases("kl", "drift-kl");
+}
+
+#[test]
+fn hellinger_matches_numpy() {
+    check_drift_cases("hellinger", "drift-hellinger");
+}
+
+#[test]
+fn tvd_matches_numpy() {
+    check_drift_cases("tvd", "drift-tvd");
+}
+
+#[test]
+fn wasserstein_matches_scipy() {
+    check_drift_cases("wasserstein", "drift-wasserstein");
+}
+
+#[test]
+fn wasserstein_norm_matches_scipy() {
+    check_drift_cases("wasserstein_norm", "drift-wasserstein_norm");
+}
+
+#[test]
+fn energy_matches_scipy() {
+    check_drift_cases("energy", "drift-energy");
+}
+
+#[test]
+fn kuiper_matches_numpy() {
+    check_drift_cases("kuiper", "drift-kuiper");
+}
+
+#[test]
+fn mwu_matches_scipy() {
+    check_drift_cases("mwu", "drift-mwu");
+}
+
+#[test]
 fn page_hinkley_matches_river_across_snapshots() {
     let runtime = runtime();
     let plugin = load(&runtime, "detect-page-hinkley");
