@@ -160,6 +160,11 @@ fn mwu_matches_scipy() {
 }
 
 #[test]
+fn t_matches_scipy() {
+    check_drift_cases("t", "drift-t");
+}
+
+#[test]
 fn page_hinkley_matches_river_across_snapshots() {
     let runtime = runtime();
     let plugin = load(&runtime, "detect-page-hinkley");
