@@ -114,6 +114,7 @@ def binary_cases(threshold):
         ("binary_small", ["yes", "no", "yes", "yes"], ["no", "no", "yes"], {}),
         ("binary_large", draw(rng, [0.9, 0.1], 5000), draw(rng, [0.88, 0.12], 5000), {}),
         ("binary_rare", draw(rng, [0.99, 0.01], 1000), draw(rng, [0.97, 0.03], 1000), {}),
+        ("binary_balanced_mirror", ["a"] * 10 + ["b"] * 5, ["a"] * 5 + ["b"] * 10, {}),
         ("binary_unseen_in_current", ["a"] * 20 + ["b"] * 5, ["a"] * 10, {}),
         ("binary_disjoint", ["a"] * 20, ["b"] * 10, {}),
         ("binary_single_category", ["a"] * 20, ["a"] * 10, {}),

@@ -165,6 +165,21 @@ fn t_matches_scipy() {
 }
 
 #[test]
+fn g_matches_scipy() {
+    check_drift_cases("g", "drift-g");
+}
+
+#[test]
+fn z_matches_scipy() {
+    check_drift_cases("z", "drift-z");
+}
+
+#[test]
+fn fisher_matches_scipy() {
+    check_drift_cases("fisher", "drift-fisher");
+}
+
+#[test]
 fn page_hinkley_matches_river_across_snapshots() {
     let runtime = runtime();
     let plugin = load(&runtime, "detect-page-hinkley");

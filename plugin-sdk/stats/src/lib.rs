@@ -1,5 +1,6 @@
 //! The statistics Vigil's standard drift tests share, so that each plugin holds only what is
-//! its own: sums in NumPy's order ([`sum`]), category counts matched by label ([`labels`]),
+//! its own: sums in NumPy's order ([`sum`]), category counts matched by label ([`labels`]) and
+//! their contingency table ([`contingency`]),
 //! the shared binning of the binned distances ([`binning`]), the pooled sample of two sorted
 //! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
@@ -18,6 +19,7 @@
 //! distribution code, which statrs does not have.
 
 pub mod binning;
+pub mod contingency;
 pub mod ecdf;
 pub mod keysort;
 pub mod labels;

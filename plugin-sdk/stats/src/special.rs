@@ -124,8 +124,10 @@ pub fn ln_beta(a: f64, b: f64) -> f64 {
     ln_gamma(small) + leading + (series(large) - series(sum))
 }
 
-/// `ln C(n, k)`, from statrs's log-gamma.
+/// `ln C(n, k)`, from statrs's log-gamma; symmetric in `k` and `n − k` to the last bit, so that
+/// mirror-image tables get identical probabilities (Fisher's test compares them for equality).
 fn ln_binomial(n: u64, k: u64) -> f64 {
+    let k = k.min(n - k);
     ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
 }
 
@@ -153,5 +155,14 @@ pub fn rel_entr(x: f64, y: f64) -> f64 {
         0.0
     } else {
         f64::INFINITY
+    }
+}
+
+/// `scipy.special.xlogy(x, y)`: `x ln y`, and 0 where `x` is 0.
+pub fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 && !y.is_nan() {
+        0.0
+    } else {
+        x * y.ln()
     }
 }

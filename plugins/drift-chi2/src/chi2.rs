@@ -1,6 +1,7 @@
 //! Pearson's chi-square test of homogeneity on a 2×K contingency table, computed as
 //! `scipy.stats.chi2_contingency(table, correction=False)` computes it.
 
+use vigil_plugin_stats::contingency::observed_and_expected;
 use vigil_plugin_stats::special::chi2_sf;
 use vigil_plugin_stats::sum::pairwise_sum;
 
@@ -32,21 +33,13 @@ pub fn chi2_homogeneity(reference: &[u64], current: &[u64]) -> Chi2Outcome {
         };
     }
 
-    let reference_total: u64 = reference.iter().sum();
-    let current_total: u64 = current.iter().sum();
-    let grand_total = (reference_total + current_total) as f64;
-
-    // Row-major like SciPy's flattened table, so that the pairwise sum groups the same terms.
-    let mut terms = Vec::with_capacity(2 * categories);
-    for (row, row_total) in [(reference, reference_total), (current, current_total)] {
-        let row_total = row_total as f64;
-        for (j, &observed) in row.iter().enumerate() {
-            let column_total = (reference[j] + current[j]) as f64;
-            let expected = row_total * column_total / grand_total;
-            let deviation = observed as f64 - expected;
-            terms.push(deviation * deviation / expected);
-        }
-    }
+    let terms: Vec<f64> = observed_and_expected(reference, current)
+        .into_iter()
+        .map(|(observed, expected)| {
+            let deviation = observed - expected;
+            deviation * deviation / expected
+        })
+        .collect();
     let statistic = 0.0 + pairwise_sum(&terms);
     let dof = categories - 1;
     Chi2Outcome {
