@@ -180,6 +180,11 @@ fn fisher_matches_scipy() {
 }
 
 #[test]
+fn ad_matches_scipy() {
+    check_drift_cases("ad", "drift-ad");
+}
+
+#[test]
 fn page_hinkley_matches_river_across_snapshots() {
     let runtime = runtime();
     let plugin = load(&runtime, "detect-page-hinkley");
