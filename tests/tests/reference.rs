@@ -196,6 +196,11 @@ fn cvm_matches_scipy() {
 }
 
 #[test]
+fn es_matches_scipy() {
+    check_drift_cases("es", "drift-es");
+}
+
+#[test]
 fn page_hinkley_matches_river_across_snapshots() {
     let runtime = runtime();
     let plugin = load(&runtime, "detect-page-hinkley");
