@@ -20,9 +20,8 @@ fn vigil(args: &[&str]) -> Output {
         .expect("vigil runs")
 }
 
-fn drift_json(extra: &[&str]) -> Value {
-    let reference = fixture("reference.csv");
-    let current = fixture("current.csv");
+/// `vigil drift --format json` on two files, with `extra` arguments.
+fn drift_files(reference: &Path, current: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "drift",
         "--reference",
@@ -33,7 +32,11 @@ fn drift_json(extra: &[&str]) -> Value {
         "json",
     ];
     args.extend_from_slice(extra);
-    let output = vigil(&args);
+    vigil(&args)
+}
+
+fn drift_json(extra: &[&str]) -> Value {
+    let output = drift_files(&fixture("reference.csv"), &fixture("current.csv"), extra);
     assert!(
         output.status.success(),
         "{}",
@@ -48,15 +51,7 @@ fn drift_on(reference: &str, current: &str) -> Output {
     let (reference_path, current_path) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
     std::fs::write(&reference_path, reference).unwrap();
     std::fs::write(&current_path, current).unwrap();
-    vigil(&[
-        "drift",
-        "--reference",
-        reference_path.to_str().unwrap(),
-        "--current",
-        current_path.to_str().unwrap(),
-        "--format",
-        "json",
-    ])
+    drift_files(&reference_path, &current_path, &[])
 }
 
 fn close(actual: f64, expected: f64, relative: f64) -> bool {
@@ -349,23 +344,20 @@ fn standard_library_tests_run_by_name() {
     let (reference, current) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
     std::fs::write(&reference, csv(&x_reference, &c_reference)).unwrap();
     std::fs::write(&current, csv(&x_current, &c_current)).unwrap();
-    let output = vigil(&[
-        "drift",
-        "--reference",
-        reference.to_str().unwrap(),
-        "--current",
-        current.to_str().unwrap(),
-        "--format",
-        "json",
-        "--num-test",
-        "mwu",
-        "--cat-test",
-        "tvd",
-        "--column-test",
-        "y=wasserstein",
-        "--config",
-        r#"wasserstein={"threshold": 5}"#,
-    ]);
+    let output = drift_files(
+        &reference,
+        &current,
+        &[
+            "--num-test",
+            "mwu",
+            "--cat-test",
+            "tvd",
+            "--column-test",
+            "y=wasserstein",
+            "--config",
+            r#"wasserstein={"threshold": 5}"#,
+        ],
+    );
     assert!(
         output.status.success(),
         "{}",
