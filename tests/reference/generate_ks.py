@@ -21,6 +21,8 @@ import scipy
 from scipy import stats
 from scipy.stats._stats_py import _compute_prob_outside_square
 
+from two_sample_cases import values, with_missing
+
 OUT = Path(__file__).with_name("ks.json")
 MAX_AUTO_N = 10000
 
@@ -95,19 +97,6 @@ def path(reference, current):
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = int(np.round(m * n / (m + n)))
     return f"{label}n={en}, {kolmogn_branch(en, d)}"
-
-
-def values(array, decimals=None):
-    """Plain floats for JSON, NaN as null, optionally rounded to keep the file small."""
-    array = np.asarray(array, dtype=np.float64)
-    if decimals is not None:
-        array = np.round(array, decimals)
-    return [None if np.isnan(v) else float(v) for v in array]
-
-
-def with_missing(rng, items, fraction):
-    mask = rng.random(len(items)) < fraction
-    return [None if m else v for v, m in zip(items, mask)]
 
 
 def cases():

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import scipy
 
+from two_sample_cases import values, with_missing, draw
+
 OUT = Path(__file__).with_name("psi.json")
 
 DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
@@ -56,25 +58,6 @@ def expected(kind, reference, current):
         return {"error": "invalid-input"}
     psi = psi_numeric if kind == "numeric" else psi_categorical
     return {"statistic": psi(reference, current), "p_value": None}
-
-
-def values(array, decimals=None):
-    """Plain floats for JSON, NaN as null, optionally rounded to keep the file small."""
-    array = np.asarray(array, dtype=np.float64)
-    if decimals is not None:
-        array = np.round(array, decimals)
-    return [None if np.isnan(v) else float(v) for v in array]
-
-
-def with_missing(rng, items, fraction):
-    mask = rng.random(len(items)) < fraction
-    return [None if m else v for v, m in zip(items, mask)]
-
-
-def draw(rng, probs, n, prefix="c"):
-    probs = np.asarray(probs, dtype=float)
-    codes = rng.choice(len(probs), size=n, p=probs / probs.sum())
-    return [f"{prefix}{c}" for c in codes]
 
 
 def cases():

@@ -133,9 +133,11 @@ impl Default for Config {
             // than the daemon can store: the limit stops floods of tiny requests, not load.
             ingest_rate_per_second: 200.0,
             ingest_rate_burst: 400.0,
-            // Enough to push a directory of plugins at once; each upload is compiled.
+            // Enough to push a directory of plugins at once, the standard set (22 plugins, and
+            // growing, which `vigil demo` re-uploads) included; each upload is compiled, at most
+            // two at a time.
             upload_rate_per_second: 2.0,
-            upload_rate_burst: 20.0,
+            upload_rate_burst: 50.0,
             evaluation_workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),

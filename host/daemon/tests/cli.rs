@@ -20,9 +20,8 @@ fn vigil(args: &[&str]) -> Output {
         .expect("vigil runs")
 }
 
-fn drift_json(extra: &[&str]) -> Value {
-    let reference = fixture("reference.csv");
-    let current = fixture("current.csv");
+/// `vigil drift --format json` on two files, with `extra` arguments.
+fn drift_files(reference: &Path, current: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "drift",
         "--reference",
@@ -33,7 +32,11 @@ fn drift_json(extra: &[&str]) -> Value {
         "json",
     ];
     args.extend_from_slice(extra);
-    let output = vigil(&args);
+    vigil(&args)
+}
+
+fn drift_json(extra: &[&str]) -> Value {
+    let output = drift_files(&fixture("reference.csv"), &fixture("current.csv"), extra);
     assert!(
         output.status.success(),
         "{}",
@@ -48,15 +51,7 @@ fn drift_on(reference: &str, current: &str) -> Output {
     let (reference_path, current_path) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
     std::fs::write(&reference_path, reference).unwrap();
     std::fs::write(&current_path, current).unwrap();
-    vigil(&[
-        "drift",
-        "--reference",
-        reference_path.to_str().unwrap(),
-        "--current",
-        current_path.to_str().unwrap(),
-        "--format",
-        "json",
-    ])
+    drift_files(&reference_path, &current_path, &[])
 }
 
 fn close(actual: f64, expected: f64, relative: f64) -> bool {
@@ -305,4 +300,93 @@ fn a_report_where_every_column_failed_exits_non_zero() {
     assert_eq!(report["failed_columns"], 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("every column"), "{stderr}");
+}
+
+/// The expected values of one case of a plugin's reference file (tests/reference/NAME.json).
+fn reference_case(file: &str, case: &str) -> Value {
+    let path = workspace().join("tests/reference").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let reference: Value = serde_json::from_str(&text).unwrap();
+    reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == case)
+        .unwrap_or_else(|| panic!("{file} has no case {case}"))
+        .clone()
+}
+
+/// The standard library's newer tests are picked by their short names like the first three:
+/// a hypothesis test (Mann–Whitney, against SciPy's value), a CDF distance (Wasserstein, per
+/// column) and a binned distance on categories (total variation).
+#[test]
+fn standard_library_tests_run_by_name() {
+    let case = reference_case("mwu.json", "ties_across_sides");
+    let numbers = |key: &str| -> Vec<f64> {
+        case[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (x_reference, x_current) = (numbers("reference"), numbers("current"));
+    let c_reference = ["a", "a", "a", "b", "b", "b", "b"];
+    let c_current = ["a", "b", "b", "b", "c"];
+    let csv = |x: &[f64], c: &[&str]| {
+        let mut text = String::from("x,y,c\n");
+        for (x, c) in x.iter().zip(c) {
+            text.push_str(&format!("{x},{x},{c}\n"));
+        }
+        text
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, current) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    std::fs::write(&reference, csv(&x_reference, &c_reference)).unwrap();
+    std::fs::write(&current, csv(&x_current, &c_current)).unwrap();
+    let output = drift_files(
+        &reference,
+        &current,
+        &[
+            "--num-test",
+            "mwu",
+            "--cat-test",
+            "tvd",
+            "--column-test",
+            "y=wasserstein",
+            "--config",
+            r#"wasserstein={"threshold": 5}"#,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let x = column(&report, "x");
+    assert_eq!(x["test"], "mwu");
+    let expected = &case["expected"];
+    assert_eq!(x["statistic"], expected["statistic"]);
+    let p = x["p_value"].as_f64().unwrap();
+    let expected_p = expected["p_value"].as_f64().unwrap();
+    assert!(close(p, expected_p, 1e-9), "p {p} vs {expected_p}");
+    assert_eq!(x["drifted"], expected_p < 0.05);
+
+    let y = column(&report, "y");
+    assert_eq!(y["test"], "wasserstein");
+    let wasserstein = reference_case("wasserstein.json", "ties_across_sides");
+    let expected = wasserstein["expected"]["statistic"].as_f64().unwrap();
+    assert!(close(y["statistic"].as_f64().unwrap(), expected, 1e-9));
+    assert!(y["p_value"].is_null());
+    assert_eq!(y["threshold"], 5.0);
+
+    let c = column(&report, "c");
+    assert_eq!(c["kind"], "categorical");
+    assert_eq!(c["test"], "tvd");
+    // Proportions a, b, c: 3/7, 4/7, 0 against 1/5, 3/5, 1/5.
+    let tvd = 0.5 * ((3.0 / 7.0 - 0.2) + (0.6 - 4.0 / 7.0) + 0.2);
+    assert!(close(c["statistic"].as_f64().unwrap(), tvd, 1e-12));
+    assert_eq!(c["drifted"], true);
 }

@@ -7,7 +7,7 @@
 //! fails, it is `kstwo.sf(d, round(m*n/(m+n)))`.
 
 use crate::kolmogorov::kstwo_sf;
-use crate::sort::Sample;
+use vigil_plugin_stats::order::Sample;
 
 /// Largest sample size for which `method="auto"` attempts the exact distribution.
 const MAX_AUTO_N: usize = 10_000;

@@ -1,20 +1,17 @@
 //! `drift-ks`: the two-sample Kolmogorov–Smirnov test, as `scipy.stats.ks_2samp(method="auto")`.
 
 mod double_double;
-mod keysort;
 mod kolmogorov;
 pub mod ks;
 mod math;
 mod smirnov;
-mod sort;
-#[cfg(test)]
-mod test_rng;
-
-use sort::Sample;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result, ScoreKind};
+use vigil_plugin_stats::labels::no_values;
+use vigil_plugin_stats::order::Sample;
+use vigil_plugin_stats::outcome::{p_value_result, p_value_threshold};
 
 /// Configuration of the KS test.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -43,28 +40,20 @@ impl DriftTest for Ks {
     const SCORE: ScoreKind = ScoreKind::PValue;
 
     fn new(reference: ColumnData, config: Config) -> Result<Self> {
-        if !(config.threshold > 0.0 && config.threshold < 1.0) {
-            return Err(Error::InvalidConfig(format!(
-                "threshold must lie strictly between 0 and 1, got {}",
-                config.threshold
-            )));
-        }
-        let reference = sorted_values(reference, "reference")?;
         Ok(Ks {
-            reference,
-            threshold: config.threshold,
+            threshold: p_value_threshold(config.threshold)?,
+            reference: sorted_values(reference, "reference")?,
         })
     }
 
     fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
         let current = sorted_values(current, "current window")?;
         let outcome = ks::ks_2samp(&self.reference, &current);
-        Ok(DriftResult {
-            statistic: outcome.statistic,
-            p_value: Some(outcome.p_value),
-            threshold: self.threshold,
-            drifted: outcome.p_value < self.threshold,
-        })
+        Ok(p_value_result(
+            outcome.statistic,
+            outcome.p_value,
+            self.threshold,
+        ))
     }
 }
 
@@ -77,9 +66,7 @@ fn sorted_values(column: ColumnData, what: &str) -> Result<Sample> {
     };
     let sample = Sample::new(values);
     if sample.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "the {what} has no values to test"
-        )));
+        return Err(no_values(what));
     }
     Ok(sample)
 }

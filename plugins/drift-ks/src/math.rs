@@ -90,7 +90,7 @@ pub(crate) fn exp(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::{exp, ln_sum};
-    use crate::test_rng::Rng;
+    use vigil_plugin_stats::test_rng::Rng;
 
     fn ln(x: f64) -> f64 {
         ln_sum(x, 0.0)

@@ -16,7 +16,7 @@
 const SMALL: usize = 8;
 
 /// Sorts `v` in ascending order.
-pub(crate) fn sort(v: &mut [u64]) {
+pub fn sort(v: &mut [u64]) {
     let limit = 2 * (v.len() | 1).ilog2();
     quicksort(v, None, limit);
 }

@@ -1,8 +1,13 @@
-//! xorshift64*: reproducible test data with no dependency. Seeds must not be 0.
+//! xorshift64*: reproducible test data with no dependency, for the plugins' unit tests.
+//! Seeds must not be 0.
 
+/// The generator; its state is the seed.
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// The next 64 random bits.
+    // Not an iterator: the stream never ends and callers draw in several shapes.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -10,6 +15,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    /// Uniform in 0..n.
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }

@@ -1,0 +1,169 @@
+//! The three shapes of the standard drift tests, so that a plugin supplies only its statistic:
+//! [`NumericTest`] (two sorted numeric samples), [`BinnedTest`] (counts over the shared bins of
+//! [`crate::binning`], numeric or categorical) and [`CategoricalTest`] (counts per category over
+//! the union of both sides). Each checks its threshold, drops missing values, refuses empty
+//! sides with an error a person can act on, and reads the statistic against the threshold as its
+//! [`ScoreKind`] says. A plugin exports one of them, e.g.
+//! `pub type Welch = NumericTest<WelchT>; export_drift_test!(Welch);`.
+
+use std::marker::PhantomData;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Result, ScoreKind};
+
+use crate::binning::Histogram;
+use crate::labels::Categories;
+use crate::outcome::{
+    distance_result, distance_threshold, numeric_sample, p_value_result, p_value_threshold,
+};
+
+/// What every standard drift test is configured with.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    /// Hypothesis tests: drift when the p-value is below this (strictly between 0 and 1).
+    /// Distances: drift when the statistic is at or above this (positive). The test's own
+    /// default (docs/statistics.md) when absent.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+}
+
+/// A statistic and, for hypothesis tests, its p-value.
+pub type Outcome = (f64, Option<f64>);
+
+/// A test on two numeric samples.
+pub trait NumericStatistic: 'static {
+    /// One line describing the test.
+    const DESCRIPTION: &'static str;
+    /// How the statistic is read against the threshold.
+    const SCORE: ScoreKind;
+    /// The threshold when the configuration sets none.
+    const DEFAULT_THRESHOLD: f64;
+    /// Compares two non-empty samples, each ascending, without NaN, `-0.0` made `0.0`.
+    fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome>;
+}
+
+/// Counts over the same bins on both sides.
+pub trait BinnedDistance: 'static {
+    /// One line describing the distance.
+    const DESCRIPTION: &'static str;
+    /// The threshold when the configuration sets none.
+    const DEFAULT_THRESHOLD: f64;
+    /// The distance between the reference's and the window's counts (both non-empty, the
+    /// same length, every bin non-empty on at least one side).
+    fn distance(reference: &[u64], current: &[u64]) -> f64;
+}
+
+/// A test on two rows of category counts.
+pub trait CategoricalStatistic: 'static {
+    /// One line describing the test.
+    const DESCRIPTION: &'static str;
+    /// How the statistic is read against the threshold.
+    const SCORE: ScoreKind;
+    /// The threshold when the configuration sets none.
+    const DEFAULT_THRESHOLD: f64;
+    /// Compares the reference's and the window's counts over the union of their categories
+    /// (the reference's first; each side has a positive total, each category a positive sum).
+    fn compare(reference: &[u64], current: &[u64]) -> Result<Outcome>;
+}
+
+/// The threshold checked as `score` requires.
+fn threshold(score: ScoreKind, configured: Option<f64>, default: f64) -> Result<f64> {
+    let threshold = configured.unwrap_or(default);
+    match score {
+        ScoreKind::PValue => p_value_threshold(threshold),
+        ScoreKind::Distance => distance_threshold(threshold),
+    }
+}
+
+fn result(score: ScoreKind, (statistic, p_value): Outcome, threshold: f64) -> DriftResult {
+    match (score, p_value) {
+        (ScoreKind::PValue, Some(p)) => p_value_result(statistic, p, threshold),
+        _ => distance_result(statistic, threshold),
+    }
+}
+
+/// A drift test on numeric columns, holding the sorted reference.
+pub struct NumericTest<S> {
+    reference: Vec<f64>,
+    threshold: f64,
+    statistic: PhantomData<S>,
+}
+
+impl<S: NumericStatistic> DriftTest for NumericTest<S> {
+    type Config = ThresholdConfig;
+    const DESCRIPTION: &'static str = S::DESCRIPTION;
+    const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Numeric];
+    const SCORE: ScoreKind = S::SCORE;
+
+    fn new(reference: ColumnData, config: ThresholdConfig) -> Result<Self> {
+        Ok(NumericTest {
+            threshold: threshold(S::SCORE, config.threshold, S::DEFAULT_THRESHOLD)?,
+            reference: numeric_sample(reference, "reference")?,
+            statistic: PhantomData,
+        })
+    }
+
+    fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
+        let current = numeric_sample(current, "current window")?;
+        let outcome = S::compare(&self.reference, &current)?;
+        Ok(result(S::SCORE, outcome, self.threshold))
+    }
+}
+
+/// A binned distance on numeric or categorical columns, holding the reference's bins.
+pub struct BinnedTest<D> {
+    histogram: Histogram,
+    threshold: f64,
+    distance: PhantomData<D>,
+}
+
+impl<D: BinnedDistance> DriftTest for BinnedTest<D> {
+    type Config = ThresholdConfig;
+    const DESCRIPTION: &'static str = D::DESCRIPTION;
+    const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Numeric, ColumnKind::Categorical];
+    const SCORE: ScoreKind = ScoreKind::Distance;
+
+    fn new(reference: ColumnData, config: ThresholdConfig) -> Result<Self> {
+        Ok(BinnedTest {
+            threshold: threshold(ScoreKind::Distance, config.threshold, D::DEFAULT_THRESHOLD)?,
+            histogram: Histogram::new(reference)?,
+            distance: PhantomData,
+        })
+    }
+
+    fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
+        let (reference, current) = self.histogram.compare(current)?;
+        let statistic = D::distance(&reference, &current);
+        Ok(distance_result(statistic, self.threshold))
+    }
+}
+
+/// A test on categorical columns, holding the reference's counts.
+pub struct CategoricalTest<S> {
+    categories: Categories,
+    threshold: f64,
+    statistic: PhantomData<S>,
+}
+
+impl<S: CategoricalStatistic> DriftTest for CategoricalTest<S> {
+    type Config = ThresholdConfig;
+    const DESCRIPTION: &'static str = S::DESCRIPTION;
+    const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Categorical];
+    const SCORE: ScoreKind = S::SCORE;
+
+    fn new(reference: ColumnData, config: ThresholdConfig) -> Result<Self> {
+        Ok(CategoricalTest {
+            threshold: threshold(S::SCORE, config.threshold, S::DEFAULT_THRESHOLD)?,
+            categories: Categories::new(reference, "reference")?,
+            statistic: PhantomData,
+        })
+    }
+
+    fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
+        let (reference, current) = self.categories.align(current, "current window")?;
+        let outcome = S::compare(&reference, &current)?;
+        Ok(result(S::SCORE, outcome, self.threshold))
+    }
+}

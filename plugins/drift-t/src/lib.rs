@@ -1,0 +1,70 @@
+//! `drift-t`: Welch's two-sided t-test for a difference in means without assuming equal
+//! variances, as `scipy.stats.ttest_ind(reference, current, equal_var=False)`; the statistic is
+//! positive when the reference's mean is larger.
+//!
+//! Undefined where SciPy returns NaN or an infinite statistic (fewer than two values on a side,
+//! both sides constant, variances that underflow): such windows are refused as invalid input.
+
+use vigil_plugin_sdk::{Error, Result, ScoreKind};
+use vigil_plugin_stats::special::t_sf;
+use vigil_plugin_stats::sum::{mean, pairwise_sum};
+use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
+
+/// The sample variance as SciPy's `_var(x, ddof=1)` computes it: the mean squared deviation
+/// scaled by `n / (n − 1)`.
+fn sample_variance(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let centre = mean(values);
+    let squares: Vec<f64> = values.iter().map(|v| (v - centre) * (v - centre)).collect();
+    pairwise_sum(&squares) / n * (n / (n - 1.0))
+}
+
+/// Welch's t.
+pub struct WelchT;
+
+impl NumericStatistic for WelchT {
+    const DESCRIPTION: &'static str = "Welch's two-sided t-test for a difference in means";
+    const SCORE: ScoreKind = ScoreKind::PValue;
+    const DEFAULT_THRESHOLD: f64 = 0.05;
+
+    fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
+        if reference.len() < 2 || current.len() < 2 {
+            return Err(Error::InvalidInput(
+                "Welch's t-test needs at least two values on each side".into(),
+            ));
+        }
+        let (n1, n2) = (reference.len() as f64, current.len() as f64);
+        let vn1 = sample_variance(reference) / n1;
+        let vn2 = sample_variance(current) / n2;
+        let df = (vn1 + vn2).powi(2) / (vn1 * vn1 / (n1 - 1.0) + vn2 * vn2 / (n2 - 1.0));
+        // As SciPy: an undefined df (both variances zero, or overflowing squares) is taken as 1.
+        let df = if df.is_nan() { 1.0 } else { df };
+        let t = (mean(reference) - mean(current)) / (vn1 + vn2).sqrt();
+        if !t.is_finite() {
+            return Err(Error::InvalidInput(
+                "Welch's t is undefined here: both samples are constant (or their variances \
+                 underflow); choose another test for this column"
+                    .into(),
+            ));
+        }
+        Ok((t, Some(2.0 * t_sf(df, t.abs()))))
+    }
+}
+
+/// The Welch t drift test.
+pub type T = NumericTest<WelchT>;
+
+vigil_plugin_sdk::export_drift_test!(T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_means_do_not_drift_and_constant_samples_are_refused() {
+        let (t, p) = WelchT::compare(&[1.0, 2.0, 3.0], &[0.0, 2.0, 4.0]).unwrap();
+        assert_eq!((t, p), (0.0, Some(1.0)));
+        assert!(WelchT::compare(&[1.0, 1.0], &[2.0, 2.0]).is_err());
+        assert!(WelchT::compare(&[1.0], &[2.0, 3.0]).is_err());
+    }
+}
