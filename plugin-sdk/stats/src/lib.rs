@@ -1,11 +1,13 @@
-//! The statistics Vigil's standard drift tests share, so that each plugin holds only what is
+//! What Vigil's standard drift tests and detectors share, so that each plugin holds only what is
 //! its own: sums in NumPy's order ([`sum`]), category counts matched by label ([`labels`]) and
 //! their contingency table ([`contingency`]),
 //! the shared binning of the binned distances ([`binning`]), the pooled sample of two sorted
 //! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
-//! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), and, behind the `harness` feature, the test that compares a plugin with the
-//! reference values of `tests/reference/` ([`harness`]).
+//! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
+//! snapshot format of the streaming detectors ([`stream`]), and, behind the `harness` feature,
+//! the tests that compare a drift test ([`harness`]) or a detector ([`detector_harness`]) with
+//! the reference values of `tests/reference/`.
 //!
 //! Distributions come from `statrs`, measured against SciPy by `tests/special.rs` on
 //! `tests/reference/special.json` (tolerance 1e-9 relative): the chi-square survival function
@@ -26,9 +28,12 @@ pub mod labels;
 pub mod order;
 pub mod outcome;
 pub mod special;
+pub mod stream;
 pub mod sum;
 pub mod test_rng;
 pub mod two_sample;
 
+#[cfg(feature = "harness")]
+pub mod detector_harness;
 #[cfg(feature = "harness")]
 pub mod harness;

@@ -16,7 +16,7 @@
 //! NaN marks a missing value: it is skipped and takes no stream position. Infinite values are
 //! rejected: one would make the window's total infinite for good.
 
-mod stream;
+use vigil_plugin_stats::stream;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -20,7 +20,7 @@
 //! NaN marks a missing value: it is skipped and takes no stream position. Infinite values are
 //! rejected.
 
-mod stream;
+use vigil_plugin_stats::stream;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

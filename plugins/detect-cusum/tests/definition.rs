@@ -3,7 +3,7 @@
 //! sizes, and with a snapshot and restore at every split, it must report exactly the reference's
 //! detection indices each time.
 
-mod reference;
+use vigil_plugin_stats::detector_harness as reference;
 
 #[test]
 fn matches_the_reference_definition() {

@@ -12,7 +12,7 @@
 //! Values must be 0 (correct) or 1 (error). NaN marks a missing value: it is skipped and takes
 //! no stream position.
 
-mod stream;
+use vigil_plugin_stats::stream;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

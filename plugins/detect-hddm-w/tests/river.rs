@@ -2,7 +2,7 @@
 //! `generate_detectors.py`): fed whole, in chunks of varying sizes, and with a snapshot and
 //! restore at every split, it must report exactly River's detection indices each time.
 
-mod reference;
+use vigil_plugin_stats::detector_harness as reference;
 
 #[test]
 fn matches_river() {

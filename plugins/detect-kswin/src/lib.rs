@@ -18,7 +18,7 @@
 
 mod ks;
 mod mt;
-mod stream;
+use vigil_plugin_stats::stream;
 
 use std::collections::VecDeque;
 

@@ -1,4 +1,6 @@
-//! Replays the reference cases of one detector from `tests/reference/detectors.json`.
+//! The reference test every streaming detector runs: the cases of one detector from
+//! `tests/reference/detectors.json`, fed whole, in chunks of varying sizes, and with a snapshot
+//! and restore at every split, must give exactly the reference's detections each time.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! What every detector in this library does the same way: input checks made before any value
+//! What every standard streaming detector does the same way: input checks made before any value
 //! is used (so a rejected call leaves the state untouched) and the snapshot's byte format.
 
 use serde::Serialize;
@@ -9,7 +9,6 @@ use vigil_plugin_sdk::{Error, Result};
 const SNAPSHOT_VERSION: u8 = 1;
 
 /// Rejects infinities: one would poison the running statistics for good.
-#[allow(dead_code)]
 pub fn check_finite(values: &[f64]) -> Result<()> {
     match values.iter().position(|v| v.is_infinite()) {
         Some(index) => Err(Error::InvalidInput(format!(
@@ -22,7 +21,6 @@ pub fn check_finite(values: &[f64]) -> Result<()> {
 }
 
 /// Rejects anything but 0, 1 and NaN: `detector` watches an error stream.
-#[allow(dead_code)]
 pub fn check_bits(values: &[f64], detector: &str) -> Result<()> {
     match values
         .iter()
