@@ -277,12 +277,14 @@ pub struct DriftArgs {
     /// Columns to treat as categorical even if every value is a number.
     #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
     pub categorical: Vec<String>,
-    /// Drift test for numeric columns.
-    #[arg(long, default_value = "ks", value_name = "NAME")]
-    pub num_test: String,
-    /// Drift test for categorical columns.
-    #[arg(long, default_value = "chi2", value_name = "NAME")]
-    pub cat_test: String,
+    /// Drift test for numeric columns [default: `ks` for references of up to 1000 rows,
+    /// `wasserstein_norm` above].
+    #[arg(long, value_name = "NAME")]
+    pub num_test: Option<String>,
+    /// Drift test for categorical columns [default: `chi2` for references of up to 1000 rows,
+    /// `js` above].
+    #[arg(long, value_name = "NAME")]
+    pub cat_test: Option<String>,
     /// Drift test for one column, e.g. `--column-test age=psi` (repeatable).
     #[arg(long, value_name = "COLUMN=NAME", value_parser = key_value)]
     pub column_test: Vec<(String, String)>,

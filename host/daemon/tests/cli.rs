@@ -35,8 +35,17 @@ fn drift_files(reference: &Path, current: &Path, extra: &[&str]) -> Output {
     vigil(&args)
 }
 
+/// The fixture's report, with `ks` and `chi2` unless `extra` names the tests: they are what
+/// tests/reference/generate_cli.py computes, and its 3000-row reference would otherwise get the
+/// large-reference defaults.
 fn drift_json(extra: &[&str]) -> Value {
-    let output = drift_files(&fixture("reference.csv"), &fixture("current.csv"), extra);
+    let mut args = extra.to_vec();
+    for (flag, test) in [("--num-test", "ks"), ("--cat-test", "chi2")] {
+        if !extra.contains(&flag) {
+            args.extend([flag, test]);
+        }
+    }
+    let output = drift_files(&fixture("reference.csv"), &fixture("current.csv"), &args);
     assert!(
         output.status.success(),
         "{}",
@@ -195,6 +204,67 @@ fn table_output_names_every_column() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+}
+
+/// A numeric column `x` and a categorical column `c` over `rows` rows, shifted by `shift`.
+fn two_columns(rows: usize, shift: f64) -> String {
+    let mut text = "x,c\n".to_string();
+    for i in 0..rows {
+        let category = ["red", "green", "blue"][i % 3];
+        text.push_str(&format!("{},{category}\n", (i % 97) as f64 + shift));
+    }
+    text
+}
+
+/// The default tests follow the reference's size (docs/statistics.md, "Default tests"): up to
+/// 1000 rows the hypothesis tests, above them the distances; the report names the test.
+#[test]
+fn the_default_tests_follow_the_reference_size() {
+    for (rows, numeric, categorical) in [(1000, "ks", "chi2"), (1001, "wasserstein_norm", "js")] {
+        let output = drift_on(&two_columns(rows, 0.0), &two_columns(200, 1.0));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(column(&report, "x")["test"], numeric, "{rows} rows");
+        assert_eq!(column(&report, "c")["test"], categorical, "{rows} rows");
+        let p_value = &column(&report, "x")["p_value"];
+        assert_eq!(p_value.is_null(), numeric == "wasserstein_norm", "{report}");
+    }
+}
+
+/// On a large reference the table shows the distance it chose; `--num-test`, `--cat-test` and
+/// `--column-test` still win over the default.
+#[test]
+fn the_default_test_is_shown_and_can_be_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, current) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    std::fs::write(&reference, two_columns(2000, 0.0)).unwrap();
+    std::fs::write(&current, two_columns(300, 0.5)).unwrap();
+    let table = vigil(&[
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+    ]);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("wasserstein_norm") && text.contains("js"),
+        "{text}"
+    );
+
+    let output = drift_files(&reference, &current, &["--num-test", "ks"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(column(&report, "x")["test"], "ks");
+    assert_eq!(column(&report, "c")["test"], "js");
+    let output = drift_files(&reference, &current, &["--column-test", "c=chi2"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(column(&report, "x")["test"], "wasserstein_norm");
+    assert_eq!(column(&report, "c")["test"], "chi2");
 }
 
 /// Bad input: exit status 2 and a single line on stderr that says what is wrong.

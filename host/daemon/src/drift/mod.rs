@@ -1,6 +1,7 @@
 //! `vigil drift`: compares a current dataset with a reference, column by column, with drift
 //! tests that run as plugins, and reports per-column drift and dataset drift.
 
+mod defaults;
 mod fast_csv;
 mod report;
 mod table;
@@ -24,8 +25,10 @@ pub struct DriftOptions {
     pub reference: PathBuf,
     pub current: PathBuf,
     pub categorical: Vec<String>,
-    pub num_test: String,
-    pub cat_test: String,
+    /// The test for numeric columns; by reference size when `None` (see [`defaults`]).
+    pub num_test: Option<String>,
+    /// The test for categorical columns; by reference size when `None`.
+    pub cat_test: Option<String>,
     pub column_tests: Vec<(String, String)>,
     pub test_configs: Vec<(String, String)>,
     pub threshold: f64,
@@ -210,10 +213,11 @@ fn plan(
         let test_name = overrides
             .get(column.name.as_str())
             .copied()
-            .unwrap_or(match column_kind {
-                ColumnKind::Numeric => &options.num_test,
-                ColumnKind::Categorical => &options.cat_test,
-            });
+            .or(match column_kind {
+                ColumnKind::Numeric => options.num_test.as_deref(),
+                ColumnKind::Categorical => options.cat_test.as_deref(),
+            })
+            .unwrap_or_else(|| defaults::default_test(column_kind, reference.rows));
         let plugin = registry
             .drift_test(test_name)
             .map_err(|e| InputError(format!("{e:#}")))?;
