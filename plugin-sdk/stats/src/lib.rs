@@ -5,7 +5,8 @@
 //! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
 //! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
-//! snapshot format of the streaming detectors ([`stream`]), and, behind the `harness` feature,
+//! snapshot format of the streaming detectors ([`stream`]), the multiple-testing corrections a
+//! policy applies across columns ([`multiple_testing`]), and, behind the `harness` feature,
 //! the tests that compare a drift test ([`harness`]) or a detector ([`detector_harness`]) with
 //! the reference values of `tests/reference/`.
 //!
@@ -25,6 +26,7 @@ pub mod contingency;
 pub mod ecdf;
 pub mod keysort;
 pub mod labels;
+pub mod multiple_testing;
 pub mod order;
 pub mod outcome;
 pub mod special;

@@ -13,6 +13,14 @@
 //! 4. share ≥ `alert_share` → alert.
 //! 5. Otherwise nothing.
 //!
+//! A column counts as drifted when its test says so, unless `multiple_testing` names a
+//! correction (`bonferroni` or `benjamini_hochberg`): then the p-values of the tested columns
+//! are adjusted together and a column with a p-value counts as drifted when its adjusted
+//! p-value is below `alpha`. With twenty columns each tested at 0.05, one looks drifted by
+//! chance alone; the correction keeps that from tipping the share. A column whose test gives no
+//! p-value (a distance) keeps its own flag, and a failed column is in neither the adjustment
+//! nor the share. The reason names the correction and how many columns passed it.
+//!
 //! A retrain is downgraded to an alert while the last retraining lies within
 //! `retrain_cooldown_secs`; the reason says so. Error metrics (`mae`, `mse`, `rmse`,
 //! `log_loss`) worsen when they rise; every other metric (accuracy, AUC, F1, R²) when it falls.
@@ -20,6 +28,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Action, ColumnResult, Context, Decision, Error, Policy, Result};
+use vigil_plugin_stats::multiple_testing::Correction;
 
 /// Configuration of the threshold policy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -43,6 +52,18 @@ pub struct Config {
     /// `mae`, `mse`, `rmse` and `log_loss`). Metrics are ignored when unset.
     #[serde(default)]
     pub max_metric_drop: Option<f64>,
+    /// Correction of the p-values across columns: `none` (each test's own drifted flag),
+    /// `bonferroni` or `benjamini_hochberg` (a column with a p-value drifted when its adjusted
+    /// p-value is below `alpha`).
+    #[serde(default)]
+    pub multiple_testing: Correction,
+    /// The level the adjusted p-values are compared with, in (0, 1); used with a correction.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+}
+
+fn default_alpha() -> f64 {
+    0.05
 }
 
 fn default_alert_share() -> f64 {
@@ -83,6 +104,12 @@ impl Config {
                 "max_metric_drop must be a finite number of at least 0, got {drop}"
             )));
         }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(Error::InvalidConfig(format!(
+                "alpha must lie strictly between 0 and 1, got {}",
+                self.alpha
+            )));
+        }
         Ok(())
     }
 }
@@ -99,7 +126,7 @@ impl Policy for Threshold {
 
     fn decide(context: Context, config: Config) -> Result<Decision> {
         config.validate()?;
-        let summary = Summary::of(&context.columns);
+        let summary = Summary::of(&context.columns, &config);
         let dropped = dropped_metrics(&context, &config);
 
         if !dropped.is_empty() {
@@ -158,26 +185,37 @@ struct Summary<'a> {
     tested: usize,
     drifted: Vec<&'a str>,
     failed: Vec<&'a str>,
+    corrected: Option<Corrected>,
+}
+
+/// What a multiple-testing correction did, for the reason.
+struct Corrected {
+    correction: Correction,
+    alpha: f64,
+    /// Tested columns with a p-value: the ones adjusted.
+    adjusted: usize,
+    /// Of those, the ones whose adjusted p-value is below `alpha`.
+    passed: usize,
+    /// Tested columns without a p-value, which kept their test's flag.
+    kept: usize,
 }
 
 impl<'a> Summary<'a> {
-    fn of(columns: &'a [ColumnResult]) -> Self {
-        let mut summary = Summary {
-            tested: 0,
-            drifted: Vec::new(),
-            failed: Vec::new(),
-        };
-        for column in columns {
-            if column.failure.is_some() {
-                summary.failed.push(&column.column);
-            } else {
-                summary.tested += 1;
-                if column.drifted {
-                    summary.drifted.push(&column.column);
-                }
-            }
+    fn of(columns: &'a [ColumnResult], config: &Config) -> Self {
+        let (failed, tested): (Vec<&ColumnResult>, Vec<&ColumnResult>) =
+            columns.iter().partition(|c| c.failure.is_some());
+        let (drifted_flags, corrected) = drifted_flags(&tested, config);
+        Summary {
+            tested: tested.len(),
+            drifted: tested
+                .iter()
+                .zip(drifted_flags)
+                .filter(|(_, drifted)| *drifted)
+                .map(|(c, _)| c.column.as_str())
+                .collect(),
+            failed: failed.iter().map(|c| c.column.as_str()).collect(),
+            corrected,
         }
-        summary
     }
 
     /// Only called once at least one column was tested (`min_tested` is at least 1).
@@ -212,6 +250,38 @@ impl<'a> Summary<'a> {
                 ),
                 plural(self.failed.len(), "was", "were"),
                 names(&self.failed)
+            ));
+        }
+        out.push_str(&self.correction_note());
+        out
+    }
+
+    /// Which correction decided the drifted flags and how many columns passed it, as a tail.
+    fn correction_note(&self) -> String {
+        let Some(c) = &self.corrected else {
+            return String::new();
+        };
+        let mut out = if c.adjusted == 0 {
+            format!(
+                "; {} correction: no tested column had a p-value to adjust",
+                c.correction.name()
+            )
+        } else {
+            format!(
+                "; {} correction over {} p-{}: {} adjusted below alpha {}",
+                c.correction.name(),
+                c.adjusted,
+                plural(c.adjusted, "value", "values"),
+                c.passed,
+                c.alpha
+            )
+        };
+        if c.kept > 0 {
+            out.push_str(&format!(
+                ", {} {} without a p-value kept {} test's flag",
+                c.kept,
+                plural(c.kept, "column", "columns"),
+                plural(c.kept, "its", "their")
             ));
         }
         out
@@ -263,8 +333,41 @@ impl<'a> Summary<'a> {
                 names(&self.drifted)
             ));
         }
+        if self.tested > 0 {
+            out.push_str(&self.correction_note());
+        }
         out
     }
+}
+
+/// Whether each tested column counts as drifted: its test's flag, or with a correction, its
+/// adjusted p-value below `alpha` (columns without a p-value keep their flag).
+fn drifted_flags(tested: &[&ColumnResult], config: &Config) -> (Vec<bool>, Option<Corrected>) {
+    let flags: Vec<bool> = tested.iter().map(|c| c.drifted).collect();
+    if config.multiple_testing == Correction::None {
+        return (flags, None);
+    }
+    let with_p: Vec<(usize, f64)> = tested
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, c.p_value?)))
+        .collect();
+    let raw: Vec<f64> = with_p.iter().map(|&(_, p)| p).collect();
+    let adjusted = config.multiple_testing.adjust(&raw);
+    let mut flags = flags;
+    let mut passed = 0;
+    for (&(index, _), adjusted) in with_p.iter().zip(adjusted) {
+        flags[index] = adjusted < config.alpha;
+        passed += usize::from(flags[index]);
+    }
+    let corrected = Corrected {
+        correction: config.multiple_testing,
+        alpha: config.alpha,
+        adjusted: with_p.len(),
+        passed,
+        kept: tested.len() - with_p.len(),
+    };
+    (flags, Some(corrected))
 }
 
 /// Error metrics, for which lower is better; every other metric is higher-is-better.
@@ -477,8 +580,11 @@ mod tests {
         assert_eq!(config.retrain_cooldown_secs, 86_400);
         assert_eq!(config.min_tested, 1);
         assert_eq!(config.max_metric_drop, None);
+        assert_eq!(config.multiple_testing, Correction::None);
+        assert_eq!(config.alpha, 0.05);
         let schema = vigil_plugin_sdk::config_schema::<Config>();
         assert!(schema.contains("max_metric_drop"), "{schema}");
+        assert!(schema.contains("benjamini_hochberg"), "{schema}");
     }
 
     #[test]
@@ -492,6 +598,9 @@ mod tests {
             (r#"{"min_tested": 0}"#, "min_tested"),
             (r#"{"max_metric_drop": -0.01}"#, "max_metric_drop"),
             (r#"{"alert": 0.1}"#, "alert"),
+            (r#"{"alpha": 0}"#, "alpha"),
+            (r#"{"alpha": 1}"#, "alpha"),
+            (r#"{"multiple_testing": "holm"}"#, "holm"),
         ] {
             match testing::decide::<Threshold>(context(columns(0, 3)), config) {
                 Err(Error::InvalidConfig(message)) => {
@@ -504,6 +613,204 @@ mod tests {
         decide(
             context(columns(0, 3)),
             r#"{"alert_share": 1, "retrain_share": 1}"#,
+        );
+    }
+
+    /// A column tested with a hypothesis test at 0.05: drifted when its p-value is below.
+    fn with_p(name: &str, p_value: f64) -> ColumnResult {
+        ColumnResult {
+            p_value: Some(p_value),
+            drifted: p_value < 0.05,
+            ..column(name, false)
+        }
+    }
+
+    /// A column tested with a distance: no p-value, its own flag.
+    fn distance(name: &str, drifted: bool) -> ColumnResult {
+        ColumnResult {
+            test: "drift-js".to_string(),
+            p_value: None,
+            ..column(name, drifted)
+        }
+    }
+
+    fn four_p_values() -> Vec<ColumnResult> {
+        vec![
+            with_p("a", 0.01),
+            with_p("b", 0.02),
+            with_p("c", 0.04),
+            with_p("d", 0.5),
+        ]
+    }
+
+    #[test]
+    fn without_a_correction_each_test_decides() {
+        for config in ["", r#"{"multiple_testing": "none", "alpha": 0.001}"#] {
+            let d = decide(context(four_p_values()), config);
+            assert_decision(&d, Action::Retrain, &["3 of 4 tested columns drifted"]);
+            assert!(!d.reason.contains("correction"), "{}", d.reason);
+        }
+    }
+
+    #[test]
+    fn bonferroni_keeps_only_what_survives_m_times_p() {
+        // 0.04, 0.08, 0.16, 1: one below 0.05.
+        let d = decide(
+            context(four_p_values()),
+            r#"{"multiple_testing": "bonferroni"}"#,
+        );
+        assert_decision(
+            &d,
+            Action::None,
+            &[
+                "1 of 4 tested columns drifted",
+                ": a;",
+                "bonferroni correction over 4 p-values: 1 adjusted below alpha 0.05",
+            ],
+        );
+    }
+
+    #[test]
+    fn benjamini_hochberg_keeps_the_steps_below_alpha() {
+        // Adjusted 0.04, 0.04, 0.053…, 0.5: two below 0.05.
+        let d = decide(
+            context(four_p_values()),
+            r#"{"multiple_testing": "benjamini_hochberg"}"#,
+        );
+        assert_decision(
+            &d,
+            Action::Retrain,
+            &[
+                "2 of 4 tested columns drifted",
+                ": a, b;",
+                "benjamini_hochberg correction over 4 p-values: 2 adjusted below alpha 0.05",
+            ],
+        );
+        // A larger alpha lets the third through.
+        let d = decide(
+            context(four_p_values()),
+            r#"{"multiple_testing": "benjamini_hochberg", "alpha": 0.06}"#,
+        );
+        assert_decision(&d, Action::Retrain, &["3 of 4 tested columns drifted"]);
+    }
+
+    #[test]
+    fn tied_p_values_pass_or_fail_together() {
+        let tied = || {
+            vec![
+                with_p("a", 0.04),
+                with_p("b", 0.01),
+                with_p("c", 0.04),
+                with_p("d", 0.04),
+            ]
+        };
+        // BH: every adjusted value is 0.04, the smallest lifted to its tied neighbours.
+        let d = decide(
+            context(tied()),
+            r#"{"multiple_testing": "benjamini_hochberg"}"#,
+        );
+        assert_decision(
+            &d,
+            Action::Retrain,
+            &["4 of 4 tested columns drifted", "4 adjusted below alpha"],
+        );
+        // Bonferroni: 0.16 for each tie, 0.04 for the smallest.
+        let d = decide(context(tied()), r#"{"multiple_testing": "bonferroni"}"#);
+        assert_decision(
+            &d,
+            Action::None,
+            &[
+                "1 of 4 tested columns drifted",
+                ": b;",
+                "1 adjusted below alpha",
+            ],
+        );
+    }
+
+    #[test]
+    fn failed_columns_are_left_out_of_the_correction() {
+        let mut columns = four_p_values();
+        columns.push(ColumnResult {
+            p_value: Some(0.0001),
+            ..failed("broken")
+        });
+        let d = decide(context(columns), r#"{"multiple_testing": "bonferroni"}"#);
+        assert_decision(
+            &d,
+            Action::None,
+            &[
+                "1 of 4 tested columns drifted",
+                "bonferroni correction over 4 p-values: 1 adjusted below alpha",
+                "not counted: broken",
+            ],
+        );
+    }
+
+    #[test]
+    fn all_columns_failed_with_a_correction_is_an_alert() {
+        for correction in ["bonferroni", "benjamini_hochberg"] {
+            let config = format!(r#"{{"multiple_testing": "{correction}"}}"#);
+            let d = decide(context(vec![failed("a"), failed("b")]), &config);
+            assert_decision(
+                &d,
+                Action::Alert,
+                &["column could be tested", "tests failed for a, b"],
+            );
+            let d = decide(context(Vec::new()), &config);
+            assert_decision(&d, Action::Alert, &["column results arrived"]);
+        }
+    }
+
+    #[test]
+    fn columns_without_p_values_keep_their_flags() {
+        for correction in ["bonferroni", "benjamini_hochberg"] {
+            let config = format!(r#"{{"multiple_testing": "{correction}"}}"#);
+            let only_distances = vec![
+                distance("a", true),
+                distance("b", true),
+                distance("c", false),
+            ];
+            let d = decide(context(only_distances), &config);
+            assert_decision(
+                &d,
+                Action::Retrain,
+                &[
+                    "2 of 3 tested columns drifted",
+                    &format!("{correction} correction: no tested column had a p-value"),
+                    "3 columns without a p-value kept their test's flag",
+                ],
+            );
+        }
+        // Mixed: the distance's flag stands beside the adjusted p-values (Bonferroni over 4).
+        let mut columns = four_p_values();
+        columns.push(distance("e", true));
+        let d = decide(context(columns), r#"{"multiple_testing": "bonferroni"}"#);
+        assert_decision(
+            &d,
+            Action::Alert,
+            &[
+                "2 of 5 tested columns drifted",
+                ": a, e;",
+                "over 4 p-values: 1 adjusted below alpha 0.05, 1 column without a p-value kept \
+                 its test's flag",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_metric_drop_reason_names_the_correction_too() {
+        let d = decide(
+            with_metric(context(four_p_values()), "accuracy", 0.7, Some(0.9)),
+            r#"{"max_metric_drop": 0.1, "multiple_testing": "bonferroni"}"#,
+        );
+        assert_decision(
+            &d,
+            Action::Retrain,
+            &[
+                "accuracy dropped",
+                "1 of 4 tested columns drifted",
+                "bonferroni",
+            ],
         );
     }
 
