@@ -1,7 +1,7 @@
 //! Monitors end to end through the API: drift detected, alerted, signed and replayed; state and
 //! pending alerts carried across a restart; failing plugins contained; quality metrics beside
-//! the reference's. On a fresh SQLite file, and on a fresh Postgres database in a test of its
-//! own.
+//! the reference's; the policy's correction across columns. On a fresh SQLite file, and on a
+//! fresh Postgres database in a test of its own.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -449,6 +449,43 @@ async fn late_labels_do_not_change_a_replay() {
         (status, &report["same"]),
         (StatusCode::OK, &json!(true)),
         "{report}"
+    );
+    daemon.stop().await;
+}
+
+on_both_backends!(the_policy_corrects_for_many_columns_in_a_monitor);
+/// `policy-threshold` with `multiple_testing` inside a monitor: the window's three p-values
+/// (x, y and color) are adjusted together, and the stored reason says so.
+async fn the_policy_corrects_for_many_columns_in_a_monitor(db: String) {
+    let daemon = start(&db).await;
+    model_and_monitor(
+        &daemon,
+        500,
+        json!({"policy": {"plugin": "policy-threshold",
+                          "config": {"multiple_testing": "benjamini_hochberg", "alpha": 0.01}}}),
+    )
+    .await;
+    let (status, body) = daemon
+        .admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", records_csv("w", 3, 500, 3.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let evaluations = daemon.evaluations("watch", 1).await;
+    let reason = evaluations[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("benjamini_hochberg correction over 3 p-values")
+            && reason.contains("below alpha 0.01"),
+        "{reason}"
+    );
+    // Only x moved (by 3): it alone passes the correction.
+    assert!(
+        reason.contains("1 of 3 tested columns drifted")
+            && reason.contains("): x;")
+            && reason.contains("1 adjusted below alpha"),
+        "{reason}"
     );
     daemon.stop().await;
 }
