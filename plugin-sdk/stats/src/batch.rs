@@ -1,0 +1,129 @@
+//! The checks every standard preprocessor makes on a batch (docs/preprocessors.md): columns
+//! matched by name, so names must be unique and lengths equal, and a column keeps the kind it
+//! had in the reference.
+
+use std::collections::{HashMap, HashSet};
+
+use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Result};
+
+/// The kind of a column's data.
+pub fn kind(data: &ColumnData) -> ColumnKind {
+    match data {
+        ColumnData::Numeric(_) => ColumnKind::Numeric,
+        ColumnData::Categorical(_) => ColumnKind::Categorical,
+    }
+}
+
+/// The kind as the error messages spell it.
+pub fn kind_name(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Numeric => "numeric",
+        ColumnKind::Categorical => "categorical",
+    }
+}
+
+/// Columns must have distinct names (they are matched by name) and equal lengths; `what` names
+/// the batch in the error ("reference", "input").
+pub fn check_shape(batch: &Batch, what: &str) -> Result<()> {
+    let mut names = HashSet::new();
+    for column in &batch.columns {
+        if !names.insert(column.name.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "the {what} has two columns named `{}`",
+                column.name
+            )));
+        }
+    }
+    if let Some(first) = batch.columns.first() {
+        let rows = first.data.len();
+        if let Some(other) = batch.columns.iter().find(|c| c.data.len() != rows) {
+            return Err(Error::InvalidInput(format!(
+                "the {what}'s columns differ in length: `{}` has {rows} rows, `{}` has {}",
+                first.name,
+                other.name,
+                other.data.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The kind of every column of a (checked) reference, by name.
+pub fn kinds(reference: &Batch) -> HashMap<String, ColumnKind> {
+    reference
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), kind(&c.data)))
+        .collect()
+}
+
+/// An input column the reference also had must have kept its kind.
+pub fn check_kinds(input: &Batch, kinds: &HashMap<String, ColumnKind>) -> Result<()> {
+    for column in &input.columns {
+        let actual = kind(&column.data);
+        if let Some(&expected) = kinds.get(&column.name)
+            && expected != actual
+        {
+            return Err(Error::InvalidInput(format!(
+                "column `{}` is {} in the input but was {} in the reference",
+                column.name,
+                kind_name(actual),
+                kind_name(expected)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every configured column must be in the input: `purpose` says what it was configured for
+/// ("imputation").
+pub fn check_present<'a>(
+    input: &Batch,
+    required: impl IntoIterator<Item = &'a String>,
+    purpose: &str,
+) -> Result<()> {
+    for name in required {
+        if !input.columns.iter().any(|c| &c.name == name) {
+            return Err(Error::InvalidInput(format!(
+                "column `{name}` is configured for {purpose} but missing from the input"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A configured column name must be a column of the reference, of the `wanted` kind (any kind
+/// when `None`); `setting` names the configuration field in the error.
+pub fn check_configured(
+    name: &str,
+    setting: &str,
+    kinds: &HashMap<String, ColumnKind>,
+    wanted: Option<ColumnKind>,
+) -> Result<()> {
+    match kinds.get(name) {
+        None => {
+            let mut available: Vec<&str> = kinds.keys().map(String::as_str).collect();
+            available.sort_unstable();
+            Err(Error::InvalidConfig(format!(
+                "{setting} names `{name}`, which the reference does not have (it has: {})",
+                available.join(", ")
+            )))
+        }
+        Some(&kind) if wanted.is_some_and(|w| w != kind) => Err(Error::InvalidConfig(format!(
+            "{setting} names `{name}`, which is {}; only {} columns can be used here",
+            kind_name(kind),
+            kind_name(wanted.expect("checked")),
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The input's columns with `f` applied to each, in order.
+pub fn map_columns(batch: Batch, mut f: impl FnMut(Column) -> Result<Column>) -> Result<Batch> {
+    let columns = batch
+        .columns
+        .into_iter()
+        .map(&mut f)
+        .collect::<Result<_>>()?;
+    Ok(Batch { columns })
+}
