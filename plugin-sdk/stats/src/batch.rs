@@ -127,3 +127,97 @@ pub fn map_columns(batch: Batch, mut f: impl FnMut(Column) -> Result<Column>) ->
         .collect::<Result<_>>()?;
     Ok(Batch { columns })
 }
+
+/// The numeric reference columns a `columns` setting picks, and the names every input must
+/// then carry.
+pub struct NumericSelection<'a> {
+    /// Name and values of each picked reference column, in the reference's order.
+    pub columns: Vec<(&'a str, &'a [f64])>,
+    /// The listed names (none when the setting is not given).
+    pub required: Vec<String>,
+}
+
+/// The numeric columns of `reference` that `listed` names (distinct numeric columns of the
+/// reference, a non-empty list), or every numeric column when `listed` is `None`.
+pub fn select_numeric<'a>(
+    reference: &'a Batch,
+    kinds: &HashMap<String, ColumnKind>,
+    listed: Option<&[String]>,
+) -> Result<NumericSelection<'a>> {
+    if let Some(names) = listed {
+        if names.is_empty() {
+            return Err(Error::InvalidConfig(
+                "columns is empty; list the columns, or omit it to use every numeric column"
+                    .to_string(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for name in names {
+            if !seen.insert(name) {
+                return Err(Error::InvalidConfig(format!(
+                    "columns lists `{name}` twice"
+                )));
+            }
+            check_configured(name, "columns", kinds, Some(ColumnKind::Numeric))?;
+        }
+    }
+    let columns = reference
+        .columns
+        .iter()
+        .filter(|c| listed.is_none_or(|names| names.contains(&c.name)))
+        .filter_map(|c| match &c.data {
+            ColumnData::Numeric(values) => Some((c.name.as_str(), values.as_slice())),
+            ColumnData::Categorical(_) => None,
+        })
+        .collect();
+    Ok(NumericSelection {
+        columns,
+        required: listed.map(<[String]>::to_vec).unwrap_or_default(),
+    })
+}
+
+/// A reference column to fit must hold finite values (NaN for missing) and at least one.
+pub fn check_fittable(name: &str, values: &[f64]) -> Result<()> {
+    if let Some(x) = values.iter().find(|x| x.is_infinite()) {
+        return Err(Error::InvalidInput(format!(
+            "reference column `{name}` contains {x}; only finite values (or NaN for missing) \
+             can be fitted"
+        )));
+    }
+    if values.iter().all(|x| x.is_nan()) {
+        return Err(Error::InvalidInput(format!(
+            "reference column `{name}` has no non-missing values to fit; leave it out with the \
+             `columns` setting"
+        )));
+    }
+    Ok(())
+}
+
+/// The input with `f(fitted, x)` applied to every value of each numeric column that has a
+/// fitted entry; other columns pass through.
+pub fn transform_numeric<F>(
+    input: Batch,
+    fitted: &HashMap<String, F>,
+    f: impl Fn(&F, f64) -> f64,
+) -> Batch {
+    let columns = input
+        .columns
+        .into_iter()
+        .map(|column| match (fitted.get(&column.name), column.data) {
+            (Some(fit), ColumnData::Numeric(mut values)) => {
+                for x in &mut values {
+                    *x = f(fit, *x);
+                }
+                Column {
+                    name: column.name,
+                    data: ColumnData::Numeric(values),
+                }
+            }
+            (_, data) => Column {
+                name: column.name,
+                data,
+            },
+        })
+        .collect();
+    Batch { columns }
+}

@@ -11,12 +11,15 @@
 //! Missing values (NaN) stay missing. Categorical columns, numeric columns left out by the
 //! `columns` setting and input columns the reference did not have pass through unchanged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Preprocessor, Result};
-use vigil_plugin_stats::batch::{check_configured, check_kinds, check_present, check_shape, kinds};
+use vigil_plugin_sdk::{Batch, ColumnKind, Preprocessor, Result};
+use vigil_plugin_stats::batch::{
+    check_fittable, check_kinds, check_present, check_shape, kinds, select_numeric,
+    transform_numeric,
+};
 
 /// Configuration of the standardizer.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -58,24 +61,12 @@ impl Preprocessor for Standardize {
         check_shape(&reference, "reference")?;
         let kinds = kinds(&reference);
 
-        let required = match &config.columns {
-            None => Vec::new(),
-            Some(names) => {
-                check_listed(names, &kinds)?;
-                names.clone()
-            }
-        };
-
+        let selection = select_numeric(&reference, &kinds, config.columns.as_deref())?;
         let mut fitted = HashMap::new();
-        for column in &reference.columns {
-            let ColumnData::Numeric(values) = &column.data else {
-                continue;
-            };
-            if config.columns.is_some() && !required.contains(&column.name) {
-                continue;
-            }
-            fitted.insert(column.name.clone(), fit_column(&column.name, values)?);
+        for (name, values) in selection.columns {
+            fitted.insert(name.to_string(), fit_column(name, values)?);
         }
+        let required = selection.required;
         Ok(Standardize {
             fitted,
             required,
@@ -88,67 +79,16 @@ impl Preprocessor for Standardize {
         check_present(&input, &self.required, "standardization")?;
         check_kinds(&input, &self.kinds)?;
 
-        let columns = input
-            .columns
-            .into_iter()
-            .map(
-                |column| match (self.fitted.get(&column.name), column.data) {
-                    (Some(f), ColumnData::Numeric(mut values)) => {
-                        for x in &mut values {
-                            *x = (*x - f.mean) / f.scale;
-                        }
-                        Column {
-                            name: column.name,
-                            data: ColumnData::Numeric(values),
-                        }
-                    }
-                    (_, data) => Column {
-                        name: column.name,
-                        data,
-                    },
-                },
-            )
-            .collect();
-        Ok(Batch { columns })
+        Ok(transform_numeric(input, &self.fitted, |f, x| {
+            (x - f.mean) / f.scale
+        }))
     }
-}
-
-/// The configured list must name distinct numeric columns of the reference.
-fn check_listed(names: &[String], kinds: &HashMap<String, ColumnKind>) -> Result<()> {
-    if names.is_empty() {
-        return Err(Error::InvalidConfig(
-            "columns is empty; list the columns to standardize, or omit it to standardize \
-             every numeric column"
-                .to_string(),
-        ));
-    }
-    let mut seen = HashSet::new();
-    for name in names {
-        if !seen.insert(name) {
-            return Err(Error::InvalidConfig(format!(
-                "columns lists `{name}` twice"
-            )));
-        }
-        check_configured(name, "columns", kinds, Some(ColumnKind::Numeric))?;
-    }
-    Ok(())
 }
 
 /// Mean and scale of one reference column, as numpy and scikit-learn compute them.
 fn fit_column(name: &str, values: &[f64]) -> Result<Fitted> {
-    if let Some(x) = values.iter().find(|x| x.is_infinite()) {
-        return Err(Error::InvalidInput(format!(
-            "reference column `{name}` contains {x}; only finite values (or NaN for missing) \
-             can be fitted"
-        )));
-    }
+    check_fittable(name, values)?;
     let count = values.iter().filter(|x| !x.is_nan()).count();
-    if count == 0 {
-        return Err(Error::InvalidInput(format!(
-            "reference column `{name}` has no non-missing values to fit; leave it out with the \
-             `columns` setting"
-        )));
-    }
     let n = count as f64;
     // `np.nanmean` and `np.nanvar` sum the whole column with each NaN replaced by 0, so the
     // zeros stay in place and the pairwise blocks line up with numpy's.
@@ -196,7 +136,7 @@ vigil_plugin_sdk::export_preprocessor!(Standardize);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_plugin_sdk::testing;
+    use vigil_plugin_sdk::{Column, ColumnData, testing};
     use vigil_plugin_stats::preprocess_harness::{categorical, expect_error, numeric};
 
     fn batch(columns: Vec<Column>) -> Batch {
