@@ -11,34 +11,25 @@ method; a `null` bound is no bound. Categorical and unlisted columns pass throug
 
 import numpy as np
 
-from preprocess_cases import (as_array, case, categorical, error, is_categorical, numeric,
-                              out_numeric, with_missing)
+from preprocess_cases import Cases, categorical, map_numeric, numeric, with_missing
 from reference_file import write
 
 
 def clip(config: dict, reference: dict, data: dict) -> dict:
     lower = config.get("lower", 0.01)
     upper = config.get("upper", 0.99)
-    chosen = config.get("columns")
-    if chosen is None:
-        chosen = [name for name, column in reference.items() if not is_categorical(column)]
-    out = {}
-    for name, column in data.items():
-        if name not in chosen or is_categorical(reference[name]):
-            out[name] = column
-            continue
-        ref = as_array(reference[name])
+
+    def transform(ref, x):
         lo = -np.inf if lower is None else np.nanquantile(ref, lower)
         hi = np.inf if upper is None else np.nanquantile(ref, upper)
-        out[name] = out_numeric(np.clip(as_array(column), lo, hi))
-    return out
+        return np.clip(x, lo, hi)
+
+    return map_numeric(config, reference, data, transform)
 
 
 def cases() -> list[dict]:
-    out = []
-
-    def add(name, config, reference, data):
-        out.append(case(name, config, reference, data, clip(config, reference, data)))
+    out = Cases(clip)
+    add = out.add
 
     rng = np.random.default_rng(60)
     add(
@@ -87,14 +78,14 @@ def cases() -> list[dict]:
         {"a": [], "c": []},
     )
 
-    out.append(case("all_missing_reference_column", {}, {"a": [None, None]}, {"a": [1.0]},
-                    error("invalid-input", "no non-missing values")))
-    out.append(case("listed_column_missing_from_input", {"columns": ["a"]},
-                    {"a": [1.0, 2.0], "b": [1.0, 2.0]}, {"b": [3.0]},
-                    error("invalid-input", "missing from the input")))
-    out.append(case("lower_above_upper", {"lower": 0.8, "upper": 0.2}, {"a": [1.0]}, {"a": [1.0]},
-                    error("invalid-config", "above")))
-    return out
+    out.fails("all_missing_reference_column", {}, {"a": [None, None]}, {"a": [1.0]},
+              "invalid-input", "no non-missing values")
+    out.fails("listed_column_missing_from_input", {"columns": ["a"]},
+              {"a": [1.0, 2.0], "b": [1.0, 2.0]}, {"b": [3.0]},
+              "invalid-input", "missing from the input")
+    out.fails("lower_above_upper", {"lower": 0.8, "upper": 0.2}, {"a": [1.0]}, {"a": [1.0]},
+              "invalid-config", "above")
+    return out.cases
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 import sklearn
 from sklearn.impute import SimpleImputer
 
-from preprocess_cases import (as_array, case, categorical, error, is_categorical, numeric,
+from preprocess_cases import (Cases, as_array, categorical, is_categorical, numeric,
                               out_numeric, with_missing)
 from reference_file import write
 
@@ -56,10 +56,8 @@ def impute(config: dict, reference: dict, data: dict) -> dict:
 
 
 def cases() -> list[dict]:
-    out = []
-
-    def add(name, config, reference, data):
-        out.append(case(name, config, reference, data, impute(config, reference, data)))
+    out = Cases(impute)
+    add = out.add
 
     for seed, strategy in enumerate(["mean", "median", "most_frequent", "constant"]):
         rng = np.random.default_rng(40 + seed)
@@ -153,14 +151,14 @@ def cases() -> list[dict]:
     )
 
     # Errors the plugin must report clearly; scikit-learn silently drops an all-missing column.
-    out.append(case("all_missing_reference_column", {}, {"a": [None, None], "b": [1.0, 2.0]},
-                    {"a": [1.0], "b": [None]}, error("invalid-input", "`a`")))
-    out.append(case("listed_column_missing_from_input",
-                    {"columns": {"a": {"strategy": "mean"}}}, {"a": [1.0, 2.0], "b": [1.0, 2.0]},
-                    {"b": [None]}, error("invalid-input", "missing from the input")))
-    out.append(case("mean_of_labels", {"columns": {"c": {"strategy": "mean"}}},
-                    {"c": ["x", "y"]}, {"c": ["x"]}, error("invalid-config", "categorical")))
-    return out
+    out.fails("all_missing_reference_column", {}, {"a": [None, None], "b": [1.0, 2.0]},
+              {"a": [1.0], "b": [None]}, "invalid-input", "`a`")
+    out.fails("listed_column_missing_from_input",
+              {"columns": {"a": {"strategy": "mean"}}}, {"a": [1.0, 2.0], "b": [1.0, 2.0]},
+              {"b": [None]}, "invalid-input", "missing from the input")
+    out.fails("mean_of_labels", {"columns": {"c": {"strategy": "mean"}}},
+              {"c": ["x", "y"]}, {"c": ["x"]}, "invalid-config", "categorical")
+    return out.cases
 
 
 def main() -> None:

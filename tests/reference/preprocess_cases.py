@@ -44,3 +44,41 @@ def case(name, config, reference, data, expected) -> dict:
 def error(kind: str, mentions: str) -> dict:
     """An expected error: `invalid-config` or `invalid-input`, its message naming `mentions`."""
     return {"error": kind, "mentions": mentions}
+
+
+def numeric_columns(config: dict, reference: dict) -> list:
+    """The columns a `columns` setting lists, or every numeric column of the reference."""
+    chosen = config.get("columns")
+    if chosen is None:
+        return [name for name, column in reference.items() if not is_categorical(column)]
+    return chosen
+
+
+class Cases:
+    """The cases of one reference file, each output computed by `transform(config, reference,
+    data)`."""
+
+    def __init__(self, transform):
+        self.transform = transform
+        self.cases = []
+
+    def add(self, name, config, reference, data):
+        expected = self.transform(config, reference, data)
+        self.cases.append(case(name, config, reference, data, expected))
+
+    def fails(self, name, config, reference, data, kind, mentions):
+        """A case the plugin must refuse with a `kind` error naming `mentions`."""
+        self.cases.append(case(name, config, reference, data, error(kind, mentions)))
+
+
+def map_numeric(config: dict, reference: dict, data: dict, f) -> dict:
+    """The input with each column `numeric_columns` picks replaced by `f(reference values,
+    input values)` (arrays, NaN for missing); the other columns as they are."""
+    chosen = numeric_columns(config, reference)
+    out = {}
+    for name, column in data.items():
+        if name not in chosen or is_categorical(reference[name]):
+            out[name] = column
+        else:
+            out[name] = out_numeric(f(as_array(reference[name]), as_array(column)))
+    return out
