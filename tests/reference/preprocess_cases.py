@@ -62,9 +62,12 @@ class Cases:
         self.transform = transform
         self.cases = []
 
-    def add(self, name, config, reference, data):
+    def add(self, name, config, reference, data, categorical=None):
+        """A case; `categorical` names the columns without labels to read as categorical."""
         expected = self.transform(config, reference, data)
         self.cases.append(case(name, config, reference, data, expected))
+        if categorical:
+            self.cases[-1]["categorical"] = categorical
 
     def fails(self, name, config, reference, data, kind, mentions):
         """A case the plugin must refuse with a `kind` error naming `mentions`."""

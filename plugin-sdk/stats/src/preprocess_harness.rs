@@ -3,9 +3,10 @@
 //! plugin, every output value compared within 1e-9 relative, labels compared exactly.
 //!
 //! A case is `{"name", "config": {...}, "reference": TABLE, "input": TABLE, "expected": TABLE |
-//! {"error": "invalid-config" | "invalid-input", "mentions": "..."}}`. A TABLE is an object of
-//! columns in order; a column holding any string is categorical, otherwise numeric (unless the
-//! reference's column of that name is categorical), and `null` is a missing value.
+//! {"error": "invalid-config" | "invalid-input", "mentions": "..."}, "categorical": [NAME]}`
+//! (the last optional). A TABLE is an object of
+//! columns in order; a column holding any string is categorical, as is one `categorical` names or
+//! whose reference column holds a string; the others are numeric, and `null` is a missing value.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ struct Case {
     reference: Table,
     input: Table,
     expected: Expected,
+    /// Columns to read as categorical though they hold no label (all missing, or empty).
+    #[serde(default)]
+    categorical: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,15 +87,16 @@ impl Table {
             .any(|(n, cells)| n == name && cells.iter().any(|c| matches!(c, Cell::Label(_))))
     }
 
-    /// The batch; a column without labels is categorical when `like` has labels in it (an
-    /// empty or all-missing input column of a categorical reference column).
-    fn batch(&self, like: &Table) -> Batch {
+    /// The batch; a column without labels is categorical when the case lists it under
+    /// `categorical` or the reference has labels in it.
+    fn batch(&self, case: &Case) -> Batch {
         let columns = self
             .0
             .iter()
             .map(|(name, cells)| {
-                let categorical =
-                    cells.iter().any(|c| matches!(c, Cell::Label(_))) || like.has_labels(name);
+                let categorical = cells.iter().any(|c| matches!(c, Cell::Label(_)))
+                    || case.categorical.contains(name)
+                    || case.reference.has_labels(name);
                 let data = if categorical {
                     ColumnData::categorical(cells.iter().map(|c| match c {
                         Cell::Label(s) => Some(s.as_str()),
@@ -165,8 +170,8 @@ pub fn check_preprocessor_file<P: Preprocessor>(
 fn check_case<P: Preprocessor>(case: &Case, relative: f64) {
     let name = &case.name;
     let result = preprocess::<P>(
-        case.reference.batch(&case.reference),
-        case.input.batch(&case.reference),
+        case.reference.batch(case),
+        case.input.batch(case),
         &case.config.to_string(),
     );
     let expected = match &case.expected {
@@ -182,7 +187,7 @@ fn check_case<P: Preprocessor>(case: &Case, relative: f64) {
             );
             return;
         }
-        Expected::Table(table) => table.batch(&case.reference),
+        Expected::Table(table) => table.batch(case),
     };
     let out = result.unwrap_or_else(|e| panic!("case {name}: {e:?}"));
     let names = |b: &Batch| b.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
