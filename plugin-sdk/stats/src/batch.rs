@@ -144,12 +144,32 @@ pub fn select_numeric<'a>(
     kinds: &HashMap<String, ColumnKind>,
     listed: Option<&[String]>,
 ) -> Result<NumericSelection<'a>> {
+    let (picked, required) = select(reference, kinds, listed, ColumnKind::Numeric)?;
+    let columns = picked
+        .into_iter()
+        .filter_map(|c| match &c.data {
+            ColumnData::Numeric(values) => Some((c.name.as_str(), values.as_slice())),
+            ColumnData::Categorical(_) => None,
+        })
+        .collect();
+    Ok(NumericSelection { columns, required })
+}
+
+/// The columns of `kind` that `listed` names (distinct columns of the reference of that kind,
+/// a non-empty list), or every column of that kind when `listed` is `None`; and the listed
+/// names, which every input must carry.
+pub fn select<'a>(
+    reference: &'a Batch,
+    kinds: &HashMap<String, ColumnKind>,
+    listed: Option<&[String]>,
+    kind: ColumnKind,
+) -> Result<(Vec<&'a Column>, Vec<String>)> {
     if let Some(names) = listed {
         if names.is_empty() {
-            return Err(Error::InvalidConfig(
-                "columns is empty; list the columns, or omit it to use every numeric column"
-                    .to_string(),
-            ));
+            return Err(Error::InvalidConfig(format!(
+                "columns is empty; list the columns, or omit it to use every {} column",
+                kind_name(kind)
+            )));
         }
         let mut seen = HashSet::new();
         for name in names {
@@ -158,22 +178,16 @@ pub fn select_numeric<'a>(
                     "columns lists `{name}` twice"
                 )));
             }
-            check_configured(name, "columns", kinds, Some(ColumnKind::Numeric))?;
+            check_configured(name, "columns", kinds, Some(kind))?;
         }
     }
-    let columns = reference
+    let picked = reference
         .columns
         .iter()
         .filter(|c| listed.is_none_or(|names| names.contains(&c.name)))
-        .filter_map(|c| match &c.data {
-            ColumnData::Numeric(values) => Some((c.name.as_str(), values.as_slice())),
-            ColumnData::Categorical(_) => None,
-        })
+        .filter(|c| self::kind(&c.data) == kind)
         .collect();
-    Ok(NumericSelection {
-        columns,
-        required: listed.map(<[String]>::to_vec).unwrap_or_default(),
-    })
+    Ok((picked, listed.map(<[String]>::to_vec).unwrap_or_default()))
 }
 
 /// A reference column to fit must hold finite values (NaN for missing) and at least one.
@@ -220,4 +234,58 @@ pub fn transform_numeric<F>(
         })
         .collect();
     Batch { columns }
+}
+
+/// The input with the columns `derive` makes from a column placed after it, the source kept
+/// when `keep_source` is set. An input column under a name `derive` makes is a placeholder
+/// (a feature the records do not carry) and gives way to the new column, which it must match
+/// in kind: the host refuses a column that changes kind under its name (docs/preprocessors.md).
+pub fn with_new_columns(
+    input: Batch,
+    keep_source: bool,
+    mut derive: impl FnMut(&Column) -> Result<Option<Vec<Column>>>,
+) -> Result<Batch> {
+    let mut made = Vec::new();
+    for column in &input.columns {
+        if let Some(new) = derive(column)? {
+            made.push((column.name.clone(), new));
+        }
+    }
+    for (_, new) in &made {
+        for column in new {
+            if let Some(placeholder) = input.columns.iter().find(|c| c.name == column.name)
+                && kind(&placeholder.data) != kind(&column.data)
+            {
+                return Err(Error::InvalidInput(format!(
+                    "the input has a {} column `{}`, where a {} column goes; rename one of them",
+                    kind_name(kind(&placeholder.data)),
+                    column.name,
+                    kind_name(kind(&column.data))
+                )));
+            }
+        }
+    }
+    let new_names: HashSet<String> = made
+        .iter()
+        .flat_map(|(_, new)| new.iter().map(|c| c.name.clone()))
+        .collect();
+    let mut made = made.into_iter().peekable();
+    let mut columns = Vec::new();
+    for column in input.columns {
+        let derived = match made.peek() {
+            Some((source, _)) if *source == column.name => made.next().map(|(_, new)| new),
+            _ => None,
+        };
+        match derived {
+            Some(new) => {
+                if keep_source {
+                    columns.push(column);
+                }
+                columns.extend(new);
+            }
+            None if new_names.contains(&column.name) => {}
+            None => columns.push(column),
+        }
+    }
+    Ok(Batch { columns })
 }

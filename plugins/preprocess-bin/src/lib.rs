@@ -16,6 +16,7 @@ use serde::Deserialize;
 use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Preprocessor, Result};
 use vigil_plugin_stats::batch::{
     check_fittable, check_kinds, check_present, check_shape, kinds, select_numeric,
+    with_new_columns,
 };
 use vigil_plugin_stats::binning::{DECILES, bin_of, quantile_edges};
 use vigil_plugin_stats::order::sorted_values;
@@ -111,39 +112,15 @@ impl Preprocessor for Bin {
         check_shape(&input, "input")?;
         check_present(&input, &self.required, "binning")?;
         check_kinds(&input, &self.kinds)?;
-        let targets: Vec<String> = input
-            .columns
-            .iter()
-            .filter(|c| self.edges.contains_key(&c.name))
-            .map(|c| format!("{}{}", c.name, self.suffix))
-            .collect();
-        let mut columns = Vec::new();
-        for column in input.columns {
-            let binned = match (&column.data, self.edges.get(&column.name)) {
-                (ColumnData::Numeric(values), Some(edges)) => Some(Column {
+        with_new_columns(input, self.keep_source, |column| {
+            Ok(match (&column.data, self.edges.get(&column.name)) {
+                (ColumnData::Numeric(values), Some(edges)) => Some(vec![Column {
                     name: format!("{}{}", column.name, self.suffix),
                     data: self.bin(edges, values),
-                }),
+                }]),
                 _ => None,
-            };
-            if binned.is_none() && targets.contains(&column.name) {
-                // A placeholder for the bin column: the bins take its place, which the host
-                // allows only for a categorical one.
-                if matches!(column.data, ColumnData::Numeric(_)) {
-                    return Err(Error::InvalidInput(format!(
-                        "the input has a numeric column `{}`, where the bins go; choose \
-                         another suffix",
-                        column.name
-                    )));
-                }
-                continue;
-            }
-            if binned.is_none() || self.keep_source {
-                columns.push(column);
-            }
-            columns.extend(binned);
-        }
-        Ok(Batch { columns })
+            })
+        })
     }
 }
 

@@ -73,7 +73,7 @@ fn a_categorical_placeholder_is_replaced() {
     expect_error(
         run(vec![numeric("a_bin", &[1.0]), numeric("a", &[25.0])], ""),
         false,
-        "numeric column `a_bin`",
+        "numeric column `a_bin`, where a categorical column goes",
     );
 }
 
