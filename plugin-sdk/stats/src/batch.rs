@@ -289,3 +289,16 @@ pub fn with_new_columns(
     }
     Ok(Batch { columns })
 }
+
+/// The checks of an input to transform: unique names and equal lengths, every configured
+/// column present (`purpose` says what for), and the reference's columns in their kinds.
+pub fn check_input(
+    input: &Batch,
+    required: &[String],
+    kinds: &HashMap<String, ColumnKind>,
+    purpose: &str,
+) -> Result<()> {
+    check_shape(input, "input")?;
+    check_present(input, required, purpose)?;
+    check_kinds(input, kinds)
+}

@@ -15,8 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Preprocessor, Result};
 use vigil_plugin_stats::batch::{
-    check_fittable, check_kinds, check_present, check_shape, kinds, select_numeric,
-    with_new_columns,
+    check_fittable, check_input, check_shape, kinds, select_numeric, with_new_columns,
 };
 use vigil_plugin_stats::binning::{DECILES, bin_of, quantile_edges};
 use vigil_plugin_stats::order::sorted_values;
@@ -109,9 +108,7 @@ impl Preprocessor for Bin {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        check_present(&input, &self.required, "binning")?;
-        check_kinds(&input, &self.kinds)?;
+        check_input(&input, &self.required, &self.kinds, "binning")?;
         with_new_columns(input, self.keep_source, |column| {
             Ok(match (&column.data, self.edges.get(&column.name)) {
                 (ColumnData::Numeric(values), Some(edges)) => Some(vec![Column {

@@ -13,8 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Batch, ColumnKind, Error, Preprocessor, Result};
 use vigil_plugin_stats::batch::{
-    check_fittable, check_kinds, check_present, check_shape, kinds, select_numeric,
-    transform_numeric,
+    check_fittable, check_input, check_shape, kinds, select_numeric, transform_numeric,
 };
 use vigil_plugin_stats::binning::quantile;
 use vigil_plugin_stats::order::sorted_values;
@@ -102,9 +101,7 @@ impl Preprocessor for Clip {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        check_present(&input, &self.required, "clipping")?;
-        check_kinds(&input, &self.kinds)?;
+        check_input(&input, &self.required, &self.kinds, "clipping")?;
         // `f64::clamp` keeps NaN, as `np.clip` does.
         Ok(transform_numeric(input, &self.bounds, |b, x| {
             x.clamp(b.lower, b.upper)

@@ -22,7 +22,7 @@ use vigil_plugin_sdk::{
     Result,
 };
 use vigil_plugin_stats::batch::{
-    check_configured, check_kinds, check_present, check_shape, kind, kinds, map_columns,
+    check_configured, check_input, check_shape, kind, kinds, map_columns,
 };
 
 /// How a column's missing values are filled.
@@ -155,9 +155,7 @@ impl Preprocessor for Impute {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        check_kinds(&input, &self.kinds)?;
-        check_present(&input, &self.required, "imputation")?;
+        check_input(&input, &self.required, &self.kinds, "imputation")?;
         map_columns(input, |column| {
             let data = match (self.fills.get(&column.name), column.data) {
                 (Some(Fill::Number(fill)), ColumnData::Numeric(mut values)) => {

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Batch, ColumnData, ColumnKind, Error, Preprocessor, Result};
 use vigil_plugin_stats::batch::{
-    check_kinds, check_present, check_shape, kinds, select_numeric, transform_numeric,
+    check_input, check_shape, kinds, select_numeric, transform_numeric,
 };
 
 /// What to do with a value at or below -1.
@@ -74,9 +74,7 @@ impl Preprocessor for Log1p {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        check_present(&input, &self.required, "log1p")?;
-        check_kinds(&input, &self.kinds)?;
+        check_input(&input, &self.required, &self.kinds, "log1p")?;
         self.check_domain(&input, "input")?;
         // Values at or below -1 only reach here when they are to become missing.
         Ok(transform_numeric(input, &self.chosen, |(), x| {

@@ -15,9 +15,7 @@ use vigil_plugin_sdk::{
     Batch, CategoricalColumn, Column, ColumnData, ColumnKind, Error, MISSING_CODE, Preprocessor,
     Result,
 };
-use vigil_plugin_stats::batch::{
-    check_kinds, check_present, check_shape, kinds, select, with_new_columns,
-};
+use vigil_plugin_stats::batch::{check_input, check_shape, kinds, select, with_new_columns};
 
 /// What a label the reference never had does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -117,9 +115,7 @@ impl Preprocessor for OneHot {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        check_present(&input, &self.required, "one-hot encoding")?;
-        check_kinds(&input, &self.kinds)?;
+        check_input(&input, &self.required, &self.kinds, "one-hot encoding")?;
         with_new_columns(input, self.keep_source, |column| {
             match (&column.data, self.categories.get(&column.name)) {
                 (ColumnData::Categorical(c), Some(labels)) => {

@@ -17,8 +17,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Batch, ColumnKind, Preprocessor, Result};
 use vigil_plugin_stats::batch::{
-    check_fittable, check_kinds, check_present, check_shape, kinds, select_numeric,
-    transform_numeric,
+    check_fittable, check_input, check_shape, kinds, select_numeric, transform_numeric,
 };
 
 /// Configuration of the standardizer.
@@ -75,9 +74,7 @@ impl Preprocessor for Standardize {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        check_present(&input, &self.required, "standardization")?;
-        check_kinds(&input, &self.kinds)?;
+        check_input(&input, &self.required, &self.kinds, "standardization")?;
 
         Ok(transform_numeric(input, &self.fitted, |f, x| {
             (x - f.mean) / f.scale
