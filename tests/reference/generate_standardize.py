@@ -18,6 +18,8 @@ import pathlib
 
 import numpy as np
 
+from preprocess_cases import as_array, categorical, is_categorical, numeric, with_missing
+
 OUT = pathlib.Path(__file__).with_name("standardize.json")
 
 
@@ -26,24 +28,6 @@ def is_constant(var: float, mean: float, n: int) -> bool:
     eps = np.finfo(np.float64).eps
     upper_bound = n * eps * var + (n * mean * eps) ** 2
     return bool(var <= upper_bound)
-
-
-def numeric(values) -> list:
-    return [None if np.isnan(v) else round(float(v), 6) for v in values]
-
-
-def with_missing(rng, values, share):
-    values = np.array(values, dtype=float)
-    values[rng.random(values.size) < share] = np.nan
-    return values
-
-
-def as_array(column: list) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in column], dtype=float)
-
-
-def is_categorical(column: list) -> bool:
-    return any(isinstance(v, str) for v in column)
 
 
 def standardize(config: dict, reference: dict, data: dict) -> dict:
@@ -63,12 +47,6 @@ def standardize(config: dict, reference: dict, data: dict) -> dict:
         result = (as_array(column) - mean) / scale
         out[name] = [None if np.isnan(v) else float(v) for v in result]
     return out
-
-
-def categorical(rng, labels, size, share_missing=0.0) -> list:
-    picked = rng.choice(labels, size=size)
-    missing = rng.random(size) < share_missing
-    return [None if m else str(v) for v, m in zip(picked, missing)]
 
 
 def cases() -> list[dict]:

@@ -8,11 +8,13 @@ import numpy as np
 import scipy
 
 
-def write(script, name, cases):
-    """Writes `cases` to `name` next to this file; `script` is the generator's file name."""
+def write(script, name, cases, extra_versions=None):
+    """Writes `cases` to `name` next to this file; `script` is the generator's file name and
+    `extra_versions` the versions of any other library it used."""
     out = Path(__file__).with_name(name)
     header = {"generated_by": f"tests/reference/{script}",
-              "versions": {"scipy": scipy.__version__, "numpy": np.__version__}}
+              "versions": {"scipy": scipy.__version__, "numpy": np.__version__,
+                           **(extra_versions or {})}}
     lines = [json.dumps(case, ensure_ascii=False, allow_nan=False) for case in cases]
     head = json.dumps(header, ensure_ascii=False)[:-1]
     text = head + ', "cases": [\n' + ",\n".join(lines) + "\n]}\n"

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 mod common;
 use common::{
-    Daemon, model_and_monitor, records_csv, sqlite_database, start, start_with, webhook_receiver,
+    Daemon, model_and_monitor, records_csv, sqlite_database, start, start_with, watch_spec,
+    webhook_receiver,
 };
 
 /// `n` numeric features named `f0`, `f1`, …
@@ -198,6 +199,55 @@ async fn a_monitor_with_three_times_the_pool_in_columns_is_evaluated_whole() {
         }
     }
     daemon.stop().await;
+}
+
+/// Columns a preprocessor adds are tested when the spec declares them as features: the records
+/// do not carry them, so they enter as all-missing placeholders, which the output replaces
+/// (docs/preprocessors.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_preprocessors_add_are_tested_as_declared_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(&sqlite_database(&dir)).await;
+    let mut features = watch_spec(0, json!({}))["features"].clone();
+    let declared = features.as_array_mut().unwrap();
+    declared.push(json!({"name": "x_bin", "type": "categorical"}));
+    declared.push(json!({"name": "x_per_y", "type": "numeric"}));
+    model_and_monitor(
+        &daemon,
+        500,
+        json!({"features": features, "pipeline": {"preprocessors": [
+            {"plugin": "preprocess-bin", "config": {"columns": ["x"], "bins": 4}},
+            {"plugin": "preprocess-derive", "config": {"columns": [
+                {"name": "x_per_y", "op": "ratio", "left": "x", "right": "y"}]}},
+        ]}}),
+    )
+    .await;
+    let (status, body) = daemon
+        .admin(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", records_csv("a", 3, 500, 3.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let evaluation = daemon.evaluations("watch", 1).await[0].clone();
+    let result = &evaluation["result"];
+    assert_eq!(result["preprocessing"], Value::Null, "{evaluation}");
+    for (name, test) in [("x_bin", "drift-chi2"), ("x_per_y", "drift-ks")] {
+        let column = result["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no column {name}: {evaluation}"));
+        assert_eq!(column["failure"], Value::Null, "{name}: {column}");
+        assert_eq!(column["test"], test, "{column}");
+        assert_eq!(column["missing"], 0, "{name} was filled: {column}");
+        assert_eq!(
+            column["drifted"], true,
+            "x moved by 3, so do its bins and ratio: {column}"
+        );
+    }
 }
 
 /// Webhook secrets are write-only: no token of any role reads them back, from the monitor or

@@ -40,7 +40,13 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// The distinct decile values of a non-empty sorted sample, ascending (`np.unique` of
 /// `np.quantile(sorted, DECILES)`).
 pub fn decile_edges(sorted: &[f64]) -> Vec<f64> {
-    let mut edges: Vec<f64> = DECILES.iter().map(|&q| quantile(sorted, q)).collect();
+    quantile_edges(sorted, &DECILES)
+}
+
+/// The distinct values of the `quantiles` of a non-empty sorted sample, ascending
+/// (`np.unique(np.quantile(sorted, quantiles))`): the inner edges of quantile bins.
+pub fn quantile_edges(sorted: &[f64], quantiles: &[f64]) -> Vec<f64> {
+    let mut edges: Vec<f64> = quantiles.iter().map(|&q| quantile(sorted, q)).collect();
     edges.sort_by(f64::total_cmp);
     edges.dedup_by(|a, b| a == b);
     edges

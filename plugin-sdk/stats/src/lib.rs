@@ -1,14 +1,15 @@
-//! What Vigil's standard drift tests and detectors share, so that each plugin holds only what is
+//! What Vigil's standard drift tests, detectors and preprocessors share, so that each plugin holds only what is
 //! its own: sums in NumPy's order ([`sum`]), category counts matched by label ([`labels`]) and
 //! their contingency table ([`contingency`]),
 //! the shared binning of the binned distances ([`binning`]), the pooled sample of two sorted
 //! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
 //! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
-//! snapshot format of the streaming detectors ([`stream`]), the multiple-testing corrections a
-//! policy applies across columns ([`multiple_testing`]), and, behind the `harness` feature,
-//! the tests that compare a drift test ([`harness`]) or a detector ([`detector_harness`]) with
-//! the reference values of `tests/reference/`.
+//! snapshot format of the streaming detectors ([`stream`]), the batch checks of the preprocessors
+//! ([`batch`]), the multiple-testing corrections a policy applies across columns
+//! ([`multiple_testing`]), and, behind the `harness` feature, the tests that compare a drift
+//! test ([`harness`]), a detector ([`detector_harness`]) or a preprocessor
+//! ([`preprocess_harness`]) with the reference values of `tests/reference/`.
 //!
 //! Distributions come from `statrs`, measured against SciPy by `tests/special.rs` on
 //! `tests/reference/special.json` (tolerance 1e-9 relative): the chi-square survival function
@@ -21,6 +22,7 @@
 //! library's sort is slow inside the WebAssembly guest. The KS plugin keeps its own exact
 //! distribution code, which statrs does not have.
 
+pub mod batch;
 pub mod binning;
 pub mod contingency;
 pub mod ecdf;
@@ -39,3 +41,5 @@ pub mod two_sample;
 pub mod detector_harness;
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "harness")]
+pub mod preprocess_harness;

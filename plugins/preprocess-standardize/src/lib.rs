@@ -11,11 +11,14 @@
 //! Missing values (NaN) stay missing. Categorical columns, numeric columns left out by the
 //! `columns` setting and input columns the reference did not have pass through unchanged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use vigil_plugin_sdk::{Batch, Column, ColumnData, ColumnKind, Error, Preprocessor, Result};
+use vigil_plugin_sdk::{Batch, ColumnKind, Preprocessor, Result};
+use vigil_plugin_stats::batch::{
+    check_fittable, check_input, check_shape, kinds, select_numeric, transform_numeric,
+};
 
 /// Configuration of the standardizer.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -55,30 +58,14 @@ impl Preprocessor for Standardize {
 
     fn fit(reference: Batch, config: Config) -> Result<Self> {
         check_shape(&reference, "reference")?;
-        let kinds: HashMap<String, ColumnKind> = reference
-            .columns
-            .iter()
-            .map(|c| (c.name.clone(), kind(&c.data)))
-            .collect();
+        let kinds = kinds(&reference);
 
-        let required = match &config.columns {
-            None => Vec::new(),
-            Some(names) => {
-                check_listed(names, &kinds)?;
-                names.clone()
-            }
-        };
-
+        let selection = select_numeric(&reference, &kinds, config.columns.as_deref())?;
         let mut fitted = HashMap::new();
-        for column in &reference.columns {
-            let ColumnData::Numeric(values) = &column.data else {
-                continue;
-            };
-            if config.columns.is_some() && !required.contains(&column.name) {
-                continue;
-            }
-            fitted.insert(column.name.clone(), fit_column(&column.name, values)?);
+        for (name, values) in selection.columns {
+            fitted.insert(name.to_string(), fit_column(name, values)?);
         }
+        let required = selection.required;
         Ok(Standardize {
             fitted,
             required,
@@ -87,144 +74,18 @@ impl Preprocessor for Standardize {
     }
 
     fn transform(&self, input: Batch) -> Result<Batch> {
-        check_shape(&input, "input")?;
-        for name in &self.required {
-            if !input.columns.iter().any(|c| &c.name == name) {
-                return Err(Error::InvalidInput(format!(
-                    "column `{name}` is configured for standardization but missing from the input"
-                )));
-            }
-        }
-        for column in &input.columns {
-            let actual = kind(&column.data);
-            if let Some(&expected) = self.kinds.get(&column.name)
-                && expected != actual
-            {
-                return Err(Error::InvalidInput(format!(
-                    "column `{}` is {} in the input but was {} in the reference",
-                    column.name,
-                    kind_name(actual),
-                    kind_name(expected)
-                )));
-            }
-        }
+        check_input(&input, &self.required, &self.kinds, "standardization")?;
 
-        let columns = input
-            .columns
-            .into_iter()
-            .map(
-                |column| match (self.fitted.get(&column.name), column.data) {
-                    (Some(f), ColumnData::Numeric(mut values)) => {
-                        for x in &mut values {
-                            *x = (*x - f.mean) / f.scale;
-                        }
-                        Column {
-                            name: column.name,
-                            data: ColumnData::Numeric(values),
-                        }
-                    }
-                    (_, data) => Column {
-                        name: column.name,
-                        data,
-                    },
-                },
-            )
-            .collect();
-        Ok(Batch { columns })
+        Ok(transform_numeric(input, &self.fitted, |f, x| {
+            (x - f.mean) / f.scale
+        }))
     }
-}
-
-fn kind(data: &ColumnData) -> ColumnKind {
-    match data {
-        ColumnData::Numeric(_) => ColumnKind::Numeric,
-        ColumnData::Categorical(_) => ColumnKind::Categorical,
-    }
-}
-
-fn kind_name(kind: ColumnKind) -> &'static str {
-    match kind {
-        ColumnKind::Numeric => "numeric",
-        ColumnKind::Categorical => "categorical",
-    }
-}
-
-/// Columns must have distinct names (they are matched by name) and equal lengths.
-fn check_shape(batch: &Batch, what: &str) -> Result<()> {
-    let mut names = HashSet::new();
-    for column in &batch.columns {
-        if !names.insert(column.name.as_str()) {
-            return Err(Error::InvalidInput(format!(
-                "the {what} has two columns named `{}`",
-                column.name
-            )));
-        }
-    }
-    if let Some(first) = batch.columns.first() {
-        let rows = first.data.len();
-        if let Some(other) = batch.columns.iter().find(|c| c.data.len() != rows) {
-            return Err(Error::InvalidInput(format!(
-                "the {what}'s columns differ in length: `{}` has {rows} rows, `{}` has {}",
-                first.name,
-                other.name,
-                other.data.len()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The configured list must name distinct numeric columns of the reference.
-fn check_listed(names: &[String], kinds: &HashMap<String, ColumnKind>) -> Result<()> {
-    if names.is_empty() {
-        return Err(Error::InvalidConfig(
-            "columns is empty; list the columns to standardize, or omit it to standardize \
-             every numeric column"
-                .to_string(),
-        ));
-    }
-    let mut seen = HashSet::new();
-    for name in names {
-        if !seen.insert(name) {
-            return Err(Error::InvalidConfig(format!(
-                "columns lists `{name}` twice"
-            )));
-        }
-        match kinds.get(name) {
-            None => {
-                let mut available: Vec<&str> = kinds.keys().map(String::as_str).collect();
-                available.sort_unstable();
-                return Err(Error::InvalidConfig(format!(
-                    "columns lists `{name}`, which the reference does not have (it has: {})",
-                    available.join(", ")
-                )));
-            }
-            Some(ColumnKind::Categorical) => {
-                return Err(Error::InvalidConfig(format!(
-                    "columns lists `{name}`, which is categorical; only numeric columns can be \
-                     standardized"
-                )));
-            }
-            Some(ColumnKind::Numeric) => {}
-        }
-    }
-    Ok(())
 }
 
 /// Mean and scale of one reference column, as numpy and scikit-learn compute them.
 fn fit_column(name: &str, values: &[f64]) -> Result<Fitted> {
-    if let Some(x) = values.iter().find(|x| x.is_infinite()) {
-        return Err(Error::InvalidInput(format!(
-            "reference column `{name}` contains {x}; only finite values (or NaN for missing) \
-             can be fitted"
-        )));
-    }
+    check_fittable(name, values)?;
     let count = values.iter().filter(|x| !x.is_nan()).count();
-    if count == 0 {
-        return Err(Error::InvalidInput(format!(
-            "reference column `{name}` has no non-missing values to fit; leave it out with the \
-             `columns` setting"
-        )));
-    }
     let n = count as f64;
     // `np.nanmean` and `np.nanvar` sum the whole column with each NaN replaced by 0, so the
     // zeros stay in place and the pairwise blocks line up with numpy's.
@@ -264,41 +125,7 @@ fn is_constant(var: f64, mean: f64, n: f64) -> bool {
 
 /// `np.add.reduce` over a contiguous f64 array: the identity 0 plus numpy's pairwise sum.
 fn numpy_sum(values: &[f64]) -> f64 {
-    0.0 + pairwise_sum(values)
-}
-
-/// numpy's `pairwise_sum` for doubles: eight interleaved accumulators on blocks of up to 128,
-/// recursive halving (at multiples of 8) above that.
-fn pairwise_sum(a: &[f64]) -> f64 {
-    const BLOCK: usize = 128;
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for &x in a {
-            res += x;
-        }
-        res
-    } else if n <= BLOCK {
-        let mut r = [0.0; 8];
-        r.copy_from_slice(&a[..8]);
-        let whole = n - n % 8;
-        let mut i = 8;
-        while i < whole {
-            for (acc, &x) in r.iter_mut().zip(&a[i..i + 8]) {
-                *acc += x;
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &a[whole..] {
-            res += x;
-        }
-        res
-    } else {
-        let mut half = n / 2;
-        half -= half % 8;
-        pairwise_sum(&a[..half]) + pairwise_sum(&a[half..])
-    }
+    0.0 + vigil_plugin_stats::sum::pairwise_sum(values)
 }
 
 vigil_plugin_sdk::export_preprocessor!(Standardize);
@@ -306,21 +133,8 @@ vigil_plugin_sdk::export_preprocessor!(Standardize);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_plugin_sdk::testing;
-
-    fn numeric(name: &str, values: &[f64]) -> Column {
-        Column {
-            name: name.to_string(),
-            data: ColumnData::numeric(values.to_vec()),
-        }
-    }
-
-    fn categorical(name: &str, values: &[Option<&str>]) -> Column {
-        Column {
-            name: name.to_string(),
-            data: ColumnData::categorical(values.iter().copied()),
-        }
-    }
+    use vigil_plugin_sdk::{Column, ColumnData, testing};
+    use vigil_plugin_stats::preprocess_harness::{categorical, expect_error, numeric};
 
     fn batch(columns: Vec<Column>) -> Batch {
         Batch { columns }
@@ -338,18 +152,6 @@ mod tests {
         match &batch.columns.iter().find(|c| c.name == name).unwrap().data {
             ColumnData::Numeric(v) => v.clone(),
             ColumnData::Categorical(_) => panic!("`{name}` is categorical"),
-        }
-    }
-
-    fn expect_error(result: Result<Batch>, config: bool, needle: &str) {
-        match result {
-            Err(Error::InvalidConfig(message)) if config => {
-                assert!(message.contains(needle), "{message}")
-            }
-            Err(Error::InvalidInput(message)) if !config => {
-                assert!(message.contains(needle), "{message}")
-            }
-            other => panic!("expected an error mentioning `{needle}`, got {other:?}"),
         }
     }
 
