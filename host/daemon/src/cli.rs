@@ -277,12 +277,12 @@ pub struct DriftArgs {
     /// Columns to treat as categorical even if every value is a number.
     #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
     pub categorical: Vec<String>,
-    /// Drift test for numeric columns [default: `ks` for references of up to 1000 rows,
-    /// `wasserstein_norm` above].
+    /// Drift test for numeric columns [default: `ks`]; `auto`: `ks` for references of up to
+    /// 1000 rows, `wasserstein_norm` above.
     #[arg(long, value_name = "NAME")]
     pub num_test: Option<String>,
-    /// Drift test for categorical columns [default: `chi2` for references of up to 1000 rows,
-    /// `js` above].
+    /// Drift test for categorical columns [default: `chi2`]; `auto`: `chi2` for references of
+    /// up to 1000 rows, `js` above.
     #[arg(long, value_name = "NAME")]
     pub cat_test: Option<String>,
     /// Drift test for one column, e.g. `--column-test age=psi` (repeatable).

@@ -35,17 +35,10 @@ fn drift_files(reference: &Path, current: &Path, extra: &[&str]) -> Output {
     vigil(&args)
 }
 
-/// The fixture's report, with `ks` and `chi2` unless `extra` names the tests: they are what
-/// tests/reference/generate_cli.py computes, and its 3000-row reference would otherwise get the
-/// large-reference defaults.
+/// The fixture's report: what tests/reference/generate_cli.py computes with `ks` and `chi2`,
+/// `vigil drift`'s default tests.
 fn drift_json(extra: &[&str]) -> Value {
-    let mut args = extra.to_vec();
-    for (flag, test) in [("--num-test", "ks"), ("--cat-test", "chi2")] {
-        if !extra.contains(&flag) {
-            args.extend([flag, test]);
-        }
-    }
-    let output = drift_files(&fixture("reference.csv"), &fixture("current.csv"), &args);
+    let output = drift_files(&fixture("reference.csv"), &fixture("current.csv"), extra);
     assert!(
         output.status.success(),
         "{}",
@@ -56,11 +49,16 @@ fn drift_json(extra: &[&str]) -> Value {
 
 /// `vigil drift --format json` on a reference and a current file with these contents.
 fn drift_on(reference: &str, current: &str) -> Output {
+    drift_on_with(reference, current, &[])
+}
+
+/// [`drift_on`] with more arguments.
+fn drift_on_with(reference: &str, current: &str, extra: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let (reference_path, current_path) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
     std::fs::write(&reference_path, reference).unwrap();
     std::fs::write(&current_path, current).unwrap();
-    drift_files(&reference_path, &current_path, &[])
+    drift_files(&reference_path, &current_path, extra)
 }
 
 fn close(actual: f64, expected: f64, relative: f64) -> bool {
@@ -216,27 +214,42 @@ fn two_columns(rows: usize, shift: f64) -> String {
     text
 }
 
-/// The default tests follow the reference's size (docs/statistics.md, "Default tests"): up to
-/// 1000 rows the hypothesis tests, above them the distances; the report names the test.
+/// `auto` follows the reference's size (docs/statistics.md, "Default tests"): up to 1000 rows
+/// the hypothesis tests, above them the distances; without it the tests stay `ks` and `chi2`
+/// whatever the size. The report names the test.
 #[test]
-fn the_default_tests_follow_the_reference_size() {
-    for (rows, numeric, categorical) in [(1000, "ks", "chi2"), (1001, "wasserstein_norm", "js")] {
-        let output = drift_on(&two_columns(rows, 0.0), &two_columns(200, 1.0));
+fn auto_picks_the_test_by_reference_size_and_the_defaults_stay_ks_and_chi2() {
+    let auto = ["--num-test", "auto", "--cat-test", "auto"];
+    let cases = [
+        (1000, &auto[..], "ks", "chi2"),
+        (1001, &auto[..], "wasserstein_norm", "js"),
+        (2000, &[][..], "ks", "chi2"),
+    ];
+    for (rows, extra, numeric, categorical) in cases {
+        let output = drift_on_with(&two_columns(rows, 0.0), &two_columns(200, 1.0), extra);
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(column(&report, "x")["test"], numeric, "{rows} rows");
-        assert_eq!(column(&report, "c")["test"], categorical, "{rows} rows");
+        assert_eq!(
+            column(&report, "x")["test"],
+            numeric,
+            "{rows} rows {extra:?}"
+        );
+        assert_eq!(
+            column(&report, "c")["test"],
+            categorical,
+            "{rows} rows {extra:?}"
+        );
         let p_value = &column(&report, "x")["p_value"];
         assert_eq!(p_value.is_null(), numeric == "wasserstein_norm", "{report}");
     }
 }
 
-/// On a large reference the table shows the distance it chose; `--num-test`, `--cat-test` and
-/// `--column-test` still win over the default.
+/// On a large reference the table shows the distance `auto` chose; `--column-test` wins over
+/// `--num-test` and `--cat-test`.
 #[test]
 fn the_default_test_is_shown_and_can_be_overridden() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,6 +262,10 @@ fn the_default_test_is_shown_and_can_be_overridden() {
         reference.to_str().unwrap(),
         "--current",
         current.to_str().unwrap(),
+        "--num-test",
+        "auto",
+        "--cat-test",
+        "auto",
     ]);
     assert!(table.status.success());
     let text = String::from_utf8(table.stdout).unwrap();
@@ -257,11 +274,26 @@ fn the_default_test_is_shown_and_can_be_overridden() {
         "{text}"
     );
 
-    let output = drift_files(&reference, &current, &["--num-test", "ks"]);
+    let output = drift_files(
+        &reference,
+        &current,
+        &["--num-test", "ks", "--cat-test", "auto"],
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(column(&report, "x")["test"], "ks");
     assert_eq!(column(&report, "c")["test"], "js");
-    let output = drift_files(&reference, &current, &["--column-test", "c=chi2"]);
+    let output = drift_files(
+        &reference,
+        &current,
+        &[
+            "--num-test",
+            "auto",
+            "--cat-test",
+            "auto",
+            "--column-test",
+            "c=chi2",
+        ],
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(column(&report, "x")["test"], "wasserstein_norm");
     assert_eq!(column(&report, "c")["test"], "chi2");

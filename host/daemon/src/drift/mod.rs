@@ -25,9 +25,10 @@ pub struct DriftOptions {
     pub reference: PathBuf,
     pub current: PathBuf,
     pub categorical: Vec<String>,
-    /// The test for numeric columns; by reference size when `None` (see [`defaults`]).
+    /// The test for numeric columns (`ks` when `None`; `auto`: by reference size, see
+    /// [`defaults`]).
     pub num_test: Option<String>,
-    /// The test for categorical columns; by reference size when `None`.
+    /// The test for categorical columns (`chi2` when `None`; `auto`: by reference size).
     pub cat_test: Option<String>,
     pub column_tests: Vec<(String, String)>,
     pub test_configs: Vec<(String, String)>,
@@ -217,7 +218,14 @@ fn plan(
                 ColumnKind::Numeric => options.num_test.as_deref(),
                 ColumnKind::Categorical => options.cat_test.as_deref(),
             })
-            .unwrap_or_else(|| defaults::default_test(column_kind, reference.rows));
+            .map(|name| match name {
+                defaults::AUTO => defaults::default_test(column_kind, reference.rows),
+                name => name,
+            })
+            .unwrap_or(match column_kind {
+                ColumnKind::Numeric => defaults::NUMERIC,
+                ColumnKind::Categorical => defaults::CATEGORICAL,
+            });
         let plugin = registry
             .drift_test(test_name)
             .map_err(|e| InputError(format!("{e:#}")))?;
