@@ -20,8 +20,8 @@ pub mod detector {
         world: "detector-plugin",
         path: "../wit",
         with: {
-            "vigil:plugin/types@0.1.0": crate::bindings::drift::vigil::plugin::types,
-            "vigil:plugin/host@0.1.0": crate::bindings::drift::vigil::plugin::host,
+            "vigil:plugin/types@0.2.0": crate::bindings::drift::vigil::plugin::types,
+            "vigil:plugin/host@0.2.0": crate::bindings::drift::vigil::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_detector_world",
@@ -35,8 +35,8 @@ pub mod preprocessor {
         world: "preprocessor-plugin",
         path: "../wit",
         with: {
-            "vigil:plugin/types@0.1.0": crate::bindings::drift::vigil::plugin::types,
-            "vigil:plugin/host@0.1.0": crate::bindings::drift::vigil::plugin::host,
+            "vigil:plugin/types@0.2.0": crate::bindings::drift::vigil::plugin::types,
+            "vigil:plugin/host@0.2.0": crate::bindings::drift::vigil::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_preprocessor_world",
@@ -50,8 +50,8 @@ pub mod policy {
         world: "policy-plugin",
         path: "../wit",
         with: {
-            "vigil:plugin/types@0.1.0": crate::bindings::drift::vigil::plugin::types,
-            "vigil:plugin/host@0.1.0": crate::bindings::drift::vigil::plugin::host,
+            "vigil:plugin/types@0.2.0": crate::bindings::drift::vigil::plugin::types,
+            "vigil:plugin/host@0.2.0": crate::bindings::drift::vigil::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_policy_world",

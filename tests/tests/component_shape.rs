@@ -7,7 +7,7 @@ use vigil_tests::{runtime, workspace};
 use wit_component::{ComponentEncoder, StringEncoding, dummy_module, embed_component_metadata};
 use wit_parser::{ManglingAndAbi, Resolve};
 
-/// A component for `world` in `wit` (a package that may use `vigil:plugin@0.1.0`).
+/// A component for `world` in `wit` (a package that may use `vigil:plugin@0.2.0`).
 fn component(wit: &str, world: &str) -> Vec<u8> {
     let mut resolve = Resolve::default();
     resolve.push_dir(workspace().join("wit")).unwrap();
@@ -39,7 +39,7 @@ fn a_component_of_another_world_is_refused() {
     );
     assert!(message.contains("acme:tool/run"), "{message}");
     assert!(
-        message.contains("vigil:plugin/drift-test@0.1.0"),
+        message.contains("vigil:plugin/drift-test@0.2.0"),
         "{message}"
     );
 }
@@ -49,10 +49,10 @@ fn a_plugin_exporting_two_worlds_is_refused() {
     let message = refused(
         "package acme:both;
          world both {
-             use vigil:plugin/types@0.1.0.{plugin-info};
+             use vigil:plugin/types@0.2.0.{plugin-info};
              export info: func() -> plugin-info;
-             export vigil:plugin/drift-test@0.1.0;
-             export vigil:plugin/detector@0.1.0;
+             export vigil:plugin/drift-test@0.2.0;
+             export vigil:plugin/detector@0.2.0;
          }",
         "both",
     );
@@ -62,7 +62,7 @@ fn a_plugin_exporting_two_worlds_is_refused() {
 #[test]
 fn a_plugin_without_info_is_refused() {
     let message = refused(
-        "package acme:noinfo; world noinfo { export vigil:plugin/drift-test@0.1.0; }",
+        "package acme:noinfo; world noinfo { export vigil:plugin/drift-test@0.2.0; }",
         "noinfo",
     );
     assert!(message.contains("`info`"), "{message}");
@@ -74,10 +74,10 @@ fn an_import_the_host_does_not_grant_is_refused() {
         "package acme:sneaky;
          interface net { connect: func(host: string) -> u32; }
          world sneaky {
-             use vigil:plugin/types@0.1.0.{plugin-info};
+             use vigil:plugin/types@0.2.0.{plugin-info};
              import net;
              export info: func() -> plugin-info;
-             export vigil:plugin/drift-test@0.1.0;
+             export vigil:plugin/drift-test@0.2.0;
          }",
         "sneaky",
     );
@@ -87,16 +87,22 @@ fn an_import_the_host_does_not_grant_is_refused() {
 
 #[test]
 fn a_plugin_built_against_another_contract_version_is_refused() {
-    let message = refused(
-        "package vigil:plugin@0.2.0;
-         interface drift-test { evaluate: func(values: list<f64>) -> f64; }
-         world drift-test-plugin { export info: func() -> string; export drift-test; }",
-        "drift-test-plugin",
-    );
-    assert!(
-        message.contains("vigil:plugin/drift-test@0.2.0"),
-        "{message}"
-    );
+    for version in ["0.1.0", "0.3.0"] {
+        let message = refused(
+            &format!(
+                "package vigil:plugin@{version};
+                 interface drift-test {{ evaluate: func(values: list<f64>) -> f64; }}
+                 world drift-test-plugin {{ export info: func() -> string; export drift-test; }}"
+            ),
+            "drift-test-plugin",
+        );
+        assert!(
+            message.contains(&format!("vigil:plugin/drift-test@{version}")),
+            "{message}"
+        );
+        assert!(message.contains("vigil:plugin@0.2.0"), "{message}");
+        assert!(message.contains("rebuild the plugin"), "{message}");
+    }
 }
 
 #[test]
@@ -105,7 +111,7 @@ fn a_plugin_whose_exports_have_the_wrong_types_is_refused() {
         "package acme:shape;
          world shape {
              export info: func() -> string;
-             export vigil:plugin/drift-test@0.1.0;
+             export vigil:plugin/drift-test@0.2.0;
          }",
         "shape",
     );
@@ -135,22 +141,22 @@ async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
         // Two plugin interfaces at once.
         cases.push((
             format!(
-                "package acme:both; world w {{ use vigil:plugin/types@0.1.0.{{plugin-info}};
-                 export info: func() -> plugin-info; export vigil:plugin/{kind}@0.1.0;
-                 export vigil:plugin/{other}@0.1.0; }}"
+                "package acme:both; world w {{ use vigil:plugin/types@0.2.0.{{plugin-info}};
+                 export info: func() -> plugin-info; export vigil:plugin/{kind}@0.2.0;
+                 export vigil:plugin/{other}@0.2.0; }}"
             ),
             "several plugin interfaces".into(),
         ));
         // No `info`.
         cases.push((
-            format!("package acme:noinfo; world w {{ export vigil:plugin/{kind}@0.1.0; }}"),
+            format!("package acme:noinfo; world w {{ export vigil:plugin/{kind}@0.2.0; }}"),
             "`info`".into(),
         ));
         // `info` of the wrong type.
         cases.push((
             format!(
                 "package acme:shape; world w {{ export info: func() -> string;
-                 export vigil:plugin/{kind}@0.1.0; }}"
+                 export vigil:plugin/{kind}@0.2.0; }}"
             ),
             format!("`{world}` world"),
         ));
@@ -158,18 +164,18 @@ async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
         cases.push((
             format!(
                 "package acme:sneaky; interface net {{ connect: func(host: string) -> u32; }}
-                 world w {{ use vigil:plugin/types@0.1.0.{{plugin-info}}; import net;
-                 export info: func() -> plugin-info; export vigil:plugin/{kind}@0.1.0; }}"
+                 world w {{ use vigil:plugin/types@0.2.0.{{plugin-info}}; import net;
+                 export info: func() -> plugin-info; export vigil:plugin/{kind}@0.2.0; }}"
             ),
             "acme:sneaky/net".into(),
         ));
         // Another version of the contract.
         cases.push((
             format!(
-                "package vigil:plugin@0.2.0; interface {kind} {{ go: func() -> f64; }}
+                "package vigil:plugin@0.1.0; interface {kind} {{ go: func() -> f64; }}
                  world w {{ export info: func() -> string; export {kind}; }}"
             ),
-            format!("vigil:plugin/{kind}@0.2.0"),
+            format!("vigil:plugin/{kind}@0.1.0"),
         ));
     }
     assert!(cases.len() >= 20);

@@ -59,6 +59,10 @@ pub mod types {
     };
 }
 
+/// The WIT package plugins are built against. Its version changes whenever a type or
+/// function changes, so a component built for another version is refused with a clear error.
+pub const CONTRACT: &str = "vigil:plugin@0.2.0";
+
 /// The world a component implements, found from its exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum World {
@@ -79,10 +83,10 @@ impl World {
     /// The exported interface that identifies the world.
     pub fn interface(self) -> &'static str {
         match self {
-            World::DriftTest => "vigil:plugin/drift-test@0.1.0",
-            World::Detector => "vigil:plugin/detector@0.1.0",
-            World::Preprocessor => "vigil:plugin/preprocessor@0.1.0",
-            World::Policy => "vigil:plugin/policy@0.1.0",
+            World::DriftTest => "vigil:plugin/drift-test@0.2.0",
+            World::Detector => "vigil:plugin/detector@0.2.0",
+            World::Preprocessor => "vigil:plugin/preprocessor@0.2.0",
+            World::Policy => "vigil:plugin/policy@0.2.0",
         }
     }
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::{World, detector, drift, policy, preprocessor};
+use crate::bindings::{CONTRACT, World, detector, drift, policy, preprocessor};
 use crate::budget::{Budget, Pool};
 use crate::config::RuntimeConfig;
 use crate::error::Error;
@@ -25,8 +25,8 @@ use crate::{PluginInfo, call};
 /// nothing granted (no preopened directories, no environment). Sockets, HTTP and anything
 /// else are refused at load time.
 const ALLOWED_IMPORTS: &[&str] = &[
-    "vigil:plugin/host@0.1.",
-    "vigil:plugin/types@0.1.",
+    "vigil:plugin/host@0.2.",
+    "vigil:plugin/types@0.2.",
     "wasi:cli/",
     "wasi:io/",
     "wasi:clocks/",
@@ -184,7 +184,7 @@ impl Runtime {
         })?;
         let mismatch = |e: wasmtime::Error| {
             Error::InvalidComponent(format!(
-                "its exports do not match the `{}` world of vigil:plugin@0.1.0: {e:#}",
+                "its exports do not match the `{}` world of {CONTRACT}: {e:#}",
                 world.name()
             ))
         };
@@ -468,6 +468,13 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
     let world = match worlds.as_slice() {
         [world] => *world,
         [] => {
+            if let Some(other) = exports.iter().find(|e| e.starts_with("vigil:plugin/")) {
+                return Err(Error::InvalidComponent(format!(
+                    "it was built for `{other}`, another version of the plugin contract; this \
+                     Vigil runs {CONTRACT}: rebuild the plugin with the current SDK \
+                     (`vigil plugin build`, docs/architecture.md)"
+                )));
+            }
             return Err(Error::InvalidComponent(format!(
                 "it exports [{}], but a Vigil plugin exports one of {}",
                 exports.join(", "),
