@@ -52,3 +52,8 @@ for arg in "$@"; do
   if [ "$arg" = -- ]; then include_ignored=(--include-ignored); fi
 done
 cargo test --release --locked --workspace "$@" "${include_ignored[@]}"
+# The Python client's suite runs against the same release binary. It is part of the whole
+# suite, so it runs when no arguments narrow the cargo run to some tests.
+if [ $# -eq 0 ]; then
+  scripts/python-client-test.sh
+fi
