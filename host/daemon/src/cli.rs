@@ -297,12 +297,22 @@ pub struct DriftArgs {
     /// Share of drifted columns at which the dataset counts as drifted.
     #[arg(long, default_value_t = 0.5)]
     pub drift_share: f64,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format: `html` is one self-contained page with a plot per column.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// A directory of plugin components (`*.wasm`) to use beside the standard ones.
     #[arg(long, value_name = "DIR")]
     pub plugins: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Html,
 }
 
 #[derive(clap::Args)]

@@ -2,7 +2,7 @@
 
 use vigil::cli::{
     Cli, Command, ConfigArgs, ConfigCommand, Format, ModelCommand, MonitorCommand, PluginCommand,
-    TokenCommand,
+    ReportFormat, TokenCommand,
 };
 use vigil::{client, commands, config, demo, detect, drift, listing, plugins, runtime_config};
 
@@ -278,11 +278,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 test_configs: args.config,
                 threshold: args.threshold,
                 drift_share: args.drift_share,
+                plots: args.format == ReportFormat::Html,
             };
             let report = drift::run(&options, &registry)?;
-            match args.format {
-                Format::Table => print!("{}", report.to_table()),
-                Format::Json => println!("{}", report.to_json()),
+            let text = match args.format {
+                ReportFormat::Table => report.to_table(),
+                ReportFormat::Json => report.to_json() + "\n",
+                ReportFormat::Html => report.to_html(),
+            };
+            match &args.output {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("cannot write the report to {}", path.display()))?,
+                None => print!("{text}"),
             }
             anyhow::ensure!(
                 report.failed_columns() < report.columns.len(),

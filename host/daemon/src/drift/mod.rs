@@ -3,6 +3,8 @@
 
 mod defaults;
 mod fast_csv;
+mod html;
+mod plot;
 mod report;
 mod table;
 
@@ -14,6 +16,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use vigil_runtime::{Budget, ColumnData, ColumnKind, Plugin, ScoreKind};
 
+pub use plot::Plot;
 pub use report::{ColumnReport, Report};
 use table::{Table, TableColumn};
 
@@ -34,6 +37,8 @@ pub struct DriftOptions {
     pub test_configs: Vec<(String, String)>,
     pub threshold: f64,
     pub drift_share: f64,
+    /// Whether to compute each column's binned summary for the HTML report's plots.
+    pub plots: bool,
 }
 
 /// A problem with the input: reported as one line, exit status 2.
@@ -65,15 +70,25 @@ pub fn run(options: &DriftOptions, registry: &Registry) -> anyhow::Result<Report
     tracing::debug!(elapsed = ?started.elapsed(), "loaded the plugins");
     let columns: Vec<ColumnReport> = plan
         .into_par_iter()
-        .map(|step| evaluate(step, registry.runtime().shared(), &reference, &current))
+        .map(|step| {
+            evaluate(
+                step,
+                registry.runtime().shared(),
+                &reference,
+                &current,
+                options.plots,
+            )
+        })
         .collect();
     tracing::debug!(elapsed = ?started.elapsed(), "evaluated every column");
-    Ok(Report::new(
-        reference.rows,
-        current.rows,
+    Ok(Report {
+        reference: options.reference.display().to_string(),
+        current: options.current.display().to_string(),
+        reference_rows: reference.rows,
+        current_rows: current.rows,
         columns,
-        options.drift_share,
-    ))
+        drift_share: options.drift_share,
+    })
 }
 
 /// Reads both files in parallel and makes each column's kind agree between them.
@@ -175,6 +190,8 @@ fn kind(data: &ColumnData) -> ColumnKind {
 struct Step {
     index: usize,
     test_name: String,
+    /// Why the column got this test, for the HTML report's summary.
+    chosen_by: String,
     plugin: Arc<Plugin>,
     config: String,
 }
@@ -211,21 +228,38 @@ fn plan(
     let mut steps = Vec::new();
     for (index, column) in reference.columns.iter().enumerate() {
         let column_kind = kind(&column.data);
-        let test_name = overrides
-            .get(column.name.as_str())
-            .copied()
-            .or(match column_kind {
-                ColumnKind::Numeric => options.num_test.as_deref(),
-                ColumnKind::Categorical => options.cat_test.as_deref(),
-            })
-            .map(|name| match name {
-                defaults::AUTO => defaults::default_test(column_kind, reference.rows),
-                name => name,
-            })
-            .unwrap_or(match column_kind {
-                ColumnKind::Numeric => defaults::NUMERIC,
-                ColumnKind::Categorical => defaults::CATEGORICAL,
-            });
+        let (option, asked) = match column_kind {
+            ColumnKind::Numeric => ("--num-test", options.num_test.as_deref()),
+            ColumnKind::Categorical => ("--cat-test", options.cat_test.as_deref()),
+        };
+        let (test_name, chosen_by) = match (overrides.get(column.name.as_str()), asked) {
+            (Some(&name), _) => (name, "--column-test".to_string()),
+            (None, Some(defaults::AUTO)) => (
+                defaults::default_test(column_kind, reference.rows),
+                format!(
+                    "{option} auto: the reference has {} rows, {} {}",
+                    reference.rows,
+                    if reference.rows <= defaults::MAX_ROWS_FOR_HYPOTHESIS_TEST {
+                        "at most"
+                    } else {
+                        "more than"
+                    },
+                    defaults::MAX_ROWS_FOR_HYPOTHESIS_TEST
+                ),
+            ),
+            (None, Some(name)) => (name, option.to_string()),
+            (None, None) => (
+                match column_kind {
+                    ColumnKind::Numeric => defaults::NUMERIC,
+                    ColumnKind::Categorical => defaults::CATEGORICAL,
+                },
+                format!("the default for {} columns", kind_name(column_kind)),
+            ),
+        };
+        let test_name = match test_name {
+            defaults::AUTO => defaults::default_test(column_kind, reference.rows),
+            name => name,
+        };
         let plugin = registry
             .drift_test(test_name)
             .map_err(|e| InputError(format!("{e:#}")))?;
@@ -259,6 +293,7 @@ fn plan(
         steps.push(Step {
             index,
             test_name: test_name.to_string(),
+            chosen_by,
             plugin,
             config: config.to_string(),
         });
@@ -289,7 +324,13 @@ pub fn score_name(score: ScoreKind) -> &'static str {
     }
 }
 
-fn evaluate(step: Step, budget: &Budget, reference: &Table, current: &Table) -> ColumnReport {
+fn evaluate(
+    step: Step,
+    budget: &Budget,
+    reference: &Table,
+    current: &Table,
+    plots: bool,
+) -> ColumnReport {
     let reference_column: &TableColumn = &reference.columns[step.index];
     let current_column = current
         .columns
@@ -303,10 +344,19 @@ fn evaluate(step: Step, budget: &Budget, reference: &Table, current: &Table) -> 
         .and_then(|mut session| session.evaluate(&current_column.data));
     tracing::debug!(column = %reference_column.name, elapsed = ?started.elapsed(), "column evaluated");
     let info = step.plugin.info();
+    let plot = plots.then(|| {
+        let started = Instant::now();
+        let plot = Plot::of(&reference_column.data, &current_column.data);
+        tracing::debug!(column = %reference_column.name, elapsed = ?started.elapsed(), "column plotted");
+        plot
+    });
     ColumnReport {
         name: reference_column.name.clone(),
         kind: kind_name(kind(&reference_column.data)),
         test: step.test_name,
+        chosen_by: step.chosen_by,
+        score: score_name(info.score),
+        plot,
         plugin: format!("{}@{}", info.name, info.version),
         missing_reference: reference_column.missing,
         missing_current: current_column.missing,

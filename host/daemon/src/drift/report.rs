@@ -10,7 +10,13 @@ pub struct ColumnReport {
     pub name: String,
     pub kind: &'static str,
     pub test: String,
+    /// Why the column got its test (an option, `auto`'s rule, or the default).
+    pub chosen_by: String,
+    /// How the test's statistic is read: `p-value` or `distance`.
+    pub score: &'static str,
     pub plugin: String,
+    /// The binned summary for the HTML report, when one was asked for.
+    pub plot: Option<super::Plot>,
     pub missing_reference: usize,
     pub missing_current: usize,
     pub outcome: Result<DriftResult, String>,
@@ -18,6 +24,9 @@ pub struct ColumnReport {
 
 /// The whole comparison.
 pub struct Report {
+    /// The files compared, as named on the command line.
+    pub reference: String,
+    pub current: String,
     pub reference_rows: usize,
     pub current_rows: usize,
     pub columns: Vec<ColumnReport>,
@@ -53,20 +62,6 @@ struct JsonColumn<'a> {
 }
 
 impl Report {
-    pub fn new(
-        reference_rows: usize,
-        current_rows: usize,
-        columns: Vec<ColumnReport>,
-        drift_share: f64,
-    ) -> Self {
-        Report {
-            reference_rows,
-            current_rows,
-            columns,
-            drift_share,
-        }
-    }
-
     pub fn drifted_columns(&self) -> usize {
         self.columns
             .iter()
