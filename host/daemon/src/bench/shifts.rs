@@ -256,22 +256,24 @@ mod tests {
 
     #[test]
     fn shares_sum_to_one_and_move_what_the_effect_says() {
-        for kind in [PairKind::Categorical, PairKind::Binary] {
-            for effect in effects(kind) {
-                let shares = shares(kind, effect.size);
-                assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-                assert!(
-                    (shares[0] - shares(kind, 0.0)[0] + effect.size).abs() < 1e-12
-                        || kind == PairKind::Binary
-                );
-            }
+        for effect in effects(PairKind::Categorical) {
+            let moved = shares(PairKind::Categorical, effect.size);
+            assert!((moved.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            assert!((moved[0] - (CATEGORY_SHARES[0] - effect.size)).abs() < 1e-12);
+            assert!((moved[4] - (CATEGORY_SHARES[4] + effect.size)).abs() < 1e-12);
         }
-        assert!(
+        for effect in effects(PairKind::Binary) {
+            let moved = shares(PairKind::Binary, effect.size);
+            assert_eq!(moved.len(), 2);
+            assert!((moved[0] - (YES_SHARE + effect.size)).abs() < 1e-12);
+            assert!((moved.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        assert_eq!(
             effects(PairKind::Numeric)
                 .iter()
                 .filter(|e| e.is_null())
-                .count()
-                == 1
+                .count(),
+            1
         );
     }
 
