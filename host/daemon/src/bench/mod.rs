@@ -12,6 +12,7 @@ pub mod report;
 pub mod shifts;
 pub mod streams;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -91,7 +92,7 @@ pub struct StreamEntry {
     /// The share of errors in each segment.
     pub error_rates: Vec<f64>,
     /// Detector name → 0-based indices at which it signalled.
-    pub detections: std::collections::BTreeMap<String, Vec<usize>>,
+    pub detections: BTreeMap<String, Vec<usize>>,
 }
 
 /// One detector's scores: over every stream, and per generator.
@@ -101,7 +102,7 @@ pub struct DetectorScore {
     pub plugin: String,
     #[serde(flatten)]
     pub overall: Score,
-    pub generators: std::collections::BTreeMap<&'static str, Score>,
+    pub generators: BTreeMap<&'static str, Score>,
     /// Values fed (drift and drift-free streams).
     pub values: usize,
     /// Values per second, creating the detector on each stream and feeding it.
@@ -228,7 +229,7 @@ fn score_detector(
 ) -> anyhow::Result<DetectorScore> {
     let plugin = registry.detector(name)?;
     let mut overall = Score::default();
-    let mut by_generator: std::collections::BTreeMap<&'static str, Score> = Default::default();
+    let mut by_generator: BTreeMap<&'static str, Score> = Default::default();
     let mut seconds = 0.0;
     let mut values = 0;
     for ((stream, errors), entry) in streams.iter().zip(errors).zip(entries.iter_mut()) {
