@@ -35,6 +35,9 @@ pub enum Command {
     Drift(DriftArgs),
     /// Run a streaming change detector over one column of a CSV file.
     Detect(DetectArgs),
+    /// Measure how well the standard detectors and drift tests detect, on synthetic data.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Build and inspect plugins, and push them to a daemon.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -336,6 +339,27 @@ pub struct DetectArgs {
     /// A directory of plugin components (`*.wasm`) to use beside the standard ones.
     #[arg(long, value_name = "DIR")]
     pub plugins: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Detection delay, false alarms, misses and throughput of every standard detector on the
+    /// SEA, STAGGER, hyperplane, sine and Agrawal streams, and every drift test's detection rate
+    /// on shifts of known size; prints tables and writes JSON, CSV and the streams into --out.
+    Detectors(BenchDetectorsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BenchDetectorsArgs {
+    /// Where to write `bench.json`, `detectors.csv`, `drift_tests.csv` and `streams/`.
+    #[arg(long, value_name = "DIR", default_value = "bench-detectors")]
+    pub out: PathBuf,
+    /// Seed of every generated stream and sample: the same seed writes the same streams.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A small run (seconds): one repetition, short segments, few windows.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -3,6 +3,7 @@
 //! run the daemon in-process.
 
 pub mod alerts;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -1,10 +1,12 @@
 //! `vigil`: the command-line entry point.
 
 use vigil::cli::{
-    Cli, Command, ConfigArgs, ConfigCommand, Format, ModelCommand, MonitorCommand, PluginCommand,
-    ReportFormat, TokenCommand,
+    BenchCommand, Cli, Command, ConfigArgs, ConfigCommand, Format, ModelCommand, MonitorCommand,
+    PluginCommand, ReportFormat, TokenCommand,
 };
-use vigil::{client, commands, config, demo, detect, drift, listing, plugins, runtime_config};
+use vigil::{
+    bench, client, commands, config, demo, detect, drift, listing, plugins, runtime_config,
+};
 
 use std::process::ExitCode;
 
@@ -295,6 +297,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 report.failed_columns() < report.columns.len(),
                 "the test of every column failed, so nothing was compared (see each column's error)"
             );
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Detectors(args)) => {
+            let registry = Registry::standard(Runtime::new(runtime_config())?);
+            let options = bench::BenchOptions {
+                out: args.out,
+                seed: args.seed,
+                quick: args.quick,
+            };
+            let report = bench::run(&options, &registry)?;
+            print!("{}", bench::report::to_table(&report));
+            println!("\nwrote {}", options.out.display());
             Ok(())
         }
         Command::Detect(args) => {
