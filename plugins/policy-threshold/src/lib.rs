@@ -526,6 +526,7 @@ mod tests {
                 last_alert: None,
                 last_retrain: None,
                 windows_since_retrain: 4,
+                recent: Vec::new(),
             },
             now: NOW,
         }
