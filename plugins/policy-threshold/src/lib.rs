@@ -29,6 +29,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Action, ColumnResult, Context, Decision, Error, Policy, Result};
 use vigil_plugin_stats::multiple_testing::Correction;
+use vigil_plugin_stats::policy::metrics::{lower_is_better, worsening};
+use vigil_plugin_stats::policy::retrain_unless_cooling;
+use vigil_plugin_stats::policy::text::{names, number, plural, sentence};
 
 /// Configuration of the threshold policy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -75,7 +78,7 @@ fn default_retrain_share() -> f64 {
 }
 
 fn default_retrain_cooldown_secs() -> u64 {
-    86_400
+    vigil_plugin_stats::policy::default_retrain_cooldown_secs()
 }
 
 fn default_min_tested() -> u32 {
@@ -114,9 +117,6 @@ impl Config {
     }
 }
 
-/// How many column names a reason lists before summarizing the rest.
-const NAMES_SHOWN: usize = 5;
-
 /// The threshold policy.
 pub struct Threshold;
 
@@ -131,7 +131,11 @@ impl Policy for Threshold {
 
         if !dropped.is_empty() {
             let reason = format!("{}; {}", dropped.join(" and "), summary.counts());
-            return Ok(retrain_unless_cooling(&context, &config, reason));
+            return Ok(retrain_unless_cooling(
+                &context,
+                config.retrain_cooldown_secs,
+                reason,
+            ));
         }
 
         if summary.tested < config.min_tested as usize {
@@ -150,7 +154,11 @@ impl Policy for Threshold {
                 config.retrain_share,
                 summary.details()
             );
-            return Ok(retrain_unless_cooling(&context, &config, reason));
+            return Ok(retrain_unless_cooling(
+                &context,
+                config.retrain_cooldown_secs,
+                reason,
+            ));
         }
         if share >= config.alert_share {
             let reason = format!(
@@ -370,9 +378,6 @@ fn drifted_flags(tested: &[&ColumnResult], config: &Config) -> (Vec<bool>, Optio
     (flags, Some(corrected))
 }
 
-/// Error metrics, for which lower is better; every other metric is higher-is-better.
-const LOWER_IS_BETTER: &[&str] = &["mae", "mse", "rmse", "log_loss"];
-
 /// One clause per metric that worsened by more than `max_metric_drop`: fell, or for an error
 /// metric (`mae`, `rmse`, …) rose.
 fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
@@ -384,12 +389,8 @@ fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
         .iter()
         .filter_map(|metric| {
             let reference = metric.reference?;
-            let lower_is_better = LOWER_IS_BETTER.contains(&metric.name.as_str());
-            let worsening = if lower_is_better {
-                metric.value - reference
-            } else {
-                reference - metric.value
-            };
+            let lower_is_better = lower_is_better(&metric.name);
+            let worsening = worsening(&metric.name, metric.value, reference);
             (worsening > max_drop).then(|| {
                 format!(
                     "metric {} {} by {} (from {} on the reference to {}), more than \
@@ -404,81 +405,6 @@ fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
             })
         })
         .collect()
-}
-
-/// Retrain, or alert instead when the last retraining is within the cooldown.
-fn retrain_unless_cooling(context: &Context, config: &Config, reason: String) -> Decision {
-    if let Some(last) = context.history.last_retrain {
-        // A last retrain stamped after `now` (clock skew) counts as just now.
-        let elapsed = context.now.saturating_sub(last);
-        if elapsed < config.retrain_cooldown_secs {
-            return Decision {
-                action: Action::Alert,
-                reason: sentence(&format!(
-                    "{reason}; alerting instead of retraining because the last retrain was \
-                     {elapsed} s ago, within the {} s cooldown",
-                    config.retrain_cooldown_secs
-                )),
-            };
-        }
-    }
-    Decision {
-        action: Action::Retrain,
-        reason: sentence(&reason),
-    }
-}
-
-/// The first few names, then how many more.
-fn names(list: &[&str]) -> String {
-    if list.len() <= NAMES_SHOWN {
-        return list.join(", ");
-    }
-    format!(
-        "{} and {} more",
-        list[..NAMES_SHOWN].join(", "),
-        list.len() - NAMES_SHOWN
-    )
-}
-
-fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
-    if n == 1 { one } else { many }
-}
-
-/// `x` with as few decimals as read well (two at least, trailing zeros dropped), but enough
-/// that it never prints equal to a threshold it differs from: a share of 0.299 must not read
-/// "0.3, below alert_share 0.3".
-fn number(x: f64, thresholds: &[f64]) -> String {
-    for decimals in 2..=9 {
-        let text = trimmed(x, decimals);
-        if thresholds
-            .iter()
-            .all(|&t| t == x || trimmed(t, decimals) != text)
-        {
-            return text;
-        }
-    }
-    x.to_string()
-}
-
-fn trimmed(x: f64, decimals: usize) -> String {
-    let text = format!("{x:.decimals$}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_string()
-    } else {
-        text.to_string()
-    }
-}
-
-/// A capitalized sentence with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    out.push('.');
-    out
 }
 
 vigil_plugin_sdk::export_policy!(Threshold);
