@@ -93,3 +93,64 @@ pub fn history(
         recent,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(status: &str, action: &str, result: serde_json::Value) -> vigil_store::Evaluation {
+        vigil_store::Evaluation {
+            id: 3,
+            monitor_id: 1,
+            window_start: 200,
+            window_end: 300,
+            started_at: 1_700_000_000_500,
+            finished_at: 1_700_000_001_000,
+            status: status.into(),
+            action: action.into(),
+            reason: "because".into(),
+            result,
+        }
+    }
+
+    #[test]
+    fn a_stored_evaluation_becomes_the_window_a_policy_sees() {
+        let column = |name: &str, drifted: serde_json::Value| {
+            serde_json::json!({"name": name, "kind": "numeric", "test": "drift-ks",
+                "plugin": "drift-ks@0.1.0", "statistic": 0.3, "p_value": 0.01,
+                "threshold": 0.05, "drifted": drifted, "missing": 0, "failure": null,
+                "duration_ms": 1.0})
+        };
+        let result = serde_json::json!({
+            "monitor_revision": 1, "spec": {}, "reference": {"rows": 1, "sha256": ""},
+            "window": {"start": 200, "end": 300, "rows": 100, "first_timestamp": null,
+                       "last_timestamp": null, "labels": 0},
+            "history": {"model_version": null, "last_alert": null, "last_retrain": null,
+                        "windows_since_retrain": 0},
+            "now": 1_700_000_000_500_i64, "finished_at": 1_700_000_001_000_i64,
+            "status": "partial", "decision": {"action": "retrain", "reason": "because"},
+            "columns": [column("a", true.into()), column("b", false.into()),
+                        column("c", serde_json::Value::Null)],
+            "detectors": [],
+            "metrics": [{"name": "accuracy", "value": 0.8, "reference": 0.9},
+                        {"name": "roc_auc", "value": null, "reference": 0.7}],
+            "drifted_columns": 1, "failed_columns": 1,
+            "policy": {"plugin": null, "failure": null}, "alerts": [],
+        });
+        let window = past_window(&stored("partial", "retrain", result));
+        assert_eq!(window.evaluated_at, 1_700_000_000);
+        assert_eq!((window.start, window.end), (200, 300));
+        assert_eq!(window.tested, 2);
+        assert_eq!(window.drifted, ["a"]);
+        assert_eq!(window.metrics.len(), 1);
+        assert_eq!(window.metrics[0].reference, Some(0.9));
+        assert!(window.decided);
+        assert_eq!(window.action, vigil_runtime::Action::Retrain);
+
+        // A record that no longer reads is told from its row.
+        let row_only = past_window(&stored("policy_failed", "none", serde_json::json!("?")));
+        assert!(!row_only.decided);
+        assert_eq!(row_only.tested, 0);
+        assert_eq!(row_only.action, vigil_runtime::Action::None);
+    }
+}
