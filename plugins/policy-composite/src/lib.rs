@@ -154,6 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn drift_share_corrects_across_columns_as_the_threshold_policy_does() {
+        // Four p-values of 0.001: Bonferroni makes each 0.004, above alpha 0.003.
+        let config = r#"{"conditions": [{"type": "drift_share", "share": 0.5,
+            "multiple_testing": "bonferroni", "alpha": 0.003}]}"#;
+        let d = decide(context(columns(4, 0)), config);
+        assert_decision(
+            &d,
+            Action::None,
+            &[
+                "0 of 4 tested columns drifted (share 0), below share 0.5",
+                "bonferroni correction over 4 p-values: 0 adjusted below alpha 0.003",
+            ],
+        );
+        let d = decide(context(columns(4, 0)), &config.replace("0.003", "0.005"));
+        assert_decision(&d, Action::Retrain, &["4 of 4 tested columns drifted"]);
+    }
+
+    #[test]
     fn within_the_cooldown_a_retrain_is_an_alert() {
         let c = retrained_ago(context(columns(3, 1)), 10);
         let d = decide(c, r#"{"conditions": [{"type": "drift_share"}]}"#);

@@ -29,6 +29,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Action, ColumnResult, Context, Decision, Error, Policy, Result};
 use vigil_plugin_stats::multiple_testing::Correction;
+use vigil_plugin_stats::policy::correction::{Corrected, correction_note, drifted_flags};
 use vigil_plugin_stats::policy::metrics::{lower_is_better, worsening};
 use vigil_plugin_stats::policy::retrain_unless_cooling;
 use vigil_plugin_stats::policy::text::{names, number, plural, sentence};
@@ -196,23 +197,12 @@ struct Summary<'a> {
     corrected: Option<Corrected>,
 }
 
-/// What a multiple-testing correction did, for the reason.
-struct Corrected {
-    correction: Correction,
-    alpha: f64,
-    /// Tested columns with a p-value: the ones adjusted.
-    adjusted: usize,
-    /// Of those, the ones whose adjusted p-value is below `alpha`.
-    passed: usize,
-    /// Tested columns without a p-value, which kept their test's flag.
-    kept: usize,
-}
-
 impl<'a> Summary<'a> {
     fn of(columns: &'a [ColumnResult], config: &Config) -> Self {
         let (failed, tested): (Vec<&ColumnResult>, Vec<&ColumnResult>) =
             columns.iter().partition(|c| c.failure.is_some());
-        let (drifted_flags, corrected) = drifted_flags(&tested, config);
+        let (drifted_flags, corrected) =
+            drifted_flags(&tested, config.multiple_testing, config.alpha);
         Summary {
             tested: tested.len(),
             drifted: tested
@@ -266,33 +256,7 @@ impl<'a> Summary<'a> {
 
     /// Which correction decided the drifted flags and how many columns passed it, as a tail.
     fn correction_note(&self) -> String {
-        let Some(c) = &self.corrected else {
-            return String::new();
-        };
-        let mut out = if c.adjusted == 0 {
-            format!(
-                "; {} correction: no tested column had a p-value to adjust",
-                c.correction.name()
-            )
-        } else {
-            format!(
-                "; {} correction over {} p-{}: {} adjusted below alpha {}",
-                c.correction.name(),
-                c.adjusted,
-                plural(c.adjusted, "value", "values"),
-                c.passed,
-                c.alpha
-            )
-        };
-        if c.kept > 0 {
-            out.push_str(&format!(
-                ", {} {} without a p-value kept {} test's flag",
-                c.kept,
-                plural(c.kept, "column", "columns"),
-                plural(c.kept, "its", "their")
-            ));
-        }
-        out
+        correction_note(self.corrected.as_ref())
     }
 
     /// Counts and share without thresholds, for reasons driven by something else.
@@ -346,36 +310,6 @@ impl<'a> Summary<'a> {
         }
         out
     }
-}
-
-/// Whether each tested column counts as drifted: its test's flag, or with a correction, its
-/// adjusted p-value below `alpha` (columns without a p-value keep their flag).
-fn drifted_flags(tested: &[&ColumnResult], config: &Config) -> (Vec<bool>, Option<Corrected>) {
-    let flags: Vec<bool> = tested.iter().map(|c| c.drifted).collect();
-    if config.multiple_testing == Correction::None {
-        return (flags, None);
-    }
-    let with_p: Vec<(usize, f64)> = tested
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i, c.p_value?)))
-        .collect();
-    let raw: Vec<f64> = with_p.iter().map(|&(_, p)| p).collect();
-    let adjusted = config.multiple_testing.adjust(&raw);
-    let mut flags = flags;
-    let mut passed = 0;
-    for (&(index, _), adjusted) in with_p.iter().zip(adjusted) {
-        flags[index] = adjusted < config.alpha;
-        passed += usize::from(flags[index]);
-    }
-    let corrected = Corrected {
-        correction: config.multiple_testing,
-        alpha: config.alpha,
-        adjusted: with_p.len(),
-        passed,
-        kept: tested.len() - with_p.len(),
-    };
-    (flags, Some(corrected))
 }
 
 /// One clause per metric that worsened by more than `max_metric_drop`: fell, or for an error

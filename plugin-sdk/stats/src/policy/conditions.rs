@@ -11,8 +11,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Action, ColumnResult, Context, Error, PastWindow, Result};
 
+use super::correction::{correction_note, drifted_flags};
 use super::metrics::{lower_is_better, worsening};
 use super::text::{names, number, plural};
+use crate::multiple_testing::Correction;
 
 /// The most windows [`Consecutive`] can ask for: the current one and the 63 before it fit in
 /// the history a policy is given.
@@ -249,7 +251,9 @@ fn prefix(path: &str) -> String {
     }
 }
 
-/// At least `share` of the window's tested columns drifted, with at least `min_tested` tested.
+/// At least `share` of the window's tested columns drifted, with at least `min_tested` tested,
+/// the drifted flags corrected across columns as `policy-threshold` does when
+/// `multiple_testing` is set.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DriftShare {
@@ -259,6 +263,16 @@ pub struct DriftShare {
     /// Columns that must have been tested for the share to count; at least 1.
     #[serde(default = "default_min_tested")]
     pub min_tested: u32,
+    /// `none`, `bonferroni` or `benjamini_hochberg`: as `policy-threshold`'s setting.
+    #[serde(default)]
+    pub multiple_testing: Correction,
+    /// The level of the adjusted p-values, in (0, 1); used with a correction.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+}
+
+fn default_alpha() -> f64 {
+    0.05
 }
 
 impl DriftShare {
@@ -270,11 +284,31 @@ impl DriftShare {
                 "{at}min_tested must be at least 1"
             )));
         }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(Error::InvalidConfig(format!(
+                "{at}alpha must lie strictly between 0 and 1, got {}",
+                self.alpha
+            )));
+        }
         Ok(())
     }
 
     pub fn evaluate(&self, context: &Context) -> Outcome {
-        let drift = WindowDrift::of_columns(&context.columns);
+        let tested: Vec<&ColumnResult> = context
+            .columns
+            .iter()
+            .filter(|c| c.failure.is_none())
+            .collect();
+        let (flags, corrected) = drifted_flags(&tested, self.multiple_testing, self.alpha);
+        let drift = WindowDrift {
+            tested: tested.len(),
+            drifted: tested
+                .iter()
+                .zip(flags)
+                .filter(|(_, drifted)| *drifted)
+                .map(|(c, _)| c.column.clone())
+                .collect(),
+        };
         if drift.tested < self.min_tested as usize {
             return Outcome {
                 held: false,
@@ -297,6 +331,7 @@ impl DriftShare {
             let drifted: Vec<&str> = drift.drifted.iter().map(String::as_str).collect();
             clause.push_str(&format!(": {}", names(&drifted)));
         }
+        clause.push_str(&correction_note(corrected.as_ref()));
         Outcome { held, clause }
     }
 }

@@ -5,6 +5,7 @@
 //! ([`OnHold`], [`retrain_unless_cooling`]). docs/monitors.md lists each policy's settings.
 
 pub mod conditions;
+pub mod correction;
 #[cfg(feature = "harness")]
 pub mod fixtures;
 pub mod metrics;
