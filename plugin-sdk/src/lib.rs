@@ -33,7 +33,7 @@ pub use bindings::drift::vigil::plugin::types::{
     ScoreKind,
 };
 pub use bindings::policy::exports::vigil::plugin::policy::{
-    Action, ColumnResult, Context, Decision, History, Metric,
+    Action, ColumnResult, Context, Decision, History, Metric, PastWindow,
 };
 
 /// The result type of every plugin entry point.

@@ -18,6 +18,7 @@ fn empty_context() -> Context {
             last_alert: None,
             last_retrain: None,
             windows_since_retrain: 0,
+            recent: Vec::new(),
         },
         now: 0,
     }

@@ -90,6 +90,7 @@ fn a_guest_without_wasi_still_reports_its_panic_message() {
             last_alert: None,
             last_retrain: None,
             windows_since_retrain: 0,
+            recent: Vec::new(),
         },
         now: 0,
     };

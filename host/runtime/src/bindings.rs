@@ -47,7 +47,7 @@ pub mod policy {
 pub use drift::exports::vigil::plugin::drift_test::DriftResult;
 pub use drift::vigil::plugin::host;
 pub use policy::exports::vigil::plugin::policy::{
-    Action, ColumnResult, Context, Decision, History, Metric,
+    Action, ColumnResult, Context, Decision, History, Metric, PastWindow,
 };
 
 /// The shared data types, with the guest's error variant renamed for the host's point of view.

@@ -24,7 +24,9 @@ pub use bindings::types::{
     Batch, CategoricalColumn, Column, ColumnData, ColumnKind, PluginError, PluginInfo, PluginKind,
     ScoreKind,
 };
-pub use bindings::{Action, ColumnResult, Context, Decision, DriftResult, History, Metric};
+pub use bindings::{
+    Action, ColumnResult, Context, Decision, DriftResult, History, Metric, PastWindow,
+};
 pub use budget::Budget;
 pub use config::RuntimeConfig;
 pub use error::Error;

@@ -7,7 +7,8 @@
 //! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
 //! snapshot format of the streaming detectors ([`stream`]), the batch checks of the preprocessors
 //! ([`batch`]), the multiple-testing corrections a policy applies across columns
-//! ([`multiple_testing`]), and, behind the `harness` feature, the tests that compare a drift
+//! ([`multiple_testing`]), the conditions, wording and actions of the standard policies
+//! ([`policy`]), and, behind the `harness` feature, the tests that compare a drift
 //! test ([`harness`]), a detector ([`detector_harness`]) or a preprocessor
 //! ([`preprocess_harness`]) with the reference values of `tests/reference/`.
 //!
@@ -31,6 +32,7 @@ pub mod labels;
 pub mod multiple_testing;
 pub mod order;
 pub mod outcome;
+pub mod policy;
 pub mod special;
 pub mod stream;
 pub mod sum;

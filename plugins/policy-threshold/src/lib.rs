@@ -29,6 +29,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Action, ColumnResult, Context, Decision, Error, Policy, Result};
 use vigil_plugin_stats::multiple_testing::Correction;
+use vigil_plugin_stats::policy::correction::{Corrected, correction_note, drifted_flags};
+use vigil_plugin_stats::policy::metrics::{lower_is_better, worsening};
+use vigil_plugin_stats::policy::retrain_unless_cooling;
+use vigil_plugin_stats::policy::text::{names, number, plural, sentence};
 
 /// Configuration of the threshold policy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -75,7 +79,7 @@ fn default_retrain_share() -> f64 {
 }
 
 fn default_retrain_cooldown_secs() -> u64 {
-    86_400
+    vigil_plugin_stats::policy::default_retrain_cooldown_secs()
 }
 
 fn default_min_tested() -> u32 {
@@ -114,9 +118,6 @@ impl Config {
     }
 }
 
-/// How many column names a reason lists before summarizing the rest.
-const NAMES_SHOWN: usize = 5;
-
 /// The threshold policy.
 pub struct Threshold;
 
@@ -131,7 +132,11 @@ impl Policy for Threshold {
 
         if !dropped.is_empty() {
             let reason = format!("{}; {}", dropped.join(" and "), summary.counts());
-            return Ok(retrain_unless_cooling(&context, &config, reason));
+            return Ok(retrain_unless_cooling(
+                &context,
+                config.retrain_cooldown_secs,
+                reason,
+            ));
         }
 
         if summary.tested < config.min_tested as usize {
@@ -150,7 +155,11 @@ impl Policy for Threshold {
                 config.retrain_share,
                 summary.details()
             );
-            return Ok(retrain_unless_cooling(&context, &config, reason));
+            return Ok(retrain_unless_cooling(
+                &context,
+                config.retrain_cooldown_secs,
+                reason,
+            ));
         }
         if share >= config.alert_share {
             let reason = format!(
@@ -188,23 +197,12 @@ struct Summary<'a> {
     corrected: Option<Corrected>,
 }
 
-/// What a multiple-testing correction did, for the reason.
-struct Corrected {
-    correction: Correction,
-    alpha: f64,
-    /// Tested columns with a p-value: the ones adjusted.
-    adjusted: usize,
-    /// Of those, the ones whose adjusted p-value is below `alpha`.
-    passed: usize,
-    /// Tested columns without a p-value, which kept their test's flag.
-    kept: usize,
-}
-
 impl<'a> Summary<'a> {
     fn of(columns: &'a [ColumnResult], config: &Config) -> Self {
         let (failed, tested): (Vec<&ColumnResult>, Vec<&ColumnResult>) =
             columns.iter().partition(|c| c.failure.is_some());
-        let (drifted_flags, corrected) = drifted_flags(&tested, config);
+        let (drifted_flags, corrected) =
+            drifted_flags(&tested, config.multiple_testing, config.alpha);
         Summary {
             tested: tested.len(),
             drifted: tested
@@ -258,33 +256,7 @@ impl<'a> Summary<'a> {
 
     /// Which correction decided the drifted flags and how many columns passed it, as a tail.
     fn correction_note(&self) -> String {
-        let Some(c) = &self.corrected else {
-            return String::new();
-        };
-        let mut out = if c.adjusted == 0 {
-            format!(
-                "; {} correction: no tested column had a p-value to adjust",
-                c.correction.name()
-            )
-        } else {
-            format!(
-                "; {} correction over {} p-{}: {} adjusted below alpha {}",
-                c.correction.name(),
-                c.adjusted,
-                plural(c.adjusted, "value", "values"),
-                c.passed,
-                c.alpha
-            )
-        };
-        if c.kept > 0 {
-            out.push_str(&format!(
-                ", {} {} without a p-value kept {} test's flag",
-                c.kept,
-                plural(c.kept, "column", "columns"),
-                plural(c.kept, "its", "their")
-            ));
-        }
-        out
+        correction_note(self.corrected.as_ref())
     }
 
     /// Counts and share without thresholds, for reasons driven by something else.
@@ -340,39 +312,6 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// Whether each tested column counts as drifted: its test's flag, or with a correction, its
-/// adjusted p-value below `alpha` (columns without a p-value keep their flag).
-fn drifted_flags(tested: &[&ColumnResult], config: &Config) -> (Vec<bool>, Option<Corrected>) {
-    let flags: Vec<bool> = tested.iter().map(|c| c.drifted).collect();
-    if config.multiple_testing == Correction::None {
-        return (flags, None);
-    }
-    let with_p: Vec<(usize, f64)> = tested
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i, c.p_value?)))
-        .collect();
-    let raw: Vec<f64> = with_p.iter().map(|&(_, p)| p).collect();
-    let adjusted = config.multiple_testing.adjust(&raw);
-    let mut flags = flags;
-    let mut passed = 0;
-    for (&(index, _), adjusted) in with_p.iter().zip(adjusted) {
-        flags[index] = adjusted < config.alpha;
-        passed += usize::from(flags[index]);
-    }
-    let corrected = Corrected {
-        correction: config.multiple_testing,
-        alpha: config.alpha,
-        adjusted: with_p.len(),
-        passed,
-        kept: tested.len() - with_p.len(),
-    };
-    (flags, Some(corrected))
-}
-
-/// Error metrics, for which lower is better; every other metric is higher-is-better.
-const LOWER_IS_BETTER: &[&str] = &["mae", "mse", "rmse", "log_loss"];
-
 /// One clause per metric that worsened by more than `max_metric_drop`: fell, or for an error
 /// metric (`mae`, `rmse`, …) rose.
 fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
@@ -384,12 +323,8 @@ fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
         .iter()
         .filter_map(|metric| {
             let reference = metric.reference?;
-            let lower_is_better = LOWER_IS_BETTER.contains(&metric.name.as_str());
-            let worsening = if lower_is_better {
-                metric.value - reference
-            } else {
-                reference - metric.value
-            };
+            let lower_is_better = lower_is_better(&metric.name);
+            let worsening = worsening(&metric.name, metric.value, reference);
             (worsening > max_drop).then(|| {
                 format!(
                     "metric {} {} by {} (from {} on the reference to {}), more than \
@@ -404,81 +339,6 @@ fn dropped_metrics(context: &Context, config: &Config) -> Vec<String> {
             })
         })
         .collect()
-}
-
-/// Retrain, or alert instead when the last retraining is within the cooldown.
-fn retrain_unless_cooling(context: &Context, config: &Config, reason: String) -> Decision {
-    if let Some(last) = context.history.last_retrain {
-        // A last retrain stamped after `now` (clock skew) counts as just now.
-        let elapsed = context.now.saturating_sub(last);
-        if elapsed < config.retrain_cooldown_secs {
-            return Decision {
-                action: Action::Alert,
-                reason: sentence(&format!(
-                    "{reason}; alerting instead of retraining because the last retrain was \
-                     {elapsed} s ago, within the {} s cooldown",
-                    config.retrain_cooldown_secs
-                )),
-            };
-        }
-    }
-    Decision {
-        action: Action::Retrain,
-        reason: sentence(&reason),
-    }
-}
-
-/// The first few names, then how many more.
-fn names(list: &[&str]) -> String {
-    if list.len() <= NAMES_SHOWN {
-        return list.join(", ");
-    }
-    format!(
-        "{} and {} more",
-        list[..NAMES_SHOWN].join(", "),
-        list.len() - NAMES_SHOWN
-    )
-}
-
-fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
-    if n == 1 { one } else { many }
-}
-
-/// `x` with as few decimals as read well (two at least, trailing zeros dropped), but enough
-/// that it never prints equal to a threshold it differs from: a share of 0.299 must not read
-/// "0.3, below alert_share 0.3".
-fn number(x: f64, thresholds: &[f64]) -> String {
-    for decimals in 2..=9 {
-        let text = trimmed(x, decimals);
-        if thresholds
-            .iter()
-            .all(|&t| t == x || trimmed(t, decimals) != text)
-        {
-            return text;
-        }
-    }
-    x.to_string()
-}
-
-fn trimmed(x: f64, decimals: usize) -> String {
-    let text = format!("{x:.decimals$}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_string()
-    } else {
-        text.to_string()
-    }
-}
-
-/// A capitalized sentence with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    out.push('.');
-    out
 }
 
 vigil_plugin_sdk::export_policy!(Threshold);
@@ -526,6 +386,7 @@ mod tests {
                 last_alert: None,
                 last_retrain: None,
                 windows_since_retrain: 4,
+                recent: Vec::new(),
             },
             now: NOW,
         }

@@ -57,6 +57,18 @@ impl From<vigil_runtime::Action> for Action {
     }
 }
 
+impl From<Action> for vigil_runtime::Action {
+    fn from(action: Action) -> vigil_runtime::Action {
+        match action {
+            Action::None => vigil_runtime::Action::None,
+            Action::Alert => vigil_runtime::Action::Alert,
+            Action::Retrain => vigil_runtime::Action::Retrain,
+            Action::Rollback => vigil_runtime::Action::Rollback,
+            Action::Promote => vigil_runtime::Action::Promote,
+        }
+    }
+}
+
 /// How an evaluation went, as a whole.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -212,6 +224,10 @@ pub struct HistorySummary {
     /// Unix seconds.
     pub last_retrain: Option<u64>,
     pub windows_since_retrain: u32,
+    /// How many earlier windows the policy was given (`recent`, newest first). They are not
+    /// stored again here: a replay reads that many evaluations stored before this one.
+    #[serde(default)]
+    pub recent_windows: usize,
 }
 
 impl From<&History> for HistorySummary {
@@ -221,17 +237,20 @@ impl From<&History> for HistorySummary {
             last_alert: history.last_alert,
             last_retrain: history.last_retrain,
             windows_since_retrain: history.windows_since_retrain,
+            recent_windows: history.recent.len(),
         }
     }
 }
 
-impl From<&HistorySummary> for History {
-    fn from(history: &HistorySummary) -> History {
+impl HistorySummary {
+    /// The history the policy was given, with `recent` the earlier windows it saw.
+    pub fn with_recent(&self, recent: Vec<vigil_runtime::PastWindow>) -> History {
         History {
-            model_version: history.model_version.clone(),
-            last_alert: history.last_alert,
-            last_retrain: history.last_retrain,
-            windows_since_retrain: history.windows_since_retrain,
+            model_version: self.model_version.clone(),
+            last_alert: self.last_alert,
+            last_retrain: self.last_retrain,
+            windows_since_retrain: self.windows_since_retrain,
+            recent,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod alerting;
 pub mod carried;
 pub mod evaluate;
 pub mod evaluation;
+pub mod history;
 pub mod leases;
 pub mod pipeline;
 pub mod prepare;
@@ -40,7 +41,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
-use vigil_runtime::History;
 use vigil_store::{Fence, Store, now_ms};
 
 use crate::metrics::Metrics;
@@ -394,12 +394,9 @@ impl Monitoring {
             carried.last_retrain = last_retrain;
             carried.windows_since_retrain = 0;
         }
-        let history = History {
-            model_version: model.serving_version.clone(),
-            last_alert: carried.last_alert.map(|ms| (ms / 1000) as u64),
-            last_retrain: carried.last_retrain.map(|ms| (ms / 1000) as u64),
-            windows_since_retrain: carried.windows_since_retrain,
-        };
+        let recent =
+            history::recent_windows(&self.store, monitor.id, None, history::RECENT_WINDOWS).await?;
+        let history = history::history(model.serving_version.clone(), &carried, recent);
         let permit = self.workers.clone().acquire_owned().await?;
         let started = now_ms();
         self.evaluating

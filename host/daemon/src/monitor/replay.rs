@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use vigil_runtime::History;
 use vigil_store::Store;
 
 use super::carried::Carried;
@@ -274,7 +273,16 @@ pub async fn replay(
         }
         carried.detector_seen.insert(key, stored.seen_before);
     }
-    let history = History::from(&record.history);
+    // The earlier windows it was given: as many as it saw, stored before it.
+    let recent = super::history::recent_windows(
+        store,
+        evaluation.monitor_id,
+        Some(evaluation.id),
+        record.history.recent_windows,
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    let history = record.history.with_recent(recent);
     let now = record.now;
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
     let (replayed, reference_sha256) = tokio::task::spawn_blocking(move || {

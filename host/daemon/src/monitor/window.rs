@@ -128,6 +128,39 @@ pub fn reference_digest(reference: &Window<'_>) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Each record's probability of `class` (NaN where it has none); `None` when the records
+/// carry no such numeric probability column.
+pub fn class_probabilities(window: &Window<'_>, class: &str) -> Option<Vec<f64>> {
+    let column = window
+        .records
+        .probabilities
+        .iter()
+        .find(|c| c.name == class)?;
+    match &column.data {
+        ColumnData::Numeric(values) => Some(values.clone()),
+        ColumnData::Categorical { .. } => None,
+    }
+}
+
+/// For each record, whether its label is `class` (numbers written as text), or `None`
+/// without a label.
+pub fn labelled_as(window: &Window<'_>, class: &str) -> Vec<Option<bool>> {
+    let mut out = vec![None; window.records.len()];
+    for (offset, label) in window.labels {
+        let is_class = match label {
+            LabelValue::Number(n) => number_text(*n) == class,
+            LabelValue::Text(t) => t == class,
+        };
+        if let Some(slot) = usize::try_from(offset - window.start)
+            .ok()
+            .and_then(|row| out.get_mut(row))
+        {
+            *slot = Some(is_class);
+        }
+    }
+    out
+}
+
 pub fn quality_metrics(window: &Window<'_>) -> Vec<performance::Metric> {
     let Some(prediction) = &window.records.prediction else {
         return Vec::new();

@@ -29,6 +29,7 @@
 
 mod classes;
 mod classification;
+pub mod estimation;
 mod pairwise;
 mod regression;
 mod roc_auc;

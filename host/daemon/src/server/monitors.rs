@@ -101,6 +101,13 @@ async fn resolve(
             model.task, model.name
         )));
     }
+    if spec.estimated_performance.is_some() && model.task != "classification" {
+        return Err(ApiError::invalid(format!(
+            "estimated_performance: the {} model `{}` is not a classifier; performance is \
+             estimated from the probabilities of a binary classifier",
+            model.task, model.name
+        )));
+    }
     let mut reserved: u64 = 0;
     for other in state.store.monitors().await? {
         if Some(other.id) == this {

@@ -11,5 +11,6 @@ mod ingest;
 mod limits;
 mod monitors;
 mod plugins;
+mod policies;
 mod registry;
 mod retention;

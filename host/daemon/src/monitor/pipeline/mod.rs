@@ -40,8 +40,12 @@ use self::preprocess::Fitted;
 use super::carried::Carried;
 use super::evaluation::MetricValue;
 use super::spec::{MonitorSpec, PluginRef};
-use super::window::{Window, feature_batch, quality_metrics, reference_digest};
+use super::window::{
+    Window, class_probabilities, feature_batch, labelled_as, quality_metrics, reference_digest,
+};
 use crate::performance;
+use crate::performance::estimation::Estimator;
+use crate::vocab::Task;
 
 /// A monitor ready to evaluate windows: reference fitted, drift tests built as needed.
 pub struct Prepared {
@@ -55,6 +59,9 @@ pub struct Prepared {
     /// can have them; an uploaded reference has none). The policy sees each window's metric
     /// next to its reference value.
     reference_metrics: Vec<performance::Metric>,
+    /// Label-free performance estimation, fitted on the reference, when the spec asks for it
+    /// (`estimated_performance`) and the model is a classifier.
+    estimator: Option<(String, Estimator)>,
     /// The reference's features as the spec types them, before any preprocessor.
     reference: Batch,
     preprocessors: Vec<(PluginRef, Arc<Plugin>)>,
@@ -156,8 +163,23 @@ impl Prepared {
             preprocessors: Vec::new(),
             reference: reference.clone(),
         });
+        let estimator = spec
+            .estimated_performance
+            .as_ref()
+            .filter(|_| reference_window.task == Task::Classification)
+            .map(|estimation| {
+                let class = &estimation.positive_class;
+                let scores = class_probabilities(reference_window, class)
+                    .unwrap_or_else(|| vec![f64::NAN; reference_window.records.len()]);
+                let labels = labelled_as(reference_window, class);
+                (
+                    class.clone(),
+                    Estimator::fit(&scores, &labels, estimation.threshold),
+                )
+            });
         Ok(Prepared {
             revision,
+            estimator,
             reference_metrics: quality_metrics(reference_window),
             reference_rows: reference_window.records.len(),
             reference_digest: reference_digest(reference_window),
@@ -231,7 +253,7 @@ impl Prepared {
         if self.cancelled() {
             return None;
         }
-        let metrics: Vec<vigil_runtime::Metric> = quality_metrics(window)
+        let mut metrics: Vec<vigil_runtime::Metric> = quality_metrics(window)
             .iter()
             .map(|m| vigil_runtime::Metric {
                 name: m.name.to_string(),
@@ -239,6 +261,17 @@ impl Prepared {
                 reference: self.reference_value(m.name),
             })
             .collect();
+        if let Some((class, estimator)) = &self.estimator
+            && let Some(scores) = class_probabilities(window, class)
+        {
+            metrics.extend(estimator.estimate(&scores).into_iter().map(|m| {
+                vigil_runtime::Metric {
+                    name: m.name.to_string(),
+                    value: m.value,
+                    reference: estimator.reference_value(m.name),
+                }
+            }));
+        }
         let decision = self.decide(
             &columns,
             &metrics,

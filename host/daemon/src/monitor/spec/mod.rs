@@ -35,11 +35,31 @@ pub struct MonitorSpec {
     /// The retraining policy; `policy-threshold` with its defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PluginRef>,
+    /// Label-free performance estimation (NannyML's CBPE) of a binary classifier, handed to
+    /// the policy as `estimated_*` metrics (docs/monitors.md, "estimated_performance").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_performance: Option<EstimationSpec>,
     #[serde(default)]
     pub alerts: AlertSpec,
     /// What a decision to retrain, promote or roll back runs (see docs/orchestration.md).
     #[serde(default, skip_serializing_if = "ActionsSpec::is_unset")]
     pub actions: ActionsSpec,
+}
+
+/// Which probability is the positive class's, and where a prediction turns positive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimationSpec {
+    /// The name of the records' probability column of the positive class (`"1"`, `"churn"`);
+    /// a label equal to it (numbers written as text) is positive.
+    pub positive_class: String,
+    /// A record is predicted positive when that probability is at least this; in (0, 1].
+    #[serde(default = "default_estimation_threshold")]
+    pub threshold: f64,
+}
+
+fn default_estimation_threshold() -> f64 {
+    0.5
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -70,6 +70,21 @@ impl MonitorSpec {
                 ));
             }
         }
+        if let Some(estimation) = &self.estimated_performance {
+            if estimation.positive_class.is_empty() {
+                return Err(
+                    "estimated_performance.positive_class: name the probability column \
+                            of the positive class"
+                        .into(),
+                );
+            }
+            let t = estimation.threshold;
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(format!(
+                    "estimated_performance.threshold: must lie in (0, 1], got {t}"
+                ));
+            }
+        }
         for (i, channel) in self.alerts.channels.iter().enumerate() {
             if let Channel::Webhook { url, .. } = channel {
                 let http = reqwest::Url::parse(url)
@@ -138,6 +153,16 @@ mod tests {
                 "/alerts",
                 serde_json::json!({"channels": [{"type": "webhook", "url": "ftp://x"}]}),
                 "alerts.channels[0].url",
+            ),
+            (
+                "/estimated_performance",
+                serde_json::json!({"positive_class": "1", "threshold": 1.5}),
+                "estimated_performance.threshold",
+            ),
+            (
+                "/estimated_performance",
+                serde_json::json!({"positive_class": ""}),
+                "estimated_performance.positive_class",
             ),
         ];
         for (pointer, value, field) in cases {
