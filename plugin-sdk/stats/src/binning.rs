@@ -37,6 +37,56 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// [`quantile`] of the pooled sample of two sorted samples (not both empty), without pooling
+/// them: the two order statistics it interpolates are found by binary search.
+pub fn merged_quantile(first: &[f64], second: &[f64], q: f64) -> f64 {
+    let last = first.len() + second.len() - 1;
+    let virtual_index = last as f64 * q;
+    if virtual_index >= last as f64 {
+        return kth_of_two(first, second, last);
+    }
+    let previous = virtual_index.floor();
+    let gamma = virtual_index - previous;
+    let below = kth_of_two(first, second, previous as usize);
+    let above = kth_of_two(first, second, previous as usize + 1);
+    let difference = above - below;
+    if gamma >= 0.5 {
+        above - difference * (1.0 - gamma)
+    } else {
+        below + difference * gamma
+    }
+}
+
+/// The `k`-th smallest (0-based) value of the pooled sample of two ascending samples.
+pub fn kth_of_two(first: &[f64], second: &[f64], k: usize) -> f64 {
+    // Take `i` values from `first` and `k + 1 - i` from `second`: the smallest `i` with
+    // first[i] >= second[k - i] (or out of range) splits the `k + 1` smallest values.
+    let take = k + 1;
+    let (mut lo, mut hi) = (take.saturating_sub(second.len()), take.min(first.len()));
+    while lo < hi {
+        let i = lo + (hi - lo) / 2;
+        // `i < take` and `take - i - 1 < second.len()` hold inside the range.
+        if first[i] < second[take - i - 1] {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    let i = lo;
+    let from_first = if i > 0 { Some(first[i - 1]) } else { None };
+    let from_second = if take - i > 0 {
+        Some(second[take - i - 1])
+    } else {
+        None
+    };
+    match (from_first, from_second) {
+        (Some(a), Some(b)) => a.max(b),
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        (None, None) => unreachable!("k is below the pooled size"),
+    }
+}
+
 /// The distinct decile values of a non-empty sorted sample, ascending (`np.unique` of
 /// `np.quantile(sorted, DECILES)`).
 pub fn decile_edges(sorted: &[f64]) -> Vec<f64> {
@@ -150,6 +200,49 @@ impl Histogram {
             (Histogram::Categorical(_), ColumnData::Numeric(_)) => Err(Error::InvalidInput(
                 "the reference is categorical but the current window is numeric".into(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod merged_tests {
+    use super::*;
+    use crate::test_rng::Rng;
+
+    #[test]
+    fn merged_quantiles_equal_those_of_the_pooled_sample() {
+        let mut rng = Rng(11);
+        for (n, m) in [
+            (1, 0),
+            (0, 1),
+            (1, 1),
+            (3, 5),
+            (10, 1),
+            (100, 37),
+            (1000, 999),
+        ] {
+            for ties in [false, true] {
+                let mut draw = |len: usize| {
+                    let mut v: Vec<f64> = (0..len)
+                        .map(|_| {
+                            let x = rng.normal();
+                            if ties { x.round() } else { x }
+                        })
+                        .collect();
+                    v.sort_by(f64::total_cmp);
+                    v
+                };
+                let (a, b) = (draw(n), draw(m));
+                let mut pooled = [a.clone(), b.clone()].concat();
+                pooled.sort_by(f64::total_cmp);
+                for (k, &expected) in pooled.iter().enumerate() {
+                    assert_eq!(kth_of_two(&a, &b, k), expected, "{n} {m} {k}");
+                }
+                for q in [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0] {
+                    let expected = quantile(&pooled, q);
+                    assert_eq!(merged_quantile(&a, &b, q), expected);
+                }
+            }
         }
     }
 }

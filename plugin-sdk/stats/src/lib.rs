@@ -4,7 +4,7 @@
 //! the shared binning of the binned distances ([`binning`]), the pooled sample of two sorted
 //! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
-//! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
+//! ([`outcome`]), the quantile sketch of a large reference ([`sketch`]), the shapes a standard test takes ([`two_sample`]), the input checks and
 //! snapshot format of the streaming detectors ([`stream`]), the batch checks of the preprocessors
 //! ([`batch`]), the multiple-testing corrections a policy applies across columns
 //! ([`multiple_testing`]), and, behind the `harness` feature, the tests that compare a drift
@@ -31,6 +31,7 @@ pub mod labels;
 pub mod multiple_testing;
 pub mod order;
 pub mod outcome;
+pub mod sketch;
 pub mod special;
 pub mod stream;
 pub mod sum;
