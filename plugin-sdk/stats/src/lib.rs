@@ -44,3 +44,5 @@ pub mod detector_harness;
 pub mod harness;
 #[cfg(feature = "harness")]
 pub mod preprocess_harness;
+#[cfg(feature = "harness")]
+pub mod sketch_harness;

@@ -68,6 +68,16 @@ impl Sample {
         self.keys.iter().map(|&k| value(k)).collect()
     }
 
+    /// The sample's quantile sketch (`crate::sketch`): its `k` order statistics at ranks
+    /// `⌈i·n/k⌉`, as a sample of `k` values.
+    pub fn sketch(&self, k: usize) -> Sample {
+        Sample {
+            keys: crate::sketch::ranks(self.len(), k)
+                .map(|r| self.keys[r])
+                .collect(),
+        }
+    }
+
     /// The sorted keys.
     pub fn keys(&self) -> &[u64] {
         &self.keys

@@ -27,6 +27,12 @@ pub const MIN_QUANTILES: usize = 16;
 /// The most quantiles a sketch may keep.
 pub const MAX_QUANTILES: usize = 1 << 20;
 
+/// The 0-based positions in a sorted sample of `n` values of the `k` order statistics a sketch
+/// keeps: `⌈i·n/k⌉ − 1` for `i = 1..k` (computed in u64: `i·n` overflows usize on wasm32).
+pub fn ranks(n: usize, k: usize) -> impl Iterator<Item = usize> {
+    (1..=k as u64).map(move |i| ((i * n as u64).div_ceil(k as u64) - 1) as usize)
+}
+
 /// `k` quantiles of a reference and what the sketched tests need of the full reference.
 #[derive(Debug, Clone)]
 pub struct Sketch {
@@ -56,10 +62,7 @@ impl Sketch {
     pub fn new(sorted: &[f64], k: usize) -> Self {
         let n = sorted.len();
         debug_assert!(n > k && k > 0);
-        // ⌈i·n/k⌉ as a 1-based rank; u64 because i·n overflows usize on wasm32.
-        let quantiles: Vec<f64> = (1..=k as u64)
-            .map(|i| sorted[((i * n as u64).div_ceil(k as u64) - 1) as usize])
-            .collect();
+        let quantiles: Vec<f64> = ranks(n, k).map(|r| sorted[r]).collect();
         // Both means are of sorted data; their difference is the exact integral
         // ∫ (F − F_s) only up to rounding, so the bound carries a margin of a few ulps of the
         // larger magnitude.
