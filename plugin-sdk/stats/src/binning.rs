@@ -9,8 +9,9 @@
 
 use vigil_plugin_sdk::{ColumnData, Error, Result};
 
+use crate::keysort::select;
 use crate::labels::{Categories, no_values};
-use crate::order::sorted_values;
+use crate::order::{key, value};
 
 /// The quantiles whose values become the inner bin edges.
 pub const DECILES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
@@ -19,15 +20,31 @@ pub const DECILES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 /// statistics, as `np.quantile(sorted, q)` (method `linear`) computes it.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     debug_assert!(!sorted.is_empty());
-    let last = sorted.len() - 1;
+    quantile_by(sorted.len(), q, |rank| sorted[rank])
+}
+
+/// The 0-based ranks [`quantile`] reads for `q` in a sample of `len` values.
+pub fn quantile_ranks(len: usize, q: f64) -> [usize; 2] {
+    let last = len - 1;
     let virtual_index = last as f64 * q;
     if virtual_index >= last as f64 {
-        return sorted[last];
+        return [last, last];
+    }
+    let previous = virtual_index.floor() as usize;
+    [previous, previous + 1]
+}
+
+/// [`quantile`] of a sample of `len` values of which `at(rank)` gives the order statistics.
+pub fn quantile_by(len: usize, q: f64, at: impl Fn(usize) -> f64) -> f64 {
+    let last = len - 1;
+    let virtual_index = last as f64 * q;
+    if virtual_index >= last as f64 {
+        return at(last);
     }
     let previous = virtual_index.floor();
     let gamma = virtual_index - previous;
-    let below = sorted[previous as usize];
-    let above = sorted[previous as usize + 1];
+    let below = at(previous as usize);
+    let above = at(previous as usize + 1);
     // NumPy interpolates from the nearer end, which keeps the result monotone in q.
     let difference = above - below;
     if gamma >= 0.5 {
@@ -124,8 +141,16 @@ pub fn sorted_bin_counts(edges: &[f64], sorted: &[f64]) -> Vec<u64> {
 /// Counts per bin of unsorted values, NaNs dropped: one binary search per value.
 pub fn bin_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
     let mut counts = vec![0u64; edges.len() + 1];
-    for &value in values.iter().filter(|v| !v.is_nan()) {
-        counts[bin_of(edges, value)] += 1;
+    if edges.len() <= 16 {
+        // Counting the edges below a value, without a branch, beats a binary search's
+        // mispredicted branches for the few edges of the decile bins.
+        for &value in values.iter().filter(|v| !v.is_nan()) {
+            counts[edges.iter().filter(|&&edge| edge < value).count()] += 1;
+        }
+    } else {
+        for &value in values.iter().filter(|v| !v.is_nan()) {
+            counts[bin_of(edges, value)] += 1;
+        }
     }
     counts
 }
@@ -160,11 +185,29 @@ impl Histogram {
         const WHAT: &str = "reference";
         match reference {
             ColumnData::Numeric(values) => {
-                let sorted = sorted_values(values);
-                if sorted.is_empty() {
+                // The deciles by selection rather than a sort: the reference is read three
+                // times (keys, selection, counts) instead of sorted.
+                let mut keys: Vec<u64> = values
+                    .into_iter()
+                    .filter(|x| !x.is_nan())
+                    .map(|x| key(x + 0.0))
+                    .collect();
+                if keys.is_empty() {
                     return Err(no_values(WHAT));
                 }
-                let edges = decile_edges(&sorted);
+                let n = keys.len();
+                let mut ranks: Vec<usize> =
+                    DECILES.iter().flat_map(|&q| quantile_ranks(n, q)).collect();
+                ranks.sort_unstable();
+                ranks.dedup();
+                let picked = select(&mut keys, &ranks);
+                let at = |rank: usize| value(picked[ranks.binary_search(&rank).unwrap()]);
+                let mut edges: Vec<f64> = DECILES
+                    .iter()
+                    .map(|&q| quantile_by(n, q, at) + 0.0)
+                    .collect();
+                edges.sort_by(f64::total_cmp);
+                edges.dedup_by(|a, b| a == b);
                 if edges.iter().any(|e| !e.is_finite()) {
                     return Err(Error::InvalidInput(
                         "the reference's deciles are not finite numbers (too many infinite \
@@ -172,7 +215,11 @@ impl Histogram {
                             .to_string(),
                     ));
                 }
-                let counts = sorted_bin_counts(&edges, &sorted);
+                let edge_keys: Vec<u64> = edges.iter().map(|&e| key(e)).collect();
+                let mut counts = vec![0u64; edges.len() + 1];
+                for &k in &keys {
+                    counts[edge_keys.iter().filter(|&&e| e < k).count()] += 1;
+                }
                 Ok(Histogram::Numeric { edges, counts })
             }
             categorical => Ok(Histogram::Categorical(Categories::new(categorical, WHAT)?)),

@@ -18,6 +18,8 @@
 
 use vigil_plugin_stats::stream;
 
+use std::collections::VecDeque;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use vigil_plugin_sdk::{Detector, Error, Result};
@@ -106,8 +108,9 @@ struct State {
     width: f64,
     /// Values since the last reset, for the clock.
     tick: u64,
-    /// `rows[i]`: buckets of `2^i` values each, oldest first.
-    rows: Vec<Vec<Bucket>>,
+    /// `rows[i]`: buckets of `2^i` values each, oldest first. Ring buffers, so that merging
+    /// the two oldest buckets moves nothing; serialized as sequences, as `Vec`s were.
+    rows: Vec<VecDeque<Bucket>>,
     /// River's `drift_detected` after the last value; the next value resets the window.
     drift_detected: bool,
 }
@@ -120,7 +123,7 @@ impl State {
             variance: 0.0,
             width: 0.0,
             tick: 0,
-            rows: vec![Vec::new()],
+            rows: vec![VecDeque::new()],
             drift_detected: false,
         }
     }
@@ -129,6 +132,12 @@ impl State {
 /// Values per bucket in row `row`.
 fn bucket_size(row: usize) -> f64 {
     (1u64 << row) as f64
+}
+
+/// `1 / bucket_size(row)`, exact (a power of two), so `x * bucket_share(row)` has the bits of
+/// River's `x / bucket_size(row)` without a division.
+fn bucket_share(row: usize) -> f64 {
+    f64::from_bits((1023 - row as u64) << 52)
 }
 
 /// The ADWIN detector.
@@ -150,7 +159,7 @@ impl Adwin {
 
     fn insert(&mut self, x: f64) {
         let s = &mut self.state;
-        s.rows[0].push(Bucket {
+        s.rows[0].push_back(Bucket {
             total: x,
             variance: 0.0,
         });
@@ -171,9 +180,9 @@ impl Adwin {
         let rows = &mut self.state.rows;
         let mut row = 0;
         while rows[row].len() == full {
-            let size = bucket_size(row);
+            let (size, share) = (bucket_size(row), bucket_share(row));
             let (a, b) = (rows[row][0], rows[row][1]);
-            let (mean_a, mean_b) = (a.total / size, b.total / size);
+            let (mean_a, mean_b) = (a.total * share, b.total * share);
             let merged = Bucket {
                 total: a.total + b.total,
                 variance: a.variance
@@ -181,10 +190,11 @@ impl Adwin {
                     + size * 0.5 * (mean_a - mean_b) * (mean_a - mean_b),
             };
             if row + 1 == rows.len() {
-                rows.push(Vec::with_capacity(full));
+                rows.push(VecDeque::with_capacity(full));
             }
-            rows[row + 1].push(merged);
-            rows[row].drain(..2);
+            rows[row + 1].push_back(merged);
+            rows[row].pop_front();
+            rows[row].pop_front();
             if rows[row + 1].len() < full {
                 break;
             }
@@ -197,8 +207,8 @@ impl Adwin {
         let s = &mut self.state;
         let last = s.rows.len() - 1;
         let size = bucket_size(last);
-        let oldest = s.rows[last].remove(0);
-        let mean = oldest.total / size;
+        let oldest = s.rows[last].pop_front().expect("the last row has a bucket");
+        let mean = oldest.total * bucket_share(last);
         s.width -= size;
         s.total -= oldest.total;
         let window_mean = s.total / s.width;
@@ -347,6 +357,15 @@ vigil_plugin_sdk::export_detector!(Adwin);
 mod tests {
     use super::*;
     use vigil_plugin_sdk::testing;
+
+    #[test]
+    fn bucket_shares_are_exact_reciprocals() {
+        for row in 0..64 {
+            assert_eq!(bucket_share(row), 1.0 / bucket_size(row));
+            let x = 0.1 + row as f64 * 1e-3;
+            assert_eq!(x * bucket_share(row), x / bucket_size(row));
+        }
+    }
 
     #[test]
     fn defaults_are_rivers() {

@@ -22,22 +22,49 @@ const EXACT_MAX: usize = 20;
 /// Anderson's U: `nx Σ (rank(x_i) − i)² + ny Σ (rank(y_j) − j)²` over each sorted sample, ranks
 /// being midranks in the pooled sample.
 fn u_statistic(groups: TieGroups, nx: usize, ny: usize) -> f64 {
-    // One side at a time, streamed: `below` values precede the group, and the side's own
-    // values so far give each copy its position.
-    let side = |sample: usize, size: usize| {
-        let (mut below, mut position) = (0usize, 0usize);
-        let mut terms = groups.clone().flat_map(move |(in_x, in_y)| {
-            let t = in_x + in_y;
-            let rank = below as f64 + (t as f64 + 1.0) / 2.0;
-            below += t;
-            let count = if sample == 0 { in_x } else { in_y };
-            let start = position;
-            position += count;
-            (start + 1..=start + count).map(move |p| (rank - p as f64) * (rank - p as f64))
-        });
+    let side = |first: bool, size: usize| {
+        let mut terms = SideTerms {
+            groups: groups.clone(),
+            first,
+            below: 0,
+            position: 0,
+            rank: 0.0,
+            left: 0,
+        };
         pairwise_sum_iter(size, &mut terms)
     };
-    nx as f64 * side(0, nx) + ny as f64 * side(1, ny)
+    nx as f64 * side(true, nx) + ny as f64 * side(false, ny)
+}
+
+/// `(rank(v_i) − i)²` for each value of one side in ascending order, streamed from the tie
+/// groups: `below` values precede the current group, whose midrank is `rank`, and `left` of
+/// the side's copies in it are still to come.
+struct SideTerms<'a> {
+    groups: TieGroups<'a>,
+    first: bool,
+    below: usize,
+    position: usize,
+    rank: f64,
+    left: usize,
+}
+
+impl Iterator for SideTerms<'_> {
+    type Item = f64;
+
+    #[inline]
+    fn next(&mut self) -> Option<f64> {
+        while self.left == 0 {
+            let (in_x, in_y) = self.groups.next()?;
+            let t = in_x + in_y;
+            self.rank = self.below as f64 + (t as f64 + 1.0) / 2.0;
+            self.below += t;
+            self.left = if self.first { in_x } else { in_y };
+        }
+        self.left -= 1;
+        self.position += 1;
+        let gap = self.rank - self.position as f64;
+        Some(gap * gap)
+    }
 }
 
 /// The Cramér–von Mises test.

@@ -23,12 +23,14 @@ const POINTS: [f64; 2] = [0.4, 0.8];
 /// `np.linalg.pinv`'s default relative cutoff for singular values.
 const PINV_RCOND: f64 = 1e-15;
 
-/// The four features (cos at each point, then sin at each point) of one value.
+/// The four features (cos at each point, then sin at each point) of a value from the sine and
+/// cosine of its first point: the second point is exactly twice the first (0.8 = 2 · 0.4 in
+/// binary, and doubling commutes with rounding), so the double-angle formulas give the second
+/// pair from the first, within a few ulps of `cos` and `sin` of it. Half the trigonometry:
+/// in the guest `sin` and `cos` are software and were most of the test's time.
 #[inline]
-fn features(x: f64, scaled_points: [f64; 2]) -> [f64; 4] {
-    let (s0, c0) = (scaled_points[0] * x).sin_cos();
-    let (s1, c1) = (scaled_points[1] * x).sin_cos();
-    [c0, c1, s0, s1]
+fn features((sin, cos): (f64, f64)) -> [f64; 4] {
+    [cos, (cos - sin) * (cos + sin), sin, 2.0 * sin * cos]
 }
 
 /// The pairs `(i, j)`, `i <= j`, of the covariance's upper triangle.
@@ -46,13 +48,18 @@ const PAIRS: [(usize, usize); 10] = [
 ];
 
 /// The features' means and their biased covariance (`np.cov(rows) · (n − 1) / n`), in two
-/// passes that recompute the features rather than keep four rows of the sample's size.
-fn moments(values: &[f64], scaled_points: [f64; 2]) -> ([f64; 4], [[f64; 4]; 4]) {
+/// passes over each value's sine and cosine rather than four rows of the sample's size.
+fn moments(values: &[f64], first_point: f64) -> ([f64; 4], [[f64; 4]; 4]) {
     let n = values.len() as f64;
-    let mut rows = values.iter().map(|&x| features(x, scaled_points));
+    // The sine and cosine of each value's first point, computed once for both passes.
+    let angles: Vec<(f64, f64)> = values
+        .iter()
+        .map(|&x| (first_point * x).sin_cos())
+        .collect();
+    let mut rows = angles.iter().map(|&a| features(a));
     let means = pairwise_sum_lanes(values.len(), &mut rows).map(|sum| sum / n);
-    let mut products = values.iter().map(|&x| {
-        let f = features(x, scaled_points);
+    let mut products = angles.iter().map(|&a| {
+        let f = features(a);
         let centred: [f64; 4] = std::array::from_fn(|k| f[k] - means[k]);
         PAIRS.map(|(i, j)| centred[i] * centred[j])
     });
@@ -98,8 +105,8 @@ impl NumericStatistic for EppsSingleton {
             ));
         }
         let scaled = POINTS.map(|t| t / sigma);
-        let (mean_x, cov_x) = moments(reference, scaled);
-        let (mean_y, cov_y) = moments(current, scaled);
+        let (mean_x, cov_x) = moments(reference, scaled[0]);
+        let (mean_y, cov_y) = moments(current, scaled[0]);
         let (n, fx, fy) = ((nx + ny) as f64, nx as f64, ny as f64);
         let mut cov = [[0.0; 4]; 4];
         for i in 0..4 {

@@ -5,7 +5,6 @@
 //! reference values come from a NumPy implementation of that definition.
 
 use vigil_plugin_sdk::{Result, ScoreKind};
-use vigil_plugin_stats::ecdf::walk;
 use vigil_plugin_stats::sketch::Sketch;
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
@@ -52,16 +51,27 @@ impl NumericStatistic for KuiperTest {
     }
 }
 
-/// `V` of two sorted samples.
+/// `V` of two sorted samples. The CDFs' gap is kept as the integer `i·m − j·n` (so exact) and
+/// checked after each distinct value; once one sample is used up the gap only shrinks towards
+/// 0, so the walk stops there.
 fn statistic(reference: &[f64], current: &[f64]) -> f64 {
-    let (n, m) = (reference.len() as f64, current.len() as f64);
-    let (mut above, mut below) = (0.0f64, 0.0f64);
-    walk(reference, current, |point| {
-        let gap = point.first_at_most as f64 / n - point.second_at_most as f64 / m;
+    let (n, m) = (reference.len(), current.len());
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut above, mut below) = (0i64, 0i64);
+    while i < n && j < m {
+        let value = reference[i].min(current[j]);
+        while i < n && reference[i] == value {
+            i += 1;
+        }
+        while j < m && current[j] == value {
+            j += 1;
+        }
+        let gap = i as i64 * m as i64 - j as i64 * n as i64;
         above = above.max(gap);
-        below = below.max(-gap);
-    });
-    above + below
+        below = below.min(gap);
+    }
+    let scale = n as f64 * m as f64;
+    above as f64 / scale + (-below) as f64 / scale
 }
 
 /// Stephens' asymptotic p-value of `V` for samples of `n` and `m` values.
