@@ -56,7 +56,15 @@ fn main() {
         ("hddm-w", &bits),
     ];
     let mut rates = serde_json::Map::new();
+    // `DETECTOR_BENCH_ONLY`, a comma-separated list, picks detectors.
+    let only = std::env::var("DETECTOR_BENCH_ONLY").ok();
     for (name, stream) in detectors {
+        if only
+            .as_deref()
+            .is_some_and(|list| !list.split(',').any(|n| n == name))
+        {
+            continue;
+        }
         let plugin = load(&runtime, &format!("detect-{name}"));
         let mut seconds: Vec<f64> = (0..PASSES)
             .map(|_| {

@@ -9,8 +9,9 @@
 
 use vigil_plugin_sdk::{ColumnData, Error, Result};
 
+use crate::keysort::select;
 use crate::labels::{Categories, no_values};
-use crate::order::sorted_values;
+use crate::order::{key, value};
 
 /// The quantiles whose values become the inner bin edges.
 pub const DECILES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
@@ -19,21 +20,87 @@ pub const DECILES: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 /// statistics, as `np.quantile(sorted, q)` (method `linear`) computes it.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     debug_assert!(!sorted.is_empty());
-    let last = sorted.len() - 1;
+    quantile_by(sorted.len(), q, |rank| sorted[rank])
+}
+
+/// The 0-based ranks [`quantile`] reads for `q` in a sample of `len` values.
+pub fn quantile_ranks(len: usize, q: f64) -> [usize; 2] {
+    let last = len - 1;
     let virtual_index = last as f64 * q;
     if virtual_index >= last as f64 {
-        return sorted[last];
+        return [last, last];
+    }
+    let previous = virtual_index.floor() as usize;
+    [previous, previous + 1]
+}
+
+/// [`quantile`] of a sample of `len` values of which `at(rank)` gives the order statistics.
+pub fn quantile_by(len: usize, q: f64, at: impl Fn(usize) -> f64) -> f64 {
+    let last = len - 1;
+    let virtual_index = last as f64 * q;
+    if virtual_index >= last as f64 {
+        return at(last);
     }
     let previous = virtual_index.floor();
     let gamma = virtual_index - previous;
-    let below = sorted[previous as usize];
-    let above = sorted[previous as usize + 1];
+    let below = at(previous as usize);
+    let above = at(previous as usize + 1);
     // NumPy interpolates from the nearer end, which keeps the result monotone in q.
     let difference = above - below;
     if gamma >= 0.5 {
         above - difference * (1.0 - gamma)
     } else {
         below + difference * gamma
+    }
+}
+
+/// [`quantile`] of the pooled sample of two sorted samples (not both empty), without pooling
+/// them: the two order statistics it interpolates are found by binary search.
+pub fn merged_quantile(first: &[f64], second: &[f64], q: f64) -> f64 {
+    let last = first.len() + second.len() - 1;
+    let virtual_index = last as f64 * q;
+    if virtual_index >= last as f64 {
+        return kth_of_two(first, second, last);
+    }
+    let previous = virtual_index.floor();
+    let gamma = virtual_index - previous;
+    let below = kth_of_two(first, second, previous as usize);
+    let above = kth_of_two(first, second, previous as usize + 1);
+    let difference = above - below;
+    if gamma >= 0.5 {
+        above - difference * (1.0 - gamma)
+    } else {
+        below + difference * gamma
+    }
+}
+
+/// The `k`-th smallest (0-based) value of the pooled sample of two ascending samples.
+pub fn kth_of_two(first: &[f64], second: &[f64], k: usize) -> f64 {
+    // Take `i` values from `first` and `k + 1 - i` from `second`: the smallest `i` with
+    // first[i] >= second[k - i] (or out of range) splits the `k + 1` smallest values.
+    let take = k + 1;
+    let (mut lo, mut hi) = (take.saturating_sub(second.len()), take.min(first.len()));
+    while lo < hi {
+        let i = lo + (hi - lo) / 2;
+        // `i < take` and `take - i - 1 < second.len()` hold inside the range.
+        if first[i] < second[take - i - 1] {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    let i = lo;
+    let from_first = if i > 0 { Some(first[i - 1]) } else { None };
+    let from_second = if take - i > 0 {
+        Some(second[take - i - 1])
+    } else {
+        None
+    };
+    match (from_first, from_second) {
+        (Some(a), Some(b)) => a.max(b),
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        (None, None) => unreachable!("k is below the pooled size"),
     }
 }
 
@@ -74,8 +141,16 @@ pub fn sorted_bin_counts(edges: &[f64], sorted: &[f64]) -> Vec<u64> {
 /// Counts per bin of unsorted values, NaNs dropped: one binary search per value.
 pub fn bin_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
     let mut counts = vec![0u64; edges.len() + 1];
-    for &value in values.iter().filter(|v| !v.is_nan()) {
-        counts[bin_of(edges, value)] += 1;
+    if edges.len() <= 16 {
+        // Counting the edges below a value, without a branch, beats a binary search's
+        // mispredicted branches for the few edges of the decile bins.
+        for &value in values.iter().filter(|v| !v.is_nan()) {
+            counts[edges.iter().filter(|&&edge| edge < value).count()] += 1;
+        }
+    } else {
+        for &value in values.iter().filter(|v| !v.is_nan()) {
+            counts[bin_of(edges, value)] += 1;
+        }
     }
     counts
 }
@@ -110,11 +185,29 @@ impl Histogram {
         const WHAT: &str = "reference";
         match reference {
             ColumnData::Numeric(values) => {
-                let sorted = sorted_values(values);
-                if sorted.is_empty() {
+                // The deciles by selection rather than a sort: the reference is read three
+                // times (keys, selection, counts) instead of sorted.
+                let mut keys: Vec<u64> = values
+                    .into_iter()
+                    .filter(|x| !x.is_nan())
+                    .map(|x| key(x + 0.0))
+                    .collect();
+                if keys.is_empty() {
                     return Err(no_values(WHAT));
                 }
-                let edges = decile_edges(&sorted);
+                let n = keys.len();
+                let mut ranks: Vec<usize> =
+                    DECILES.iter().flat_map(|&q| quantile_ranks(n, q)).collect();
+                ranks.sort_unstable();
+                ranks.dedup();
+                let picked = select(&mut keys, &ranks);
+                let at = |rank: usize| value(picked[ranks.binary_search(&rank).unwrap()]);
+                let mut edges: Vec<f64> = DECILES
+                    .iter()
+                    .map(|&q| quantile_by(n, q, at) + 0.0)
+                    .collect();
+                edges.sort_by(f64::total_cmp);
+                edges.dedup_by(|a, b| a == b);
                 if edges.iter().any(|e| !e.is_finite()) {
                     return Err(Error::InvalidInput(
                         "the reference's deciles are not finite numbers (too many infinite \
@@ -122,7 +215,11 @@ impl Histogram {
                             .to_string(),
                     ));
                 }
-                let counts = sorted_bin_counts(&edges, &sorted);
+                let edge_keys: Vec<u64> = edges.iter().map(|&e| key(e)).collect();
+                let mut counts = vec![0u64; edges.len() + 1];
+                for &k in &keys {
+                    counts[edge_keys.iter().filter(|&&e| e < k).count()] += 1;
+                }
                 Ok(Histogram::Numeric { edges, counts })
             }
             categorical => Ok(Histogram::Categorical(Categories::new(categorical, WHAT)?)),
@@ -150,6 +247,49 @@ impl Histogram {
             (Histogram::Categorical(_), ColumnData::Numeric(_)) => Err(Error::InvalidInput(
                 "the reference is categorical but the current window is numeric".into(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod merged_tests {
+    use super::*;
+    use crate::test_rng::Rng;
+
+    #[test]
+    fn merged_quantiles_equal_those_of_the_pooled_sample() {
+        let mut rng = Rng(11);
+        for (n, m) in [
+            (1, 0),
+            (0, 1),
+            (1, 1),
+            (3, 5),
+            (10, 1),
+            (100, 37),
+            (1000, 999),
+        ] {
+            for ties in [false, true] {
+                let mut draw = |len: usize| {
+                    let mut v: Vec<f64> = (0..len)
+                        .map(|_| {
+                            let x = rng.normal();
+                            if ties { x.round() } else { x }
+                        })
+                        .collect();
+                    v.sort_by(f64::total_cmp);
+                    v
+                };
+                let (a, b) = (draw(n), draw(m));
+                let mut pooled = [a.clone(), b.clone()].concat();
+                pooled.sort_by(f64::total_cmp);
+                for (k, &expected) in pooled.iter().enumerate() {
+                    assert_eq!(kth_of_two(&a, &b, k), expected, "{n} {m} {k}");
+                }
+                for q in [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0] {
+                    let expected = quantile(&pooled, q);
+                    assert_eq!(merged_quantile(&a, &b, q), expected);
+                }
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use vigil_plugin_sdk::{Error, Result};
 
-use crate::sum::pairwise_sum;
+use crate::sum::pairwise_sum_iter;
 
 /// One value of the pooled sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,35 +21,80 @@ pub struct Point {
 /// Visits every value of the pooled sample of `first` and `second` (both ascending), ties once
 /// per copy, as `np.sort(np.concatenate(...))` lists them; the counts are
 /// `searchsorted(..., side="right")` of each sample.
-pub fn walk(first: &[f64], second: &[f64], mut visit: impl FnMut(Point)) {
-    let (mut i, mut j) = (0, 0);
-    let (mut first_at_most, mut second_at_most) = (0, 0);
-    let take = |i: usize, j: usize| -> Option<(f64, usize, usize)> {
-        match (first.get(i), second.get(j)) {
-            (Some(&a), Some(&b)) if a <= b => Some((a, i + 1, j)),
-            (Some(_), Some(&b)) => Some((b, i, j + 1)),
-            (Some(&a), None) => Some((a, i + 1, j)),
-            (None, Some(&b)) => Some((b, i, j + 1)),
+pub fn walk(first: &[f64], second: &[f64], visit: impl FnMut(Point)) {
+    Walk::new(first, second).for_each(visit);
+}
+
+/// [`walk`] as an iterator.
+#[derive(Debug, Clone)]
+pub struct Walk<'a> {
+    first: &'a [f64],
+    second: &'a [f64],
+    i: usize,
+    j: usize,
+    first_at_most: usize,
+    second_at_most: usize,
+    current: Option<f64>,
+}
+
+impl<'a> Walk<'a> {
+    /// The walk over the pooled sample of `first` and `second` (both ascending).
+    pub fn new(first: &'a [f64], second: &'a [f64]) -> Self {
+        let mut walk = Walk {
+            first,
+            second,
+            i: 0,
+            j: 0,
+            first_at_most: 0,
+            second_at_most: 0,
+            current: None,
+        };
+        walk.current = walk.pop();
+        walk
+    }
+
+    /// The next value of the pooled sample, advancing past it.
+    #[inline]
+    fn pop(&mut self) -> Option<f64> {
+        match (self.first.get(self.i), self.second.get(self.j)) {
+            (Some(&a), Some(&b)) if a <= b => {
+                self.i += 1;
+                Some(a)
+            }
+            (_, Some(&b)) => {
+                self.j += 1;
+                Some(b)
+            }
+            (Some(&a), None) => {
+                self.i += 1;
+                Some(a)
+            }
             (None, None) => None,
         }
-    };
-    let mut current = take(i, j);
-    while let Some((value, next_i, next_j)) = current {
-        (i, j) = (next_i, next_j);
-        let following = take(i, j);
-        while first_at_most < first.len() && first[first_at_most] <= value {
-            first_at_most += 1;
+    }
+}
+
+impl Iterator for Walk<'_> {
+    type Item = Point;
+
+    #[inline]
+    fn next(&mut self) -> Option<Point> {
+        let value = self.current?;
+        let following = self.pop();
+        let (first, second) = (self.first, self.second);
+        while self.first_at_most < first.len() && first[self.first_at_most] <= value {
+            self.first_at_most += 1;
         }
-        while second_at_most < second.len() && second[second_at_most] <= value {
-            second_at_most += 1;
+        while self.second_at_most < second.len() && second[self.second_at_most] <= value {
+            self.second_at_most += 1;
         }
-        visit(Point {
+        self.current = following;
+        Some(Point {
             value,
-            next: following.map(|(next, _, _)| next),
-            first_at_most,
-            second_at_most,
-        });
-        current = following;
+            next: following,
+            first_at_most: self.first_at_most,
+            second_at_most: self.second_at_most,
+        })
     }
 }
 
@@ -68,18 +113,17 @@ pub enum Order {
 /// ulps), then the `p`-th root. An error when infinite values make it meaningless.
 pub fn cdf_distance(order: Order, first: &[f64], second: &[f64]) -> Result<f64> {
     let (n, m) = (first.len() as f64, second.len() as f64);
-    let mut terms = Vec::with_capacity(first.len() + second.len());
-    walk(first, second, |point| {
-        if let Some(next) = point.next {
-            let gap = (point.first_at_most as f64 / n - point.second_at_most as f64 / m).abs();
-            let gap = match order {
-                Order::One => gap,
-                Order::Two => gap * gap,
-            };
-            terms.push(gap * (next - point.value));
-        }
+    let mut terms = Walk::new(first, second).filter_map(|point| {
+        let next = point.next?;
+        let gap = (point.first_at_most as f64 / n - point.second_at_most as f64 / m).abs();
+        let gap = match order {
+            Order::One => gap,
+            Order::Two => gap * gap,
+        };
+        Some(gap * (next - point.value))
     });
-    let integral = pairwise_sum(&terms);
+    // Every value but the last has a next one.
+    let integral = pairwise_sum_iter(first.len() + second.len() - 1, &mut terms);
     finite(match order {
         Order::One => integral,
         Order::Two => integral.sqrt(),
@@ -101,25 +145,52 @@ pub fn finite(distance: f64) -> Result<f64> {
 
 /// Groups of equal values in the pooled sample, ascending: how many copies each sample holds.
 pub fn tie_groups(first: &[f64], second: &[f64]) -> Vec<(usize, usize)> {
-    let mut groups = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < first.len() || j < second.len() {
-        let value = match (first.get(i), second.get(j)) {
+    TieGroups::new(first, second).collect()
+}
+
+/// [`tie_groups`] as an iterator, which holds no memory of its own: the rank statistics walk
+/// the groups of two million values several times rather than keep them.
+#[derive(Debug, Clone)]
+pub struct TieGroups<'a> {
+    first: &'a [f64],
+    second: &'a [f64],
+    i: usize,
+    j: usize,
+}
+
+impl<'a> TieGroups<'a> {
+    /// The groups of the pooled sample of `first` and `second` (both ascending).
+    pub fn new(first: &'a [f64], second: &'a [f64]) -> Self {
+        TieGroups {
+            first,
+            second,
+            i: 0,
+            j: 0,
+        }
+    }
+}
+
+impl Iterator for TieGroups<'_> {
+    type Item = (usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let (first, second) = (self.first, self.second);
+        let value = match (first.get(self.i), second.get(self.j)) {
             (Some(&a), Some(&b)) => a.min(b),
             (Some(&a), None) => a,
             (None, Some(&b)) => b,
-            (None, None) => unreachable!(),
+            (None, None) => return None,
         };
-        let (start_i, start_j) = (i, j);
-        while i < first.len() && first[i] == value {
-            i += 1;
+        let (start_i, start_j) = (self.i, self.j);
+        while self.i < first.len() && first[self.i] == value {
+            self.i += 1;
         }
-        while j < second.len() && second[j] == value {
-            j += 1;
+        while self.j < second.len() && second[self.j] == value {
+            self.j += 1;
         }
-        groups.push((i - start_i, j - start_j));
+        Some((self.i - start_i, self.j - start_j))
     }
-    groups
 }
 
 #[cfg(test)]

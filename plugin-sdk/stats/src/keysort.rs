@@ -21,6 +21,51 @@ pub fn sort(v: &mut [u64]) {
     quicksort(v, None, limit);
 }
 
+/// The keys at the given 0-based `ranks` of `v` in sorted order (`ranks` ascending, each below
+/// `v.len()`), in the order of `ranks`; `v` is left partly ordered. Expected time linear in
+/// `v.len()`: the quantiles of a large sample cost a few partition passes instead of a sort.
+pub fn select(v: &mut [u64], ranks: &[usize]) -> Vec<u64> {
+    let mut found = vec![0; ranks.len()];
+    select_into(v, 0, ranks, &mut found);
+    found
+}
+
+/// [`select`] on the part `v` of the whole that starts at rank `offset`; `ranks` are those of
+/// the whole that fall inside `v`, and `found` their slots.
+fn select_into(v: &mut [u64], offset: usize, ranks: &[usize], found: &mut [u64]) {
+    if ranks.is_empty() {
+        return;
+    }
+    if v.len() <= 64 {
+        sort(v);
+        for (slot, &rank) in found.iter_mut().zip(ranks) {
+            *slot = v[rank - offset];
+        }
+        return;
+    }
+    let pivot = choose_pivot(v);
+    let below = partition_below(v, pivot);
+    // Three parts: below the pivot, equal to it, above it; each rank lies in one.
+    let (left, rest) = v.split_at_mut(below);
+    let equal = match pivot.checked_add(1) {
+        Some(above) => partition_below(rest, above),
+        None => rest.len(),
+    };
+    let (middle, right) = rest.split_at_mut(equal);
+    let split_left = ranks.partition_point(|&r| r < offset + below);
+    let split_right = ranks.partition_point(|&r| r < offset + below + middle.len());
+    let (found_left, found_rest) = found.split_at_mut(split_left);
+    let (found_middle, found_right) = found_rest.split_at_mut(split_right - split_left);
+    found_middle.fill(pivot);
+    select_into(left, offset, &ranks[..split_left], found_left);
+    select_into(
+        right,
+        offset + below + equal,
+        &ranks[split_right..],
+        found_right,
+    );
+}
+
 /// `ancestor` is a pivot that every key of `v` is known to be at least; `limit` is how many
 /// more partitions may be nested before heapsort takes over.
 fn quicksort(mut v: &mut [u64], mut ancestor: Option<u64>, mut limit: u32) {
@@ -217,6 +262,24 @@ mod tests {
                     .collect(),
             ),
         ]
+    }
+
+    #[test]
+    fn select_finds_the_sorted_keys() {
+        let mut rng = Rng(6);
+        for n in [1, 2, 9, 64, 65, 100, 1000, 10_007] {
+            for (what, input) in patterns(n, &mut rng) {
+                let mut expected = input.clone();
+                expected.sort_unstable();
+                let mut ranks: Vec<usize> = (0..12).map(|_| rng.next() as usize % n).collect();
+                ranks.extend([0, n - 1]);
+                ranks.sort_unstable();
+                let mut v = input;
+                let found = select(&mut v, &ranks);
+                let wanted: Vec<u64> = ranks.iter().map(|&r| expected[r]).collect();
+                assert!(found == wanted, "{what}, {n} keys");
+            }
+        }
     }
 
     #[test]

@@ -9,21 +9,7 @@ use vigil_plugin_sdk::{CategoricalColumn, ColumnData, Error, MISSING_CODE, Resul
 /// adds nothing to any test). An error if a code lies outside the dictionary or no value is
 /// left; missing values are dropped.
 pub fn label_counts(column: CategoricalColumn, what: &str) -> Result<Vec<(String, u64)>> {
-    let mut per_code = vec![0u64; column.categories.len()];
-    for &code in &column.codes {
-        if code == MISSING_CODE {
-            continue;
-        }
-        match per_code.get_mut(code as usize) {
-            Some(count) => *count += 1,
-            None => {
-                return Err(Error::InvalidInput(format!(
-                    "the {what} holds code {code}, but its dictionary has only {} categories",
-                    column.categories.len()
-                )));
-            }
-        }
-    }
+    let per_code = count_codes(&column.codes, column.categories.len(), what)?;
 
     let mut counts: Vec<(String, u64)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -42,6 +28,50 @@ pub fn label_counts(column: CategoricalColumn, what: &str) -> Result<Vec<(String
 
     if counts.is_empty() {
         return Err(no_values(what));
+    }
+    Ok(counts)
+}
+
+/// How many times each code below `len` occurs, missing codes skipped; an error naming the
+/// first code that is neither missing nor below `len`.
+///
+/// One pass without a branch on the data: every code at or above `len` (missing ones too) is
+/// counted in an overflow slot, and only when that slot is not all missing values are the codes
+/// read again to name the bad one. Four sets of counters take turns, so that runs of one code
+/// do not wait on each other's increments.
+fn count_codes(codes: &[u32], len: usize, what: &str) -> Result<Vec<u64>> {
+    let mut counts = if len <= 4096 {
+        let mut lanes = vec![[0u64; 4]; len + 1];
+        let mut chunks = codes.chunks_exact(4);
+        for chunk in &mut chunks {
+            for (lane, &code) in chunk.iter().enumerate() {
+                lanes[(code as usize).min(len)][lane] += 1;
+            }
+        }
+        for &code in chunks.remainder() {
+            lanes[(code as usize).min(len)][0] += 1;
+        }
+        lanes.iter().map(|l| l.iter().sum()).collect()
+    } else {
+        // Many categories: runs of one code are rare, and four sets would cost memory.
+        let mut counts = vec![0u64; len + 1];
+        for &code in codes {
+            counts[(code as usize).min(len)] += 1;
+        }
+        counts
+    };
+    let overflow: u64 = counts.pop().unwrap_or(0);
+    if overflow > 0 {
+        let missing = codes.iter().filter(|&&c| c == MISSING_CODE).count() as u64;
+        if missing != overflow {
+            let code = codes
+                .iter()
+                .find(|&&c| c != MISSING_CODE && c as usize >= len)
+                .expect("a code outside the dictionary was counted");
+            return Err(Error::InvalidInput(format!(
+                "the {what} holds code {code}, but its dictionary has only {len} categories"
+            )));
+        }
     }
     Ok(counts)
 }

@@ -4,7 +4,7 @@
 //! the shared binning of the binned distances ([`binning`]), the pooled sample of two sorted
 //! samples ([`ecdf`]), order keys and a guest-friendly
 //! sort ([`order`], [`keysort`]), distribution functions ([`special`]), thresholds and results
-//! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
+//! ([`outcome`]), the quantile sketch of a large reference ([`sketch`]), the shapes a standard test takes ([`two_sample`]), the input checks and
 //! snapshot format of the streaming detectors ([`stream`]), the batch checks of the preprocessors
 //! ([`batch`]), the multiple-testing corrections a policy applies across columns
 //! ([`multiple_testing`]), the conditions, wording and actions of the standard policies
@@ -33,6 +33,7 @@ pub mod multiple_testing;
 pub mod order;
 pub mod outcome;
 pub mod policy;
+pub mod sketch;
 pub mod special;
 pub mod stream;
 pub mod sum;
@@ -45,3 +46,5 @@ pub mod detector_harness;
 pub mod harness;
 #[cfg(feature = "harness")]
 pub mod preprocess_harness;
+#[cfg(feature = "harness")]
+pub mod sketch_harness;

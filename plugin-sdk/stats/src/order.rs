@@ -67,11 +67,31 @@ impl Sample {
     pub fn values(&self) -> Vec<f64> {
         self.keys.iter().map(|&k| value(k)).collect()
     }
+
+    /// The sample's quantile sketch (`crate::sketch`): its `k` order statistics at ranks
+    /// `⌈i·n/k⌉`, as a sample of `k` values.
+    pub fn sketch(&self, k: usize) -> Sample {
+        Sample {
+            keys: crate::sketch::ranks(self.len(), k)
+                .map(|r| self.keys[r])
+                .collect(),
+        }
+    }
+
+    /// The sorted keys.
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+
+    /// The values, ascending, decoded in place (no second buffer).
+    pub fn into_values(self) -> Vec<f64> {
+        self.keys.into_iter().map(value).collect()
+    }
 }
 
 /// The non-NaN values, ascending, `-0.0` made `0.0`: [`Sample::new`] decoded.
 pub fn sorted_values(values: Vec<f64>) -> Vec<f64> {
-    Sample::new(values).values()
+    Sample::new(values).into_values()
 }
 
 #[cfg(test)]

@@ -63,6 +63,21 @@ pub fn numeric_sample(column: ColumnData, what: &str) -> Result<Vec<f64>> {
     Ok(sorted)
 }
 
+/// The non-missing values of a numeric column in column order; an error if the column is
+/// categorical or nothing is left.
+pub fn numeric_values(column: ColumnData, what: &str) -> Result<Vec<f64>> {
+    let ColumnData::Numeric(mut values) = column else {
+        return Err(Error::InvalidInput(format!(
+            "this test takes a numeric column; the {what} is categorical"
+        )));
+    };
+    values.retain(|x| !x.is_nan());
+    if values.is_empty() {
+        return Err(no_values(what));
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

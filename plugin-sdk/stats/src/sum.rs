@@ -25,6 +25,49 @@ pub fn pairwise_sum(values: &[f64]) -> f64 {
     }
 }
 
+/// [`pairwise_sum`] of `n` terms drawn from `terms` in order, without collecting them: the
+/// same blocks and the same splits, so the same bits, in O(log n) memory. Missing terms (an
+/// iterator shorter than `n`) count as 0; extra ones are not drawn.
+pub fn pairwise_sum_iter(n: usize, terms: &mut impl Iterator<Item = f64>) -> f64 {
+    if n <= 128 {
+        let mut block = [0.0; 128];
+        for slot in &mut block[..n] {
+            *slot = terms.next().unwrap_or(0.0);
+        }
+        pairwise_sum(&block[..n])
+    } else {
+        let half = n / 2;
+        let half = half - half % 8;
+        let first = pairwise_sum_iter(half, terms);
+        first + pairwise_sum_iter(n - half, terms)
+    }
+}
+
+/// [`pairwise_sum_iter`] of `K` sequences at once, drawn as one `[f64; K]` per step: each lane
+/// is summed exactly as [`pairwise_sum`] sums it, so a pass computing several quantities per
+/// value keeps none of them.
+pub fn pairwise_sum_lanes<const K: usize>(
+    n: usize,
+    terms: &mut impl Iterator<Item = [f64; K]>,
+) -> [f64; K] {
+    if n <= 128 {
+        let mut block = [[0.0; 128]; K];
+        for i in 0..n {
+            let lanes = terms.next().unwrap_or([0.0; K]);
+            for (lane, value) in block.iter_mut().zip(lanes) {
+                lane[i] = value;
+            }
+        }
+        block.map(|lane| pairwise_sum(&lane[..n]))
+    } else {
+        let half = n / 2;
+        let half = half - half % 8;
+        let first = pairwise_sum_lanes(half, terms);
+        let second = pairwise_sum_lanes(n - half, terms);
+        std::array::from_fn(|k| first[k] + second[k])
+    }
+}
+
 /// `np.mean`: the pairwise sum divided by the count. NaN for an empty slice.
 pub fn mean(values: &[f64]) -> f64 {
     pairwise_sum(values) / values.len() as f64
@@ -34,8 +77,8 @@ pub fn mean(values: &[f64]) -> f64 {
 /// by `n - ddof`.
 pub fn variance(values: &[f64], ddof: usize) -> f64 {
     let mean = mean(values);
-    let squares: Vec<f64> = values.iter().map(|&v| (v - mean) * (v - mean)).collect();
-    pairwise_sum(&squares) / (values.len() as f64 - ddof as f64)
+    let mut squares = values.iter().map(|&v| (v - mean) * (v - mean));
+    pairwise_sum_iter(values.len(), &mut squares) / (values.len() as f64 - ddof as f64)
 }
 
 #[cfg(test)]
@@ -59,6 +102,26 @@ mod tests {
         assert_eq!(pairwise_sum(&values), 5.0);
         assert_eq!(values.iter().sum::<f64>(), 6.0);
         assert_eq!(pairwise_sum(&[]), 0.0);
+    }
+
+    #[test]
+    fn the_streamed_sum_has_the_same_bits() {
+        let mut rng = crate::test_rng::Rng(7);
+        for n in [
+            0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 257, 1000, 4097, 100_003,
+        ] {
+            let values: Vec<f64> = (0..n).map(|_| rng.normal() * 1e3).collect();
+            let streamed = pairwise_sum_iter(n, &mut values.iter().copied());
+            assert_eq!(
+                streamed.to_bits(),
+                pairwise_sum(&values).to_bits(),
+                "n = {n}"
+            );
+            let doubled: Vec<f64> = values.iter().map(|v| v * 3.0).collect();
+            let lanes = pairwise_sum_lanes(n, &mut values.iter().map(|&v| [v, v * 3.0]));
+            assert_eq!(lanes[0].to_bits(), pairwise_sum(&values).to_bits());
+            assert_eq!(lanes[1].to_bits(), pairwise_sum(&doubled).to_bits());
+        }
     }
 
     #[test]

@@ -10,13 +10,15 @@ use std::marker::PhantomData;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Result, ScoreKind};
+use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Result, ScoreKind};
 
 use crate::binning::Histogram;
 use crate::labels::Categories;
 use crate::outcome::{
-    distance_result, distance_threshold, numeric_sample, p_value_result, p_value_threshold,
+    distance_result, distance_threshold, numeric_sample, numeric_values, p_value_result,
+    p_value_threshold,
 };
+use crate::sketch::{Sketch, quantile_count};
 
 /// What every standard drift test is configured with.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -27,6 +29,24 @@ pub struct ThresholdConfig {
     /// default (docs/statistics.md) when absent.
     #[serde(default)]
     pub threshold: Option<f64>,
+}
+
+/// What the numeric tests are configured with: the threshold and, for the tests that have one,
+/// the quantile-sketch mode (docs/statistics.md).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumericConfig {
+    /// Hypothesis tests: drift when the p-value is below this (strictly between 0 and 1).
+    /// Distances: drift when the statistic is at or above this (positive). The test's own
+    /// default (docs/statistics.md) when absent.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Keep only this many quantiles of a reference larger than that (16 to 1048576), so that
+    /// memory and evaluation time no longer grow with the reference; the statistic then moves
+    /// by at most the bound docs/statistics.md states for the test. Off when absent; a
+    /// reference of at most this many values is kept whole, and results are exact.
+    #[serde(default)]
+    pub sketch: Option<usize>,
 }
 
 /// A statistic and, for hypothesis tests, its p-value.
@@ -40,8 +60,20 @@ pub trait NumericStatistic: 'static {
     const SCORE: ScoreKind;
     /// The threshold when the configuration sets none.
     const DEFAULT_THRESHOLD: f64;
-    /// Compares two non-empty samples, each ascending, without NaN, `-0.0` made `0.0`.
+    /// Whether [`NumericStatistic::compare`] needs the samples sorted; a statistic of sums
+    /// (the t-test) takes them in column order, which is also the order NumPy sums them in.
+    const SORTED: bool = true;
+    /// Whether the test has the quantile-sketch mode ([`NumericStatistic::compare_sketch`]).
+    const SKETCH: bool = false;
+    /// Compares two non-empty samples without NaN, each ascending with `-0.0` made `0.0`
+    /// (in column order if not [`NumericStatistic::SORTED`]).
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome>;
+    /// Compares a sketch of the reference with a sorted sample: the statistic on the sketch's
+    /// quantiles, any p-value with the reference's real size. Only called when
+    /// [`NumericStatistic::SKETCH`] is set.
+    fn compare_sketch(sketch: &Sketch, current: &[f64]) -> Result<Outcome> {
+        Self::compare(&sketch.quantiles, current)
+    }
 }
 
 /// Counts over the same bins on both sides.
@@ -84,30 +116,65 @@ fn result(score: ScoreKind, (statistic, p_value): Outcome, threshold: f64) -> Dr
     }
 }
 
-/// A drift test on numeric columns, holding the sorted reference.
+/// The reference a numeric test keeps: all of it, or its sketch.
+enum Reference {
+    Whole(Vec<f64>),
+    Sketched(Sketch),
+}
+
+/// A drift test on numeric columns, holding the sorted reference (or its sketch).
 pub struct NumericTest<S> {
-    reference: Vec<f64>,
+    reference: Reference,
     threshold: f64,
     statistic: PhantomData<S>,
 }
 
+impl<S: NumericStatistic> NumericTest<S> {
+    fn sample(column: ColumnData, what: &str) -> Result<Vec<f64>> {
+        if S::SORTED {
+            numeric_sample(column, what)
+        } else {
+            numeric_values(column, what)
+        }
+    }
+}
+
 impl<S: NumericStatistic> DriftTest for NumericTest<S> {
-    type Config = ThresholdConfig;
+    type Config = NumericConfig;
     const DESCRIPTION: &'static str = S::DESCRIPTION;
     const COLUMN_KINDS: &'static [ColumnKind] = &[ColumnKind::Numeric];
     const SCORE: ScoreKind = S::SCORE;
 
-    fn new(reference: ColumnData, config: ThresholdConfig) -> Result<Self> {
+    fn new(reference: ColumnData, config: NumericConfig) -> Result<Self> {
+        let threshold = threshold(S::SCORE, config.threshold, S::DEFAULT_THRESHOLD)?;
+        let sketch = match config.sketch {
+            Some(_) if !S::SKETCH => {
+                return Err(Error::InvalidConfig(
+                    "this test has no sketch mode; it is offered by ks, kuiper, wasserstein,                      wasserstein_norm and energy (docs/statistics.md)"
+                        .into(),
+                ));
+            }
+            Some(k) => Some(quantile_count(k)?),
+            None => None,
+        };
+        let reference = Self::sample(reference, "reference")?;
+        let reference = match sketch {
+            Some(k) if reference.len() > k => Reference::Sketched(Sketch::new(&reference, k)),
+            _ => Reference::Whole(reference),
+        };
         Ok(NumericTest {
-            threshold: threshold(S::SCORE, config.threshold, S::DEFAULT_THRESHOLD)?,
-            reference: numeric_sample(reference, "reference")?,
+            threshold,
+            reference,
             statistic: PhantomData,
         })
     }
 
     fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
-        let current = numeric_sample(current, "current window")?;
-        let outcome = S::compare(&self.reference, &current)?;
+        let current = Self::sample(current, "current window")?;
+        let outcome = match &self.reference {
+            Reference::Whole(reference) => S::compare(reference, &current)?,
+            Reference::Sketched(sketch) => S::compare_sketch(sketch, &current)?,
+        };
         Ok(result(S::SCORE, outcome, self.threshold))
     }
 }

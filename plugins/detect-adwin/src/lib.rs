@@ -18,6 +18,8 @@
 
 use vigil_plugin_stats::stream;
 
+use std::collections::VecDeque;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use vigil_plugin_sdk::{Detector, Error, Result};
@@ -106,8 +108,9 @@ struct State {
     width: f64,
     /// Values since the last reset, for the clock.
     tick: u64,
-    /// `rows[i]`: buckets of `2^i` values each, oldest first.
-    rows: Vec<Vec<Bucket>>,
+    /// `rows[i]`: buckets of `2^i` values each, oldest first. Ring buffers, so that merging
+    /// the two oldest buckets moves nothing; serialized as sequences, as `Vec`s were.
+    rows: Vec<VecDeque<Bucket>>,
     /// River's `drift_detected` after the last value; the next value resets the window.
     drift_detected: bool,
 }
@@ -120,7 +123,7 @@ impl State {
             variance: 0.0,
             width: 0.0,
             tick: 0,
-            rows: vec![Vec::new()],
+            rows: vec![VecDeque::new()],
             drift_detected: false,
         }
     }
@@ -131,11 +134,26 @@ fn bucket_size(row: usize) -> f64 {
     (1u64 << row) as f64
 }
 
+/// `1 / bucket_size(row)`, exact (a power of two), so `x * bucket_share(row)` has the bits of
+/// River's `x / bucket_size(row)` without a division.
+fn bucket_share(row: usize) -> f64 {
+    f64::from_bits((1023 - row as u64) << 52)
+}
+
 /// The ADWIN detector.
 #[derive(Debug, Clone)]
 pub struct Adwin {
     config: Config,
     state: State,
+    /// The `tick` of the next test: the next multiple of `clock`. Kept beside the state (and
+    /// derived from it on restore) so that each value costs a comparison, not the 64-bit
+    /// remainder `tick % clock`, which the guest pays as a hardware division.
+    next_test: u64,
+}
+
+/// The first multiple of `clock` above `tick`.
+fn next_multiple(tick: u64, clock: u64) -> u64 {
+    (tick / clock + 1).saturating_mul(clock)
 }
 
 impl Adwin {
@@ -143,6 +161,7 @@ impl Adwin {
     fn step(&mut self, x: f64) {
         if self.state.drift_detected {
             self.state = State::fresh(self.state.seen);
+            self.next_test = self.config.clock;
         }
         self.insert(x);
         self.state.drift_detected = self.detect_change();
@@ -150,7 +169,7 @@ impl Adwin {
 
     fn insert(&mut self, x: f64) {
         let s = &mut self.state;
-        s.rows[0].push(Bucket {
+        s.rows[0].push_back(Bucket {
             total: x,
             variance: 0.0,
         });
@@ -171,9 +190,9 @@ impl Adwin {
         let rows = &mut self.state.rows;
         let mut row = 0;
         while rows[row].len() == full {
-            let size = bucket_size(row);
+            let (size, share) = (bucket_size(row), bucket_share(row));
             let (a, b) = (rows[row][0], rows[row][1]);
-            let (mean_a, mean_b) = (a.total / size, b.total / size);
+            let (mean_a, mean_b) = (a.total * share, b.total * share);
             let merged = Bucket {
                 total: a.total + b.total,
                 variance: a.variance
@@ -181,10 +200,11 @@ impl Adwin {
                     + size * 0.5 * (mean_a - mean_b) * (mean_a - mean_b),
             };
             if row + 1 == rows.len() {
-                rows.push(Vec::with_capacity(full));
+                rows.push(VecDeque::with_capacity(full));
             }
-            rows[row + 1].push(merged);
-            rows[row].drain(..2);
+            rows[row + 1].push_back(merged);
+            rows[row].pop_front();
+            rows[row].pop_front();
             if rows[row + 1].len() < full {
                 break;
             }
@@ -197,8 +217,8 @@ impl Adwin {
         let s = &mut self.state;
         let last = s.rows.len() - 1;
         let size = bucket_size(last);
-        let oldest = s.rows[last].remove(0);
-        let mean = oldest.total / size;
+        let oldest = s.rows[last].pop_front().expect("the last row has a bucket");
+        let mean = oldest.total * bucket_share(last);
         s.width -= size;
         s.total -= oldest.total;
         let window_mean = s.total / s.width;
@@ -212,9 +232,11 @@ impl Adwin {
     /// Tests every split on the clock, dropping the oldest bucket while a cut is found.
     fn detect_change(&mut self) -> bool {
         self.state.tick += 1;
-        if !(self.state.tick.is_multiple_of(self.config.clock)
-            && self.state.width > self.config.grace_period as f64)
-        {
+        if self.state.tick != self.next_test {
+            return false;
+        }
+        self.next_test = next_multiple(self.state.tick, self.config.clock);
+        if self.state.width <= self.config.grace_period as f64 {
             return false;
         }
         let mut detected = false;
@@ -239,6 +261,8 @@ impl Adwin {
                 + 2.0 / 3.0 * delta_prime * m_recip;
             delta_mean.abs() > epsilon
         };
+        // `2 · var · delta'`, less a margin, for the division-free pre-test.
+        let bound_factor = 2.0 * mean_variance * delta_prime * (1.0 - 1e-9);
         let (mut n0, mut n1) = (0.0, s.width);
         let (mut u0, mut u1) = (0.0, s.total);
         for (row, buckets) in s.rows.iter().enumerate().rev() {
@@ -252,14 +276,36 @@ impl Adwin {
                     // The newest bucket: no split is left after it.
                     return false;
                 }
-                let delta_mean = u0 / n0 - u1 / n1;
-                if n1 >= min_length && n0 >= min_length && cut(n0, n1, delta_mean) {
+                if n1 >= min_length
+                    && n0 >= min_length
+                    && !surely_no_cut(u0, u1, n0, n1, min_length, bound_factor)
+                    && cut(n0, n1, u0 / n0 - u1 / n1)
+                {
                     return true;
                 }
             }
         }
         false
     }
+}
+
+/// Whether the cut test of River's arithmetic (`|u0/n0 − u1/n1| > epsilon`) certainly fails for
+/// this split, decided without a division or a square root. Nearly every split of every scan
+/// fails the test, and four divisions and a square root per split were most of ADWIN's time.
+///
+/// `epsilon ≥ sqrt(2 m var delta')` with `m = (n0' + n1') / (n0' n1')`, `nk' = nk − L + 1`, so
+/// the test fails when `(u0 n1 − u1 n0)² n0' n1' ≤ 2 var delta' (n0 n1)² (n0' + n1')`. Both
+/// sides are taken with room to spare: the difference is raised by 1e-12 of its terms' sizes
+/// (far above the rounding of either this product or River's `u0/n0 − u1/n1`), and the bound
+/// (`bound_factor`, `2 var delta'`) lowered by 1e-9. When this says "no cut", River's
+/// arithmetic says so too; otherwise the split is tested exactly as River tests it. NaN,
+/// infinities, or a negative variance never pass as "no cut".
+#[inline]
+fn surely_no_cut(u0: f64, u1: f64, n0: f64, n1: f64, min_length: f64, bound_factor: f64) -> bool {
+    let difference = (u0 * n1 - u1 * n0).abs() + 1e-12 * (u0.abs() * n1 + u1.abs() * n0);
+    let (m0, m1) = (n0 - min_length + 1.0, n1 - min_length + 1.0);
+    let product = n0 * n1;
+    difference * difference * (m0 * m1) <= bound_factor * (product * product) * (m0 + m1)
 }
 
 impl Detector for Adwin {
@@ -270,6 +316,7 @@ impl Detector for Adwin {
     fn new(config: Config) -> Result<Self> {
         config.validate()?;
         Ok(Adwin {
+            next_test: config.clock,
             config,
             state: State::fresh(0),
         })
@@ -296,7 +343,11 @@ impl Detector for Adwin {
                 "its buckets do not fit its window or this configuration's max_buckets",
             ));
         }
-        Ok(Adwin { config, state })
+        Ok(Adwin {
+            next_test: next_multiple(state.tick, config.clock),
+            config,
+            state,
+        })
     }
 
     fn update(&mut self, values: &[f64]) -> Result<Vec<u64>> {
@@ -323,6 +374,15 @@ vigil_plugin_sdk::export_detector!(Adwin);
 mod tests {
     use super::*;
     use vigil_plugin_sdk::testing;
+
+    #[test]
+    fn bucket_shares_are_exact_reciprocals() {
+        for row in 0..64 {
+            assert_eq!(bucket_share(row), 1.0 / bucket_size(row));
+            let x = 0.1 + row as f64 * 1e-3;
+            assert_eq!(x * bucket_share(row), x / bucket_size(row));
+        }
+    }
 
     #[test]
     fn defaults_are_rivers() {

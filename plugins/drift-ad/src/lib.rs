@@ -10,8 +10,8 @@
 //! make the test undefined (SciPy fails), and such windows are refused.
 
 use vigil_plugin_sdk::{Error, Result, ScoreKind};
-use vigil_plugin_stats::ecdf::tie_groups;
-use vigil_plugin_stats::sum::pairwise_sum;
+use vigil_plugin_stats::ecdf::TieGroups;
+use vigil_plugin_stats::sum::pairwise_sum_iter;
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
 /// Scholz and Stephens' critical values for k = 2 (`b0 + b1 / sqrt(1) + b2 / 1`, as SciPy
@@ -37,16 +37,16 @@ const FIT: [f64; 3] = [
 ];
 
 /// SciPy's `_anderson_ksamp_midrank` for two samples: A2akN from the tie groups of the pooled
-/// sample (each distinct value, with how many copies each sample holds).
-fn a2akn(groups: &[(usize, usize)], sizes: [usize; 2]) -> f64 {
+/// sample (each distinct value, with how many copies each sample holds), walked once per
+/// sample rather than kept: two million groups would not fit a plugin's memory.
+fn a2akn(groups: TieGroups, group_count: usize, sizes: [usize; 2]) -> f64 {
     let n = (sizes[0] + sizes[1]) as f64;
-    let all_distinct = groups.len() == sizes[0] + sizes[1];
+    let all_distinct = group_count == sizes[0] + sizes[1];
     let mut statistic = 0.0;
     for (sample, &size) in sizes.iter().enumerate() {
         let mut below = 0usize;
         let mut at_most_in_sample = 0usize;
-        let mut inner = Vec::with_capacity(groups.len());
-        for &(first, second) in groups {
+        let mut inner = groups.clone().map(|(first, second)| {
             let lj = if all_distinct {
                 1.0
             } else {
@@ -57,10 +57,10 @@ fn a2akn(groups: &[(usize, usize)], sizes: [usize; 2]) -> f64 {
             at_most_in_sample += in_sample;
             let mij = at_most_in_sample as f64 - in_sample as f64 / 2.0;
             let deviation = n * mij - bj * size as f64;
-            inner.push(lj / n * deviation * deviation / (bj * (n - bj) - n * lj / 4.0));
             below += first + second;
-        }
-        statistic += pairwise_sum(&inner) / size as f64;
+            lj / n * deviation * deviation / (bj * (n - bj) - n * lj / 4.0)
+        });
+        statistic += pairwise_sum_iter(group_count, &mut inner) / size as f64;
     }
     statistic * (n - 1.0) / n
 }
@@ -73,13 +73,13 @@ fn standardize(a2akn: f64, sizes: [usize; 2]) -> f64 {
     let h_sum = 1.0 / sizes[0] as f64 + 1.0 / sizes[1] as f64;
     // hs_cs = cumsum(1 / [N-1, N-2, …, 2]); h = hs_cs[-1] + 1; g = sum(hs_cs / [2, …, N-1]).
     let mut cumulative = 0.0;
-    let mut ratios = Vec::with_capacity(big_n - 2);
-    for (position, divisor) in (2..big_n).rev().enumerate() {
+    let mut ratios = (2..big_n).rev().enumerate().map(|(position, divisor)| {
         cumulative += 1.0 / divisor as f64;
-        ratios.push(cumulative / (position + 2) as f64);
-    }
+        cumulative / (position + 2) as f64
+    });
+    let g = pairwise_sum_iter(big_n - 2, &mut ratios);
+    drop(ratios);
     let h = cumulative + 1.0;
-    let g = pairwise_sum(&ratios);
     let a = (4.0 * g - 6.0) * (k - 1.0) + (10.0 - 6.0 * g) * h_sum;
     let b = (2.0 * g - 4.0) * k * k + 8.0 * h * k + (2.0 * g - 14.0 * h - 4.0) * h_sum - 8.0 * h
         + 4.0 * g
@@ -118,15 +118,16 @@ impl NumericStatistic for AndersonDarling {
 
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
         let sizes = [reference.len(), current.len()];
-        let groups = tie_groups(reference, current);
-        if sizes[0] + sizes[1] < 4 || groups.len() < 2 {
+        let groups = TieGroups::new(reference, current);
+        let group_count = groups.clone().count();
+        if sizes[0] + sizes[1] < 4 || group_count < 2 {
             return Err(Error::InvalidInput(
                 "the Anderson-Darling test needs at least four values in all and two distinct \
                  ones; choose another test for this column"
                     .into(),
             ));
         }
-        let a2 = standardize(a2akn(&groups, sizes), sizes);
+        let a2 = standardize(a2akn(groups, group_count, sizes), sizes);
         Ok((a2, Some(capped_p_value(a2))))
     }
 }

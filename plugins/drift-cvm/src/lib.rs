@@ -12,8 +12,8 @@ pub mod asymptotic;
 pub mod exact;
 
 use vigil_plugin_sdk::{Error, Result, ScoreKind};
-use vigil_plugin_stats::ecdf::tie_groups;
-use vigil_plugin_stats::sum::pairwise_sum;
+use vigil_plugin_stats::ecdf::TieGroups;
+use vigil_plugin_stats::sum::pairwise_sum_iter;
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
 /// Samples up to this size on both sides get the exact p-value.
@@ -21,21 +21,50 @@ const EXACT_MAX: usize = 20;
 
 /// Anderson's U: `nx Σ (rank(x_i) − i)² + ny Σ (rank(y_j) − j)²` over each sorted sample, ranks
 /// being midranks in the pooled sample.
-fn u_statistic(groups: &[(usize, usize)], nx: usize, ny: usize) -> f64 {
-    let (mut x_terms, mut y_terms) = (Vec::with_capacity(nx), Vec::with_capacity(ny));
-    let mut below = 0usize;
-    for &(in_x, in_y) in groups {
-        let t = in_x + in_y;
-        let rank = below as f64 + (t as f64 + 1.0) / 2.0;
-        for (count, terms) in [(in_x, &mut x_terms), (in_y, &mut y_terms)] {
-            for _ in 0..count {
-                let position = (terms.len() + 1) as f64;
-                terms.push((rank - position) * (rank - position));
-            }
+fn u_statistic(groups: TieGroups, nx: usize, ny: usize) -> f64 {
+    let side = |first: bool, size: usize| {
+        let mut terms = SideTerms {
+            groups: groups.clone(),
+            first,
+            below: 0,
+            position: 0,
+            rank: 0.0,
+            left: 0,
+        };
+        pairwise_sum_iter(size, &mut terms)
+    };
+    nx as f64 * side(true, nx) + ny as f64 * side(false, ny)
+}
+
+/// `(rank(v_i) − i)²` for each value of one side in ascending order, streamed from the tie
+/// groups: `below` values precede the current group, whose midrank is `rank`, and `left` of
+/// the side's copies in it are still to come.
+struct SideTerms<'a> {
+    groups: TieGroups<'a>,
+    first: bool,
+    below: usize,
+    position: usize,
+    rank: f64,
+    left: usize,
+}
+
+impl Iterator for SideTerms<'_> {
+    type Item = f64;
+
+    #[inline]
+    fn next(&mut self) -> Option<f64> {
+        while self.left == 0 {
+            let (in_x, in_y) = self.groups.next()?;
+            let t = in_x + in_y;
+            self.rank = self.below as f64 + (t as f64 + 1.0) / 2.0;
+            self.below += t;
+            self.left = if self.first { in_x } else { in_y };
         }
-        below += t;
+        self.left -= 1;
+        self.position += 1;
+        let gap = self.rank - self.position as f64;
+        Some(gap * gap)
     }
-    nx as f64 * pairwise_sum(&x_terms) + ny as f64 * pairwise_sum(&y_terms)
 }
 
 /// The Cramér–von Mises test.
@@ -54,11 +83,11 @@ impl NumericStatistic for CramerVonMises {
                 "the Cramer-von Mises test needs at least two values on each side".into(),
             ));
         }
-        let groups = tie_groups(reference, current);
-        if groups.len() == 1 {
+        let groups = TieGroups::new(reference, current);
+        if groups.clone().nth(1).is_none() {
             return Ok((0.0, Some(1.0)));
         }
-        let u = u_statistic(&groups, nx, ny);
+        let u = u_statistic(groups, nx, ny);
         let (k, n) = ((nx * ny) as f64, (nx + ny) as f64);
         let t = u / (k * n) - (4.0 * k - 1.0) / (6.0 * n);
         let p = if nx.max(ny) > EXACT_MAX {

@@ -14,6 +14,9 @@ impl NumericStatistic for EnergyDistance {
     const SCORE: ScoreKind = ScoreKind::Distance;
     /// In the column's units: set one per column (`--config energy={"threshold": …}`).
     const DEFAULT_THRESHOLD: f64 = 0.1;
+    /// Within `√2 · sqrt(Sketch::wasserstein_bound / k)` of the exact distance
+    /// (docs/statistics.md).
+    const SKETCH: bool = true;
 
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
         let distance = std::f64::consts::SQRT_2 * cdf_distance(Order::Two, reference, current)?;

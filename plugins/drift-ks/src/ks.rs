@@ -27,9 +27,19 @@ pub fn ks_2samp(a: &Sample, b: &Sample) -> KsOutcome {
         !a.is_empty() && !b.is_empty(),
         "ks_2samp needs two non-empty samples"
     );
-    let (n1, n2) = (a.len(), b.len());
-    let mut d = statistic(a, b);
+    outcome(a.len(), b.len(), statistic(a, b))
+}
 
+/// KS test of a sketch standing for a reference of `reference_size` values
+/// (docs/statistics.md): the statistic on the sketch, within 1/k of the exact one, and the
+/// p-value for the real sample sizes.
+pub fn ks_2samp_sketched(sketch: &Sample, reference_size: usize, b: &Sample) -> KsOutcome {
+    assert!(!sketch.is_empty() && !b.is_empty());
+    outcome(reference_size, b.len(), statistic(sketch, b))
+}
+
+/// The outcome of statistic `d` for samples of `n1` and `n2` values.
+fn outcome(n1: usize, n2: usize, mut d: f64) -> KsOutcome {
     if n1.max(n2) <= MAX_AUTO_N {
         let exact = attempt_exact(n1 as i64, n2 as i64, d);
         // The statistic is reported as h/lcm whether or not the exact p-value succeeded.

@@ -12,6 +12,7 @@ use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Re
 use vigil_plugin_stats::labels::no_values;
 use vigil_plugin_stats::order::Sample;
 use vigil_plugin_stats::outcome::{p_value_result, p_value_threshold};
+use vigil_plugin_stats::sketch::quantile_count;
 
 /// Configuration of the KS test.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -20,15 +21,21 @@ pub struct Config {
     /// Drift when the p-value is below this.
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// Keep only this many quantiles of a reference larger than that (16 to 1048576): memory
+    /// and evaluation time no longer grow with the reference, and the statistic is within
+    /// 1/sketch of the exact one (docs/statistics.md). Off when absent.
+    #[serde(default)]
+    pub sketch: Option<usize>,
 }
 
 fn default_threshold() -> f64 {
     0.05
 }
 
-/// The test, holding the sorted reference.
+/// The test, holding the sorted reference (or its sketch, and the reference's size).
 pub struct Ks {
     reference: Sample,
+    reference_size: usize,
     threshold: f64,
 }
 
@@ -40,15 +47,28 @@ impl DriftTest for Ks {
     const SCORE: ScoreKind = ScoreKind::PValue;
 
     fn new(reference: ColumnData, config: Config) -> Result<Self> {
+        let threshold = p_value_threshold(config.threshold)?;
+        let sketch = config.sketch.map(quantile_count).transpose()?;
+        let reference = sorted_values(reference, "reference")?;
+        let reference_size = reference.len();
+        let reference = match sketch {
+            Some(k) if reference_size > k => reference.sketch(k),
+            _ => reference,
+        };
         Ok(Ks {
-            threshold: p_value_threshold(config.threshold)?,
-            reference: sorted_values(reference, "reference")?,
+            threshold,
+            reference,
+            reference_size,
         })
     }
 
     fn evaluate(&self, current: ColumnData) -> Result<DriftResult> {
         let current = sorted_values(current, "current window")?;
-        let outcome = ks::ks_2samp(&self.reference, &current);
+        let outcome = if self.reference.len() == self.reference_size {
+            ks::ks_2samp(&self.reference, &current)
+        } else {
+            ks::ks_2samp_sketched(&self.reference, self.reference_size, &current)
+        };
         Ok(p_value_result(
             outcome.statistic,
             outcome.p_value,

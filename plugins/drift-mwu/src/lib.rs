@@ -6,9 +6,9 @@
 //! approximation with the tie correction and the continuity correction.
 
 use vigil_plugin_sdk::{Result, ScoreKind};
-use vigil_plugin_stats::ecdf::tie_groups;
+use vigil_plugin_stats::ecdf::TieGroups;
 use vigil_plugin_stats::special::normal_sf;
-use vigil_plugin_stats::sum::pairwise_sum;
+use vigil_plugin_stats::sum::pairwise_sum_iter;
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
 /// Samples at most this large (on the smaller side) get the exact distribution when untied.
@@ -46,26 +46,30 @@ impl NumericStatistic for MannWhitney {
 
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
         let (n1, n2) = (reference.len(), current.len());
-        let groups = tie_groups(reference, current);
+        let groups = TieGroups::new(reference, current);
         // Midranks: a group of t copies starting after `below` values has rank below + (t+1)/2.
         let mut rank_sum = 0.0;
         let mut below = 0usize;
-        let mut tie_terms = Vec::with_capacity(groups.len());
-        for &(in_reference, in_current) in &groups {
+        let mut group_count = 0usize;
+        for (in_reference, in_current) in groups.clone() {
             let t = (in_reference + in_current) as f64;
             rank_sum += in_reference as f64 * (below as f64 + (t + 1.0) / 2.0);
-            tie_terms.push(t * t * t - t);
             below += in_reference + in_current;
+            group_count += 1;
         }
         let (f1, f2) = (n1 as f64, n2 as f64);
         let u1 = rank_sum - f1 * (f1 + 1.0) / 2.0;
         let u = u1.max(f1 * f2 - u1);
-        let tied = groups.len() < n1 + n2;
+        let tied = group_count < n1 + n2;
         let p = if n1.min(n2) <= EXACT_MAX && !tied {
             2.0 * exact_cdf(n1 * n2 - u as usize, n1, n2)
         } else {
             let n = f1 + f2;
-            let tie_term = pairwise_sum(&tie_terms);
+            let mut tie_terms = groups.map(|(in_reference, in_current)| {
+                let t = (in_reference + in_current) as f64;
+                t * t * t - t
+            });
+            let tie_term = pairwise_sum_iter(group_count, &mut tie_terms);
             let s = (f1 * f2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
             let z = (u - f1 * f2 / 2.0 - 0.5) / s;
             // All values tied: s = 0 and z = -inf, a p-value of 1 as in SciPy.

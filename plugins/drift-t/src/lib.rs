@@ -7,7 +7,7 @@
 
 use vigil_plugin_sdk::{Error, Result, ScoreKind};
 use vigil_plugin_stats::special::t_sf;
-use vigil_plugin_stats::sum::{mean, pairwise_sum};
+use vigil_plugin_stats::sum::{mean, pairwise_sum_iter};
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
 /// The sample variance as SciPy's `_var(x, ddof=1)` computes it: the mean squared deviation
@@ -15,8 +15,8 @@ use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 fn sample_variance(values: &[f64]) -> f64 {
     let n = values.len() as f64;
     let centre = mean(values);
-    let squares: Vec<f64> = values.iter().map(|v| (v - centre) * (v - centre)).collect();
-    pairwise_sum(&squares) / n * (n / (n - 1.0))
+    let mut squares = values.iter().map(|v| (v - centre) * (v - centre));
+    pairwise_sum_iter(values.len(), &mut squares) / n * (n / (n - 1.0))
 }
 
 /// Welch's t.
@@ -26,6 +26,8 @@ impl NumericStatistic for WelchT {
     const DESCRIPTION: &'static str = "Welch's two-sided t-test for a difference in means";
     const SCORE: ScoreKind = ScoreKind::PValue;
     const DEFAULT_THRESHOLD: f64 = 0.05;
+    /// Sums need no order: the samples stay in column order, as NumPy sums them.
+    const SORTED: bool = false;
 
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
         if reference.len() < 2 || current.len() < 2 {

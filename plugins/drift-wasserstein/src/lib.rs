@@ -15,6 +15,8 @@ impl NumericStatistic for Wasserstein1 {
     const SCORE: ScoreKind = ScoreKind::Distance;
     /// In the column's units: set one per column (`--config wasserstein={"threshold": …}`).
     const DEFAULT_THRESHOLD: f64 = 0.1;
+    /// Within `Sketch::wasserstein_bound` of the exact distance (docs/statistics.md).
+    const SKETCH: bool = true;
 
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
         Ok((cdf_distance(Order::One, reference, current)?, None))

@@ -4,6 +4,7 @@
 
 use vigil_plugin_sdk::{Result, ScoreKind};
 use vigil_plugin_stats::ecdf::{Order, cdf_distance, finite};
+use vigil_plugin_stats::sketch::Sketch;
 use vigil_plugin_stats::sum::variance;
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
@@ -18,6 +19,9 @@ impl NumericStatistic for NormalizedWasserstein {
         "Wasserstein-1 distance in units of the reference's standard deviation";
     const SCORE: ScoreKind = ScoreKind::Distance;
     const DEFAULT_THRESHOLD: f64 = 0.1;
+    /// Within `Sketch::wasserstein_bound` over the reference's standard deviation
+    /// (docs/statistics.md); the deviation is the whole reference's.
+    const SKETCH: bool = true;
 
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome> {
         let std = variance(reference, 0).sqrt().max(STD_FLOOR);
@@ -25,6 +29,12 @@ impl NumericStatistic for NormalizedWasserstein {
             finite(cdf_distance(Order::One, reference, current)? / std)?,
             None,
         ))
+    }
+
+    fn compare_sketch(sketch: &Sketch, current: &[f64]) -> Result<Outcome> {
+        let std = sketch.reference_std.max(STD_FLOOR);
+        let distance = cdf_distance(Order::One, &sketch.quantiles, current)?;
+        Ok((finite(distance / std)?, None))
     }
 }
 
