@@ -59,3 +59,20 @@ pub mod policy {
         additional_derives: [PartialEq],
     });
 }
+
+/// The `multivariate-drift-test-plugin` world. It imports `drift-test` for the `drift-result`
+/// record only, which is the drift-test world's own.
+pub mod multivariate {
+    wit_bindgen::generate!({
+        world: "multivariate-drift-test-plugin",
+        path: "../wit",
+        with: {
+            "vigil:plugin/types@0.2.0": crate::bindings::drift::vigil::plugin::types,
+            "vigil:plugin/host@0.2.0": crate::bindings::drift::vigil::plugin::host,
+            "vigil:plugin/drift-test@0.2.0": crate::bindings::drift::exports::vigil::plugin::drift_test,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_multivariate_drift_test_world",
+        default_bindings_module: "vigil_plugin_sdk::bindings::multivariate",
+    });
+}

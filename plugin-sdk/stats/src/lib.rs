@@ -7,7 +7,8 @@
 //! ([`outcome`]), the shapes a standard test takes ([`two_sample`]), the input checks and
 //! snapshot format of the streaming detectors ([`stream`]), the batch checks of the preprocessors
 //! ([`batch`]), the multiple-testing corrections a policy applies across columns
-//! ([`multiple_testing`]), and, behind the `harness` feature, the tests that compare a drift
+//! ([`multiple_testing`]), the rows and NumPy-reproducible draws of the multivariate tests
+//! ([`columns`], [`numpy_random`]), and, behind the `harness` feature, the tests that compare a drift
 //! test ([`harness`]), a detector ([`detector_harness`]) or a preprocessor
 //! ([`preprocess_harness`]) with the reference values of `tests/reference/`.
 //!
@@ -24,11 +25,13 @@
 
 pub mod batch;
 pub mod binning;
+pub mod columns;
 pub mod contingency;
 pub mod ecdf;
 pub mod keysort;
 pub mod labels;
 pub mod multiple_testing;
+pub mod numpy_random;
 pub mod order;
 pub mod outcome;
 pub mod special;
