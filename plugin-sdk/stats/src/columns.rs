@@ -5,6 +5,7 @@
 use vigil_plugin_sdk::{Batch, ColumnData, Error, Result};
 
 use crate::batch::check_shape;
+use crate::sum::{mean, variance};
 
 /// Numeric columns as rows: `values[row * names.len() + column]`, NaN for a missing value.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,19 @@ impl Rows {
             .copied()
             .collect()
     }
+}
+
+/// scikit-learn's `StandardScaler` on a column without missing values: its mean (`np.mean`)
+/// and scale, the population standard deviation, or 1 when the column is constant up to
+/// rounding (scikit-learn's `_is_constant_feature` bound), so that a constant column is only
+/// centred.
+pub fn standard_scale(values: &[f64]) -> (f64, f64) {
+    let mean = mean(values);
+    let var = variance(values, 0);
+    let n = values.len() as f64;
+    let eps = f64::EPSILON;
+    let constant = var <= n * eps * var + (n * mean * eps).powi(2);
+    (mean, if constant { 1.0 } else { var.sqrt() })
 }
 
 /// The reference's columns: at least one, all numeric, equal lengths, no infinite value.

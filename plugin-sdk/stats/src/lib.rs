@@ -45,4 +45,6 @@ pub mod detector_harness;
 #[cfg(feature = "harness")]
 pub mod harness;
 #[cfg(feature = "harness")]
+pub mod multivariate_harness;
+#[cfg(feature = "harness")]
 pub mod preprocess_harness;
