@@ -60,8 +60,7 @@ pub mod policy {
     });
 }
 
-/// The `multivariate-drift-test-plugin` world. It imports `drift-test` for the `drift-result`
-/// record only, which is the drift-test world's own.
+/// The `multivariate-drift-test-plugin` world.
 pub mod multivariate {
     wit_bindgen::generate!({
         world: "multivariate-drift-test-plugin",
@@ -69,7 +68,6 @@ pub mod multivariate {
         with: {
             "vigil:plugin/types@0.2.0": crate::bindings::drift::vigil::plugin::types,
             "vigil:plugin/host@0.2.0": crate::bindings::drift::vigil::plugin::host,
-            "vigil:plugin/drift-test@0.2.0": crate::bindings::drift::exports::vigil::plugin::drift_test,
         },
         pub_export_macro: true,
         export_macro_name: "export_multivariate_drift_test_world",

@@ -27,11 +27,10 @@ pub use column::{CategoricalBuilder, MISSING_CODE};
 pub use config::{config_schema, parse_config};
 
 pub use bindings::detector::exports::vigil::plugin::detector as detector_world;
-pub use bindings::drift::exports::vigil::plugin::drift_test::DriftResult;
 pub use bindings::drift::vigil::plugin::host::Level;
 pub use bindings::drift::vigil::plugin::types::{
-    Batch, CategoricalColumn, Column, ColumnData, ColumnKind, Error, PluginInfo, PluginKind,
-    ScoreKind,
+    Batch, CategoricalColumn, Column, ColumnData, ColumnKind, DriftResult, Error, PluginInfo,
+    PluginKind, ScoreKind,
 };
 pub use bindings::policy::exports::vigil::plugin::policy::{
     Action, ColumnResult, Context, Decision, History, Metric,

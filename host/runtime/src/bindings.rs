@@ -55,8 +55,8 @@ pub mod multivariate {
     });
 }
 
-pub use drift::exports::vigil::plugin::drift_test::DriftResult;
 pub use drift::vigil::plugin::host;
+pub use drift::vigil::plugin::types::DriftResult;
 pub use policy::exports::vigil::plugin::policy::{
     Action, ColumnResult, Context, Decision, History, Metric,
 };

@@ -265,20 +265,6 @@ impl MultivariateSession {
                     .call_evaluate(s, test, current)
             })
         })?;
-        // The world imports `drift-test` for this record's type, so the bindings carry a copy
-        // of it; the host speaks of one `DriftResult`.
-        let multivariate::vigil::plugin::drift_test::DriftResult {
-            statistic,
-            p_value,
-            threshold,
-            drifted,
-        } = result;
-        let result = DriftResult {
-            statistic,
-            p_value,
-            threshold,
-            drifted,
-        };
         check_drift_result(&result, plugin.info().score).map_err(|what| invalid(plugin, what))?;
         Ok(result)
     }

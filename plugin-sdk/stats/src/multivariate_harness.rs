@@ -97,11 +97,11 @@ pub fn check_multivariate_file<P: MultivariateDriftTest>(
             &case["config"].to_string(),
         );
         if let Some(kind) = expected.get("error").and_then(Value::as_str) {
-            let matches = match (&outcome, kind) {
-                (Err(Error::InvalidInput(_)), "invalid-input") => true,
-                (Err(Error::InvalidConfig(_)), "invalid-config") => true,
-                _ => false,
-            };
+            let matches = matches!(
+                (&outcome, kind),
+                (Err(Error::InvalidInput(_)), "invalid-input")
+                    | (Err(Error::InvalidConfig(_)), "invalid-config")
+            );
             if !matches {
                 failures.push(format!("{name}: expected {kind}, got {outcome:?}"));
             }

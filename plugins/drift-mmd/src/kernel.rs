@@ -12,7 +12,6 @@ pub struct Pooled {
 impl Pooled {
     /// Pools `reference` and `window` (same columns, standardized), in that order.
     pub fn new(reference: &Rows, window: &Rows) -> Pooled {
-        let width = reference.width();
         let rows: Vec<&[f64]> = (0..reference.len())
             .map(|i| reference.row(i))
             .chain((0..window.len()).map(|i| window.row(i)))
@@ -23,8 +22,8 @@ impl Pooled {
             for j in i + 1..size {
                 // Summed column by column, as the reference script does.
                 let mut sum = 0.0;
-                for k in 0..width {
-                    let d = rows[i][k] - rows[j][k];
+                for (a, b) in rows[i].iter().zip(rows[j]) {
+                    let d = a - b;
                     sum += d * d;
                 }
                 squared.push(sum);
