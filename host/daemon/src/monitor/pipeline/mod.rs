@@ -24,6 +24,7 @@
 mod detectors;
 mod drift;
 mod findings;
+mod multivariate;
 mod policy;
 mod preprocess;
 
@@ -36,6 +37,7 @@ use vigil_runtime::{Batch, Budget, History, Plugin};
 use self::detectors::DetectorPlan;
 use self::drift::ColumnTest;
 pub use self::findings::Findings;
+use self::multivariate::MultivariateTest;
 use self::preprocess::Fitted;
 use super::carried::Carried;
 use super::evaluation::MetricValue;
@@ -61,6 +63,7 @@ pub struct Prepared {
     /// `None` until the preprocessors are fitted, and again after one of them failed.
     fitted: Option<Fitted>,
     tests: Vec<ColumnTest>,
+    multivariate: Vec<MultivariateTest>,
     detectors: Vec<DetectorPlan>,
     policy: (PluginRef, Arc<Plugin>),
     budget: Budget,
@@ -70,15 +73,15 @@ pub struct Prepared {
     cancel: Arc<AtomicBool>,
 }
 
-/// The plugin instances a monitor holds at once: one per preprocessor and per tested feature
-/// (kept between windows), and one for the detector or policy running.
+/// The plugin instances a monitor holds at once: one per preprocessor, per tested feature and
+/// per multivariate test (kept between windows), and one for the detector or policy running.
 pub fn instances_needed(spec: &MonitorSpec) -> u32 {
     let tested = spec
         .features
         .iter()
         .filter(|feature| spec.test_for(feature).is_some())
         .count();
-    (spec.pipeline.preprocessors.len() + tested + 1) as u32
+    (spec.pipeline.preprocessors.len() + tested + spec.pipeline.multivariate.len() + 1) as u32
 }
 
 /// The plugins a spec names, loaded, by `name@version`.
@@ -133,6 +136,20 @@ impl Prepared {
                 session: None,
             });
         }
+        let multivariate = spec
+            .pipeline
+            .multivariate
+            .iter()
+            .map(|m| {
+                Ok(MultivariateTest {
+                    columns: spec.multivariate_columns(m),
+                    plugin_ref: m.plugin.clone(),
+                    config: config_text(&m.plugin),
+                    plugin: lookup(plugins, &m.plugin)?,
+                    session: None,
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let detectors = spec
             .pipeline
             .detectors
@@ -166,6 +183,7 @@ impl Prepared {
             preprocessors,
             fitted,
             tests,
+            multivariate,
             detectors,
             policy: (policy_ref, policy),
             budget,
@@ -227,6 +245,10 @@ impl Prepared {
         now_ms: i64,
     ) -> Option<Findings> {
         let (columns, mut newly_quarantined) = self.test_columns(batch, carried, now_ms)?;
+        let multivariate = self.test_multivariate(batch, carried, now_ms, &mut newly_quarantined);
+        if self.cancelled() {
+            return None;
+        }
         let detectors = self.run_detectors(window, carried, now_ms, &mut newly_quarantined);
         if self.cancelled() {
             return None;
@@ -241,6 +263,7 @@ impl Prepared {
             .collect();
         let decision = self.decide(
             &columns,
+            &multivariate,
             &metrics,
             history,
             carried,
@@ -250,6 +273,7 @@ impl Prepared {
         Some(Findings {
             preprocessing: None,
             columns,
+            multivariate,
             detectors,
             metrics: metrics
                 .into_iter()
