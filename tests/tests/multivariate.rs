@@ -327,3 +327,38 @@ fn the_world_itself_passes_the_shape_checks() {
         Ok(plugin) => panic!("accepted {:?}", plugin.info()),
     }
 }
+
+/// Every way a multivariate plugin can fail in `evaluate` costs a typed error, nothing else:
+/// the runtime serves the next call, and a malformed result is refused like a drift test's.
+#[test]
+fn a_hostile_multivariate_plugin_is_contained() {
+    let runtime = runtime();
+    let plugin = load(&runtime, "hostile-multivariate");
+    assert_eq!(plugin.info().kind, PluginKind::MultivariateDriftTest);
+    let batch = numeric_batch(&[("a", vec![1.0, 2.0]), ("b", vec![3.0, 4.0])]);
+    for (mode, kind) in [
+        ("loop", "timeout"),
+        ("memory-bomb", "out_of_memory"),
+        ("recursion", "stack_overflow"),
+        ("panic", "trap"),
+        ("refuse", "plugin_error"),
+        ("nan-statistic", "invalid_output"),
+        ("contradiction", "invalid_output"),
+        ("p-value-two", "invalid_output"),
+    ] {
+        let config = format!(r#"{{"mode": "{mode}"}}"#);
+        let mut session = plugin
+            .multivariate_test(runtime.shared(), &batch, &config)
+            .unwrap();
+        let error = session.evaluate(&batch).err().unwrap();
+        assert_eq!(error.kind(), kind, "{mode}: {error}");
+        let mut fresh = plugin
+            .multivariate_test(runtime.shared(), &batch, r#"{"mode": "behave"}"#)
+            .unwrap();
+        assert_eq!(
+            fresh.evaluate(&batch).unwrap().statistic,
+            2.0,
+            "after {mode}"
+        );
+    }
+}
