@@ -6,12 +6,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{model_and_monitor, records_csv, start};
+use crate::common::{model_and_monitor, on_both_backends, records_csv, start};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multivariate_tests_run_each_window_reach_the_policy_and_replay() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = start(&crate::common::sqlite_database(&dir)).await;
+on_both_backends!(multivariate_tests_run_each_window_reach_the_policy_and_replay);
+async fn multivariate_tests_run_each_window_reach_the_policy_and_replay(db: String) {
+    let daemon = start(&db).await;
     daemon.upload_standard_plugins().await;
     model_and_monitor(
         &daemon,
