@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use crate::bindings::{detector, drift, policy, preprocessor};
+use crate::bindings::{detector, drift, multivariate, policy, preprocessor};
 use crate::config::{config_schema, parse_config};
 use crate::{ColumnKind, Error, PluginInfo, PluginKind, ScoreKind};
 
@@ -233,5 +233,59 @@ where
         crate::panic_hook::install();
         let config = parse_config::<<E::Plugin as crate::Policy>::Config>(&config)?;
         <E::Plugin as crate::Policy>::decide(context, config)
+    }
+}
+
+// multivariate-drift-test world
+
+impl<E> multivariate::Guest for E
+where
+    E: Describe,
+    E::Plugin: crate::MultivariateDriftTest,
+{
+    fn info() -> PluginInfo {
+        crate::panic_hook::install();
+        use crate::MultivariateDriftTest as M;
+        info::<E, <E::Plugin as M>::Config>(
+            PluginKind::MultivariateDriftTest,
+            <E::Plugin as M>::DESCRIPTION,
+            &[ColumnKind::Numeric],
+            <E::Plugin as M>::SCORE,
+        )
+    }
+}
+
+impl<E> multivariate::exports::vigil::plugin::multivariate_drift_test::Guest for E
+where
+    E: Describe,
+    E::Plugin: crate::MultivariateDriftTest,
+{
+    type Test = MultivariateResource<E::Plugin>;
+}
+
+#[doc(hidden)]
+pub struct MultivariateResource<P>(P);
+
+impl<P: crate::MultivariateDriftTest>
+    multivariate::exports::vigil::plugin::multivariate_drift_test::GuestTest
+    for MultivariateResource<P>
+{
+    fn create(
+        reference: crate::Batch,
+        config: String,
+    ) -> Result<multivariate::exports::vigil::plugin::multivariate_drift_test::Test, Error> {
+        crate::panic_hook::install();
+        let config = parse_config::<P::Config>(&config)?;
+        let test = P::new(reference, config)?;
+        Ok(
+            multivariate::exports::vigil::plugin::multivariate_drift_test::Test::new(
+                MultivariateResource(test),
+            ),
+        )
+    }
+
+    fn evaluate(&self, current: crate::Batch) -> Result<crate::DriftResult, Error> {
+        crate::panic_hook::install();
+        self.0.evaluate(current)
     }
 }

@@ -59,3 +59,18 @@ pub mod policy {
         additional_derives: [PartialEq],
     });
 }
+
+/// The `multivariate-drift-test-plugin` world.
+pub mod multivariate {
+    wit_bindgen::generate!({
+        world: "multivariate-drift-test-plugin",
+        path: "../wit",
+        with: {
+            "vigil:plugin/types@0.2.0": crate::bindings::drift::vigil::plugin::types,
+            "vigil:plugin/host@0.2.0": crate::bindings::drift::vigil::plugin::host,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_multivariate_drift_test_world",
+        default_bindings_module: "vigil_plugin_sdk::bindings::multivariate",
+    });
+}

@@ -1,8 +1,9 @@
 //! The Vigil plugin SDK.
 //!
 //! A plugin is a plain Rust type that implements one of the kind traits —
-//! [`DriftTest`], [`Detector`], [`Preprocessor`] or [`Policy`] — and is exported with the
-//! matching macro ([`export_drift_test!`], [`export_detector!`], [`export_preprocessor!`],
+//! [`DriftTest`], [`MultivariateDriftTest`], [`Detector`], [`Preprocessor`] or [`Policy`] — and
+//! is exported with the matching macro ([`export_drift_test!`],
+//! [`export_multivariate_drift_test!`], [`export_detector!`], [`export_preprocessor!`],
 //! [`export_policy!`]). Configuration arrives as JSON and is deserialized into the plugin's own
 //! `Config` type; its JSON Schema is published through the plugin's `info` export.
 //!
@@ -26,11 +27,10 @@ pub use column::{CategoricalBuilder, MISSING_CODE};
 pub use config::{config_schema, parse_config};
 
 pub use bindings::detector::exports::vigil::plugin::detector as detector_world;
-pub use bindings::drift::exports::vigil::plugin::drift_test::DriftResult;
 pub use bindings::drift::vigil::plugin::host::Level;
 pub use bindings::drift::vigil::plugin::types::{
-    Batch, CategoricalColumn, Column, ColumnData, ColumnKind, Error, PluginInfo, PluginKind,
-    ScoreKind,
+    Batch, CategoricalColumn, Column, ColumnData, ColumnKind, DriftResult, Error, PluginInfo,
+    PluginKind, ScoreKind,
 };
 pub use bindings::policy::exports::vigil::plugin::policy::{
     Action, ColumnResult, Context, Decision, History, Metric, PastWindow,
@@ -54,6 +54,22 @@ pub trait DriftTest: Sized + 'static {
     fn new(reference: ColumnData, config: Self::Config) -> Result<Self>;
     /// Compares a window with the reference.
     fn evaluate(&self, current: ColumnData) -> Result<DriftResult>;
+}
+
+/// A drift test over several numeric columns at once: built once from a reference batch, then
+/// evaluated per window holding the same columns.
+pub trait MultivariateDriftTest: Sized + 'static {
+    /// The plugin's configuration, deserialized from the JSON the host passes.
+    type Config: serde::de::DeserializeOwned + schemars::JsonSchema;
+    /// One line describing the test.
+    const DESCRIPTION: &'static str;
+    /// How the statistic is read against the threshold.
+    const SCORE: ScoreKind;
+
+    /// Builds the test from the reference batch (missing values included, as sent).
+    fn new(reference: Batch, config: Self::Config) -> Result<Self>;
+    /// Compares a window (the same columns) with the reference.
+    fn evaluate(&self, current: Batch) -> Result<DriftResult>;
 }
 
 /// A streaming change detector with explicit, serializable state.
@@ -160,6 +176,20 @@ macro_rules! export_policy {
         const _: () = {
             $crate::__describe!($plugin);
             $crate::bindings::policy::export_policy_world!(__VigilPlugin with_types_in $crate::bindings::policy);
+        };
+    };
+}
+
+/// Exports a [`MultivariateDriftTest`] implementation as the plugin's
+/// `multivariate-drift-test` world.
+#[macro_export]
+macro_rules! export_multivariate_drift_test {
+    ($plugin:ty) => {
+        // Native builds (tests, benches) carry no Wasm exports.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            $crate::__describe!($plugin);
+            $crate::bindings::multivariate::export_multivariate_drift_test_world!(__VigilPlugin with_types_in $crate::bindings::multivariate);
         };
     };
 }

@@ -2,14 +2,25 @@
 //! points called in the same order. For `cargo test` in a plugin crate.
 
 use crate::{
-    Batch, ColumnData, Context, Decision, Detector, DriftResult, DriftTest, Error, Policy,
-    Preprocessor, parse_config,
+    Batch, ColumnData, Context, Decision, Detector, DriftResult, DriftTest, Error,
+    MultivariateDriftTest, Policy, Preprocessor, parse_config,
 };
 
 /// Builds a drift test from `reference` and `config` (JSON) and evaluates it on `current`.
 pub fn drift_test<P: DriftTest>(
     reference: ColumnData,
     current: ColumnData,
+    config: &str,
+) -> Result<DriftResult, Error> {
+    let test = P::new(reference, parse_config(config)?)?;
+    test.evaluate(current)
+}
+
+/// Builds a multivariate drift test from `reference` and `config` (JSON) and evaluates it on
+/// `current`.
+pub fn multivariate_drift_test<P: MultivariateDriftTest>(
+    reference: Batch,
+    current: Batch,
     config: &str,
 ) -> Result<DriftResult, Error> {
     let test = P::new(reference, parse_config(config)?)?;

@@ -291,6 +291,14 @@ pub struct DriftArgs {
     /// Drift test for one column, e.g. `--column-test age=psi` (repeatable).
     #[arg(long, value_name = "COLUMN=NAME", value_parser = key_value)]
     pub column_test: Vec<(String, String)>,
+    /// A multivariate drift test over the numeric columns together, e.g. `--multivariate mmd`
+    /// (`mmd`, `pca`, or a multivariate plugin's full name; repeatable). Reported beside the
+    /// columns as `NAME(col1,col2,…)`.
+    #[arg(long, value_name = "NAME")]
+    pub multivariate: Vec<String>,
+    /// The columns the multivariate tests compare [default: every numeric column].
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub multivariate_columns: Option<Vec<String>>,
     /// JSON configuration for a test, e.g. `--config psi='{"threshold":0.2}'` (repeatable).
     #[arg(long, value_name = "TEST=JSON", value_parser = key_value)]
     pub config: Vec<(String, String)>,

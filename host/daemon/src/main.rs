@@ -277,6 +277,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 num_test: args.num_test,
                 cat_test: args.cat_test,
                 column_tests: args.column_test,
+                multivariate: args.multivariate,
+                multivariate_columns: args.multivariate_columns,
                 test_configs: args.config,
                 threshold: args.threshold,
                 drift_share: args.drift_share,
@@ -294,7 +296,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => print!("{text}"),
             }
             anyhow::ensure!(
-                report.failed_columns() < report.columns.len(),
+                report.failed_columns() < report.columns.len()
+                    || report.multivariate.iter().any(|m| m.outcome.is_ok()),
                 "the test of every column failed, so nothing was compared (see each column's error)"
             );
             Ok(())

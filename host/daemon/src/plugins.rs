@@ -108,6 +108,29 @@ impl Registry {
         self.get(&key)
     }
 
+    /// Finds a multivariate drift test by its plugin name, or by its short name (`mmd` for
+    /// `drift-mmd`).
+    pub fn multivariate_test(&self, name: &str) -> anyhow::Result<Arc<Plugin>> {
+        let full = format!("drift-{name}");
+        let key = {
+            let entries = self.entries.lock().expect("registry lock");
+            [name, full.as_str()]
+                .into_iter()
+                .find(|k| entries.contains_key(*k))
+                .map(str::to_string)
+        };
+        let key = key.ok_or_else(|| {
+            anyhow!("no multivariate drift test named `{name}`; the standard ones are mmd, pca")
+        })?;
+        let plugin = self.get(&key)?;
+        let kind = plugin.info().kind;
+        anyhow::ensure!(
+            kind == vigil_runtime::PluginKind::MultivariateDriftTest,
+            "`{key}` is a {kind} plugin, not a multivariate drift test"
+        );
+        Ok(plugin)
+    }
+
     /// Finds a detector by its plugin name, or by its short name (`adwin` for `detect-adwin`).
     pub fn detector(&self, name: &str) -> anyhow::Result<Arc<Plugin>> {
         let full = format!("detect-{name}");

@@ -141,6 +141,14 @@ pub fn check_name(field: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The name a multivariate test's result goes by, in `vigil drift`'s report and as the
+/// `column` of the result a policy sees: the test's short name (its plugin name without
+/// `drift-`) and the columns it compared, e.g. `mmd(age,income)` (docs/monitors.md).
+pub fn multivariate_name(plugin: &str, columns: &[String]) -> String {
+    let short = plugin.strip_prefix("drift-").unwrap_or(plugin);
+    format!("{short}({})", columns.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

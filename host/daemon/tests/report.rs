@@ -173,6 +173,35 @@ fn the_html_report_is_one_offline_page_with_a_plot_per_column() {
 }
 
 #[test]
+fn multivariate_tests_have_their_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, current) = write_data(dir.path());
+    let page = String::from_utf8(
+        drift(
+            &reference,
+            &current,
+            "html",
+            &[
+                "--multivariate",
+                "mmd",
+                "--multivariate-columns",
+                "moved,steady",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let table = section(&page, "<table id=\"multivariate\">", "</table>");
+    assert!(
+        table.contains("<td>mmd</td><td>moved, steady</td>"),
+        "{table}"
+    );
+    assert!(table.contains("class=\"drift\">drifted</td>"), "{table}");
+    // The verdict stays the columns' own.
+    assert!(page.contains("<dd id=\"drifted\">2 of 4</dd>"));
+}
+
+#[test]
 fn without_output_the_page_goes_to_standard_output() {
     let dir = tempfile::tempdir().unwrap();
     let (reference, current) = write_data(dir.path());

@@ -44,8 +44,19 @@ pub mod policy {
     });
 }
 
-pub use drift::exports::vigil::plugin::drift_test::DriftResult;
+pub mod multivariate {
+    wasmtime::component::bindgen!({
+        world: "multivariate-drift-test-plugin",
+        path: "../../wit",
+        with: {
+            "vigil:plugin/types": super::drift::vigil::plugin::types,
+            "vigil:plugin/host": super::drift::vigil::plugin::host,
+        },
+    });
+}
+
 pub use drift::vigil::plugin::host;
+pub use drift::vigil::plugin::types::DriftResult;
 pub use policy::exports::vigil::plugin::policy::{
     Action, ColumnResult, Context, Decision, History, Metric, PastWindow,
 };
@@ -70,14 +81,16 @@ pub enum World {
     Detector,
     Preprocessor,
     Policy,
+    MultivariateDriftTest,
 }
 
 impl World {
-    pub const ALL: [World; 4] = [
+    pub const ALL: [World; 5] = [
         World::DriftTest,
         World::Detector,
         World::Preprocessor,
         World::Policy,
+        World::MultivariateDriftTest,
     ];
 
     /// The exported interface that identifies the world.
@@ -87,6 +100,7 @@ impl World {
             World::Detector => "vigil:plugin/detector@0.2.0",
             World::Preprocessor => "vigil:plugin/preprocessor@0.2.0",
             World::Policy => "vigil:plugin/policy@0.2.0",
+            World::MultivariateDriftTest => "vigil:plugin/multivariate-drift-test@0.2.0",
         }
     }
 
@@ -97,6 +111,7 @@ impl World {
             World::Detector => "detector-plugin",
             World::Preprocessor => "preprocessor-plugin",
             World::Policy => "policy-plugin",
+            World::MultivariateDriftTest => "multivariate-drift-test-plugin",
         }
     }
 
@@ -106,6 +121,7 @@ impl World {
             World::Detector => types::PluginKind::Detector,
             World::Preprocessor => types::PluginKind::Preprocessor,
             World::Policy => types::PluginKind::Policy,
+            World::MultivariateDriftTest => types::PluginKind::MultivariateDriftTest,
         }
     }
 }

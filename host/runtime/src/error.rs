@@ -123,6 +123,7 @@ impl crate::PluginKind {
             crate::PluginKind::Detector => "detector",
             crate::PluginKind::Preprocessor => "preprocessor",
             crate::PluginKind::Policy => "policy",
+            crate::PluginKind::MultivariateDriftTest => "multivariate-drift-test",
         }
     }
 }

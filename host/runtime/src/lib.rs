@@ -31,7 +31,7 @@ pub use budget::Budget;
 pub use config::RuntimeConfig;
 pub use error::Error;
 pub use loader::{Plugin, Runtime};
-pub use session::{DetectorSession, DriftSession, PreprocessorSession};
+pub use session::{DetectorSession, DriftSession, MultivariateSession, PreprocessorSession};
 
 /// The code of a missing categorical value (see `wit/types.wit`).
 pub const MISSING_CODE: u32 = u32::MAX;

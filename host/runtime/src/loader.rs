@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::{CONTRACT, World, detector, drift, policy, preprocessor};
+use crate::bindings::{CONTRACT, World, detector, drift, multivariate, policy, preprocessor};
 use crate::budget::{Budget, Pool};
 use crate::config::RuntimeConfig;
 use crate::error::Error;
@@ -67,6 +67,7 @@ pub(crate) enum Pre {
     Detector(detector::DetectorPluginPre<StoreData>),
     Preprocessor(preprocessor::PreprocessorPluginPre<StoreData>),
     Policy(policy::PolicyPluginPre<StoreData>),
+    MultivariateDriftTest(multivariate::MultivariateDriftTestPluginPre<StoreData>),
 }
 
 impl Runtime {
@@ -201,6 +202,10 @@ impl Runtime {
             World::Policy => {
                 Pre::Policy(policy::PolicyPluginPre::new(instance_pre).map_err(mismatch)?)
             }
+            World::MultivariateDriftTest => Pre::MultivariateDriftTest(
+                multivariate::MultivariateDriftTestPluginPre::new(instance_pre)
+                    .map_err(mismatch)?,
+            ),
         };
         let mut plugin = Plugin {
             shared: shared.clone(),
@@ -276,6 +281,10 @@ impl Plugin {
                 call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
             }
             Pre::Policy(pre) => {
+                let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
+                call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
+            }
+            Pre::MultivariateDriftTest(pre) => {
                 let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
                 call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{detector, drift, preprocessor};
+use crate::bindings::{detector, drift, multivariate, preprocessor};
 use crate::budget::Budget;
 use crate::call::{guard, guard_result, poisons};
 use crate::error::Error;
@@ -20,6 +20,15 @@ pub struct DriftSession {
     plugin: Arc<Plugin>,
     store: Store<StoreData>,
     instance: drift::DriftTestPlugin,
+    test: ResourceAny,
+    poisoned: bool,
+}
+
+/// A multivariate drift test built from a reference batch, ready to evaluate windows.
+pub struct MultivariateSession {
+    plugin: Arc<Plugin>,
+    store: Store<StoreData>,
+    instance: multivariate::MultivariateDriftTestPlugin,
     test: ResourceAny,
     poisoned: bool,
 }
@@ -72,6 +81,36 @@ impl Plugin {
                 .call_create(s, reference, config)
         })?;
         Ok(DriftSession {
+            plugin: self.clone(),
+            store,
+            instance,
+            test,
+            poisoned: false,
+        })
+    }
+
+    /// Builds the multivariate drift test from a reference batch (the columns it compares)
+    /// and a JSON configuration. The session holds one of `budget`'s instance slots while it
+    /// lives.
+    pub fn multivariate_test(
+        self: &Arc<Self>,
+        budget: &Budget,
+        reference: &Batch,
+        config: &str,
+    ) -> Result<MultivariateSession, Error> {
+        let Pre::MultivariateDriftTest(pre) = &self.pre else {
+            return Err(wrong_kind(self, "multivariate drift test"));
+        };
+        let limits = &self.shared.config;
+        let mut store = self.new_store(budget)?;
+        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+        let test = guard_result(&mut store, limits, &self.name, |s| {
+            instance
+                .vigil_plugin_multivariate_drift_test()
+                .test()
+                .call_create(s, reference, config)
+        })?;
+        Ok(MultivariateSession {
             plugin: self.clone(),
             store,
             instance,
@@ -197,6 +236,31 @@ impl DriftSession {
             guard_result(store, limits, &plugin.name, |s| {
                 instance
                     .vigil_plugin_drift_test()
+                    .test()
+                    .call_evaluate(s, test, current)
+            })
+        })?;
+        check_drift_result(&result, plugin.info().score).map_err(|what| invalid(plugin, what))?;
+        Ok(result)
+    }
+
+    /// The plugin behind the session.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+}
+
+impl MultivariateSession {
+    /// Compares a window (the same columns as the reference) with the reference. The result
+    /// is checked as a one-column drift test's is.
+    pub fn evaluate(&mut self, current: &Batch) -> Result<DriftResult, Error> {
+        let plugin = &self.plugin;
+        let limits = &plugin.shared.config;
+        let (instance, test) = (&self.instance, self.test);
+        let result = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
+            guard_result(store, limits, &plugin.name, |s| {
+                instance
+                    .vigil_plugin_multivariate_drift_test()
                     .test()
                     .call_evaluate(s, test, current)
             })

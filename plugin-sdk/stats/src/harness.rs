@@ -30,7 +30,8 @@ impl Bound {
         absolute: 1e-300,
     };
 
-    fn holds(self, got: f64, expected: f64) -> bool {
+    /// Whether `got` is within the bound of `expected`.
+    pub fn holds(self, got: f64, expected: f64) -> bool {
         got == expected
             || (got - expected).abs() <= self.absolute
             || relative(got, expected) <= self.relative

@@ -8,7 +8,8 @@
 //! snapshot format of the streaming detectors ([`stream`]), the batch checks of the preprocessors
 //! ([`batch`]), the multiple-testing corrections a policy applies across columns
 //! ([`multiple_testing`]), the conditions, wording and actions of the standard policies
-//! ([`policy`]), and, behind the `harness` feature, the tests that compare a drift
+//! ([`policy`]), the rows and NumPy-reproducible draws of the multivariate tests
+//! ([`columns`], [`numpy_random`]), and, behind the `harness` feature, the tests that compare a drift
 //! test ([`harness`]), a detector ([`detector_harness`]) or a preprocessor
 //! ([`preprocess_harness`]) with the reference values of `tests/reference/`.
 //!
@@ -25,11 +26,13 @@
 
 pub mod batch;
 pub mod binning;
+pub mod columns;
 pub mod contingency;
 pub mod ecdf;
 pub mod keysort;
 pub mod labels;
 pub mod multiple_testing;
+pub mod numpy_random;
 pub mod order;
 pub mod outcome;
 pub mod policy;
@@ -44,6 +47,8 @@ pub mod two_sample;
 pub mod detector_harness;
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "harness")]
+pub mod multivariate_harness;
 #[cfg(feature = "harness")]
 pub mod preprocess_harness;
 #[cfg(feature = "harness")]

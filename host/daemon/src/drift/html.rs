@@ -32,6 +32,7 @@ impl Report {
         .unwrap();
         self.write_summary(&mut page);
         self.write_table(&mut page);
+        self.write_multivariate(&mut page);
         page.push_str("<section>\n<h2>Distributions</h2>\n");
         page.push_str(&format!(
             "<p class=\"legend\"><span class=\"swatch\" style=\"background:{REFERENCE_COLOUR}\">\
@@ -153,6 +154,44 @@ impl Report {
                 test = escape(&column.test),
                 mr = column.missing_reference,
                 mc = column.missing_current,
+            )
+            .unwrap();
+        }
+        page.push_str("</tbody>\n</table>\n</section>\n");
+    }
+}
+
+impl Report {
+    /// The multivariate tests, when any ran: one row each, outside the dataset verdict.
+    fn write_multivariate(&self, page: &mut String) {
+        if self.multivariate.is_empty() {
+            return;
+        }
+        page.push_str(
+            "<section>\n<h2>Multivariate tests</h2>\n<p class=\"hint\">Each compares the rows \
+             of several numeric columns at once; they do not count toward the dataset verdict.\
+             </p>\n<table id=\"multivariate\">\n<thead><tr><th>Test</th><th>Columns</th>\
+             <th>Statistic</th><th>p-value</th><th>Threshold</th><th>Verdict</th></tr></thead>\n\
+             <tbody>\n",
+        );
+        for test in &self.multivariate {
+            let ok = test.outcome.as_ref().ok();
+            let cell = |value: Option<f64>| value.map_or("&ndash;".to_string(), number);
+            let (class, verdict) = match &test.outcome {
+                Ok(result) if result.drifted => ("drift", "drifted".to_string()),
+                Ok(_) => ("stable", "stable".to_string()),
+                Err(error) => ("failed", format!("failed: {error}")),
+            };
+            writeln!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td class=\"{class}\">{}</td></tr>",
+                escape(&test.test),
+                escape(&test.columns.join(", ")),
+                cell(ok.map(|r| r.statistic)),
+                cell(ok.and_then(|r| r.p_value)),
+                cell(ok.map(|r| r.threshold)),
+                escape(&verdict),
             )
             .unwrap();
         }

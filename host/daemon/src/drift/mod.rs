@@ -4,6 +4,7 @@
 mod defaults;
 mod fast_csv;
 mod html;
+mod multivariate;
 mod plot;
 mod report;
 mod table;
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 use vigil_runtime::{Budget, ColumnData, ColumnKind, Plugin, ScoreKind};
 
 pub use plot::Plot;
-pub use report::{ColumnReport, Report};
+pub use report::{ColumnReport, MultivariateReport, Report};
 use table::{Table, TableColumn};
 
 use crate::plugins::Registry;
@@ -34,6 +35,10 @@ pub struct DriftOptions {
     /// The test for categorical columns (`chi2` when `None`; `auto`: by reference size).
     pub cat_test: Option<String>,
     pub column_tests: Vec<(String, String)>,
+    /// Multivariate tests to run over [`DriftOptions::multivariate_columns`] together.
+    pub multivariate: Vec<String>,
+    /// The columns of the multivariate tests; every numeric column when `None`.
+    pub multivariate_columns: Option<Vec<String>>,
     pub test_configs: Vec<(String, String)>,
     pub threshold: f64,
     pub drift_share: f64,
@@ -67,19 +72,22 @@ pub fn run(options: &DriftOptions, registry: &Registry) -> anyhow::Result<Report
     let (reference, current) = read_pair(options, &forced)?;
     tracing::debug!(elapsed = ?started.elapsed(), "read both files");
     let plan = plan(options, registry, &reference, &current)?;
+    let joint = multivariate::plan(options, registry, &reference)?;
     tracing::debug!(elapsed = ?started.elapsed(), "loaded the plugins");
-    let columns: Vec<ColumnReport> = plan
-        .into_par_iter()
-        .map(|step| {
-            evaluate(
-                step,
-                registry.runtime().shared(),
-                &reference,
-                &current,
-                options.plots,
-            )
-        })
-        .collect();
+    let budget = registry.runtime().shared();
+    let (columns, multivariate): (Vec<ColumnReport>, Vec<MultivariateReport>) = rayon::join(
+        || {
+            plan.into_par_iter()
+                .map(|step| evaluate(step, budget, &reference, &current, options.plots))
+                .collect()
+        },
+        || {
+            joint
+                .into_par_iter()
+                .map(|step| multivariate::evaluate(step, budget, &reference, &current))
+                .collect()
+        },
+    );
     tracing::debug!(elapsed = ?started.elapsed(), "evaluated every column");
     Ok(Report {
         reference: options.reference.display().to_string(),
@@ -87,6 +95,7 @@ pub fn run(options: &DriftOptions, registry: &Registry) -> anyhow::Result<Report
         reference_rows: reference.rows,
         current_rows: current.rows,
         columns,
+        multivariate,
         drift_share: options.drift_share,
     })
 }
@@ -216,15 +225,7 @@ fn plan(
             .into());
         }
     }
-    let configs: BTreeMap<&str, serde_json::Value> = options
-        .test_configs
-        .iter()
-        .map(|(test, json)| {
-            serde_json::from_str(json)
-                .map(|value| (test.as_str(), value))
-                .map_err(|e| InputError(format!("--config {test}=…: not valid JSON: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
+    let configs = test_configs(options)?;
     let mut steps = Vec::new();
     for (index, column) in reference.columns.iter().enumerate() {
         let column_kind = kind(&column.data);
@@ -264,6 +265,14 @@ fn plan(
             .drift_test(test_name)
             .map_err(|e| InputError(format!("{e:#}")))?;
         let info = plugin.info();
+        if info.kind == vigil_runtime::PluginKind::MultivariateDriftTest {
+            return Err(InputError(format!(
+                "`{test_name}` compares several columns at once; run it with --multivariate \
+                 {test_name}, not as the test of column `{}`",
+                column.name
+            ))
+            .into());
+        }
         if !info.column_kinds.contains(&column_kind) {
             return Err(InputError(format!(
                 "the test `{test_name}` does not accept {} columns, but column `{}` is one \
@@ -274,21 +283,7 @@ fn plan(
             ))
             .into());
         }
-        let mut config = configs
-            .get(test_name)
-            .or_else(|| configs.get(info.name.as_str()))
-            .cloned()
-            .unwrap_or_else(|| serde_json::json!({}));
-        // `--threshold` goes to the hypothesis tests that take one: a plugin whose config
-        // has no `threshold` would refuse it as an unknown field.
-        if info.score == ScoreKind::PValue
-            && accepts_field(&info.config_schema, "threshold")
-            && let Some(object) = config.as_object_mut()
-        {
-            object
-                .entry("threshold")
-                .or_insert(serde_json::json!(options.threshold));
-        }
+        let config = test_config(&configs, test_name, &plugin, options.threshold);
         debug_assert!(current.columns.iter().any(|c| c.name == column.name));
         steps.push(Step {
             index,
@@ -299,6 +294,46 @@ fn plan(
         });
     }
     Ok(steps)
+}
+
+/// The `--config` values, by the test name they were given for.
+fn test_configs(options: &DriftOptions) -> anyhow::Result<BTreeMap<&str, serde_json::Value>> {
+    Ok(options
+        .test_configs
+        .iter()
+        .map(|(test, json)| {
+            serde_json::from_str(json)
+                .map(|value| (test.as_str(), value))
+                .map_err(|e| InputError(format!("--config {test}=…: not valid JSON: {e}")))
+        })
+        .collect::<Result<_, _>>()?)
+}
+
+/// A test's configuration: its `--config` (by the name it was asked for, or its plugin's),
+/// with `--threshold` for a hypothesis test that takes one.
+fn test_config(
+    configs: &BTreeMap<&str, serde_json::Value>,
+    test_name: &str,
+    plugin: &Plugin,
+    threshold: f64,
+) -> serde_json::Value {
+    let info = plugin.info();
+    let mut config = configs
+        .get(test_name)
+        .or_else(|| configs.get(info.name.as_str()))
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    // `--threshold` goes to the hypothesis tests that take one: a plugin whose config has no
+    // `threshold` would refuse it as an unknown field.
+    if info.score == ScoreKind::PValue
+        && accepts_field(&info.config_schema, "threshold")
+        && let Some(object) = config.as_object_mut()
+    {
+        object
+            .entry("threshold")
+            .or_insert(serde_json::json!(threshold));
+    }
+    config
 }
 
 /// Whether a plugin's JSON Schema for its configuration names `field` as a property.

@@ -22,6 +22,16 @@ pub struct ColumnReport {
     pub outcome: Result<DriftResult, String>,
 }
 
+/// One multivariate test's result over several columns.
+pub struct MultivariateReport {
+    /// `TEST(col1,col2,…)` (`crate::vocab::multivariate_name`).
+    pub name: String,
+    pub test: String,
+    pub plugin: String,
+    pub columns: Vec<String>,
+    pub outcome: Result<DriftResult, String>,
+}
+
 /// The whole comparison.
 pub struct Report {
     /// The files compared, as named on the command line.
@@ -30,6 +40,9 @@ pub struct Report {
     pub reference_rows: usize,
     pub current_rows: usize,
     pub columns: Vec<ColumnReport>,
+    /// The multivariate tests' results; they do not count toward the dataset drift, which is
+    /// the share of drifted columns.
+    pub multivariate: Vec<MultivariateReport>,
     pub drift_share: f64,
 }
 
@@ -42,6 +55,24 @@ struct JsonReport<'a> {
     failed_columns: usize,
     drift_share: f64,
     dataset_drift: bool,
+    /// Absent unless `--multivariate` was given, so that reports without it read as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    multivariate: Vec<JsonMultivariate<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonMultivariate<'a> {
+    name: &'a str,
+    test: &'a str,
+    plugin: &'a str,
+    columns: &'a [String],
+    statistic: Option<f64>,
+    p_value: Option<f64>,
+    threshold: Option<f64>,
+    /// `null` when the test failed.
+    drifted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -108,6 +139,24 @@ impl Report {
             failed_columns: self.failed_columns(),
             drift_share: self.drift_share,
             dataset_drift: self.dataset_drift(),
+            multivariate: self
+                .multivariate
+                .iter()
+                .map(|m| {
+                    let ok = m.outcome.as_ref().ok();
+                    JsonMultivariate {
+                        name: &m.name,
+                        test: &m.test,
+                        plugin: &m.plugin,
+                        columns: &m.columns,
+                        statistic: ok.map(|r| r.statistic),
+                        p_value: ok.and_then(|r| r.p_value),
+                        threshold: ok.map(|r| r.threshold),
+                        drifted: ok.map(|r| r.drifted),
+                        error: m.outcome.as_ref().err().map(String::as_str),
+                    }
+                })
+                .collect(),
         };
         serde_json::to_string_pretty(&report).expect("the report serializes")
     }
@@ -166,6 +215,9 @@ impl Report {
                 let _ = writeln!(out, "\ncolumn `{}` failed: {error}", c.name);
             }
         }
+        if !self.multivariate.is_empty() {
+            out.push_str(&self.multivariate_table());
+        }
         let drifted = self.drifted_columns();
         let _ = writeln!(
             out,
@@ -175,6 +227,50 @@ impl Report {
             if self.dataset_drift() { "YES" } else { "no" },
             100.0 * self.drift_share
         );
+        out
+    }
+}
+
+impl Report {
+    /// The multivariate tests, one row each, after the columns' table.
+    fn multivariate_table(&self) -> String {
+        let header = [
+            "multivariate",
+            "test",
+            "statistic",
+            "p-value",
+            "threshold",
+            "drift",
+        ];
+        let rows: Vec<Vec<String>> = self
+            .multivariate
+            .iter()
+            .map(|m| match &m.outcome {
+                Ok(r) => vec![
+                    m.name.clone(),
+                    m.test.clone(),
+                    format!("{:.6}", r.statistic),
+                    r.p_value.map_or("-".into(), format_p),
+                    format!("{}", r.threshold),
+                    if r.drifted { "DRIFT" } else { "ok" }.into(),
+                ],
+                Err(_) => vec![
+                    m.name.clone(),
+                    m.test.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "FAILED".into(),
+                ],
+            })
+            .collect();
+        let mut out = String::from("\n");
+        out.push_str(&crate::table::render(&header, &rows));
+        for m in &self.multivariate {
+            if let Err(error) = &m.outcome {
+                let _ = writeln!(out, "\n`{}` failed: {error}", m.name);
+            }
+        }
         out
     }
 }

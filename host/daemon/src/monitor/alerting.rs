@@ -118,6 +118,7 @@ mod tests {
         Findings {
             preprocessing: None,
             columns: Vec::new(),
+            multivariate: Vec::new(),
             detectors: Vec::new(),
             metrics: Vec::new(),
             decision: decision

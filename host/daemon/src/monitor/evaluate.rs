@@ -61,6 +61,7 @@ pub fn evaluate(
         preprocessing: findings.preprocessing,
         plugin_output_dropped_bytes: findings.output_dropped_bytes,
         columns: findings.columns,
+        multivariate: findings.multivariate,
         detectors: findings.detectors,
         metrics: findings.metrics,
     };

@@ -171,6 +171,26 @@ pub struct ColumnResult {
     pub duration_ms: f64,
 }
 
+/// One multivariate drift test on the window, over several features.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MultivariateResult {
+    /// `TEST(col1,col2,…)`, the `column` the policy sees (`crate::vocab::multivariate_name`).
+    pub name: String,
+    /// The features it compared.
+    pub columns: Vec<String>,
+    /// The test's name (from the plugin's info).
+    pub test: String,
+    /// The pinned plugin (`name@version`).
+    pub plugin: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// `None` when the test failed.
+    pub drifted: Option<bool>,
+    pub failure: Option<Failure>,
+    pub duration_ms: f64,
+}
+
 /// One streaming detector on the window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DetectorResult {
@@ -301,6 +321,9 @@ pub struct EvaluationRecord {
     #[serde(default)]
     pub plugin_output_dropped_bytes: u64,
     pub columns: Vec<ColumnResult>,
+    /// The multivariate tests' results (absent from records stored before they existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub multivariate: Vec<MultivariateResult>,
     pub detectors: Vec<DetectorResult>,
     pub metrics: Vec<MetricValue>,
     pub drifted_columns: usize,

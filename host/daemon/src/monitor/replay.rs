@@ -9,6 +9,7 @@ use vigil_store::Store;
 use super::carried::Carried;
 use super::evaluation::{
     Action, ColumnResult, DetectorResult, EvaluationRecord, Failure, MetricValue,
+    MultivariateResult,
 };
 use super::pipeline::Prepared;
 use super::prepare::load_reference;
@@ -79,10 +80,24 @@ pub struct ComparedDetector {
     pub failure: Option<(String, String)>,
 }
 
+/// What a replay reproduces of a multivariate test.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct ComparedMultivariate {
+    pub name: String,
+    pub test: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub drifted: Option<bool>,
+    pub failure: Option<(String, String)>,
+}
+
 /// The parts of an evaluation a replay must reproduce.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct Compared {
     pub columns: Vec<ComparedColumn>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub multivariate: Vec<ComparedMultivariate>,
     pub metrics: Vec<MetricValue>,
     pub detectors: Vec<ComparedDetector>,
     pub action: Action,
@@ -112,8 +127,18 @@ impl Compared {
             detections: d.detections.clone(),
             failure: failure(&d.failure),
         };
+        let multivariate = |m: &MultivariateResult| ComparedMultivariate {
+            name: m.name.clone(),
+            test: m.test.clone(),
+            statistic: m.statistic,
+            p_value: m.p_value,
+            threshold: m.threshold,
+            drifted: m.drifted,
+            failure: failure(&m.failure),
+        };
         Compared {
             columns: record.columns.iter().map(column).collect(),
+            multivariate: record.multivariate.iter().map(multivariate).collect(),
             metrics: record.metrics.clone(),
             detectors: record.detectors.iter().map(detector).collect(),
             action: record.decision.action,
@@ -139,6 +164,23 @@ impl Compared {
             }
         } else {
             compare(d, "columns".into(), &self.columns, &replayed.columns);
+        }
+        if self.multivariate.len() == replayed.multivariate.len() {
+            for (i, (s, r)) in self
+                .multivariate
+                .iter()
+                .zip(&replayed.multivariate)
+                .enumerate()
+            {
+                compare(d, format!("multivariate[{i}]"), s, r);
+            }
+        } else {
+            compare(
+                d,
+                "multivariate".into(),
+                &self.multivariate,
+                &replayed.multivariate,
+            );
         }
         if self.metrics.len() == replayed.metrics.len() {
             for (i, (s, r)) in self.metrics.iter().zip(&replayed.metrics).enumerate() {
@@ -301,6 +343,7 @@ pub async fn replay(
             .expect("a replay is never cancelled");
         let mut replayed = EvaluationRecord {
             columns: findings.columns.clone(),
+            multivariate: findings.multivariate.clone(),
             detectors: findings.detectors.clone(),
             metrics: findings.metrics.clone(),
             ..EvaluationRecord::default()

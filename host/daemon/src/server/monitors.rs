@@ -26,6 +26,7 @@ fn role_kind(role: Role) -> &'static str {
         Role::DriftTest => "drift-test",
         Role::Detector => "detector",
         Role::Policy => "policy",
+        Role::MultivariateDriftTest => "multivariate-drift-test",
     }
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod ingest;
 mod limits;
 mod monitors;
+mod multivariate;
 mod plugins;
 mod policies;
 mod registry;

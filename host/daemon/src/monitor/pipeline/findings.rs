@@ -1,7 +1,8 @@
 //! What a window's evaluation found, and what it amounts to: its status, decision and counts.
 
 use crate::monitor::evaluation::{
-    Action, ColumnResult, Decision, DetectorResult, Failure, MetricValue, Status,
+    Action, ColumnResult, Decision, DetectorResult, Failure, MetricValue, MultivariateResult,
+    Status,
 };
 
 /// What the pipeline found in a window, before it is recorded.
@@ -9,6 +10,7 @@ pub struct Findings {
     /// Set when a preprocessor failed: nothing else ran.
     pub preprocessing: Option<Failure>,
     pub columns: Vec<ColumnResult>,
+    pub multivariate: Vec<MultivariateResult>,
     pub detectors: Vec<DetectorResult>,
     /// Each quality metric of the window, with the reference's value when it has one.
     pub metrics: Vec<MetricValue>,
@@ -30,6 +32,7 @@ impl Findings {
             }),
             preprocessing: Some(failure),
             columns: Vec::new(),
+            multivariate: Vec::new(),
             detectors: Vec::new(),
             metrics: Vec::new(),
             newly_quarantined,
@@ -62,7 +65,9 @@ impl Findings {
             Status::Failed
         } else if self.decision.is_err() {
             Status::PolicyFailed
-        } else if self.columns.iter().any(|c| c.failure.is_some()) {
+        } else if self.columns.iter().any(|c| c.failure.is_some())
+            || self.multivariate.iter().any(|m| m.failure.is_some())
+        {
             Status::Partial
         } else {
             Status::Ok

@@ -24,6 +24,7 @@
 mod detectors;
 mod drift;
 mod findings;
+mod multivariate;
 mod policy;
 mod preprocess;
 
@@ -36,6 +37,7 @@ use vigil_runtime::{Batch, Budget, History, Plugin};
 use self::detectors::DetectorPlan;
 use self::drift::ColumnTest;
 pub use self::findings::Findings;
+use self::multivariate::MultivariateTest;
 use self::preprocess::Fitted;
 use super::carried::Carried;
 use super::evaluation::MetricValue;
@@ -68,6 +70,7 @@ pub struct Prepared {
     /// `None` until the preprocessors are fitted, and again after one of them failed.
     fitted: Option<Fitted>,
     tests: Vec<ColumnTest>,
+    multivariate: Vec<MultivariateTest>,
     detectors: Vec<DetectorPlan>,
     policy: (PluginRef, Arc<Plugin>),
     budget: Budget,
@@ -77,15 +80,15 @@ pub struct Prepared {
     cancel: Arc<AtomicBool>,
 }
 
-/// The plugin instances a monitor holds at once: one per preprocessor and per tested feature
-/// (kept between windows), and one for the detector or policy running.
+/// The plugin instances a monitor holds at once: one per preprocessor, per tested feature and
+/// per multivariate test (kept between windows), and one for the detector or policy running.
 pub fn instances_needed(spec: &MonitorSpec) -> u32 {
     let tested = spec
         .features
         .iter()
         .filter(|feature| spec.test_for(feature).is_some())
         .count();
-    (spec.pipeline.preprocessors.len() + tested + 1) as u32
+    (spec.pipeline.preprocessors.len() + tested + spec.pipeline.multivariate.len() + 1) as u32
 }
 
 /// The plugins a spec names, loaded, by `name@version`.
@@ -140,6 +143,20 @@ impl Prepared {
                 session: None,
             });
         }
+        let multivariate = spec
+            .pipeline
+            .multivariate
+            .iter()
+            .map(|m| {
+                Ok(MultivariateTest {
+                    columns: spec.multivariate_columns(m),
+                    plugin_ref: m.plugin.clone(),
+                    config: config_text(&m.plugin),
+                    plugin: lookup(plugins, &m.plugin)?,
+                    session: None,
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let detectors = spec
             .pipeline
             .detectors
@@ -188,6 +205,7 @@ impl Prepared {
             preprocessors,
             fitted,
             tests,
+            multivariate,
             detectors,
             policy: (policy_ref, policy),
             budget,
@@ -249,6 +267,10 @@ impl Prepared {
         now_ms: i64,
     ) -> Option<Findings> {
         let (columns, mut newly_quarantined) = self.test_columns(batch, carried, now_ms)?;
+        let multivariate = self.test_multivariate(batch, carried, now_ms, &mut newly_quarantined);
+        if self.cancelled() {
+            return None;
+        }
         let detectors = self.run_detectors(window, carried, now_ms, &mut newly_quarantined);
         if self.cancelled() {
             return None;
@@ -274,6 +296,7 @@ impl Prepared {
         }
         let decision = self.decide(
             &columns,
+            &multivariate,
             &metrics,
             history,
             carried,
@@ -283,6 +306,7 @@ impl Prepared {
         Some(Findings {
             preprocessing: None,
             columns,
+            multivariate,
             detectors,
             metrics: metrics
                 .into_iter()

@@ -5,14 +5,17 @@ use vigil_runtime::{ColumnResult as PolicyColumn, Context, History, Metric};
 
 use super::{Prepared, config_text};
 use crate::monitor::carried::Carried;
-use crate::monitor::evaluation::{ColumnResult, Decision, Failure};
+use crate::monitor::evaluation::{ColumnResult, Decision, Failure, MultivariateResult};
 
 impl Prepared {
     /// Asks the policy for its decision and counts its outcome; a policy whose failure starts a
     /// quarantine is added to `newly_quarantined`.
+    /// Each multivariate test is one more `column-result`, named `TEST(col1,col2,…)`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn decide(
         &self,
         columns: &[ColumnResult],
+        multivariate: &[MultivariateResult],
         metrics: &[Metric],
         history: &History,
         carried: &mut Carried,
@@ -30,6 +33,14 @@ impl Prepared {
                     drifted: c.drifted.unwrap_or(false),
                     failure: c.failure.as_ref().map(|f| f.message.clone()),
                 })
+                .chain(multivariate.iter().map(|m| PolicyColumn {
+                    column: m.name.clone(),
+                    test: m.test.clone(),
+                    statistic: m.statistic.unwrap_or(f64::NAN),
+                    p_value: m.p_value,
+                    drifted: m.drifted.unwrap_or(false),
+                    failure: m.failure.as_ref().map(|f| f.message.clone()),
+                }))
                 .collect(),
             metrics: metrics.to_vec(),
             history: history.clone(),

@@ -104,6 +104,50 @@ pub struct Pipeline {
     /// Streaming detectors over a numeric feature or `prediction`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detectors: Vec<DetectorSpec>,
+    /// Drift tests over several numeric features at once (docs/monitors.md, "multivariate").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub multivariate: Vec<MultivariateSpec>,
+}
+
+/// A multivariate drift test: a plugin reference and the numeric features it compares
+/// together (every numeric feature when `columns` is absent).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "MultivariateFields", into = "MultivariateFields")]
+pub struct MultivariateSpec {
+    pub columns: Option<Vec<String>>,
+    pub plugin: PluginRef,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MultivariateFields {
+    plugin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    columns: Option<Vec<String>>,
+    #[serde(default = "empty_object")]
+    config: serde_json::Value,
+}
+
+impl From<MultivariateFields> for MultivariateSpec {
+    fn from(fields: MultivariateFields) -> Self {
+        MultivariateSpec {
+            columns: fields.columns,
+            plugin: PluginRef {
+                plugin: fields.plugin,
+                config: fields.config,
+            },
+        }
+    }
+}
+
+impl From<MultivariateSpec> for MultivariateFields {
+    fn from(spec: MultivariateSpec) -> Self {
+        MultivariateFields {
+            plugin: spec.plugin.plugin,
+            columns: spec.columns,
+            config: spec.plugin.config,
+        }
+    }
 }
 
 /// A streaming detector on a column: `{"column", "plugin", "config"}`.
@@ -258,4 +302,5 @@ pub enum Role {
     DriftTest,
     Detector,
     Policy,
+    MultivariateDriftTest,
 }

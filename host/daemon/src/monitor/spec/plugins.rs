@@ -42,6 +42,13 @@ impl MonitorSpec {
         if let Some(r) = &self.policy {
             refs.push(("policy".into(), r, Role::Policy));
         }
+        for (i, m) in p.multivariate.iter().enumerate() {
+            refs.push((
+                format!("pipeline.multivariate[{i}]"),
+                &m.plugin,
+                Role::MultivariateDriftTest,
+            ));
+        }
         refs
     }
 
@@ -55,6 +62,7 @@ impl MonitorSpec {
             .chain(p.columns.values_mut())
             .chain(p.detectors.iter_mut().map(|d| &mut d.plugin))
             .chain(self.policy.iter_mut())
+            .chain(p.multivariate.iter_mut().map(|m| &mut m.plugin))
             .collect()
     }
 
@@ -81,6 +89,19 @@ impl MonitorSpec {
                 FeatureKind::Numeric => self.pipeline.numeric.as_ref(),
                 FeatureKind::Categorical => self.pipeline.categorical.as_ref(),
             })
+    }
+
+    /// The features a multivariate test compares: its `columns`, or every numeric feature.
+    pub fn multivariate_columns(&self, test: &super::MultivariateSpec) -> Vec<String> {
+        match &test.columns {
+            Some(columns) => columns.clone(),
+            None => self
+                .features
+                .iter()
+                .filter(|f| f.kind == FeatureKind::Numeric)
+                .map(|f| f.name.clone())
+                .collect(),
+        }
     }
 
     /// Every pinned (name, version) the monitor uses.

@@ -85,6 +85,31 @@ impl MonitorSpec {
                 ));
             }
         }
+        for (i, test) in self.pipeline.multivariate.iter().enumerate() {
+            let field = format!("pipeline.multivariate[{i}].columns");
+            let columns = self.multivariate_columns(test);
+            if columns.is_empty() {
+                return Err(format!(
+                    "{field}: the monitor has no numeric feature to compare; a multivariate \
+                     test compares numeric features"
+                ));
+            }
+            let mut named = std::collections::HashSet::new();
+            for column in &columns {
+                let Some(feature) = self.features.iter().find(|f| &f.name == column) else {
+                    return Err(format!("{field}: no feature named `{column}`"));
+                };
+                if feature.kind != FeatureKind::Numeric {
+                    return Err(format!(
+                        "{field}: `{column}` is a categorical feature; multivariate tests \
+                         compare numeric features"
+                    ));
+                }
+                if !named.insert(column) {
+                    return Err(format!("{field}: `{column}` is listed twice"));
+                }
+            }
+        }
         for (i, channel) in self.alerts.channels.iter().enumerate() {
             if let Channel::Webhook { url, .. } = channel {
                 let http = reqwest::Url::parse(url)
