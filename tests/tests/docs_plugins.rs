@@ -1,5 +1,5 @@
 //! The worked examples of docs/plugins.md are excerpts of the standard plugins' sources. Each
-//! `rust` block that starts with a `// plugins/…` line must be found in that file: its parts
+//! `rust` block that starts with a `// plugins/…` (or `// plugin-sdk/…`) line must be found in that file: its parts
 //! (split at `// …` lines) verbatim and in order, so that the page and the code cannot part.
 
 use std::fs;
@@ -17,7 +17,7 @@ fn excerpts(docs: &str) -> Vec<(String, Vec<String>)> {
         let Some(path) = first.strip_prefix("// ") else {
             continue;
         };
-        if !path.starts_with("plugins/") {
+        if !(path.starts_with("plugins/") || path.starts_with("plugin-sdk/")) {
             continue;
         }
         let mut parts = vec![String::new()];
