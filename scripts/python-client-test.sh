@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release --locked -p vigil --bin vigil
+# The binary the workspace's tests use: after scripts/test.sh's `cargo test` this builds nothing
+# (a `cargo build -p vigil` alone would resolve other features and rebuild wasmtime).
+cargo test --release --locked --workspace --no-run
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   # Debian's python3 leaves venv's pip bootstrap to a package of its own.
   if [ "$(id -u)" -eq 0 ]; then sudo_=(); else sudo_=(sudo); fi
