@@ -51,7 +51,8 @@ include_ignored=(-- --include-ignored)
 for arg in "$@"; do
   if [ "$arg" = -- ]; then include_ignored=(--include-ignored); fi
 done
-cargo test --release --locked --workspace "$@" "${include_ignored[@]}"
+# --no-fail-fast: one run reports every failing test, not only the first failing binary's.
+cargo test --release --locked --workspace --no-fail-fast "$@" "${include_ignored[@]}"
 # The Python client's suite runs against the same release binary. It is part of the whole
 # suite, so it runs when no arguments narrow the cargo run to some tests.
 if [ $# -eq 0 ]; then

@@ -538,7 +538,7 @@ async fn monitor_specs_are_checked_when_stored() {
                 json!({"numeric": {"plugin": "drift-ks", "config": {"treshold": 0.01}}}),
             ),
             "pipeline.numeric.config.treshold: drift-ks@0.1.0 has no setting `treshold` \
-             (its settings: threshold)",
+             (its settings: sketch, threshold)",
         ),
         (
             with(
