@@ -206,6 +206,12 @@ impl Actor {
                     match busy.get(&spec.model) {
                         // A check of the target takes a request or two: wait for it.
                         Some(&CHECKING) => {}
+                        // Started here already (by the API's request, then resumed by the
+                        // loop that took the monitor's lease): that run finishes it.
+                        Some(&other) if other == action.id => {
+                            tracing::debug!(action = action.id, "already running here");
+                            return;
+                        }
                         Some(&other) => break Some(other),
                         None => {
                             busy.insert(spec.model.clone(), action.id);
