@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a feature's values are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FeatureKind {
     Numeric,

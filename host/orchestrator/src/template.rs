@@ -21,7 +21,7 @@ pub struct LocalCommand {
 }
 
 /// A retraining run's `batch/v1` Job, as a monitor's configuration gives it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KubeJob {
     pub namespace: String,

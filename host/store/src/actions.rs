@@ -9,7 +9,7 @@ use crate::leases::check_fence;
 use crate::{Error, Fence, Result, Store, now_ms, parse_json};
 
 /// Where an action is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionState {
     /// Recorded, not started.
@@ -53,7 +53,7 @@ pub struct NewAction<'a> {
     pub input: serde_json::Value,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Action {
     pub id: i64,
     pub monitor_id: i64,

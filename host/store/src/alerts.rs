@@ -15,7 +15,7 @@ pub struct NewAlert<'a> {
 /// The `delivery` of an alert that has not been delivered yet.
 pub const PENDING_DELIVERY: &str = "pending";
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Alert {
     pub id: i64,
     pub monitor_id: i64,

@@ -28,7 +28,7 @@ pub struct NewEvaluation<'a> {
     pub actions: &'a [NewAction<'a>],
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Evaluation {
     pub id: i64,
     pub monitor_id: i64,

@@ -13,7 +13,7 @@ pub enum LabelValue {
     Text(String),
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct LabelOutcome {
     pub stored: usize,
     /// Labels whose record is already stored (the rest wait for their record).

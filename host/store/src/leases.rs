@@ -19,7 +19,7 @@ use sqlx::Row;
 use crate::{Backend, Error, Result, Store};
 
 /// A lease as [`Store::leases`] shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Lease {
     pub name: String,
     /// The last holder; `None` once released.

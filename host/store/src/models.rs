@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 
 use crate::{Error, Result, Store, now_ms, parse_json};
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Model {
     pub id: i64,
     pub name: String,
@@ -26,7 +26,9 @@ pub struct Model {
 }
 
 /// Where a version is in its life (see the module's documentation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum VersionStatus {
     Candidate,
@@ -65,14 +67,16 @@ impl std::str::FromStr for VersionStatus {
 }
 
 /// The records a version was trained on: stream offsets `start..end` of its model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct TrainingWindow {
     pub start: i64,
     pub end: i64,
 }
 
 /// A registered version of a model.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ModelVersion {
     pub version: String,
     pub status: VersionStatus,

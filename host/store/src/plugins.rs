@@ -17,7 +17,7 @@ pub struct NewPlugin<'a> {
     pub uploaded_by: &'a str,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct PluginMeta {
     pub name: String,
     pub version: String,

@@ -10,8 +10,11 @@ use vigil_runtime::History;
 use crate::vocab::FeatureKind;
 
 /// What a policy decided.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "Decision")]
 pub enum Action {
     #[default]
     None,
@@ -70,7 +73,9 @@ impl From<Action> for vigil_runtime::Action {
 }
 
 /// How an evaluation went, as a whole.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Every plugin worked.
@@ -206,7 +211,7 @@ pub struct DetectorResult {
 }
 
 /// A quality metric of the window, from labels, beside the reference's value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MetricValue {
     pub name: String,
     pub value: Option<f64>,

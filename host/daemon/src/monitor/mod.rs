@@ -54,7 +54,7 @@ use window::Window;
 
 /// A monitor that cannot be evaluated for a reason of the host's (the database, no capacity
 /// left for its plugins): retried with backoff, and shown in `/v1/status`.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Stall {
     pub reason: String,
     /// Unix ms of the first failure in a row.

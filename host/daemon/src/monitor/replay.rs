@@ -43,14 +43,14 @@ fn gone_if_pruned(error: vigil_store::Error) -> ReplayError {
 }
 
 /// A plugin version used instead of the stored one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Replaced {
     pub from: String,
     pub to: String,
 }
 
 /// A field whose stored and replayed values differ.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     /// Where, e.g. `columns[2].p_value`.
     pub path: String,
@@ -59,7 +59,7 @@ pub struct Difference {
 }
 
 /// What a replay reproduces of a column's test.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ComparedColumn {
     pub name: String,
     pub test: String,
@@ -73,7 +73,7 @@ pub struct ComparedColumn {
 }
 
 /// What a replay reproduces of a detector.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ComparedDetector {
     pub column: String,
     pub detections: Vec<i64>,
@@ -81,7 +81,7 @@ pub struct ComparedDetector {
 }
 
 /// What a replay reproduces of a multivariate test.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ComparedMultivariate {
     pub name: String,
     pub test: String,
@@ -93,7 +93,7 @@ pub struct ComparedMultivariate {
 }
 
 /// The parts of an evaluation a replay must reproduce.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Compared {
     pub columns: Vec<ComparedColumn>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -227,7 +227,7 @@ fn compare<T: Serialize + PartialEq>(
 }
 
 /// What a replay found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ReplayReport {
     pub evaluation_id: i64,
     /// Whether the replay reproduced the stored evaluation exactly.

@@ -9,7 +9,7 @@ use super::carried::Carried;
 use super::evaluation::{Action, Evaluation, Status};
 use super::{Monitoring, Stall};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct StatusReport {
     pub monitors: Vec<MonitorStatus>,
     /// This replica's name as lease holder.
@@ -19,7 +19,7 @@ pub struct StatusReport {
     pub leases: Vec<vigil_store::Lease>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct MonitorStatus {
     pub monitor: String,
     pub model: Option<String>,
@@ -36,7 +36,7 @@ pub struct MonitorStatus {
     pub last_evaluation: Option<LastEvaluation>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Quarantine {
     pub plugin: String,
     /// Unix ms.
@@ -44,7 +44,7 @@ pub struct Quarantine {
     pub error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct LastEvaluation {
     pub id: i64,
     pub status: Status,

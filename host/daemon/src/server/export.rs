@@ -28,7 +28,7 @@ pub const MAX_RECORDS_PER_REQUEST: i64 = 1_000_000;
 /// Records read from the store per piece of the answer (plus at most one stored batch).
 const PIECE_RECORDS: i64 = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// The first offset (default 0).

@@ -9,6 +9,7 @@ pub mod error;
 mod export;
 mod models;
 mod monitors;
+pub mod openapi;
 pub mod plugins;
 mod predict;
 pub mod rate_limit;
@@ -35,6 +36,7 @@ use crate::monitor::Monitoring;
 use crate::monitor::stored_plugins::StoredPlugins;
 use auth::Access;
 use error::ApiError;
+use openapi::Doc;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -106,189 +108,471 @@ impl AppState {
 }
 
 /// One row of the route table.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    pub doc: Doc,
 }
 
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.method, self.path, self.access.name())
+    }
+}
+
+/// The route table as it is built: the router (when there is a state to serve with) and the
+/// rows, which the authorization tests and the OpenAPI document read.
 struct Table {
     router: Router<AppState>,
     routes: Vec<Route>,
-    state: AppState,
+    state: Option<AppState>,
 }
 
 impl Table {
-    fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: H,
+        doc: Doc,
+    ) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
-        let state = self.state.clone();
-        let guard = middleware::from_fn(move |request: Request, next: Next| {
-            auth::authorize(state.clone(), access, request, next)
-        });
-        self.router = self.router.route(path, on(filter, handler).layer(guard));
+        if let Some(state) = self.state.clone() {
+            let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+            let guard = middleware::from_fn(move |request: Request, next: Next| {
+                auth::authorize(state.clone(), access, request, next)
+            });
+            self.router = self.router.route(path, on(filter, handler).layer(guard));
+        }
         self.routes.push(Route {
             method,
             path,
             access,
+            doc,
         });
         self
     }
 }
 
-/// The route table: every route, the access it needs, and its handler.
-fn table(state: AppState) -> Table {
+const RECORD_MEDIA: &[&str] = &["application/json", "application/x-ndjson", "text/csv"];
+
+/// The route table: every route, the access it needs, its handler and what the API's document
+/// says of it.
+fn table(state: Option<AppState>) -> Table {
     use Access::*;
+    use StatusCode as S;
     let table = Table {
         router: Router::new(),
         routes: Vec::new(),
         state,
     };
     table
-        .add(Method::GET, "/healthz", Public, healthz)
-        .add(Method::GET, "/readyz", Public, readyz)
-        .add(Method::GET, "/metrics", Read, metrics)
-        .add(Method::POST, "/v1/plugins", Write, plugins::upload)
-        .add(Method::GET, "/v1/plugins", Read, plugins::list)
+        .add(
+            Method::GET,
+            "/healthz",
+            Public,
+            healthz,
+            Doc::new("Liveness: answers while the process serves")
+                .returns_media(&["text/plain"], "`ok`"),
+        )
+        .add(
+            Method::GET,
+            "/readyz",
+            Public,
+            readyz,
+            Doc::new("Readiness: answers when the store answers")
+                .returns_media(&["text/plain"], "`ready`")
+                .errors(&[S::SERVICE_UNAVAILABLE]),
+        )
+        .add(
+            Method::GET,
+            "/metrics",
+            Read,
+            metrics,
+            Doc::new("Prometheus metrics")
+                .returns_media(&["application/openmetrics-text"], "OpenMetrics text"),
+        )
+        .add(
+            Method::GET,
+            "/v1/openapi.json",
+            Public,
+            openapi_document,
+            Doc::new("This document")
+                .returns_media(&["application/json"], "The API's OpenAPI 3.1 document"),
+        )
+        .add(
+            Method::POST,
+            "/v1/plugins",
+            Write,
+            plugins::upload,
+            Doc::new("Upload a plugin (a WebAssembly component)")
+                .takes_media(
+                    &["application/wasm", "application/octet-stream"],
+                    "The component's bytes; its name, version and kind come from its `info`",
+                )
+                .returns::<vigil_store::PluginMeta>()
+                .status(S::CREATED)
+                .also(
+                    S::OK,
+                    "The same component was stored already: nothing changed",
+                )
+                .errors(&[
+                    S::CONFLICT,
+                    S::UNPROCESSABLE_ENTITY,
+                    S::TOO_MANY_REQUESTS,
+                    S::SERVICE_UNAVAILABLE,
+                ]),
+        )
+        .add(
+            Method::GET,
+            "/v1/plugins",
+            Read,
+            plugins::list,
+            Doc::new("List the stored plugins").returns::<plugins::PluginList>(),
+        )
         .add(
             Method::GET,
             "/v1/plugins/{name}/{version}",
             Read,
             plugins::get,
+            Doc::new("A stored plugin's metadata").returns::<vigil_store::PluginMeta>(),
         )
         .add(
             Method::GET,
             "/v1/plugins/{name}/{version}/download",
             Read,
             plugins::download,
+            Doc::new("A stored plugin's component")
+                .returns_media(&["application/wasm"], "The component's bytes"),
         )
         .add(
             Method::DELETE,
             "/v1/plugins/{name}/{version}",
             Write,
             plugins::delete,
+            Doc::new("Delete a plugin version no monitor uses")
+                .status(S::NO_CONTENT)
+                .errors(&[S::CONFLICT]),
         )
-        .add(Method::POST, "/v1/models", Write, models::create)
-        .add(Method::GET, "/v1/models", Read, models::list)
-        .add(Method::GET, "/v1/models/{model}", Read, models::get)
+        .add(
+            Method::POST,
+            "/v1/models",
+            Write,
+            models::create,
+            Doc::new("Create a model")
+                .takes::<models::NewModel>()
+                .returns::<vigil_store::Model>()
+                .status(S::CREATED)
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::GET,
+            "/v1/models",
+            Read,
+            models::list,
+            Doc::new("List the models").returns::<models::ModelList>(),
+        )
+        .add(
+            Method::GET,
+            "/v1/models/{model}",
+            Read,
+            models::get,
+            Doc::new("A model").returns::<vigil_store::Model>(),
+        )
         .add(
             Method::POST,
             "/v1/models/{model}/versions",
             WriteOrTrain,
             models::create_version,
+            Doc::new("Register a model version (a retraining run reports its own here)")
+                .takes::<models::NewVersion>()
+                .returns::<vigil_store::ModelVersion>()
+                .status(S::CREATED)
+                .also(
+                    S::OK,
+                    "The same version was registered already: nothing changed",
+                )
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::GET,
             "/v1/models/{model}/versions",
             Read,
             models::versions,
+            Doc::new("A model's versions").returns::<models::VersionList>(),
         )
         .add(
             Method::PUT,
             "/v1/models/{model}/serving",
             Write,
             models::set_serving,
+            Doc::new("Record which version serves, without a rollout")
+                .takes::<models::Serving>()
+                .returns::<vigil_store::Model>()
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::POST,
             "/v1/models/{model}/records",
             Ingest,
             models::ingest,
+            Doc::new("Send inference records (features and predictions)")
+                .takes_media(
+                    RECORD_MEDIA,
+                    "Records as a JSON array, NDJSON or CSV, each with an `id`; an \
+                     `Idempotency-Key` header makes a retry return the first answer",
+                )
+                .returns::<vigil_store::IngestOutcome>()
+                .errors(&[
+                    S::CONFLICT,
+                    S::UNSUPPORTED_MEDIA_TYPE,
+                    S::UNPROCESSABLE_ENTITY,
+                    S::TOO_MANY_REQUESTS,
+                    S::SERVICE_UNAVAILABLE,
+                ]),
         )
         .add(
             Method::POST,
             "/v1/models/{model}/labels",
             Ingest,
             models::labels,
+            Doc::new("Send true labels for records, by record id")
+                .takes_media(
+                    RECORD_MEDIA,
+                    "Labels as `{id, label}` rows: a JSON array, NDJSON or CSV",
+                )
+                .returns::<vigil_store::LabelOutcome>()
+                .errors(&[
+                    S::UNSUPPORTED_MEDIA_TYPE,
+                    S::UNPROCESSABLE_ENTITY,
+                    S::TOO_MANY_REQUESTS,
+                    S::SERVICE_UNAVAILABLE,
+                ]),
         )
         .add(
             Method::POST,
             "/v1/models/{model}/predict",
             Ingest,
             predict::predict,
+            Doc::new("Ask the serving version for a prediction; the record is ingested")
+                .takes::<predict::PredictRequest>()
+                .returns_media(
+                    &["application/json"],
+                    "The model's answer: `prediction`, the `version` that made it, and the \
+                     record's `offset` (or `recorded: false` and `record_error`)",
+                )
+                .errors(&[
+                    S::CONFLICT,
+                    S::UNPROCESSABLE_ENTITY,
+                    S::BAD_GATEWAY,
+                    S::SERVICE_UNAVAILABLE,
+                ]),
         )
         .add(
             Method::GET,
             "/v1/models/{model}/verdict",
             Read,
             predict::verdict,
+            Doc::new("The model's latest monitoring verdict, per monitor").returns_media(
+                &["application/json"],
+                "Per monitor: the last evaluation's status, decision, reason and window",
+            ),
         )
         .add(
             Method::POST,
             "/v1/models/{model}/versions/{version}/promote",
             Write,
             rollouts::promote,
+            Doc::new("Roll a version out by hand (through the gate unless `force`)")
+                .takes::<rollouts::ByHand>()
+                .returns::<rollouts::ActionStarted>()
+                .status(S::ACCEPTED)
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::POST,
             "/v1/models/{model}/rollback",
             Write,
             rollouts::rollback,
+            Doc::new("Roll back to the previous serving version")
+                .takes::<rollouts::ByHand>()
+                .returns::<rollouts::ActionStarted>()
+                .status(S::ACCEPTED)
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::GET,
             "/v1/models/{model}/records",
             ReadOrTrain,
             export::records,
+            Doc::new("Read a model's records (a retraining run reads its training data here)")
+                .query::<export::ExportQuery>()
+                .returns_media(
+                    &["text/csv", "application/x-ndjson"],
+                    "Records with their labels, in stream order; `format` or `Accept` chooses",
+                )
+                .errors(&[S::GONE, S::UNPROCESSABLE_ENTITY]),
         )
-        .add(Method::POST, "/v1/monitors", Write, monitors::create)
-        .add(Method::GET, "/v1/monitors", Read, monitors::list)
-        .add(Method::GET, "/v1/monitors/{name}", Read, monitors::get)
-        .add(Method::PUT, "/v1/monitors/{name}", Write, monitors::update)
+        .add(
+            Method::POST,
+            "/v1/monitors",
+            Write,
+            monitors::create,
+            Doc::new("Create a monitor (and optionally upload its reference)")
+                .takes::<monitors::CreateMonitor>()
+                .returns::<monitors::MonitorView>()
+                .status(S::CREATED)
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::GET,
+            "/v1/monitors",
+            Read,
+            monitors::list,
+            Doc::new("List the monitors").returns::<monitors::MonitorList>(),
+        )
+        .add(
+            Method::GET,
+            "/v1/monitors/{name}",
+            Read,
+            monitors::get,
+            Doc::new("A monitor").returns::<monitors::MonitorView>(),
+        )
+        .add(
+            Method::PUT,
+            "/v1/monitors/{name}",
+            Write,
+            monitors::update,
+            Doc::new("Replace a monitor's spec")
+                .takes::<crate::monitor::spec::MonitorSpec>()
+                .returns::<monitors::MonitorView>()
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
+        )
         .add(
             Method::DELETE,
             "/v1/monitors/{name}",
             Write,
             monitors::delete,
+            Doc::new("Delete a monitor and its results").status(S::NO_CONTENT),
         )
         .add(
             Method::PUT,
             "/v1/monitors/{name}/reference",
             Write,
             monitors::put_reference,
+            Doc::new("Replace a monitor's reference with uploaded rows")
+                .takes_media(RECORD_MEDIA, "Reference rows in any ingestion format")
+                .returns::<monitors::ReferenceStored>()
+                .errors(&[S::UNSUPPORTED_MEDIA_TYPE, S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::GET,
             "/v1/monitors/{name}/evaluations",
             Read,
             results::evaluations,
+            Doc::new("A monitor's evaluations, newest first, a page at a time")
+                .query::<results::Page>()
+                .returns::<results::EvaluationPage>()
+                .errors(&[S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::GET,
             "/v1/evaluations/{id}",
             Read,
             results::evaluation,
+            Doc::new("One evaluation, with every column's result")
+                .returns::<vigil_store::Evaluation>(),
         )
         .add(
             Method::POST,
             "/v1/evaluations/{id}/replay",
             Write,
             results::replay,
+            Doc::new(
+                "Run a stored evaluation again and compare (optionally with other plugin versions)",
+            )
+            .takes::<results::ReplayRequest>()
+            .returns::<crate::monitor::replay::ReplayReport>()
+            .errors(&[S::GONE, S::UNPROCESSABLE_ENTITY, S::TOO_MANY_REQUESTS]),
         )
-        .add(Method::GET, "/v1/status", Read, results::status)
-        .add(Method::GET, "/v1/alerts", Read, results::alerts)
-        .add(Method::GET, "/v1/actions", Read, results::actions)
-        .add(Method::POST, "/v1/tokens", Admin, results::create_token)
+        .add(
+            Method::GET,
+            "/v1/status",
+            Read,
+            results::status,
+            Doc::new("Every monitor's state, and the replicas' leases")
+                .returns::<crate::monitor::status::StatusReport>(),
+        )
+        .add(
+            Method::GET,
+            "/v1/alerts",
+            Read,
+            results::alerts,
+            Doc::new("Alerts, newest first")
+                .query::<results::MonitorPage>()
+                .returns::<results::AlertList>()
+                .errors(&[S::NOT_FOUND, S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::GET,
+            "/v1/actions",
+            Read,
+            results::actions,
+            Doc::new("Actions (alert deliveries, retrainings, rollouts), newest first")
+                .query::<results::MonitorPage>()
+                .returns::<results::ActionList>()
+                .errors(&[S::NOT_FOUND, S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::POST,
+            "/v1/tokens",
+            Admin,
+            results::create_token,
+            Doc::new("Create a token (its secret is shown once)")
+                .takes::<results::NewToken>()
+                .returns::<results::NewTokenAnswer>()
+                .status(S::CREATED)
+                .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
+        )
         .add(
             Method::DELETE,
             "/v1/tokens/{id}",
             Admin,
             results::revoke_token,
+            Doc::new("Revoke a token").status(S::NO_CONTENT),
         )
 }
 
-/// Every route with the access it needs, for tests and documentation.
-pub fn routes(state: AppState) -> Vec<Route> {
-    table(state).routes
+/// Every route with the access it needs and its document, for tests and documentation.
+pub fn routes() -> Vec<Route> {
+    table(None).routes
+}
+
+/// The API's OpenAPI document, as served.
+pub fn openapi_json() -> serde_json::Value {
+    openapi::document(&routes())
+}
+
+async fn openapi_document() -> Response {
+    static DOCUMENT: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        serde_json::to_vec(&openapi_json()).expect("the document serializes")
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_slice(),
+    )
+        .into_response()
 }
 
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    table(state.clone())
+    table(Some(state.clone()))
         .router
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -24,7 +24,7 @@ use crate::metrics::ModelLabel;
 use crate::vocab::check_name;
 use crate::vocab::{Format, Task};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewModel {
     name: String,
@@ -65,8 +65,21 @@ pub async fn create(State(state): State<AppState>, request: Request) -> ApiResul
     Ok((StatusCode::CREATED, Json(model)).into_response())
 }
 
+/// `GET /v1/models`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ModelList {
+    pub models: Vec<vigil_store::Model>,
+}
+
+/// `GET /v1/models/{model}/versions`, oldest first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct VersionList {
+    pub versions: Vec<vigil_store::ModelVersion>,
+}
+
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({"models": state.store.models().await?})).into_response())
+    let models = state.store.models().await?;
+    Ok(Json(ModelList { models }).into_response())
 }
 
 pub async fn get(State(state): State<AppState>, Path(model): Path<String>) -> ApiResult<Response> {
@@ -75,9 +88,9 @@ pub async fn get(State(state): State<AppState>, Path(model): Path<String>) -> Ap
 
 /// `POST /v1/models/{model}/versions`: what a retraining run (or a person) reports. The body
 /// of old, `{version, metadata}`, is still a valid one.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewVersion {
+pub(crate) struct NewVersion {
     version: String,
     #[serde(default)]
     artifact_uri: String,
@@ -198,12 +211,12 @@ pub async fn versions(
 ) -> ApiResult<Response> {
     let model = find_model(&state, &model).await?;
     let versions = state.store.model_versions(model.id).await?;
-    Ok(Json(serde_json::json!({"versions": versions})).into_response())
+    Ok(Json(VersionList { versions }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Serving {
+pub(crate) struct Serving {
     version: String,
 }
 

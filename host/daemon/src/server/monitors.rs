@@ -233,20 +233,64 @@ fn check_capacity(state: &AppState, spec: &MonitorSpec, reserved: u64) -> ApiRes
     Ok(())
 }
 
-async fn view(state: &AppState, monitor: &Monitor) -> ApiResult<serde_json::Value> {
+/// A monitor as the API shows it: its stored spec (every plugin pinned, secrets hidden) and
+/// where its next window starts.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct MonitorView {
+    pub id: i64,
+    pub name: String,
+    /// Counts the changes to its spec or reference.
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The model's stream offset where the next window starts; null before the first.
+    pub next_offset: Option<i64>,
+    #[schemars(with = "MonitorSpec")]
+    pub spec: serde_json::Value,
+    /// Rows of the reference uploaded with this request, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_rows: Option<usize>,
+}
+
+/// `GET /v1/monitors`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct MonitorList {
+    pub monitors: Vec<MonitorView>,
+}
+
+/// The body of `POST /v1/monitors`, as [`parse_monitor_request`] reads it: a spec, and
+/// optionally the reference rows in any ingestion format.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+pub(crate) struct CreateMonitor {
+    #[serde(flatten)]
+    spec: MonitorSpec,
+    reference_upload: Option<ReferenceUpload>,
+}
+
+/// What `PUT /v1/monitors/{name}/reference` stored.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ReferenceStored {
+    pub monitor: String,
+    pub revision: i64,
+    pub reference_rows: usize,
+}
+
+async fn view(state: &AppState, monitor: &Monitor) -> ApiResult<MonitorView> {
     let mut spec: serde_json::Value = serde_json::from_str(&monitor.spec)
         .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
     crate::monitor::spec::redact(&mut spec);
     let position = state.store.monitor_state(monitor.id).await?;
-    Ok(serde_json::json!({
-        "id": monitor.id,
-        "name": monitor.name,
-        "revision": monitor.revision,
-        "created_at": monitor.created_at,
-        "updated_at": monitor.updated_at,
-        "next_offset": position.map(|p| p.next_offset),
-        "spec": spec,
-    }))
+    Ok(MonitorView {
+        id: monitor.id,
+        name: monitor.name.clone(),
+        revision: monitor.revision,
+        created_at: monitor.created_at,
+        updated_at: monitor.updated_at,
+        next_offset: position.map(|p| p.next_offset),
+        spec,
+        reference_rows: None,
+    })
 }
 
 pub async fn find_monitor(state: &AppState, name: &str) -> ApiResult<Monitor> {
@@ -266,9 +310,9 @@ struct MonitorRequest {
     reference: Option<(Format, String)>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReferenceUpload {
+pub(crate) struct ReferenceUpload {
     content_type: String,
     body: String,
 }
@@ -373,7 +417,7 @@ pub async fn create(State(state): State<AppState>, request: Request) -> ApiResul
     state.monitoring.wake();
     let mut view = view(&state, &monitor).await?;
     if let Some((_, rows)) = reference {
-        view["reference_rows"] = rows.into();
+        view.reference_rows = Some(rows);
     }
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -383,7 +427,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
     for monitor in state.store.monitors().await? {
         monitors.push(view(&state, &monitor).await?);
     }
-    Ok(Json(serde_json::json!({"monitors": monitors})).into_response())
+    Ok(Json(MonitorList { monitors }).into_response())
 }
 
 pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
@@ -437,7 +481,7 @@ pub async fn update(
     state.monitoring.wake();
     let mut view = view(&state, &updated).await?;
     if let Some((_, rows)) = reference {
-        view["reference_rows"] = rows.into();
+        view.reference_rows = Some(rows);
     }
     Ok(Json(view).into_response())
 }
@@ -482,5 +526,10 @@ pub async fn put_reference(
         .ok_or_else(|| ApiError::not_found(format!("no monitor named `{name}`")))?;
     state.monitoring.invalidate(monitor.id);
     state.monitoring.wake();
-    Ok(Json(serde_json::json!({"monitor": updated.name, "revision": updated.revision, "reference_rows": rows})).into_response())
+    Ok(Json(ReferenceStored {
+        monitor: updated.name,
+        revision: updated.revision,
+        reference_rows: rows,
+    })
+    .into_response())
 }

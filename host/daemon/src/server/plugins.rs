@@ -110,8 +110,15 @@ pub async fn offer_standard_plugins(state: &AppState) {
     }
 }
 
+/// `GET /v1/plugins`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct PluginList {
+    pub plugins: Vec<vigil_store::PluginMeta>,
+}
+
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(serde_json::json!({"plugins": state.store.plugins().await?})).into_response())
+    let plugins = state.store.plugins().await?;
+    Ok(Json(PluginList { plugins }).into_response())
 }
 
 pub async fn get(

@@ -20,9 +20,9 @@ use crate::vocab::{Format, Task};
 /// Largest predict body: one record.
 const BODY_LIMIT: usize = 1 << 20;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PredictRequest {
+pub(crate) struct PredictRequest {
     #[serde(default)]
     id: Option<String>,
     features: serde_json::Map<String, Value>,

@@ -13,7 +13,7 @@ use super::models::parse_json;
 use super::monitors::find_monitor;
 use super::{AppState, read_body};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
     /// Unix ms: only evaluations finished at or after.
@@ -30,6 +30,36 @@ fn limit(requested: Option<i64>) -> ApiResult<i64> {
         n @ 1..=1000 => Ok(n),
         _ => Err(ApiError::invalid("limit: between 1 and 1000")),
     }
+}
+
+/// A page of a monitor's evaluations, newest first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct EvaluationPage {
+    pub evaluations: Vec<vigil_store::Evaluation>,
+    /// Pass as `before` for the next page; null on the last.
+    pub next_before: Option<i64>,
+}
+
+/// `GET /v1/alerts`, newest first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct AlertList {
+    pub alerts: Vec<vigil_store::Alert>,
+}
+
+/// `GET /v1/actions`, newest first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ActionList {
+    pub actions: Vec<vigil_store::Action>,
+}
+
+/// A new token: the only time its secret is shown.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct NewTokenAnswer {
+    pub id: String,
+    pub name: String,
+    pub role: super::auth::Role,
+    /// The bearer token. Shown once; the daemon keeps only its hash.
+    pub token: String,
 }
 
 pub async fn evaluations(
@@ -53,7 +83,11 @@ pub async fn evaluations(
         .then(|| evaluations.last().map(|e| e.id))
         .flatten();
     let evaluations: Vec<_> = evaluations.into_iter().map(redacted).collect();
-    Ok(Json(serde_json::json!({"evaluations": evaluations, "next_before": next})).into_response())
+    Ok(Json(EvaluationPage {
+        evaluations,
+        next_before: next,
+    })
+    .into_response())
 }
 
 pub async fn evaluation(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
@@ -74,9 +108,9 @@ fn redacted(mut evaluation: vigil_store::Evaluation) -> vigil_store::Evaluation 
     evaluation
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplayRequest {
+pub(crate) struct ReplayRequest {
     /// `name@version` to use instead of the stored version of that plugin.
     #[serde(default)]
     plugins: Vec<String>,
@@ -144,7 +178,7 @@ pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
 
 /// A page of a listing newest first, of one monitor's items or of all:
 /// `?monitor=NAME&before=ID&limit=N`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorPage {
     monitor: Option<String>,
@@ -169,7 +203,7 @@ pub async fn alerts(
 ) -> ApiResult<Response> {
     let (monitor_id, before, limit) = page.resolve(&state).await?;
     let alerts = state.store.alerts(monitor_id, before, limit).await?;
-    Ok(Json(serde_json::json!({"alerts": alerts})).into_response())
+    Ok(Json(AlertList { alerts }).into_response())
 }
 
 /// Actions (alert deliveries, retrainings), newest first.
@@ -179,12 +213,12 @@ pub async fn actions(
 ) -> ApiResult<Response> {
     let (monitor_id, before, limit) = page.resolve(&state).await?;
     let actions = state.store.actions(monitor_id, before, limit).await?;
-    Ok(Json(serde_json::json!({"actions": actions})).into_response())
+    Ok(Json(ActionList { actions }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(crate) struct NewToken {
     name: String,
     role: String,
 }
@@ -197,7 +231,12 @@ pub async fn create_token(State(state): State<AppState>, request: Request) -> Ap
     let token = new_token(&state.store, &wanted.name, role).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"id": token.id, "name": wanted.name, "role": role, "token": token.text})),
+        Json(NewTokenAnswer {
+            id: token.id,
+            name: wanted.name,
+            role,
+            token: token.text,
+        }),
     )
         .into_response())
 }

@@ -17,9 +17,15 @@ use super::{AppState, read_body};
 use crate::monitor::act::{PROMOTE, ROLLBACK};
 use crate::monitor::spec::MonitorSpec;
 
-#[derive(Default, Deserialize)]
+/// The action a promotion or rollback by hand started; follow it at `GET /v1/actions`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ActionStarted {
+    pub action: vigil_store::Action,
+}
+
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ByHand {
+pub(crate) struct ByHand {
     /// The monitor whose rollout target to use; the model's one with a target when absent.
     #[serde(default)]
     monitor: Option<String>,
@@ -102,7 +108,7 @@ async fn start(
         .run_recorded(&monitor, action.clone())
         .await
         .map_err(|e| ApiError::internal(format!("{e:#}")))?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"action": action}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(ActionStarted { action })).into_response())
 }
 
 async fn rolling_monitor(

@@ -11,6 +11,7 @@ mod ingest;
 mod limits;
 mod monitors;
 mod multivariate;
+mod openapi;
 mod plugins;
 mod policies;
 mod registry;

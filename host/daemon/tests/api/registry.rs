@@ -5,8 +5,7 @@
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use vigil::config::Config;
-use vigil::server::{self, AppState, auth};
+use vigil::server::{self, auth};
 use vigil_store::{Store, VersionStatus};
 
 use crate::common::{
@@ -436,9 +435,7 @@ async fn a_train_token_reads_its_models_records_and_registers_its_runs_version(d
     assert!(store.model_versions(other_id).await.unwrap().is_empty());
 
     // Every other route: refused (health and readiness need no token).
-    let runtime = vigil_runtime::Runtime::new(vigil::runtime_config()).unwrap();
-    let routes =
-        server::routes(AppState::new(store.clone(), runtime, Config::default()).expect("state"));
+    let routes = server::routes();
     for route in &routes {
         let mine = matches!(
             (route.method.as_str(), route.path),

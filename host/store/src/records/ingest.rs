@@ -16,7 +16,7 @@ pub struct IdempotencyKey<'a> {
     pub request_sha256: &'a [u8],
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct IngestOutcome {
     /// Records stored by this request.
     pub accepted: usize,

@@ -10,7 +10,7 @@ use vigil_orchestrator::KubeJob;
 
 use crate::config::Config;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionsSpec {
     /// Decisions and the actions they would take are recorded; nothing runs, nothing changes.
@@ -45,7 +45,7 @@ fn default_training_records() -> u64 {
 }
 
 /// What runs a retraining.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum RetrainSpec {
     /// A local process: the operator's command of this name.
@@ -55,7 +55,7 @@ pub enum RetrainSpec {
 }
 
 /// What serves the model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum RolloutSpec {
     /// A local process per version (the operator's command of this name), behind
@@ -87,7 +87,7 @@ fn default_health_path() -> String {
 
 /// The promotion gate: a candidate goes out only if its `metric` beats the serving version's
 /// on the most recent labeled window by `margin`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {
     #[serde(default = "default_gate_metric")]

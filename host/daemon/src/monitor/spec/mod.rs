@@ -17,7 +17,7 @@ pub use self::actions::{ActionsSpec, GateSpec, RetrainSpec, RolloutSpec, lower_i
 pub use self::credentials::{redact, shown_url};
 pub use crate::vocab::FeatureKind;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorSpec {
     pub name: String,
@@ -47,7 +47,7 @@ pub struct MonitorSpec {
 }
 
 /// Which probability is the positive class's, and where a prediction turns positive.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EstimationSpec {
     /// The name of the records' probability column of the positive class (`"1"`, `"churn"`);
@@ -62,7 +62,7 @@ fn default_estimation_threshold() -> f64 {
     0.5
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSpec {
     pub name: String,
@@ -71,7 +71,7 @@ pub struct FeatureSpec {
 }
 
 /// Records at stream offsets `start..end` of a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRange {
     pub start: i64,
@@ -79,14 +79,14 @@ pub struct RecordRange {
 }
 
 /// When a window closes: after so many records, or after so many seconds with records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum WindowRule {
     Records(u64),
     Seconds(u64),
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// Applied in order to the reference (fitted on it) and to every window.
@@ -111,14 +111,14 @@ pub struct Pipeline {
 
 /// A multivariate drift test: a plugin reference and the numeric features it compares
 /// together (every numeric feature when `columns` is absent).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(from = "MultivariateFields", into = "MultivariateFields")]
 pub struct MultivariateSpec {
     pub columns: Option<Vec<String>>,
     pub plugin: PluginRef,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MultivariateFields {
     plugin: String,
@@ -151,7 +151,7 @@ impl From<MultivariateSpec> for MultivariateFields {
 }
 
 /// A streaming detector on a column: `{"column", "plugin", "config"}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(from = "DetectorFields", into = "DetectorFields")]
 pub struct DetectorSpec {
     pub column: String,
@@ -160,7 +160,7 @@ pub struct DetectorSpec {
 
 /// A detector as written: the plugin reference's fields beside `column`. (`flatten` would do
 /// this, but cannot refuse unknown fields.)
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DetectorFields {
     column: String,
@@ -192,7 +192,7 @@ impl From<DetectorSpec> for DetectorFields {
 }
 
 /// A plugin by `name` or `name@version`, with its configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRef {
     pub plugin: String,
@@ -220,7 +220,7 @@ impl PluginRef {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     /// After an alert fires, the same cause does not fire again for this long, whether or not
@@ -266,7 +266,7 @@ fn default_channels() -> Vec<Channel> {
     vec![Channel::Log]
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Channel {
     /// The daemon's log.
@@ -276,17 +276,21 @@ pub enum Channel {
         url: String,
         /// Write-only: stored, never shown (see [`redact`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("writeOnly" = true))]
         secret: Option<String>,
         #[serde(default)]
         format: WebhookFormat,
         /// What the API shows instead of the secret: whether one is set. Ignored on input, so
         /// that a spec read from the API can be sent back as it is.
         #[serde(default, skip_serializing)]
+        #[schemars(extend("readOnly" = true))]
         signed: bool,
     },
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookFormat {
     #[default]
