@@ -118,7 +118,10 @@ impl Toolchain {
     }
 
     pub(crate) fn cargo_command(&self, target: Target) -> Command {
-        match self {
+        // Wasm SIMD, which every runtime Vigil supports enables: the sums and scans that
+        // statistics spend their time in run two lanes at a time (docs/plugins.md).
+        let mut rustflags = String::from("-C target-feature=+simd128");
+        let mut command = match self {
             Toolchain::Rustup { cargo, .. } => clean_command(cargo),
             Toolchain::FromSource {
                 cargo,
@@ -134,14 +137,16 @@ impl Toolchain {
                     .env(target.env_var("LINKER"), linker)
                     .arg("-Zbuild-std=std,panic_abort");
                 if let (Target::Wasip1, Some(libc_dir)) = (target, libc_dir) {
-                    command.env(
-                        target.env_var("RUSTFLAGS"),
-                        format!("-C link-self-contained=no -L {}", libc_dir.display()),
-                    );
+                    rustflags.push_str(&format!(
+                        " -C link-self-contained=no -L {}",
+                        libc_dir.display()
+                    ));
                 }
                 command
             }
-        }
+        };
+        command.env(target.env_var("RUSTFLAGS"), rustflags);
+        command
     }
 
     /// Turns cargo's output for one package into the component at `out`.

@@ -4,24 +4,34 @@
 /// Sums like NumPy's `add.reduce` on a contiguous float64 array: blocks of up to 128 values
 /// summed with eight accumulators, larger arrays split in halves (at a multiple of eight).
 pub fn pairwise_sum(values: &[f64]) -> f64 {
+    pairwise_sum_of(values, |v| v)
+}
+
+/// [`pairwise_sum`] of `term(v)` for each value, in the same order, so the same bits as
+/// summing the mapped values after collecting them. The terms are computed in place, block by
+/// block, where the compiler can keep the eight accumulators in vector registers.
+#[inline]
+pub fn pairwise_sum_of(values: &[f64], term: impl Fn(f64) -> f64 + Copy) -> f64 {
     let n = values.len();
     if n < 8 {
-        values.iter().fold(0.0, |sum, &v| sum + v)
+        values.iter().fold(0.0, |sum, &v| sum + term(v))
     } else if n <= 128 {
         let mut acc = [0.0; 8];
-        acc.copy_from_slice(&values[..8]);
+        for (a, &v) in acc.iter_mut().zip(&values[..8]) {
+            *a = term(v);
+        }
         let whole = n - n % 8;
         for block in values[8..whole].chunks_exact(8) {
             for (a, &v) in acc.iter_mut().zip(block) {
-                *a += v;
+                *a += term(v);
             }
         }
         let sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        values[whole..].iter().fold(sum, |sum, &v| sum + v)
+        values[whole..].iter().fold(sum, |sum, &v| sum + term(v))
     } else {
         let half = n / 2;
         let half = half - half % 8;
-        pairwise_sum(&values[..half]) + pairwise_sum(&values[half..])
+        pairwise_sum_of(&values[..half], term) + pairwise_sum_of(&values[half..], term)
     }
 }
 
@@ -73,12 +83,16 @@ pub fn mean(values: &[f64]) -> f64 {
     pairwise_sum(values) / values.len() as f64
 }
 
+/// The pairwise sum of `(v - centre)²`, as NumPy sums the squared deviations in `np.var`.
+pub fn squared_deviations(values: &[f64], centre: f64) -> f64 {
+    pairwise_sum_of(values, |v| (v - centre) * (v - centre))
+}
+
 /// `np.var(values, ddof=ddof)`: the pairwise sum of squared deviations from [`mean`], divided
 /// by `n - ddof`.
 pub fn variance(values: &[f64], ddof: usize) -> f64 {
     let mean = mean(values);
-    let mut squares = values.iter().map(|&v| (v - mean) * (v - mean));
-    pairwise_sum_iter(values.len(), &mut squares) / (values.len() as f64 - ddof as f64)
+    squared_deviations(values, mean) / (values.len() as f64 - ddof as f64)
 }
 
 #[cfg(test)]
@@ -121,6 +135,12 @@ mod tests {
             let lanes = pairwise_sum_lanes(n, &mut values.iter().map(|&v| [v, v * 3.0]));
             assert_eq!(lanes[0].to_bits(), pairwise_sum(&values).to_bits());
             assert_eq!(lanes[1].to_bits(), pairwise_sum(&doubled).to_bits());
+            let mapped = pairwise_sum_of(&values, |v| v * 3.0);
+            assert_eq!(
+                mapped.to_bits(),
+                pairwise_sum(&doubled).to_bits(),
+                "n = {n}"
+            );
         }
     }
 

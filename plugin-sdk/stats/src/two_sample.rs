@@ -150,7 +150,8 @@ impl<S: NumericStatistic> DriftTest for NumericTest<S> {
         let sketch = match config.sketch {
             Some(_) if !S::SKETCH => {
                 return Err(Error::InvalidConfig(
-                    "this test has no sketch mode; it is offered by ks, kuiper, wasserstein,                      wasserstein_norm and energy (docs/statistics.md)"
+                    "this test has no sketch mode; it is offered by ks, kuiper, wasserstein, \
+                     wasserstein_norm and energy (docs/statistics.md)"
                         .into(),
                 ));
             }

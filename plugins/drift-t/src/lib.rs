@@ -7,16 +7,18 @@
 
 use vigil_plugin_sdk::{Error, Result, ScoreKind};
 use vigil_plugin_stats::special::t_sf;
-use vigil_plugin_stats::sum::{mean, pairwise_sum_iter};
+use vigil_plugin_stats::sum::{mean, squared_deviations};
 use vigil_plugin_stats::two_sample::{NumericStatistic, NumericTest, Outcome};
 
-/// The sample variance as SciPy's `_var(x, ddof=1)` computes it: the mean squared deviation
-/// scaled by `n / (n − 1)`.
-fn sample_variance(values: &[f64]) -> f64 {
+/// The mean and the sample variance as SciPy's `_var(x, ddof=1)` computes it: the mean squared
+/// deviation scaled by `n / (n − 1)`.
+fn mean_and_sample_variance(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let centre = mean(values);
-    let mut squares = values.iter().map(|v| (v - centre) * (v - centre));
-    pairwise_sum_iter(values.len(), &mut squares) / n * (n / (n - 1.0))
+    (
+        centre,
+        squared_deviations(values, centre) / n * (n / (n - 1.0)),
+    )
 }
 
 /// Welch's t.
@@ -36,12 +38,13 @@ impl NumericStatistic for WelchT {
             ));
         }
         let (n1, n2) = (reference.len() as f64, current.len() as f64);
-        let vn1 = sample_variance(reference) / n1;
-        let vn2 = sample_variance(current) / n2;
+        let (mean1, variance1) = mean_and_sample_variance(reference);
+        let (mean2, variance2) = mean_and_sample_variance(current);
+        let (vn1, vn2) = (variance1 / n1, variance2 / n2);
         let df = (vn1 + vn2).powi(2) / (vn1 * vn1 / (n1 - 1.0) + vn2 * vn2 / (n2 - 1.0));
         // As SciPy: an undefined df (both variances zero, or overflowing squares) is taken as 1.
         let df = if df.is_nan() { 1.0 } else { df };
-        let t = (mean(reference) - mean(current)) / (vn1 + vn2).sqrt();
+        let t = (mean1 - mean2) / (vn1 + vn2).sqrt();
         if !t.is_finite() {
             return Err(Error::InvalidInput(
                 "Welch's t is undefined here: both samples are constant (or their variances \
