@@ -4,9 +4,9 @@
 # and a throwaway Kubernetes API server, and runs all tests on the release build, the code and
 # settings that ship. Arguments go to `cargo test` (test-binary arguments after `--`, as there).
 #
-# The tests that need Postgres or Kubernetes are marked #[ignore = "needs …: ..."], so that a
-# plain `cargo test` on a machine without a server stays green and says how many it did not run,
-# instead of passing them without running them. This script promises the whole suite, so it
+# The tests that need Postgres, Kubernetes or a browser are marked #[ignore = "needs …: ..."],
+# so that a plain `cargo test` on a machine without them stays green and says how many it did
+# not run, instead of passing them without running them. This script promises the whole suite, so it
 # provides the server and runs the ignored tests too (--include-ignored); there, a Postgres test
 # that finds no server fails. Every #[ignore] in the suite is for something this script provides:
 # a test needing anything else must not be #[ignore]d until this script provides it too.
@@ -46,6 +46,18 @@ if [ -z "${VIGIL_TEST_KUBECTL:-}" ]; then
   [ -x "$VIGIL_TEST_KUBECTL" ] || VIGIL_TEST_KUBECTL=$(command -v kubectl || echo kubectl)
 fi
 export VIGIL_TEST_KUBECTL
+# The dashboard's browser test drives headless Chromium through chromedriver (Debian's
+# packages; a driver named by the caller is used as it is).
+if [ -z "${VIGIL_TEST_CHROMEDRIVER:-}" ]; then
+  if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then sudo_=(); else sudo_=(sudo); fi
+    "${sudo_[@]}" apt-get update -qq
+    "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium chromium-driver >/dev/null
+  fi
+  VIGIL_TEST_CHROMEDRIVER=$(command -v chromedriver)
+fi
+export VIGIL_TEST_CHROMEDRIVER
 # --include-ignored goes to the test binaries: after the caller's `--` if there is one.
 include_ignored=(-- --include-ignored)
 for arg in "$@"; do

@@ -5,7 +5,7 @@ mod defaults;
 mod fast_csv;
 mod html;
 mod multivariate;
-mod plot;
+pub(crate) mod plot;
 mod report;
 mod table;
 

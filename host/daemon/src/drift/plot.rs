@@ -15,8 +15,9 @@ pub const MAX_CATEGORIES: usize = 30;
 /// values' range): a few extreme values would otherwise squeeze every other value into one bin.
 const RANGE_IN_STANDARD_DEVIATIONS: f64 = 4.0;
 
-/// What one column's plot shows.
-#[derive(Debug, Clone, PartialEq)]
+/// What one column's plot shows; serialized for the dashboard's evaluation page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Plot {
     /// Counts over shared equal-width bins. `edges` has one more entry than each count list.
     /// Values below the first edge are counted in the first bin and values above the last in
@@ -39,7 +40,7 @@ pub enum Plot {
 }
 
 /// One category's counts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct CategoryBar {
     pub label: String,
     pub reference: u64,
@@ -47,7 +48,7 @@ pub struct CategoryBar {
 }
 
 /// The categories a plot does not name, summed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct OtherBar {
     pub categories: usize,
     pub reference: u64,

@@ -20,6 +20,7 @@
 pub mod act;
 pub mod alerting;
 pub mod carried;
+pub mod distributions;
 pub mod evaluate;
 pub mod evaluation;
 pub mod history;

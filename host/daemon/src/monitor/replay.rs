@@ -12,7 +12,7 @@ use super::evaluation::{
     MultivariateResult,
 };
 use super::pipeline::Prepared;
-use super::prepare::load_reference;
+use super::prepare::{Reference, load_reference};
 use super::spec::MonitorSpec;
 use super::stored_plugins::StoredPlugins;
 use super::window::Window;
@@ -240,6 +240,53 @@ pub struct ReplayReport {
     pub replayed: Compared,
 }
 
+/// What an evaluation read: its model, its monitor's reference and its window's records.
+pub struct StoredWindow {
+    pub model: vigil_store::Model,
+    pub reference: Reference,
+    pub records: vigil_store::RecordBatch,
+}
+
+/// Reads again what `evaluation` read; `Gone` when any of it was deleted or pruned since.
+pub async fn stored_window(
+    store: &Store,
+    evaluation: &vigil_store::Evaluation,
+    record: &EvaluationRecord,
+    spec: &MonitorSpec,
+) -> Result<StoredWindow, ReplayError> {
+    let gone = |what: &str| ReplayError::Gone(what.to_string());
+    let monitor = store
+        .monitor_by_id(evaluation.monitor_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| gone("the evaluation's monitor was deleted"))?;
+    let model = store
+        .model_by_id(monitor.model_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| gone("the evaluation's model was deleted"))?;
+    let reference = load_reference(store, &monitor, spec)
+        .await
+        .map_err(|error| match error.downcast::<vigil_store::Error>() {
+            Ok(error) => gone_if_pruned(error),
+            Err(error) => ReplayError::Host(error),
+        })?
+        .ok_or_else(|| gone("the monitor's reference is gone"))?;
+    let (start, end) = (record.window.start, record.window.end);
+    let records = store
+        .read_records(model.id, start, end)
+        .await
+        .map_err(gone_if_pruned)?;
+    if records.len() as i64 != end - start {
+        return Err(gone("the window's records are no longer stored"));
+    }
+    Ok(StoredWindow {
+        model,
+        reference,
+        records,
+    })
+}
+
 /// Re-runs `evaluation`, with `overrides` (`name@version`) replacing plugins of the same name.
 pub async fn replay(
     store: &Store,
@@ -272,32 +319,12 @@ pub async fn replay(
             )));
         }
     }
-    let gone = |what: &str| ReplayError::Gone(what.to_string());
-    let monitor = store
-        .monitor_by_id(evaluation.monitor_id)
-        .await
-        .map_err(anyhow::Error::from)?
-        .ok_or_else(|| gone("the evaluation's monitor was deleted"))?;
-    let model = store
-        .model_by_id(monitor.model_id)
-        .await
-        .map_err(anyhow::Error::from)?
-        .ok_or_else(|| gone("the evaluation's model was deleted"))?;
-    let reference = load_reference(store, &monitor, &spec)
-        .await
-        .map_err(|error| match error.downcast::<vigil_store::Error>() {
-            Ok(error) => gone_if_pruned(error),
-            Err(error) => ReplayError::Host(error),
-        })?
-        .ok_or_else(|| gone("the monitor's reference is gone"))?;
-    let (start, end) = (record.window.start, record.window.end);
-    let records = store
-        .read_records(model.id, start, end)
-        .await
-        .map_err(gone_if_pruned)?;
-    if records.len() as i64 != end - start {
-        return Err(gone("the window's records are no longer stored"));
-    }
+    let StoredWindow {
+        model,
+        reference,
+        records,
+    } = stored_window(store, evaluation, &record, &spec).await?;
+    let start = record.window.start;
     // The labels the evaluation saw: those received since would make metrics differ.
     let labels = store
         .labels_known_at(model.id, start, &records.ids, evaluation.started_at)

@@ -16,6 +16,7 @@ pub mod rate_limit;
 mod results;
 mod rollouts;
 mod schemas;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -205,6 +206,29 @@ fn table(state: Option<AppState>) -> Table {
             openapi_document,
             Doc::new("This document")
                 .returns_media(&["application/json"], "The API's OpenAPI 3.1 document"),
+        )
+        .add(
+            Method::GET,
+            "/ui",
+            Public,
+            ui::index,
+            Doc::new("The dashboard's page (it reads its data from the API with a token)")
+                .returns_media(&["text/html"], "The dashboard's page, which holds no data"),
+        )
+        .add(
+            Method::GET,
+            "/ui/{file}",
+            Public,
+            ui::file,
+            Doc::new("The dashboard's script and style sheet")
+                .returns_media(&["text/javascript", "text/css"], "`app.js` or `app.css`"),
+        )
+        .add(
+            Method::GET,
+            "/v1/whoami",
+            Read,
+            results::whoami,
+            Doc::new("The caller's token id and role").returns::<results::WhoAmI>(),
         )
         .add(
             Method::POST,
@@ -483,11 +507,30 @@ fn table(state: Option<AppState>) -> Table {
         )
         .add(
             Method::GET,
+            "/v1/monitors/{name}/timeline",
+            Read,
+            results::timeline,
+            Doc::new("A page of a monitor's windows as the dashboard draws them, oldest first")
+                .query::<results::TimelineQuery>()
+                .returns::<results::Timeline>()
+                .errors(&[S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::GET,
             "/v1/evaluations/{id}",
             Read,
             results::evaluation,
             Doc::new("One evaluation, with every column's result")
                 .returns::<vigil_store::Evaluation>(),
+        )
+        .add(
+            Method::GET,
+            "/v1/evaluations/{id}/distributions",
+            Read,
+            results::distributions,
+            Doc::new("The window's features beside the reference's, binned for plots")
+                .returns::<results::Distributions>()
+                .errors(&[S::GONE, S::UNPROCESSABLE_ENTITY]),
         )
         .add(
             Method::POST,

@@ -251,3 +251,260 @@ pub async fn revoke_token(
         Err(ApiError::not_found(format!("no live token {id}")))
     }
 }
+
+/// `GET /v1/monitors/{name}/timeline`: a page of windows, newest first.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// Only windows whose evaluation id is below this: pass `next_before` for older ones.
+    before: Option<i64>,
+    /// Windows in the page: 1 to 1000, default 200.
+    limit: Option<i64>,
+}
+
+/// A monitor's windows as the dashboard draws them: per window, each column's statistic and
+/// verdict, the decision, the metrics, and the alerts raised, computed on the server from the
+/// stored evaluations so that the page stays small (docs/dashboard.md).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Timeline {
+    /// The columns (and multivariate tests) in the order of each window's `cells`.
+    pub columns: Vec<String>,
+    /// The metrics in the order of each window's `metrics`.
+    pub metrics: Vec<String>,
+    /// Oldest first.
+    pub windows: Vec<TimelineWindow>,
+    /// The alerts the windows raised, oldest first.
+    pub alerts: Vec<vigil_store::Alert>,
+    /// Pass as `before` for the page of older windows; null on the oldest.
+    pub next_before: Option<i64>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct TimelineWindow {
+    /// The evaluation's id.
+    pub id: i64,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub finished_at: i64,
+    pub status: String,
+    pub action: String,
+    pub reason: String,
+    /// Drifted columns over tested ones; null when none was tested.
+    pub drifted_share: Option<f64>,
+    /// One per entry of `columns`; null when the window did not test that column.
+    pub cells: Vec<Option<TimelineCell>>,
+    /// One per entry of `metrics`.
+    pub metrics: Vec<Option<f64>>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct TimelineCell {
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    /// Null when the test failed.
+    pub drifted: Option<bool>,
+}
+
+/// The parts of a stored evaluation record the timeline reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StoredParts {
+    columns: Vec<StoredColumn>,
+    multivariate: Vec<StoredColumn>,
+    metrics: Vec<StoredMetric>,
+}
+
+#[derive(Deserialize)]
+struct StoredColumn {
+    name: String,
+    statistic: Option<f64>,
+    p_value: Option<f64>,
+    drifted: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct StoredMetric {
+    name: String,
+    value: Option<f64>,
+}
+
+/// Alerts read per timeline page: enough for every window of a full page to have raised a few.
+const TIMELINE_ALERTS: i64 = 4000;
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<TimelineQuery>,
+) -> ApiResult<Response> {
+    let monitor = find_monitor(&state, &name).await?;
+    let limit = match query.limit.unwrap_or(200) {
+        n @ 1..=1000 => n,
+        _ => return Err(ApiError::invalid("limit: between 1 and 1000")),
+    };
+    let mut evaluations = state
+        .store
+        .evaluations(&EvaluationQuery {
+            monitor_id: monitor.id,
+            since: None,
+            until: None,
+            before_id: query.before,
+            limit,
+        })
+        .await?;
+    let next_before = (evaluations.len() as i64 == limit)
+        .then(|| evaluations.last().map(|e| e.id))
+        .flatten();
+    evaluations.reverse();
+    let oldest = evaluations.first().map_or(i64::MAX, |e| e.id);
+    let newest = evaluations.last().map_or(i64::MIN, |e| e.id);
+    let mut alerts = state
+        .store
+        .alerts(Some(monitor.id), None, TIMELINE_ALERTS)
+        .await?;
+    alerts.retain(|alert| {
+        alert
+            .evaluation_id
+            .is_some_and(|id| (oldest..=newest).contains(&id))
+    });
+    alerts.reverse();
+
+    let timeline = tokio::task::spawn_blocking(move || {
+        let parts: Vec<StoredParts> = evaluations
+            .iter()
+            .map(|e| StoredParts::deserialize(&e.result).unwrap_or_default())
+            .collect();
+        let mut columns: Vec<String> = Vec::new();
+        let mut metrics: Vec<String> = Vec::new();
+        for part in &parts {
+            for column in part.columns.iter().chain(&part.multivariate) {
+                if !columns.contains(&column.name) {
+                    columns.push(column.name.clone());
+                }
+            }
+            for metric in &part.metrics {
+                if !metrics.contains(&metric.name) {
+                    metrics.push(metric.name.clone());
+                }
+            }
+        }
+        let windows = evaluations
+            .into_iter()
+            .zip(parts)
+            .map(|(evaluation, part)| {
+                let tested: Vec<&StoredColumn> = part
+                    .columns
+                    .iter()
+                    .filter(|c| c.drifted.is_some())
+                    .collect();
+                let drifted = tested.iter().filter(|c| c.drifted == Some(true)).count();
+                TimelineWindow {
+                    id: evaluation.id,
+                    window_start: evaluation.window_start,
+                    window_end: evaluation.window_end,
+                    finished_at: evaluation.finished_at,
+                    status: evaluation.status,
+                    action: evaluation.action,
+                    reason: evaluation.reason,
+                    drifted_share: (!tested.is_empty())
+                        .then(|| drifted as f64 / tested.len() as f64),
+                    cells: columns
+                        .iter()
+                        .map(|name| {
+                            part.columns
+                                .iter()
+                                .chain(&part.multivariate)
+                                .find(|c| &c.name == name)
+                                .map(|c| TimelineCell {
+                                    statistic: c.statistic,
+                                    p_value: c.p_value,
+                                    drifted: c.drifted,
+                                })
+                        })
+                        .collect(),
+                    metrics: metrics
+                        .iter()
+                        .map(|name| {
+                            part.metrics
+                                .iter()
+                                .find(|m| &m.name == name)
+                                .and_then(|m| m.value)
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Timeline {
+            columns,
+            metrics,
+            windows,
+            alerts,
+            next_before,
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("timeline: {e}")))?;
+    Ok(Json(timeline).into_response())
+}
+
+/// `GET /v1/whoami`: the caller's token, as the dashboard shows it.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WhoAmI {
+    /// The token's id (not its secret).
+    pub token_id: String,
+    pub role: super::auth::Role,
+}
+
+pub async fn whoami(
+    axum::Extension(caller): axum::Extension<super::auth::Caller>,
+) -> ApiResult<Response> {
+    Ok(Json(WhoAmI {
+        token_id: caller.token_id,
+        role: caller.role,
+    })
+    .into_response())
+}
+
+/// `GET /v1/evaluations/{id}/distributions`: each feature of the window beside the reference,
+/// binned for a plot.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Distributions {
+    pub evaluation_id: i64,
+    pub columns: Vec<ColumnDistribution>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ColumnDistribution {
+    pub name: String,
+    #[serde(flatten)]
+    pub plot: crate::drift::plot::Plot,
+}
+
+pub async fn distributions(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    use crate::monitor::replay::ReplayError;
+    let evaluation = state
+        .store
+        .evaluation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
+    let plots = crate::monitor::distributions::distributions(&state.store, &evaluation)
+        .await
+        .map_err(|error| match error {
+            ReplayError::Invalid(message) => ApiError::invalid(message),
+            ReplayError::Gone(message) => ApiError::new(StatusCode::GONE, "gone", message),
+            ReplayError::Host(error) => {
+                tracing::error!(evaluation = id, error = %format!("{error:#}"), "distributions failed");
+                ApiError::internal("cannot read the window's distributions; see the daemon's log")
+            }
+        })?;
+    Ok(Json(Distributions {
+        evaluation_id: id,
+        columns: plots
+            .into_iter()
+            .map(|(name, plot)| ColumnDistribution { name, plot })
+            .collect(),
+    })
+    .into_response())
+}

@@ -19,6 +19,9 @@ async fn every_route_needs_the_right_role() {
         ("GET", "/readyz", "public"),
         ("GET", "/metrics", "read"),
         ("GET", "/v1/openapi.json", "public"),
+        ("GET", "/ui", "public"),
+        ("GET", "/ui/{file}", "public"),
+        ("GET", "/v1/whoami", "read"),
         ("POST", "/v1/plugins", "write"),
         ("GET", "/v1/plugins", "read"),
         ("GET", "/v1/plugins/{name}/{version}", "read"),
@@ -48,7 +51,9 @@ async fn every_route_needs_the_right_role() {
         ("DELETE", "/v1/monitors/{name}", "write"),
         ("PUT", "/v1/monitors/{name}/reference", "write"),
         ("GET", "/v1/monitors/{name}/evaluations", "read"),
+        ("GET", "/v1/monitors/{name}/timeline", "read"),
         ("GET", "/v1/evaluations/{id}", "read"),
+        ("GET", "/v1/evaluations/{id}/distributions", "read"),
         ("POST", "/v1/evaluations/{id}/replay", "write"),
         ("GET", "/v1/status", "read"),
         ("GET", "/v1/alerts", "read"),
@@ -103,7 +108,8 @@ async fn every_route_needs_the_right_role() {
             .replace("{name}", "nothing")
             .replace("{version}", "1.0.0")
             .replace("{model}", "nothing")
-            .replace("{id}", "999999");
+            .replace("{id}", "999999")
+            .replace("{file}", "app.js");
         let method: Method = method.parse().unwrap();
         for bad in [
             None,

@@ -451,7 +451,8 @@ async fn a_train_token_reads_its_models_records_and_registers_its_runs_version(d
                 .replace("{model}", model)
                 .replace("{name}", "watch")
                 .replace("{version}", "v2")
-                .replace("{id}", "1");
+                .replace("{id}", "1")
+                .replace("{file}", "app.js");
             let (status, body) = daemon
                 .call(route.method.clone(), &path, Some(&train), None, &[])
                 .await;
