@@ -4,7 +4,8 @@
 //! injected, that a browser without a token sees nothing, that a `read` token gets no replay
 //! button and an `admin` one replays, and that the browser logged no error (a script error, a
 //! Content-Security-Policy violation, a failed request). Screenshots are written to
-//! `target/dashboard-screenshots/` for people to look at. See docs/dashboard.md.
+//! `target/dashboard-screenshots/` for people to look at. See docs/dashboard.md. The HTML
+//! report of `vigil drift` is opened here too, from its file.
 //!
 //! Needs Chromium and chromedriver: `VIGIL_TEST_CHROMEDRIVER` names the driver (scripts/test.sh
 //! installs Debian's `chromium` and `chromium-driver` and sets it).
@@ -412,4 +413,86 @@ async fn a_new_user_sees_the_drift_where_it_was_injected() {
     );
     client.close().await.unwrap();
     daemon.stop().await;
+}
+
+/// `vigil drift --format html`'s report, opened from a file: it loads nothing (no script, style,
+/// font or image from anywhere), logs no error, draws a plot per column with `x`'s window
+/// shifted, and sorts its table by a click.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and chromedriver: VIGIL_TEST_CHROMEDRIVER (scripts/test.sh installs them)"]
+async fn the_html_report_opens_from_a_file_and_shows_the_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = |shift: f64, seed: u64| {
+        let (xs, ys) = (
+            common::numbers(seed, 2000, shift),
+            common::numbers(seed + 1, 2000, 10.0),
+        );
+        let mut csv = String::from("x,y,color\n");
+        for (i, (x, y)) in xs.iter().zip(&ys).enumerate() {
+            csv.push_str(&format!("{x},{y},{}\n", ["red", "green", "blue"][i % 3]));
+        }
+        csv
+    };
+    let (reference, current, report) = (
+        dir.path().join("reference.csv"),
+        dir.path().join("current.csv"),
+        dir.path().join("report.html"),
+    );
+    std::fs::write(&reference, side(0.0, 1)).unwrap();
+    std::fs::write(&current, side(1.0, 3)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["drift", "--reference"])
+        .arg(&reference)
+        .arg("--current")
+        .arg(&current)
+        .args(["--format", "html", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let driver = chromedriver().await;
+    let client = browser(&driver).await;
+    client
+        .goto(&format!("file://{}", report.display()))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("columns"))
+        .await
+        .unwrap();
+    let loaded = client
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, json!([]), "the report loaded other files");
+    let plots = client
+        .find_all(Locator::Css("article[data-column] svg.plot"))
+        .await
+        .unwrap();
+    assert_eq!(plots.len(), 3);
+    let verdicts = text(&client, Locator::Id("columns")).await;
+    let x_row = verdicts.lines().find(|l| l.starts_with("x ")).unwrap();
+    assert!(x_row.contains("drifted"), "{verdicts}");
+    click(
+        &client,
+        Locator::XPath("//table[@id='columns']//th[.='p-value']"),
+    )
+    .await;
+    assert_eq!(
+        text(&client, Locator::Css("#columns tbody tr td")).await,
+        "x"
+    );
+    screenshot(&client, "5-html-report").await;
+    let severe = severe_log_entries(&client).await;
+    assert!(severe.is_empty(), "the browser logged errors: {severe:#?}");
+    client.close().await.unwrap();
 }
