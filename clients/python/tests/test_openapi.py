@@ -18,6 +18,7 @@ from vigil_client._bodies import record_of
 
 # Routes whose success answer has a JSON schema but that this test does not call, and why.
 NOT_CALLED = {
+    ("post", "/v1/models/{model}/predict"): "needs a model server",
     ("post", "/v1/models/{model}/versions/{version}/promote"): "needs a rollout target",
     ("post", "/v1/models/{model}/rollback"): "needs a rollout target",
 }
@@ -162,6 +163,8 @@ def test_answers_of_a_daemon_fed_a_drifting_stream_fit_the_documented_schemas(da
     check.call("post", "/v1/models/{model}/versions", f"/v1/models/{model}/versions", 201,
                json={"version": "v1", "artifact_uri": "file:///models/v1", "metrics": {"accuracy": 0.9}})
     check.call("get", "/v1/models/{model}/versions", f"/v1/models/{model}/versions", 200)
+    verdict = check.call("get", "/v1/models/{model}/verdict", f"/v1/models/{model}/verdict", 200)
+    assert verdict["monitors"][0]["monitor"] == monitor
     check.call("put", "/v1/models/{model}/serving", f"/v1/models/{model}/serving", 200, json={"version": "v1"})
     plugins = check.call("get", "/v1/plugins", "/v1/plugins", 200)["plugins"]
     ks = next(p for p in plugins if p["name"] == "drift-ks")

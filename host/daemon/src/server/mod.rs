@@ -386,11 +386,7 @@ fn table(state: Option<AppState>) -> Table {
             predict::predict,
             Doc::new("Ask the serving version for a prediction; the record is ingested")
                 .takes::<predict::PredictRequest>()
-                .returns_media(
-                    &["application/json"],
-                    "The model's answer: `prediction`, the `version` that made it, and the \
-                     record's `offset` (or `recorded: false` and `record_error`)",
-                )
+                .returns::<predict::Prediction>()
                 .errors(&[
                     S::CONFLICT,
                     S::UNPROCESSABLE_ENTITY,
@@ -403,10 +399,8 @@ fn table(state: Option<AppState>) -> Table {
             "/v1/models/{model}/verdict",
             Read,
             predict::verdict,
-            Doc::new("The model's latest monitoring verdict, per monitor").returns_media(
-                &["application/json"],
-                "Per monitor: the last evaluation's status, decision, reason and window",
-            ),
+            Doc::new("The model's latest monitoring verdict, per monitor")
+                .returns::<predict::Verdict>(),
         )
         .add(
             Method::POST,

@@ -36,6 +36,57 @@ struct ModelAnswer {
     probabilities: Option<serde_json::Map<String, Value>>,
 }
 
+/// What `POST /v1/models/{model}/predict` answers: the serving version's prediction, and where
+/// its record went.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Prediction {
+    /// The record's id: the request's, or one the daemon made.
+    pub id: String,
+    /// The version that answered.
+    pub model_version: String,
+    /// What the model server answered.
+    pub prediction: Value,
+    pub probabilities: Option<serde_json::Map<String, Value>>,
+    /// The record's stream offset, when it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// `false` when the prediction stands but its record was refused (see `record_error`):
+    /// monitoring will not see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_error: Option<String>,
+}
+
+/// The model's verdict (`GET /v1/models/{model}/verdict`).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Verdict {
+    pub model: String,
+    pub serving_version: Option<String>,
+    /// Every monitor of the model evaluated a window, and its newest decided nothing.
+    pub healthy: bool,
+    pub monitors: Vec<MonitorVerdict>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct MonitorVerdict {
+    pub monitor: String,
+    pub evaluated: bool,
+    pub status: Option<String>,
+    /// The newest window's decision; `none` before any window.
+    pub decision: String,
+    pub reason: Option<String>,
+    pub window: Option<WindowRange>,
+    pub evaluated_at: Option<i64>,
+}
+
+/// Records at stream offsets `start..end`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WindowRange {
+    pub start: i64,
+    pub end: i64,
+}
+
 pub async fn predict(
     State(state): State<AppState>,
     Path(model): Path<String>,
@@ -114,18 +165,21 @@ pub async fn predict(
         record["probabilities"] = Value::Object(probabilities.clone());
     }
     let recorded = record_one(&state, &model, &record).await;
-    let mut shown = json!({
-        "id": id,
-        "model_version": version,
-        "prediction": answer.prediction,
-        "probabilities": answer.probabilities,
-    });
+    let mut shown = Prediction {
+        id,
+        model_version: version,
+        prediction: answer.prediction,
+        probabilities: answer.probabilities,
+        offset: None,
+        recorded: None,
+        record_error: None,
+    };
     match recorded {
-        Ok(offset) => shown["offset"] = json!(offset),
+        Ok(offset) => shown.offset = Some(offset),
         Err(error) => {
             // The prediction stands; say plainly that monitoring will not see it.
-            shown["recorded"] = json!(false);
-            shown["record_error"] = json!(error);
+            shown.recorded = Some(false);
+            shown.record_error = Some(error);
         }
     }
     Ok(Json(shown).into_response())
@@ -193,21 +247,24 @@ pub async fn verdict(
         let evaluation = latest.iter().find(|e| e.monitor_id == monitor.id);
         let decision = evaluation.map_or("none", |e| e.action.as_str());
         healthy &= evaluation.is_some_and(|e| e.action == "none" && e.status == "ok");
-        shown.push(json!({
-            "monitor": monitor.name,
-            "evaluated": evaluation.is_some(),
-            "status": evaluation.map(|e| e.status.as_str()),
-            "decision": decision,
-            "reason": evaluation.map(|e| e.reason.as_str()),
-            "window": evaluation.map(|e| json!({"start": e.window_start, "end": e.window_end})),
-            "evaluated_at": evaluation.map(|e| e.finished_at),
-        }));
+        shown.push(MonitorVerdict {
+            monitor: monitor.name.clone(),
+            evaluated: evaluation.is_some(),
+            status: evaluation.map(|e| e.status.clone()),
+            decision: decision.to_string(),
+            reason: evaluation.map(|e| e.reason.clone()),
+            window: evaluation.map(|e| WindowRange {
+                start: e.window_start,
+                end: e.window_end,
+            }),
+            evaluated_at: evaluation.map(|e| e.finished_at),
+        });
     }
-    Ok(Json(json!({
-        "model": model.name,
-        "serving_version": model.serving_version,
-        "healthy": healthy,
-        "monitors": shown,
-    }))
+    Ok(Json(Verdict {
+        model: model.name,
+        serving_version: model.serving_version,
+        healthy,
+        monitors: shown,
+    })
     .into_response())
 }
