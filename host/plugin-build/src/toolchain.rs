@@ -168,6 +168,12 @@ impl Toolchain {
                     message,
                 })?,
         };
+        // An unchanged component keeps its file, and so its modification time: the crates that
+        // embed the components (`include_bytes!`) are rebuilt only when one really changed, not
+        // each time another build script builds the same plugins.
+        if std::fs::read(out).is_ok_and(|existing| existing == component) {
+            return Ok(());
+        }
         std::fs::write(out, component).map_err(|source| BuildError::Io {
             path: out.to_path_buf(),
             source,
