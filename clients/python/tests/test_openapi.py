@@ -148,6 +148,18 @@ def test_answers_of_a_daemon_fed_a_drifting_stream_fit_the_documented_schemas(da
     )
     assert [w["id"] for w in timeline["windows"]] == sorted(w["id"] for w in timeline["windows"])
     assert timeline["columns"] == ["tenure_months", "monthly_charges", "contract"]
+    # An older page carries the alerts its own windows raised, and only those.
+    wait_for(lambda: requests.get(
+        f"{daemon.url}/v1/alerts?monitor={monitor}", headers=check.session.headers, timeout=30,
+    ).json()["alerts"], "an alert")
+    raised = requests.get(
+        f"{daemon.url}/v1/alerts?monitor={monitor}", headers=check.session.headers, timeout=30,
+    ).json()["alerts"][-1]["evaluation_id"]
+    older = check.call(
+        "get", "/v1/monitors/{name}/timeline", f"/v1/monitors/{monitor}/timeline?limit=1&before={raised + 1}", 200,
+    )
+    assert [w["id"] for w in older["windows"]] == [raised]
+    assert older["alerts"] and all(a["evaluation_id"] == raised for a in older["alerts"])
     check.call("get", "/v1/whoami", "/v1/whoami", 200)
     plots = check.call(
         "get", "/v1/evaluations/{id}/distributions", f"/v1/evaluations/{evaluation}/distributions", 200,

@@ -102,6 +102,26 @@ impl Store {
         .await?;
         rows.iter().map(alert).collect()
     }
+
+    /// One monitor's alerts raised by its evaluations `first..=last`, oldest first.
+    pub async fn alerts_of_evaluations(
+        &self,
+        monitor_id: i64,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT id, monitor_id, evaluation_id, cause, message, created_at, delivery \
+             FROM alerts WHERE monitor_id = $1 AND evaluation_id >= $2 AND evaluation_id <= $3 \
+             ORDER BY id",
+        )
+        .bind(monitor_id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert).collect()
+    }
 }
 
 fn alert(row: &AnyRow) -> Result<Alert> {

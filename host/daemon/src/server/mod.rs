@@ -55,6 +55,8 @@ pub struct AppState {
     /// Replays running at once: each runs plugins in the shared instance budget, which plugin
     /// uploads need too.
     pub replays: Arc<tokio::sync::Semaphore>,
+    /// Distribution reads running at once: each reads a window and its reference whole.
+    pub distributions: Arc<tokio::sync::Semaphore>,
     /// The schema each model's records must fit, dropped when one of its monitors changes.
     pub(crate) schemas: Arc<schemas::Schemas>,
     /// The predict proxy's client to model servers.
@@ -62,6 +64,10 @@ pub struct AppState {
     /// What runs retraining and rollouts, and where predictions are proxied.
     pub orchestration: Arc<crate::orchestration::Orchestration>,
 }
+
+/// `GET /v1/evaluations/{id}/distributions` that may run at once (see
+/// [`AppState::distributions`]).
+pub const DISTRIBUTIONS_AT_ONCE: usize = 2;
 
 /// Replays that may run at once (see [`AppState::replays`]).
 pub const REPLAYS_AT_ONCE: usize = 2;
@@ -85,6 +91,7 @@ impl AppState {
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(config.ingest_max_in_flight)),
             ingest_by_token: Arc::default(),
             replays: Arc::new(tokio::sync::Semaphore::new(REPLAYS_AT_ONCE)),
+            distributions: Arc::new(tokio::sync::Semaphore::new(DISTRIBUTIONS_AT_ONCE)),
             schemas: Arc::default(),
             rate_limits: Arc::new(rate_limit::RateLimits::new(
                 rate_limit::Rate {
@@ -524,7 +531,7 @@ fn table(state: Option<AppState>) -> Table {
             results::distributions,
             Doc::new("The window's features beside the reference's, binned for plots")
                 .returns::<results::Distributions>()
-                .errors(&[S::GONE, S::UNPROCESSABLE_ENTITY]),
+                .errors(&[S::GONE, S::UNPROCESSABLE_ENTITY, S::TOO_MANY_REQUESTS]),
         )
         .add(
             Method::POST,

@@ -25,8 +25,8 @@ pub struct Page {
     limit: Option<i64>,
 }
 
-fn limit(requested: Option<i64>) -> ApiResult<i64> {
-    match requested.unwrap_or(50) {
+fn limit(requested: Option<i64>, default: i64) -> ApiResult<i64> {
+    match requested.unwrap_or(default) {
         n @ 1..=1000 => Ok(n),
         _ => Err(ApiError::invalid("limit: between 1 and 1000")),
     }
@@ -62,13 +62,20 @@ pub struct NewTokenAnswer {
     pub token: String,
 }
 
+/// The `before` of the next page, newest first: the last id of a full page.
+fn next_before(page: &[vigil_store::Evaluation], limit: i64) -> Option<i64> {
+    (page.len() as i64 == limit)
+        .then(|| page.last().map(|e| e.id))
+        .flatten()
+}
+
 pub async fn evaluations(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Response> {
     let monitor = find_monitor(&state, &name).await?;
-    let limit = limit(page.limit)?;
+    let limit = limit(page.limit, 50)?;
     let evaluations = state
         .store
         .evaluations(&EvaluationQuery {
@@ -79,9 +86,7 @@ pub async fn evaluations(
             limit,
         })
         .await?;
-    let next = (evaluations.len() as i64 == limit)
-        .then(|| evaluations.last().map(|e| e.id))
-        .flatten();
+    let next = next_before(&evaluations, limit);
     let evaluations: Vec<_> = evaluations.into_iter().map(redacted).collect();
     Ok(Json(EvaluationPage {
         evaluations,
@@ -132,39 +137,53 @@ pub async fn replay(
         .evaluation(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
-    let Ok(_running) = state.replays.clone().try_acquire_owned() else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
+    let _running = one_of(&state.replays, super::REPLAYS_AT_ONCE, "replays")?;
+    let report =
+        crate::monitor::replay::replay(&state.store, &state.plugins, &evaluation, &wanted.plugins)
+            .await
+            .map_err(|error| rereading_failed(error, id, "replay"))?;
+    Ok(Json(report).into_response())
+}
+
+/// A permit of `slots` (`at_once` of `what` at a time), or a `429` to retry in a few seconds.
+fn one_of(
+    slots: &std::sync::Arc<tokio::sync::Semaphore>,
+    at_once: usize,
+    what: &str,
+) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    slots.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
             "busy",
             format!(
-                "the daemon runs {} replays at a time, and they are all running; retry when \
-                 one has finished",
-                super::REPLAYS_AT_ONCE
+                "the daemon runs {at_once} {what} at a time, and they are all running; retry \
+                 when one has finished"
             ),
         )
-        .retry_after(std::time::Duration::from_secs(5)));
-    };
-    use crate::monitor::replay::{ReplayError, replay};
-    let report = replay(&state.store, &state.plugins, &evaluation, &wanted.plugins)
-        .await
-        .map_err(|error| match error {
-            ReplayError::Invalid(message) => {
-                ApiError::invalid(format!("cannot replay evaluation {id}: {message}"))
-            }
-            ReplayError::Gone(message) => ApiError::new(
-                StatusCode::GONE,
-                "gone",
-                format!("cannot replay evaluation {id}: {message}"),
-            ),
-            // Internals stay in the log.
-            ReplayError::Host(error) => {
-                tracing::error!(evaluation = id, error = %format!("{error:#}"), "replay failed");
-                ApiError::internal(format!(
-                    "cannot replay evaluation {id}; see the daemon's log"
-                ))
-            }
-        })?;
-    Ok(Json(report).into_response())
+        .retry_after(std::time::Duration::from_secs(5))
+    })
+}
+
+/// The answer when reading an evaluation's inputs again (to `doing` it) failed; internals stay
+/// in the log.
+fn rereading_failed(error: crate::monitor::replay::ReplayError, id: i64, doing: &str) -> ApiError {
+    use crate::monitor::replay::ReplayError;
+    match error {
+        ReplayError::Invalid(message) => {
+            ApiError::invalid(format!("cannot {doing} evaluation {id}: {message}"))
+        }
+        ReplayError::Gone(message) => ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            format!("cannot {doing} evaluation {id}: {message}"),
+        ),
+        ReplayError::Host(error) => {
+            tracing::error!(evaluation = id, error = %format!("{error:#}"), "{doing} failed");
+            ApiError::internal(format!(
+                "cannot {doing} evaluation {id}; see the daemon's log"
+            ))
+        }
+    }
 }
 
 pub async fn status(State(state): State<AppState>) -> ApiResult<Response> {
@@ -193,7 +212,7 @@ impl MonitorPage {
             Some(name) => Some(find_monitor(state, name).await?.id),
             None => None,
         };
-        Ok((monitor_id, self.before, limit(self.limit)?))
+        Ok((monitor_id, self.before, limit(self.limit, 50)?))
     }
 }
 
@@ -328,19 +347,13 @@ struct StoredMetric {
     value: Option<f64>,
 }
 
-/// Alerts read per timeline page: enough for every window of a full page to have raised a few.
-const TIMELINE_ALERTS: i64 = 4000;
-
 pub async fn timeline(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<TimelineQuery>,
 ) -> ApiResult<Response> {
     let monitor = find_monitor(&state, &name).await?;
-    let limit = match query.limit.unwrap_or(200) {
-        n @ 1..=1000 => n,
-        _ => return Err(ApiError::invalid("limit: between 1 and 1000")),
-    };
+    let limit = limit(query.limit, 200)?;
     let mut evaluations = state
         .store
         .evaluations(&EvaluationQuery {
@@ -351,22 +364,17 @@ pub async fn timeline(
             limit,
         })
         .await?;
-    let next_before = (evaluations.len() as i64 == limit)
-        .then(|| evaluations.last().map(|e| e.id))
-        .flatten();
+    let next_before = next_before(&evaluations, limit);
     evaluations.reverse();
-    let oldest = evaluations.first().map_or(i64::MAX, |e| e.id);
-    let newest = evaluations.last().map_or(i64::MIN, |e| e.id);
-    let mut alerts = state
-        .store
-        .alerts(Some(monitor.id), None, TIMELINE_ALERTS)
-        .await?;
-    alerts.retain(|alert| {
-        alert
-            .evaluation_id
-            .is_some_and(|id| (oldest..=newest).contains(&id))
-    });
-    alerts.reverse();
+    let alerts = match (evaluations.first(), evaluations.last()) {
+        (Some(oldest), Some(newest)) => {
+            state
+                .store
+                .alerts_of_evaluations(monitor.id, oldest.id, newest.id)
+                .await?
+        }
+        _ => Vec::new(),
+    };
 
     let timeline = tokio::task::spawn_blocking(move || {
         let parts: Vec<StoredParts> = evaluations
@@ -483,22 +491,21 @@ pub async fn distributions(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    use crate::monitor::replay::ReplayError;
     let evaluation = state
         .store
         .evaluation(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no evaluation {id}")))?;
+    // A read token may ask for this, and each reads a window and a reference of up to a
+    // million rows: a few at a time, like replays.
+    let _running = one_of(
+        &state.distributions,
+        super::DISTRIBUTIONS_AT_ONCE,
+        "distribution reads",
+    )?;
     let plots = crate::monitor::distributions::distributions(&state.store, &evaluation)
         .await
-        .map_err(|error| match error {
-            ReplayError::Invalid(message) => ApiError::invalid(message),
-            ReplayError::Gone(message) => ApiError::new(StatusCode::GONE, "gone", message),
-            ReplayError::Host(error) => {
-                tracing::error!(evaluation = id, error = %format!("{error:#}"), "distributions failed");
-                ApiError::internal("cannot read the window's distributions; see the daemon's log")
-            }
-        })?;
+        .map_err(|error| rereading_failed(error, id, "plot"))?;
     Ok(Json(Distributions {
         evaluation_id: id,
         columns: plots
