@@ -57,21 +57,9 @@ pub fn quantile_by(len: usize, q: f64, at: impl Fn(usize) -> f64) -> f64 {
 /// [`quantile`] of the pooled sample of two sorted samples (not both empty), without pooling
 /// them: the two order statistics it interpolates are found by binary search.
 pub fn merged_quantile(first: &[f64], second: &[f64], q: f64) -> f64 {
-    let last = first.len() + second.len() - 1;
-    let virtual_index = last as f64 * q;
-    if virtual_index >= last as f64 {
-        return kth_of_two(first, second, last);
-    }
-    let previous = virtual_index.floor();
-    let gamma = virtual_index - previous;
-    let below = kth_of_two(first, second, previous as usize);
-    let above = kth_of_two(first, second, previous as usize + 1);
-    let difference = above - below;
-    if gamma >= 0.5 {
-        above - difference * (1.0 - gamma)
-    } else {
-        below + difference * gamma
-    }
+    quantile_by(first.len() + second.len(), q, |k| {
+        kth_of_two(first, second, k)
+    })
 }
 
 /// The `k`-th smallest (0-based) value of the pooled sample of two ascending samples.

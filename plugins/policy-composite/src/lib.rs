@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Context, Decision, Policy, Result};
 use vigil_plugin_stats::policy::conditions::{Condition, Mode, combine, validate_list};
-use vigil_plugin_stats::policy::{OnHold, act, default_retrain_cooldown_secs, nothing};
+use vigil_plugin_stats::policy::{OnHold, decide_on, default_retrain_cooldown_secs};
 
 /// Configuration of the composite policy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -44,16 +44,12 @@ impl Policy for Composite {
     fn decide(context: Context, config: Config) -> Result<Decision> {
         validate_list(&config.conditions, "conditions")?;
         let outcome = combine(config.mode, &config.conditions, &context);
-        Ok(if outcome.held {
-            act(
-                &context,
-                config.action,
-                config.retrain_cooldown_secs,
-                outcome.clause,
-            )
-        } else {
-            nothing(&outcome.clause)
-        })
+        Ok(decide_on(
+            &context,
+            config.action,
+            config.retrain_cooldown_secs,
+            outcome,
+        ))
     }
 }
 

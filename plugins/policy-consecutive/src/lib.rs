@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Context, Decision, Policy, Result};
 use vigil_plugin_stats::policy::conditions::Consecutive as Run;
-use vigil_plugin_stats::policy::{OnHold, act, default_retrain_cooldown_secs, nothing};
+use vigil_plugin_stats::policy::{OnHold, decide_on, default_retrain_cooldown_secs};
 
 /// Configuration of the consecutive-windows policy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -55,16 +55,12 @@ impl Policy for Consecutive {
         };
         run.validate("")?;
         let outcome = run.evaluate(&context);
-        Ok(if outcome.held {
-            act(
-                &context,
-                config.action,
-                config.retrain_cooldown_secs,
-                outcome.clause,
-            )
-        } else {
-            nothing(&outcome.clause)
-        })
+        Ok(decide_on(
+            &context,
+            config.action,
+            config.retrain_cooldown_secs,
+            outcome,
+        ))
     }
 }
 

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vigil_plugin_sdk::{Context, Decision, Policy, Result};
 use vigil_plugin_stats::policy::conditions::Performance as Worse;
-use vigil_plugin_stats::policy::{OnHold, act, default_retrain_cooldown_secs, nothing};
+use vigil_plugin_stats::policy::{OnHold, decide_on, default_retrain_cooldown_secs};
 
 /// Configuration of the performance policy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -62,16 +62,12 @@ impl Policy for Performance {
         };
         worse.validate("")?;
         let outcome = worse.evaluate(&context, &worse.metric);
-        Ok(if outcome.held {
-            act(
-                &context,
-                config.action,
-                config.retrain_cooldown_secs,
-                outcome.clause,
-            )
-        } else {
-            nothing(&outcome.clause)
-        })
+        Ok(decide_on(
+            &context,
+            config.action,
+            config.retrain_cooldown_secs,
+            outcome,
+        ))
     }
 }
 

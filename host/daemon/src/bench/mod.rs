@@ -149,8 +149,12 @@ pub fn run(options: &BenchOptions, registry: &Registry) -> anyhow::Result<Report
     }
     tracing::debug!(elapsed = ?started.elapsed(), "wrote the streams");
 
-    let mut entries: Vec<StreamEntry> = streams.iter().map(|s| entry(s, sizes.segment)).collect();
     let errors: Vec<Vec<f64>> = streams.iter().map(Stream::errors).collect();
+    let mut entries: Vec<StreamEntry> = streams
+        .iter()
+        .zip(&errors)
+        .map(|(s, e)| entry(s, e, sizes.segment))
+        .collect();
     let mut detectors = Vec::new();
     for &name in DETECTORS {
         detectors.push(score_detector(
@@ -194,7 +198,7 @@ pub fn run(options: &BenchOptions, registry: &Registry) -> anyhow::Result<Report
     Ok(report)
 }
 
-fn entry(stream: &Stream, segment: usize) -> StreamEntry {
+fn entry(stream: &Stream, errors: &[f64], segment: usize) -> StreamEntry {
     let sequence = streams::concepts(stream.generator);
     let concepts = if stream.drifting {
         sequence.to_vec()
@@ -209,8 +213,7 @@ fn entry(stream: &Stream, segment: usize) -> StreamEntry {
         length: stream.len(),
         drifts: stream.drifts.clone(),
         concepts,
-        error_rates: stream
-            .errors()
+        error_rates: errors
             .chunks(segment)
             .map(|c| c.iter().sum::<f64>() / c.len() as f64)
             .collect(),

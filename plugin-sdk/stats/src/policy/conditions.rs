@@ -379,8 +379,8 @@ impl Consecutive {
     }
 
     /// Drifted windows in a row ending with this one, and why the run ended.
-    fn run(&self, context: &Context) -> (u32, RunEnd) {
-        if !WindowDrift::of_columns(&context.columns).drifted_at(self.drift_share) {
+    fn run(&self, context: &Context, current: &WindowDrift) -> (u32, RunEnd) {
+        if !current.drifted_at(self.drift_share) {
             return (0, RunEnd::Stable);
         }
         let mut run = 1;
@@ -404,7 +404,7 @@ impl Consecutive {
 
     pub fn evaluate(&self, context: &Context) -> Outcome {
         let current = WindowDrift::of_columns(&context.columns);
-        let (run, end) = self.run(context);
+        let (run, end) = self.run(context, &current);
         let held = run >= self.windows;
         let this = format!(
             "this window: {}, {} drift_share {}",

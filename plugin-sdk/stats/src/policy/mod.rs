@@ -45,6 +45,21 @@ pub fn act(context: &Context, on_hold: OnHold, cooldown_secs: u64, reason: Strin
     }
 }
 
+/// The decision for a condition's outcome: `on_hold` (within the cooldown, a retrain is only an
+/// alert) when it held, nothing otherwise; what the condition-based policies decide.
+pub fn decide_on(
+    context: &Context,
+    on_hold: OnHold,
+    cooldown_secs: u64,
+    outcome: conditions::Outcome,
+) -> Decision {
+    if outcome.held {
+        act(context, on_hold, cooldown_secs, outcome.clause)
+    } else {
+        nothing(&outcome.clause)
+    }
+}
+
 /// No action, with the reason.
 pub fn nothing(reason: &str) -> Decision {
     Decision {
