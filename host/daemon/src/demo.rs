@@ -366,6 +366,7 @@ pub async fn run(keep_serving: bool) -> anyhow::Result<()> {
     println!(
         "  the API        {url}/v1/monitors/churn-drift/evaluations, /v1/actions, /v1/models/churn/versions, /v1/models/churn/verdict"
     );
+    println!("  the dashboard  {url}/ui (log in with the admin token; docs/dashboard.md)");
     let summary = match result {
         Ok(summary) => summary,
         Err(error) => {
