@@ -373,38 +373,42 @@ fn is_ready(pod: &Pod) -> bool {
         .any(|condition| condition.type_ == "Ready" && condition.status == "True")
 }
 
-/// Watches the namespace's pods and records the fewest Ready ones and the most pods seen at
-/// any moment (the watch delivers every change, in order).
-struct ReadyPods {
-    /// (fewest Ready, most pods)
-    seen: Arc<Mutex<Option<(usize, usize)>>>,
+/// Watches one kind of object in a namespace and folds a figure over every state the namespace
+/// passes through (the watch delivers every change, in order): each object is reduced to a
+/// value, each state of the namespace to a figure, and the figures are folded into one.
+struct Tally<T> {
+    seen: Arc<Mutex<Option<T>>>,
     task: JoinHandle<()>,
 }
 
-impl ReadyPods {
-    async fn watch(ns: &TestNamespace) -> Self {
-        let pods: Api<Pod> = ns.api();
-        let seen: Arc<Mutex<Option<(usize, usize)>>> = Arc::new(Mutex::new(None));
+impl<T: Copy + Send + 'static> Tally<T> {
+    async fn watch<K, V>(
+        api: Api<K>,
+        value: impl Fn(&K) -> V + Send + 'static,
+        measure: impl Fn(&HashMap<String, V>) -> T + Send + 'static,
+        fold: impl Fn(T, T) -> T + Send + 'static,
+    ) -> Self
+    where
+        K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+        V: Send + 'static,
+    {
+        let seen: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let listed = Arc::new(tokio::sync::Notify::new());
         let task = {
             let seen = seen.clone();
             let listed = listed.clone();
             tokio::spawn(async move {
-                let mut ready: HashMap<String, bool> = HashMap::new();
+                let mut objects: HashMap<String, V> = HashMap::new();
                 let mut live = false;
-                let mut events = watcher(pods, watcher::Config::default()).boxed();
+                let mut events = watcher(api, watcher::Config::default()).boxed();
                 while let Some(event) = events.next().await {
                     match event {
-                        Ok(watcher::Event::Init) => ready.clear(),
-                        Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod)) => {
-                            let terminating = pod.metadata.deletion_timestamp.is_some();
-                            ready.insert(
-                                pod.metadata.name.clone().unwrap(),
-                                is_ready(&pod) && !terminating,
-                            );
+                        Ok(watcher::Event::Init) => objects.clear(),
+                        Ok(watcher::Event::InitApply(object) | watcher::Event::Apply(object)) => {
+                            objects.insert(object.meta().name.clone().unwrap(), value(&object));
                         }
-                        Ok(watcher::Event::Delete(pod)) => {
-                            ready.remove(pod.metadata.name.as_ref().unwrap());
+                        Ok(watcher::Event::Delete(object)) => {
+                            objects.remove(object.meta().name.as_ref().unwrap());
                         }
                         Ok(watcher::Event::InitDone) => {
                             live = true;
@@ -413,35 +417,56 @@ impl ReadyPods {
                         Err(_) => continue,
                     }
                     if live {
-                        let ready_now = ready.values().filter(|r| **r).count();
-                        let pods_now = ready.len();
+                        let now = measure(&objects);
                         let mut seen = seen.lock().unwrap();
-                        *seen = Some(
-                            seen.map_or((ready_now, pods_now), |(r, p): (usize, usize)| {
-                                (r.min(ready_now), p.max(pods_now))
-                            }),
-                        );
+                        *seen = Some(seen.map_or(now, |before| fold(before, now)));
                     }
                 }
             })
         };
         listed.notified().await;
-        ReadyPods { seen, task }
+        Tally { seen, task }
     }
 
-    fn fewest_ready(&self) -> usize {
-        self.seen.lock().unwrap().expect("pods were watched").0
-    }
-
-    fn most_pods(&self) -> usize {
-        self.seen.lock().unwrap().expect("pods were watched").1
+    fn get(&self) -> T {
+        self.seen.lock().unwrap().expect("the objects were watched")
     }
 }
 
-impl Drop for ReadyPods {
+impl<T> Drop for Tally<T> {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The fewest Ready pods the namespace had at any moment (a terminating pod is not Ready).
+async fn fewest_ready_pods(ns: &TestNamespace) -> Tally<usize> {
+    Tally::watch(
+        ns.api::<Pod>(),
+        |pod| is_ready(pod) && pod.metadata.deletion_timestamp.is_none(),
+        |ready| ready.values().filter(|ready| **ready).count(),
+        usize::min,
+    )
+    .await
+}
+
+/// The most pods the namespace's ReplicaSets asked for at any moment: what a Deployment's
+/// `maxSurge` bounds. (The pods themselves may briefly outnumber it: a ReplicaSet that is
+/// scaled up creates its pod while another that was scaled down may still be deleting its
+/// own, and a ReplicaSet controller whose create timed out creates again.)
+async fn most_pods_asked_for(ns: &TestNamespace) -> Tally<i32> {
+    Tally::watch(
+        ns.api::<ReplicaSet>(),
+        |set| {
+            set.spec
+                .as_ref()
+                .and_then(|spec| spec.replicas)
+                .unwrap_or(1)
+        },
+        |asked| asked.values().sum(),
+        i32::max,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -605,7 +630,8 @@ async fn rollout_completes_without_losing_a_ready_replica() {
     );
 
     // v2, with the number of Ready pods and the Deployment's availability watched throughout.
-    let ready_pods = ReadyPods::watch(&ns).await;
+    let ready_pods = fewest_ready_pods(&ns).await;
+    let asked_for = most_pods_asked_for(&ns).await;
     let deployment_status = {
         let deployments: Api<Deployment> = ns.api();
         tokio::spawn(async move {
@@ -639,7 +665,7 @@ async fn rollout_completes_without_losing_a_ready_replica() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        ready_pods.fewest_ready(),
+        ready_pods.get(),
         2,
         "a Ready pod went before its replacement was Ready"
     );
@@ -647,11 +673,7 @@ async fn rollout_completes_without_losing_a_ready_replica() {
         fewest_available, 2,
         "the Deployment reported fewer available replicas"
     );
-    assert_eq!(
-        ready_pods.most_pods(),
-        3,
-        "one surge pod at a time (maxSurge 1)"
-    );
+    assert_eq!(asked_for.get(), 3, "one surge pod at a time (maxSurge 1)");
 
     assert_eq!(
         serving(&ns).await,
@@ -692,7 +714,7 @@ async fn a_rollout_whose_pods_never_get_ready_fails_and_is_rolled_back() {
     roll_out_to_completion(&k8s, &ns, "v1").await;
 
     // v2's pods never become Ready: only v1's are served.
-    let ready_pods = ReadyPods::watch(&ns).await;
+    let ready_pods = fewest_ready_pods(&ns).await;
     let kubelet = Kubelet::serving(&ns, &["v1"]);
     let v1 = rollout(&ns, "v1");
     let v2 = rollout(&ns, "v2");
@@ -733,7 +755,7 @@ async fn a_rollout_whose_pods_never_get_ready_fails_and_is_rolled_back() {
     })
     .await;
     assert_eq!(
-        ready_pods.fewest_ready(),
+        ready_pods.get(),
         2,
         "a Ready pod went during the failed rollout"
     );
