@@ -63,25 +63,32 @@ pub fn numeric_sample(column: ColumnData, what: &str) -> Result<Vec<f64>> {
     Ok(sorted)
 }
 
-/// The non-missing values of a numeric column in column order; an error if the column is
-/// categorical or nothing is left.
-pub fn numeric_values(column: ColumnData, what: &str) -> Result<Vec<f64>> {
-    let ColumnData::Numeric(mut values) = column else {
+/// The values of a numeric column in column order, missing ones (NaN) kept; an error if the
+/// column is categorical or empty. For statistics of sums, which see a NaN in their sums and so
+/// need [`without_nan`] only when a sum is NaN: the common column without missing values is
+/// then read once less.
+pub fn numeric_column(column: ColumnData, what: &str) -> Result<Vec<f64>> {
+    let ColumnData::Numeric(values) = column else {
         return Err(Error::InvalidInput(format!(
             "this test takes a numeric column; the {what} is categorical"
         )));
     };
-    if has_nan(&values) {
-        values.retain(|x| !x.is_nan());
-    }
     if values.is_empty() {
         return Err(no_values(what));
     }
     Ok(values)
 }
 
-/// Whether any value is NaN: a pass without branches per value, so that the common column
-/// without missing values is read once rather than rewritten by `retain`.
+/// `values` without its missing values (NaN), in column order; an error if nothing is left.
+pub fn without_nan(values: &[f64], what: &str) -> Result<Vec<f64>> {
+    let kept: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if kept.is_empty() {
+        return Err(no_values(what));
+    }
+    Ok(kept)
+}
+
+/// Whether any value is NaN: a pass without branches per value.
 pub fn has_nan(values: &[f64]) -> bool {
     values
         .chunks(256)

@@ -15,7 +15,7 @@ use vigil_plugin_sdk::{ColumnData, ColumnKind, DriftResult, DriftTest, Error, Re
 use crate::binning::Histogram;
 use crate::labels::Categories;
 use crate::outcome::{
-    distance_result, distance_threshold, numeric_sample, numeric_values, p_value_result,
+    distance_result, distance_threshold, numeric_column, numeric_sample, p_value_result,
     p_value_threshold,
 };
 use crate::sketch::{Sketch, quantile_count};
@@ -60,13 +60,15 @@ pub trait NumericStatistic: 'static {
     const SCORE: ScoreKind;
     /// The threshold when the configuration sets none.
     const DEFAULT_THRESHOLD: f64;
-    /// Whether [`NumericStatistic::compare`] needs the samples sorted; a statistic of sums
-    /// (the t-test) takes them in column order, which is also the order NumPy sums them in.
+    /// Whether [`NumericStatistic::compare`] needs the samples sorted. A statistic of sums
+    /// (the t-test) takes them in column order, which is also the order NumPy sums them in,
+    /// with missing values (NaN) kept: a NaN shows in its sums, so it removes them
+    /// ([`crate::outcome::without_nan`]) only when a sum is NaN.
     const SORTED: bool = true;
     /// Whether the test has the quantile-sketch mode ([`NumericStatistic::compare_sketch`]).
     const SKETCH: bool = false;
     /// Compares two non-empty samples without NaN, each ascending with `-0.0` made `0.0`
-    /// (in column order if not [`NumericStatistic::SORTED`]).
+    /// (in column order and NaN kept if not [`NumericStatistic::SORTED`]).
     fn compare(reference: &[f64], current: &[f64]) -> Result<Outcome>;
     /// Compares a sketch of the reference with a sorted sample: the statistic on the sketch's
     /// quantiles, any p-value with the reference's real size. Only called when
@@ -134,7 +136,7 @@ impl<S: NumericStatistic> NumericTest<S> {
         if S::SORTED {
             numeric_sample(column, what)
         } else {
-            numeric_values(column, what)
+            numeric_column(column, what)
         }
     }
 }
