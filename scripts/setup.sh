@@ -65,3 +65,15 @@ if ! command -v strace >/dev/null 2>&1; then
     echo "setup: strace is not installed; the fsync-ordering test needs it" >&2
   fi
 fi
+# Python plugins are built with componentize-py, which the build installs from PyPI into a
+# virtual environment of its own (docs: plugin-sdk/python/README.md); Debian's python3 leaves
+# venv's pip bootstrap to a package of its own.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing python3-venv"
+    apt_install python3 python3-venv
+  else
+    echo "setup: python3 with venv is needed to build Python plugins" >&2
+    exit 1
+  fi
+fi

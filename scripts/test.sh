@@ -46,18 +46,26 @@ if [ -z "${VIGIL_TEST_KUBECTL:-}" ]; then
   [ -x "$VIGIL_TEST_KUBECTL" ] || VIGIL_TEST_KUBECTL=$(command -v kubectl || echo kubectl)
 fi
 export VIGIL_TEST_KUBECTL
-# The dashboard's browser test drives headless Chromium through chromedriver (Debian's
-# packages; a driver named by the caller is used as it is).
+# Debian packages some tests use: the dashboard's browser test drives headless Chromium
+# through chromedriver, and the signing test checks Vigil's signatures with minisign. Tools
+# named by the caller are used as they are.
+packages=()
 if [ -z "${VIGIL_TEST_CHROMEDRIVER:-}" ]; then
-  if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then sudo_=(); else sudo_=(sudo); fi
-    "${sudo_[@]}" apt-get update -qq
-    "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      chromium chromium-driver >/dev/null
-  fi
-  VIGIL_TEST_CHROMEDRIVER=$(command -v chromedriver)
+  command -v chromedriver >/dev/null 2>&1 || packages+=(chromium-driver)
+  command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 fi
-export VIGIL_TEST_CHROMEDRIVER
+if [ -z "${VIGIL_TEST_MINISIGN:-}" ]; then
+  command -v minisign >/dev/null 2>&1 || packages+=(minisign)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo_=(); else sudo_=(sudo); fi
+  "${sudo_[@]}" apt-get update -qq
+  "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${packages[@]}" >/dev/null
+fi
+VIGIL_TEST_CHROMEDRIVER=${VIGIL_TEST_CHROMEDRIVER:-$(command -v chromedriver)}
+VIGIL_TEST_MINISIGN=${VIGIL_TEST_MINISIGN:-$(command -v minisign)}
+export VIGIL_TEST_CHROMEDRIVER VIGIL_TEST_MINISIGN
 # --include-ignored goes to the test binaries: after the caller's `--` if there is one.
 include_ignored=(-- --include-ignored)
 for arg in "$@"; do
@@ -69,4 +77,5 @@ cargo test --release --locked --workspace --no-fail-fast "$@" "${include_ignored
 # suite, so it runs when no arguments narrow the cargo run to some tests.
 if [ $# -eq 0 ]; then
   scripts/python-client-test.sh
+  scripts/plugin-projects-test.sh
 fi

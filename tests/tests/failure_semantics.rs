@@ -150,7 +150,8 @@ async fn assert_failed_window(daemon: &Daemon, name: &str, kind: &str) {
     let this = daemon.status_of(name).await;
     assert_eq!(this["next_offset"].as_i64(), Some(200), "{this}");
     let needle = format!(
-        "vigil_plugin_failures_total{{plugin=\"hostile-preprocessor@0.1.0\",kind=\"{kind}\"}}"
+        "vigil_plugin_failures_total{{monitor=\"{name}\",plugin=\"hostile-preprocessor@0.1.0\",\
+         kind=\"{kind}\"}}"
     );
     let metrics = daemon.call(Method::GET, "/metrics", None).await;
     assert!(metrics.as_str().unwrap().contains(&needle), "{needle}");
@@ -540,4 +541,124 @@ async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_colu
     let took =
         evaluation["finished_at"].as_i64().unwrap() - evaluation["started_at"].as_i64().unwrap();
     eprintln!("the window took {took} ms at a {deadline_ms} ms deadline");
+}
+
+/// A monitor's limits for one of its plugins replace the daemon's defaults and are enforced,
+/// within the daemon's maxima (docs/monitors.md, "Plugin limits"): a drift test allowed 8 MiB
+/// fails when it takes 9, and one allowed 5 s finishes its 3 s of work, where the daemon's
+/// defaults here (64 MiB, 300 ms) do the opposite. The limits each plugin ran under are in its
+/// evaluation, and each plugin's calls, memory and failures are on `/metrics` by plugin and
+/// monitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_sets_its_plugins_limits_within_the_daemons_maxima() {
+    let (daemon, _dir) = start().await;
+    let cases = [
+        (
+            "mem-capped",
+            "allocate-9",
+            json!({"memory_mib": 8}),
+            Some("out_of_memory"),
+        ),
+        ("mem-default", "allocate-9", Value::Null, None),
+        (
+            "slow-allowed",
+            "busy-3000",
+            json!({"deadline_ms": 5000}),
+            None,
+        ),
+        ("slow-default", "busy-1000", Value::Null, Some("timeout")),
+    ];
+    for (name, mode, limits, _) in &cases {
+        let mut x = json!({"plugin": "hostile-drift", "config": {"mode": mode}});
+        if !limits.is_null() {
+            x["limits"] = limits.clone();
+        }
+        monitor(&daemon, name, json!({"pipeline": {"columns": {"x": x}}})).await;
+    }
+    for (name, _, limits, failure) in &cases {
+        let page = daemon
+            .until(&format!("/v1/monitors/{name}/evaluations"), |p| {
+                !p["evaluations"].as_array().unwrap().is_empty()
+            })
+            .await;
+        let result = &page["evaluations"][0]["result"];
+        let x = &result["columns"][0];
+        assert_eq!(x["failure"]["kind"].as_str(), *failure, "{name}: {x}");
+        let ran_under = &result["plugin_limits"]["pipeline.columns.x"];
+        assert_eq!(ran_under["plugin"], "hostile-drift@0.1.0", "{result}");
+        let (deadline, memory) = match limits["deadline_ms"].as_u64() {
+            Some(ms) => (ms, 64),
+            None => (300, limits["memory_mib"].as_u64().unwrap_or(64)),
+        };
+        assert_eq!(ran_under["deadline_ms"], deadline, "{name}: {ran_under}");
+        assert_eq!(ran_under["memory_mib"], memory, "{name}: {ran_under}");
+        // The policy ran under the defaults.
+        assert_eq!(result["plugin_limits"]["policy"]["deadline_ms"], 300);
+    }
+
+    let metrics = daemon.call(Method::GET, "/metrics", None).await;
+    let metrics = metrics.as_str().unwrap();
+    let value = |series: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series} in\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let plugin = "plugin=\"hostile-drift@0.1.0\"";
+    assert_eq!(
+        value(&format!(
+            "vigil_plugin_failures_total{{monitor=\"mem-capped\",{plugin},kind=\"out_of_memory\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        value(&format!(
+            "vigil_plugin_failures_total{{monitor=\"slow-default\",{plugin},kind=\"timeout\"}}"
+        )),
+        1.0
+    );
+    let peak = value(&format!(
+        "vigil_plugin_memory_peak_bytes{{monitor=\"mem-default\",{plugin}}}"
+    ));
+    assert!(peak >= (9 << 20) as f64, "{peak}");
+    assert!(
+        value(&format!(
+            "vigil_plugin_memory_peak_bytes{{monitor=\"mem-capped\",{plugin}}}"
+        )) <= (8 << 20) as f64
+    );
+    let slow = value(&format!(
+        "vigil_plugin_call_seconds_sum{{monitor=\"slow-allowed\",{plugin}}}"
+    ));
+    assert!(slow >= 3.0, "{slow}");
+    assert!(
+        value(&format!(
+            "vigil_plugin_call_seconds_count{{monitor=\"slow-allowed\",{plugin}}}"
+        )) >= 2.0
+    );
+
+    // Past the daemon's maxima, or zero: refused with the setting that bounds it.
+    for (limits, needle) in [
+        (json!({"deadline_ms": 60_000}), "plugin_max_deadline_ms"),
+        (json!({"memory_mib": 4096}), "plugin_max_memory_mib"),
+        (json!({"max_output_values": 0}), "above 0"),
+        (json!({"timeout": 5}), "unknown field"),
+    ] {
+        let spec = json!({
+            "name": "too-much", "model": "mem-capped", "window": {"records": 200},
+            "features": [{"name": "x", "type": "numeric"}],
+            "pipeline": {"columns": {"x": {"plugin": "hostile-drift", "limits": limits}}},
+        });
+        let response = daemon
+            .http
+            .post(format!("{}/v1/monitors", daemon.url))
+            .bearer_auth(&daemon.token)
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{limits}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(needle), "{limits}: {body}");
+    }
 }

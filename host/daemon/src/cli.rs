@@ -378,11 +378,28 @@ pub enum Format {
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
-    /// Build a plugin crate into a WebAssembly component.
+    /// Start a plugin project: a working example of the kind, its tests and a README, with the
+    /// SDK copied in so it builds anywhere.
+    New {
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = PluginLang::Python)]
+        lang: PluginLang,
+        /// The kind of plugin.
+        #[arg(value_enum)]
+        kind: PluginKindArg,
+        /// Its name (lowercase letters, digits, `-` and `_`), also the project's.
+        name: String,
+        /// Where to write it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build a plugin project into a WebAssembly component: a Rust crate, or a Python project
+    /// (a pyproject.toml with [tool.vigil]).
     Build {
-        /// The plugin crate's directory (or its Cargo.toml).
+        /// The project's directory (or a Rust crate's Cargo.toml).
         path: PathBuf,
-        /// Where to write the component (default: `<target-dir>/components/<package>.wasm`).
+        /// Where to write the component (default: `<target-dir>/components/<package>.wasm`
+        /// for Rust, `build/<name>.wasm` for Python).
         #[arg(long, short)]
         out: Option<PathBuf>,
         /// cargo's target directory for the wasm build (default: `<crate>/target/wasm`).
@@ -396,7 +413,27 @@ pub enum PluginCommand {
     },
     /// List the standard plugins built into this binary.
     Standard,
-    /// Upload components to the daemon.
+    /// Make a key pair for signing plugins: NAME.key (secret) and NAME.pub, in minisign's
+    /// formats. Prints the public key to list in the daemon's `plugin_trusted_keys`.
+    Keygen {
+        /// Path and name of the two files, without extension.
+        name: PathBuf,
+        /// Encrypt the secret key with the password in VIGIL_SIGNING_PASSWORD.
+        #[arg(long)]
+        encrypt: bool,
+    },
+    /// Sign components: writes FILE.minisig beside each FILE, a detached minisign signature
+    /// (`minisign -Vm FILE -P KEY` verifies it too).
+    Sign {
+        /// The secret key (from `vigil plugin keygen`, or `minisign -G`); an encrypted one
+        /// takes its password from VIGIL_SIGNING_PASSWORD, else from the terminal.
+        #[arg(long)]
+        key: PathBuf,
+        /// Component files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Upload components to the daemon, each with its signature (FILE.minisig) if it has one.
     Push {
         /// Component files (`*.wasm`, as `vigil plugin build` makes them).
         #[arg(required = true)]
@@ -412,6 +449,34 @@ pub enum PluginCommand {
         #[arg(value_name = "NAME@VERSION")]
         plugin: String,
     },
+}
+
+/// The languages `vigil plugin new` writes plugins in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PluginLang {
+    Python,
+    Rust,
+}
+
+/// The kinds of plugin `vigil plugin new` starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PluginKindArg {
+    DriftTest,
+    Detector,
+    Preprocessor,
+    Policy,
+}
+
+impl PluginKindArg {
+    /// The kind's name, as `[tool.vigil] kind` and the API write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginKindArg::DriftTest => "drift-test",
+            PluginKindArg::Detector => "detector",
+            PluginKindArg::Preprocessor => "preprocessor",
+            PluginKindArg::Policy => "policy",
+        }
+    }
 }
 
 /// `NAME=VALUE` with a finite number for VALUE.

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::client::Client;
 use crate::config::{Config, redact_url};
 use crate::server::{self, AppState, auth};
+use crate::signing;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The URL may hold the database's password: only its redacted form is ever printed.
@@ -88,22 +89,75 @@ pub async fn push_plugins(client: &Client, files: &[PathBuf]) -> anyhow::Result<
     for file in files {
         let bytes =
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let signature_file = signing::signature_path(file);
+        let mut headers = Vec::new();
+        if signature_file.exists() {
+            let signature = std::fs::read_to_string(&signature_file)
+                .with_context(|| format!("cannot read {}", signature_file.display()))?;
+            headers.push((signing::SIGNATURE_HEADER, signing::header_value(&signature)));
+        }
         let meta = client
             .send(
                 Method::POST,
                 "/v1/plugins",
                 Some(("application/wasm", bytes)),
-                &[],
+                &headers,
             )
-            .await?;
+            .await
+            .with_context(|| format!("{} was not stored", file.display()))?;
+        let signed = match meta["signed_by"].as_str() {
+            Some(key) => format!(", signed by {key}"),
+            None => String::new(),
+        };
         println!(
-            "{}@{} ({}) sha256 {}",
+            "{}@{} ({}) sha256 {}{signed}",
             meta["name"].as_str().unwrap_or("?"),
             meta["version"].as_str().unwrap_or("?"),
             meta["kind"].as_str().unwrap_or("?"),
             meta["sha256"].as_str().unwrap_or("?")
         );
     }
+    Ok(())
+}
+
+/// `vigil plugin sign`: a detached signature beside each file.
+pub fn sign_plugins(key: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
+    let password = std::env::var("VIGIL_SIGNING_PASSWORD").ok();
+    for file in files {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let signature = signing::sign(key, password.clone(), &bytes, &name)?;
+        let out = signing::signature_path(file);
+        std::fs::write(&out, signature)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        println!("{}", out.display());
+    }
+    Ok(())
+}
+
+/// `vigil plugin keygen`.
+pub fn generate_signing_keys(name: &Path, encrypt: bool) -> anyhow::Result<()> {
+    let password = if encrypt {
+        Some(std::env::var("VIGIL_SIGNING_PASSWORD").map_err(|_| {
+            anyhow::anyhow!(
+                "--encrypt takes the password from VIGIL_SIGNING_PASSWORD, which is not set"
+            )
+        })?)
+    } else {
+        None
+    };
+    let public = signing::generate_keys(name, password)?;
+    eprintln!(
+        "wrote {} (secret: keep it private) and {}; trust it in the daemon's configuration with",
+        name.with_extension("key").display(),
+        name.with_extension("pub").display()
+    );
+    eprintln!("  plugin_trusted_keys = [\"{public}\"]");
+    println!("{public}");
     Ok(())
 }
 

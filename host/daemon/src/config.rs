@@ -42,6 +42,10 @@ pub struct Config {
     pub plugin_deadline_ms: u64,
     /// Linear-memory cap of one plugin instance.
     pub plugin_memory_mib: usize,
+    /// The longest deadline a monitor may give one of its plugins (`limits.deadline_ms`).
+    pub plugin_max_deadline_ms: u64,
+    /// The largest memory cap a monitor may give one of its plugins (`limits.memory_mib`).
+    pub plugin_max_memory_mib: usize,
     /// Plugin instances alive at once (the runtime's pool). Each monitor reserves what it
     /// needs (a preprocessor and a tested feature keep one each, plus one for its detectors and
     /// policy), so no monitor can take another's; a monitor that does not fit is refused.
@@ -54,6 +58,12 @@ pub struct Config {
     /// Bytes of log output (log records, stdout and stderr) a monitor's plugins may write per
     /// window; the rest is dropped and counted in the evaluation.
     pub plugin_log_bytes_per_window: usize,
+    /// Public keys (minisign's base64 line, `RWQ…`) whose plugin signatures this daemon
+    /// trusts.
+    pub plugin_trusted_keys: Vec<String>,
+    /// Whether every uploaded plugin must carry a signature by a trusted key (the standard
+    /// plugins, which come with the binary, excepted).
+    pub plugin_require_signed: bool,
     /// Most features one monitor may watch.
     pub max_features_per_monitor: usize,
     /// Requests taking longer are cut off with 408.
@@ -143,10 +153,14 @@ impl Default for Config {
                 .unwrap_or(2),
             plugin_deadline_ms: 2_000,
             plugin_memory_mib: 64,
+            plugin_max_deadline_ms: 30_000,
+            plugin_max_memory_mib: 512,
             plugin_instances: 1000,
             plugin_shared_instances: 32,
             plugin_instances_per_monitor: 256,
             plugin_log_bytes_per_window: 256 << 10,
+            plugin_trusted_keys: Vec::new(),
+            plugin_require_signed: false,
             max_features_per_monitor: 500,
             request_timeout_secs: 30,
             retention_keep_records: 1_000_000,
@@ -296,6 +310,12 @@ impl Config {
             anyhow::ensure!(value >= 1, "{name} must be at least 1");
         }
         anyhow::ensure!(
+            self.plugin_max_deadline_ms >= self.plugin_deadline_ms
+                && self.plugin_max_memory_mib >= self.plugin_memory_mib,
+            "plugin_max_deadline_ms and plugin_max_memory_mib must be at least \
+             plugin_deadline_ms and plugin_memory_mib"
+        );
+        anyhow::ensure!(
             self.lease_ttl_ms >= 300,
             "lease_ttl_ms must be at least 300 (leases are renewed every third of it)"
         );
@@ -304,6 +324,7 @@ impl Config {
                 && self.plugin_shared_instances < self.plugin_instances,
             "plugin_shared_instances must be at least 1 and below plugin_instances"
         );
+        self.trust()?;
         Ok(())
     }
 
@@ -316,6 +337,22 @@ impl Config {
             shown.token = Some("(set)".into());
         }
         toml::to_string(&shown).expect("the configuration serializes")
+    }
+
+    /// The limits a monitor's plugins run under unless it sets others, and the most it may set.
+    pub fn plugin_limits(&self) -> (vigil_runtime::Limits, vigil_runtime::Limits) {
+        let defaults = self.runtime_config().limits();
+        let maxima = vigil_runtime::Limits {
+            deadline: std::time::Duration::from_millis(self.plugin_max_deadline_ms),
+            memory_bytes: self.plugin_max_memory_mib << 20,
+            ..defaults
+        };
+        (defaults, maxima)
+    }
+
+    /// The plugin signing keys this daemon trusts.
+    pub fn trust(&self) -> anyhow::Result<crate::signing::Trust> {
+        crate::signing::Trust::new(&self.plugin_trusted_keys, self.plugin_require_signed)
     }
 
     /// Where the CLI client finds the daemon.
@@ -340,6 +377,7 @@ impl Config {
         let mut runtime = crate::runtime_config();
         runtime.deadline = std::time::Duration::from_millis(self.plugin_deadline_ms);
         runtime.memory_bytes = self.plugin_memory_mib << 20;
+        runtime.max_memory_bytes = self.plugin_max_memory_mib << 20;
         runtime.pooled_instances = self.plugin_instances;
         runtime.shared_instances = self.plugin_shared_instances;
         runtime

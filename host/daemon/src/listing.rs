@@ -62,6 +62,7 @@ pub fn plugins(value: &Value) -> String {
                     .chars()
                     .take(12)
                     .collect(),
+                p["signed_by"].as_str().unwrap_or("-").to_string(),
             ]
         })
         .collect();
@@ -73,6 +74,7 @@ pub fn plugins(value: &Value) -> String {
             "uploaded by",
             "uploaded",
             "sha256",
+            "signed by",
         ],
         &rows,
     )
@@ -300,7 +302,7 @@ mod tests {
         );
         assert_eq!(
             super::plugins(&json!({})),
-            "name  version  kind  uploaded by  uploaded  sha256\n"
+            "name  version  kind  uploaded by  uploaded  sha256  signed by\n"
         );
     }
 }

@@ -8,6 +8,7 @@ use vigil::{
     bench, client, commands, config, demo, detect, drift, listing, plugins, runtime_config,
 };
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -107,6 +108,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let path = format!("/v1/models/{model}/labels");
             async_runtime()?.block_on(commands::send_file(&client, &path, &file, batch_rows))
         }
+        Command::Plugin(PluginCommand::New {
+            lang,
+            kind,
+            name,
+            dir,
+        }) => {
+            let dir = vigil::scaffold::new_project(lang, kind, &name, dir.as_deref())
+                .map_err(|e| InputError(format!("{e:#}")))?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Keygen { name, encrypt }) => {
+            commands::generate_signing_keys(&name, encrypt)
+        }
+        Command::Plugin(PluginCommand::Sign { key, files }) => commands::sign_plugins(&key, &files),
         Command::Plugin(PluginCommand::Push { files }) => {
             let client = client()?;
             async_runtime()?.block_on(commands::push_plugins(&client, &files))
@@ -339,13 +355,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             target_dir,
         }) => {
+            if let Some(project) = vigil_plugin_build::PythonProject::read(&path)? {
+                return build_python_plugin(&project, out);
+            }
             let manifest = if path.is_dir() {
                 path.join("Cargo.toml")
             } else {
                 path.clone()
             };
             if !manifest.exists() {
-                return Err(InputError(format!("{} has no Cargo.toml", path.display())).into());
+                return Err(InputError(format!(
+                    "{} has no Cargo.toml (a Rust plugin) nor a pyproject.toml with [tool.vigil] \
+                     (a Python plugin)",
+                    path.display()
+                ))
+                .into());
             }
             let crate_dir = manifest.parent().unwrap_or(&path).to_path_buf();
             let request = vigil_plugin_build::BuildRequest {
@@ -442,4 +466,38 @@ fn info_json(info: &vigil_runtime::PluginInfo, digest: &str) -> String {
         "sha256": digest,
     }))
     .expect("info serializes")
+}
+
+/// `vigil plugin build` of a Python project: built with componentize-py, then checked the way
+/// the host will check it when it is uploaded.
+fn build_python_plugin(
+    project: &vigil_plugin_build::PythonProject,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let build = project.dir.join("build");
+    let out = out.unwrap_or_else(|| build.join(format!("{}.wasm", project.name)));
+    let tools = vigil::tools_dir().ok_or_else(|| {
+        anyhow::anyhow!("set VIGIL_CACHE_DIR or HOME: componentize-py is installed under it")
+    })?;
+    vigil_plugin_build::build_python(project, &out, &build.join("vigil"), &tools)?;
+    let runtime = Runtime::new(runtime_config())?;
+    let plugin = runtime
+        .load(&std::fs::read(&out)?)
+        .with_context(|| format!("{} would be refused by the host", out.display()))?;
+    let info = plugin.info();
+    anyhow::ensure!(
+        info.kind.name() == project.kind,
+        "[tool.vigil] says kind = \"{}\", but {} is a {} plugin",
+        project.kind,
+        project.class,
+        info.kind.name()
+    );
+    println!(
+        "built {} {} ({}) -> {}",
+        info.name,
+        info.version,
+        info.kind,
+        out.display()
+    );
+    Ok(())
 }

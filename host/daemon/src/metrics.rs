@@ -25,13 +25,16 @@ pub struct StatusLabels {
     pub status: String,
 }
 
+/// A plugin (`name@version`) as one monitor runs it.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PluginLabel {
+pub struct PluginLabels {
+    pub monitor: String,
     pub plugin: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
+    pub monitor: String,
     pub plugin: String,
     pub kind: String,
 }
@@ -55,7 +58,8 @@ pub struct Metrics {
     pub pruned_records: Family<ModelLabel, Counter>,
     pub evaluations: Family<StatusLabels, Counter>,
     pub evaluation_seconds: Family<MonitorLabel, Histogram, fn() -> Histogram>,
-    pub plugin_call_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
+    pub plugin_call_seconds: Family<PluginLabels, Histogram, fn() -> Histogram>,
+    pub plugin_memory_peak_bytes: Family<PluginLabels, Gauge>,
     pub plugin_failures: Family<FailureLabels, Counter>,
     pub drift_statistic: Family<ColumnLabels, FloatGauge>,
     pub drift_p_value: Family<ColumnLabels, FloatGauge>,
@@ -73,6 +77,7 @@ impl Default for Metrics {
             evaluations: Family::default(),
             evaluation_seconds: Family::new_with_constructor(latency),
             plugin_call_seconds: Family::new_with_constructor(latency),
+            plugin_memory_peak_bytes: Family::default(),
             plugin_failures: Family::default(),
             drift_statistic: Family::default(),
             drift_p_value: Family::default(),
@@ -107,12 +112,18 @@ impl Default for Metrics {
         );
         registry.register(
             "plugin_call_seconds",
-            "Duration of drift-test plugin calls",
+            "Duration of each call into a plugin (instantiation included), by monitor and plugin",
             m.plugin_call_seconds.clone(),
         );
         registry.register(
+            "plugin_memory_peak_bytes",
+            "The most linear memory a plugin's instance has had, by monitor and plugin",
+            m.plugin_memory_peak_bytes.clone(),
+        );
+        registry.register(
             "plugin_failures",
-            "Plugin calls that failed, by plugin and kind of failure",
+            "Plugin failures recorded in evaluations (timeouts, traps, memory, errors), by \
+             monitor, plugin and kind",
             m.plugin_failures.clone(),
         );
         registry.register(
@@ -132,6 +143,30 @@ impl Default for Metrics {
         );
         registry.register("alerts", "Alerts fired, by monitor", m.alerts.clone());
         Metrics { registry, ..m }
+    }
+}
+
+/// Reports one monitor's calls into one plugin to the metrics (the runtime calls it after
+/// every call).
+pub struct PluginCalls {
+    pub labels: PluginLabels,
+    pub metrics: std::sync::Arc<Metrics>,
+}
+
+impl vigil_runtime::CallObserver for PluginCalls {
+    fn observe(&self, report: &vigil_runtime::CallReport<'_>) {
+        self.metrics
+            .plugin_call_seconds
+            .get_or_create(&self.labels)
+            .observe(report.duration.as_secs_f64());
+        let peak = self
+            .metrics
+            .plugin_memory_peak_bytes
+            .get_or_create(&self.labels);
+        let bytes = i64::try_from(report.memory_peak_bytes).unwrap_or(i64::MAX);
+        if bytes > peak.get() {
+            peak.set(bytes);
+        }
     }
 }
 

@@ -16,10 +16,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod python;
 mod toolchain;
+mod vendor;
 
+pub use python::{
+    COMPONENTIZE_PY, PythonProject, build_python, build_workspace_python, componentize_py,
+};
 use toolchain::Target;
 pub use toolchain::Toolchain;
+pub use vendor::{python_sdk_files, rust_sdk_files, wit_files};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +63,17 @@ pub enum BuildError {
         /// What wit-component said.
         message: String,
     },
+    /// A project's `pyproject.toml` does not say what to build.
+    #[error("{path}: {message}")]
+    Project {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Building a Python plugin failed.
+    #[error("{0}")]
+    Python(String),
     /// cargo reported no wasm artifact for a requested package.
     #[error("cargo produced no .wasm for package `{0}`; is its crate-type `cdylib`?")]
     NoArtifact(String),

@@ -20,12 +20,41 @@ pub fn guard<R>(
     // below the deadline the overshoot stays under one tick.
     let ticks = config.deadline.as_nanos().div_ceil(tick) as u64;
     store.set_epoch_deadline(ticks.max(1));
-    store
-        .data_mut()
-        .begin_call(std::time::Instant::now() + config.deadline);
+    let started = std::time::Instant::now();
+    store.data_mut().begin_call(started + config.deadline);
     let outcome = f(store);
     let stderr = store.data_mut().end_call();
-    outcome.map_err(|error| classify(error, store.data(), config, plugin, &stderr))
+    let outcome = outcome.map_err(|error| classify(error, store.data(), config, plugin, &stderr));
+    if let Some(observer) = &store.data().observer {
+        observer.observe(&CallReport {
+            plugin,
+            duration: started.elapsed(),
+            memory_peak_bytes: store.data().limiter.peak_bytes,
+            failure: outcome.as_ref().err().map(Error::kind),
+        });
+    }
+    outcome
+}
+
+/// What one call into a plugin took and how it ended, for a [`CallObserver`].
+#[derive(Debug)]
+pub struct CallReport<'a> {
+    /// The plugin's name.
+    pub plugin: &'a str,
+    /// Wall-clock time of the call.
+    pub duration: std::time::Duration,
+    /// The most linear memory the plugin's instance has had so far, in bytes.
+    pub memory_peak_bytes: usize,
+    /// How the call failed ([`Error::kind`]: `timeout`, `out_of_memory`, `trap`, …), or `None`
+    /// when it returned (a plugin's own error is a return: it is reported by the caller).
+    pub failure: Option<&'static str>,
+}
+
+/// Told of every call into a plugin that carries it ([`crate::Plugin::observed_by`]): how
+/// the embedder measures plugins, e.g. per plugin and monitor.
+pub trait CallObserver: Send + Sync {
+    /// One call ended.
+    fn observe(&self, report: &CallReport<'_>);
 }
 
 /// [`guard`] for exports that return `result<T, error>`: the plugin's own error becomes

@@ -5,8 +5,10 @@ use std::time::Duration;
 /// a small plugin's whole working set, while a large session's memory is returned.
 const KEEP_RESIDENT: usize = 16 << 20;
 
-/// Parts of one pooled component instance (see `engine_config`).
-const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// Parts of one pooled component instance (see `engine_config`). A Python plugin built with
+/// componentize-py links 14 core modules (CPython, libc, the WASI adapter, its runtime, the
+/// plugin's bindings and shims).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 const TABLES_PER_COMPONENT: u32 = 4;
 
 /// Limits and engine settings. docs/security.md says what the defaults guarantee.
@@ -16,8 +18,11 @@ pub struct RuntimeConfig {
     pub deadline: Duration,
     /// How often the epoch advances; the deadline overshoots by at most about one tick.
     pub epoch_tick: Duration,
-    /// Cap on a plugin's linear memory, in bytes.
+    /// Cap on a plugin's linear memory, in bytes (each plugin's default; see [`Limits`]).
     pub memory_bytes: usize,
+    /// The largest memory cap a plugin may be given with [`crate::Plugin::with_limits`]: the
+    /// size of a pooled slot's memory. Taken as `memory_bytes` when below it.
+    pub max_memory_bytes: usize,
     /// Cap on elements in any one table.
     pub table_elements: usize,
     /// Cap on core instances in one store.
@@ -74,6 +79,7 @@ impl Default for RuntimeConfig {
             deadline: Duration::from_secs(2),
             epoch_tick: Duration::from_millis(10),
             memory_bytes: 64 << 20,
+            max_memory_bytes: 64 << 20,
             table_elements: 10_000,
             instances: 50,
             tables: 50,
@@ -93,7 +99,47 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// The limits one plugin's calls run under (docs/security.md, "Limits of a call"). The
+/// runtime's configuration gives every plugin's defaults ([`RuntimeConfig::limits`]); a caller
+/// may give a plugin others with [`crate::Plugin::with_limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget of one call.
+    pub deadline: Duration,
+    /// Cap on the plugin's linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Longest list the plugin may return.
+    pub max_output_values: usize,
+    /// Longest string the plugin may return; longer ones are cut.
+    pub max_output_string_bytes: usize,
+}
+
 impl RuntimeConfig {
+    /// Every plugin's default limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            deadline: self.deadline,
+            memory_bytes: self.memory_bytes,
+            max_output_values: self.max_output_values,
+            max_output_string_bytes: self.max_output_string_bytes,
+        }
+    }
+
+    /// The largest memory cap any plugin may have.
+    pub fn memory_ceiling(&self) -> usize {
+        self.memory_bytes.max(self.max_memory_bytes)
+    }
+
+    /// This configuration with one plugin's limits in place of the defaults.
+    pub(crate) fn with_limits(&self, limits: Limits) -> RuntimeConfig {
+        RuntimeConfig {
+            deadline: limits.deadline,
+            memory_bytes: limits.memory_bytes,
+            max_output_values: limits.max_output_values,
+            max_output_string_bytes: limits.max_output_string_bytes,
+            ..self.clone()
+        }
+    }
     /// The wasmtime configuration every plugin runs under: Cranelift, epoch interruption, a
     /// bounded stack, and only the Wasm proposals Rust guests need.
     pub(crate) fn engine_config(&self, pooling: bool) -> wasmtime::Config {
@@ -117,8 +163,8 @@ impl RuntimeConfig {
             // Each slot holds one component whose parts are capped, so that filling the
             // component slots is the only way to fill the pool: a budget's slot count is then
             // an exact share of it. A component built with WASI has its adapter and shims as
-            // extra core instances and tables; one without has one of each.
-            pool.max_memory_size(self.memory_bytes)
+            // extra core instances and tables; one without has one of each; a Python one, 14.
+            pool.max_memory_size(self.memory_ceiling())
                 .table_elements(self.table_elements)
                 .total_component_instances(slots)
                 .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)

@@ -29,6 +29,8 @@ pub struct StoreData {
     table: ResourceTable,
     /// The panic message an SDK guest logged in the current call, if any.
     pub panic: Option<String>,
+    /// Told of every call (see [`crate::CallObserver`]).
+    pub observer: Option<Arc<dyn crate::CallObserver>>,
     log_budget: usize,
     log_dropped: u64,
     log_records_per_call: usize,
@@ -46,6 +48,7 @@ impl StoreData {
                 tables: config.tables,
                 memories: config.memories,
                 memory_exceeded: false,
+                peak_bytes: 0,
             },
             stdout: CappedOutput::new(config.stdio_bytes),
             stderr: CappedOutput::new(config.stdio_bytes),
@@ -55,6 +58,7 @@ impl StoreData {
             wasi: None,
             table: ResourceTable::new(),
             panic: None,
+            observer: None,
             log_budget: config.log_records_per_call,
             log_dropped: 0,
             log_records_per_call: config.log_records_per_call,

@@ -28,7 +28,8 @@ pub use bindings::{
     Action, ColumnResult, Context, Decision, DriftResult, History, Metric, PastWindow,
 };
 pub use budget::Budget;
-pub use config::RuntimeConfig;
+pub use call::{CallObserver, CallReport};
+pub use config::{Limits, RuntimeConfig};
 pub use error::Error;
 pub use loader::{Plugin, Runtime};
 pub use session::{DetectorSession, DriftSession, MultivariateSession, PreprocessorSession};

@@ -10,6 +10,8 @@ pub struct Limiter {
     pub tables: usize,
     pub memories: usize,
     pub memory_exceeded: bool,
+    /// The most linear memory the store has had, in bytes.
+    pub peak_bytes: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -28,6 +30,7 @@ impl ResourceLimiter for Limiter {
                 self.memory_bytes
             ));
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 

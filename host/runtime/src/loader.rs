@@ -15,15 +15,16 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::{CONTRACT, World, detector, drift, multivariate, policy, preprocessor};
 use crate::budget::{Budget, Pool};
-use crate::config::RuntimeConfig;
+use crate::config::{Limits, RuntimeConfig};
 use crate::error::Error;
 use crate::host::StoreData;
-use crate::{PluginInfo, call};
+use crate::{CallObserver, PluginInfo, call};
 
 /// Import prefixes a plugin may have. Rust's standard library, through the WASI preview 1
-/// adapter, imports the CLI, I/O, clock, random and filesystem interfaces; they are linked with
-/// nothing granted (no preopened directories, no environment). Sockets, HTTP and anything
-/// else are refused at load time.
+/// adapter, imports the CLI, I/O, clock, random and filesystem interfaces; Python plugins
+/// (componentize-py) import the socket interfaces too. All are linked with nothing granted: no
+/// preopened directories, no environment, no socket may bind, connect or look a name up (see
+/// `wasi::context`). HTTP and anything else are refused at load time.
 const ALLOWED_IMPORTS: &[&str] = &[
     "vigil:plugin/host@0.2.",
     "vigil:plugin/types@0.2.",
@@ -32,6 +33,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:clocks/",
     "wasi:random/",
     "wasi:filesystem/",
+    "wasi:sockets/",
 ];
 
 /// The plugin host: one engine, a linker with what plugins may import, and a cache of
@@ -60,8 +62,13 @@ pub struct Plugin {
     from_cache: bool,
     info: PluginInfo,
     pub(crate) pre: Pre,
+    /// The runtime's configuration with this plugin's limits in place.
+    pub(crate) config: RuntimeConfig,
+    /// Told of every call into this plugin.
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
+#[derive(Clone)]
 pub(crate) enum Pre {
     DriftTest(drift::DriftTestPluginPre<StoreData>),
     Detector(detector::DetectorPluginPre<StoreData>),
@@ -222,6 +229,8 @@ impl Runtime {
                 score: crate::ScoreKind::PValue,
             },
             pre,
+            config: shared.config.clone(),
+            observer: None,
         };
         let info = plugin.call_info()?;
         check_info(&info, world)?;
@@ -246,6 +255,61 @@ impl Plugin {
         &self.digest
     }
 
+    /// The limits its calls run under.
+    pub fn limits(&self) -> Limits {
+        self.config.limits()
+    }
+
+    /// The same plugin under other limits (its compiled code shared). A memory cap above the
+    /// runtime's [`RuntimeConfig::memory_ceiling`], or a zero limit, is refused.
+    pub fn with_limits(&self, limits: Limits) -> Result<Arc<Plugin>, Error> {
+        let ceiling = self.shared.config.memory_ceiling();
+        if limits.memory_bytes > ceiling {
+            return Err(Error::Capacity(format!(
+                "plugin `{}` cannot have {} bytes of memory: the most any plugin may have here is \
+                 {ceiling}",
+                self.name, limits.memory_bytes
+            )));
+        }
+        if limits.deadline.is_zero()
+            || limits.memory_bytes == 0
+            || limits.max_output_values == 0
+            || limits.max_output_string_bytes == 0
+        {
+            return Err(Error::Capacity(format!(
+                "plugin `{}`: every limit must be above zero, got {limits:?}",
+                self.name
+            )));
+        }
+        Ok(self.derived(
+            self.shared.config.with_limits(limits),
+            self.observer.clone(),
+        ))
+    }
+
+    /// The same plugin, with every call into it reported to `observer`.
+    pub fn observed_by(&self, observer: Arc<dyn CallObserver>) -> Arc<Plugin> {
+        self.derived(self.config.clone(), Some(observer))
+    }
+
+    /// This plugin's compiled code under another configuration and observer.
+    fn derived(
+        &self,
+        config: RuntimeConfig,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Arc<Plugin> {
+        Arc::new(Plugin {
+            shared: self.shared.clone(),
+            name: self.name.clone(),
+            digest: self.digest.clone(),
+            from_cache: self.from_cache,
+            info: self.info.clone(),
+            pre: self.pre.clone(),
+            config,
+            observer,
+        })
+    }
+
     /// Whether the compiled code was read from [`RuntimeConfig::cache_dir`] instead of being
     /// compiled by this process.
     pub fn from_cache(&self) -> bool {
@@ -257,8 +321,9 @@ impl Plugin {
         let slot = budget.take_slot(&self.name)?;
         let mut store = Store::new(
             &self.shared.engine,
-            StoreData::new(self.name.clone(), &self.shared.config, slot),
+            StoreData::new(self.name.clone(), &self.config, slot),
         );
+        store.data_mut().observer = self.observer.clone();
         store.limiter(|data| &mut data.limiter);
         store.epoch_deadline_trap();
         Ok(store)
@@ -266,7 +331,7 @@ impl Plugin {
 
     fn call_info(&self) -> Result<PluginInfo, Error> {
         let mut store = self.new_store(&self.shared.shared)?;
-        let config = &self.shared.config;
+        let config = &self.config;
         match &self.pre {
             Pre::DriftTest(pre) => {
                 let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;

@@ -71,7 +71,7 @@ impl Plugin {
         let Pre::DriftTest(pre) = &self.pre else {
             return Err(wrong_kind(self, "drift test"));
         };
-        let limits = &self.shared.config;
+        let limits = &self.config;
         let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let test = guard_result(&mut store, limits, &self.name, |s| {
@@ -101,7 +101,7 @@ impl Plugin {
         let Pre::MultivariateDriftTest(pre) = &self.pre else {
             return Err(wrong_kind(self, "multivariate drift test"));
         };
-        let limits = &self.shared.config;
+        let limits = &self.config;
         let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let test = guard_result(&mut store, limits, &self.name, |s| {
@@ -129,7 +129,7 @@ impl Plugin {
         let Pre::Detector(pre) = &self.pre else {
             return Err(wrong_kind(self, "detector"));
         };
-        let limits = &self.shared.config;
+        let limits = &self.config;
         let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let detector = guard_result(&mut store, limits, &self.name, |s| {
@@ -158,7 +158,7 @@ impl Plugin {
         let Pre::Preprocessor(pre) = &self.pre else {
             return Err(wrong_kind(self, "preprocessor"));
         };
-        let limits = &self.shared.config;
+        let limits = &self.config;
         let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let fitted = guard_result(&mut store, limits, &self.name, |s| {
@@ -186,7 +186,7 @@ impl Plugin {
         let Pre::Policy(pre) = &self.pre else {
             return Err(wrong_kind(self, "policy"));
         };
-        let limits = &self.shared.config;
+        let limits = &self.config;
         let mut store = self.new_store(budget)?;
         let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
         let mut decision = guard_result(&mut store, limits, &self.name, |s| {
@@ -230,7 +230,7 @@ impl DriftSession {
     /// Compares a window with the reference.
     pub fn evaluate(&mut self, current: &ColumnData) -> Result<DriftResult, Error> {
         let plugin = &self.plugin;
-        let limits = &plugin.shared.config;
+        let limits = &plugin.config;
         let (instance, test) = (&self.instance, self.test);
         let result = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard_result(store, limits, &plugin.name, |s| {
@@ -255,7 +255,7 @@ impl MultivariateSession {
     /// is checked as a one-column drift test's is.
     pub fn evaluate(&mut self, current: &Batch) -> Result<DriftResult, Error> {
         let plugin = &self.plugin;
-        let limits = &plugin.shared.config;
+        let limits = &plugin.config;
         let (instance, test) = (&self.instance, self.test);
         let result = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard_result(store, limits, &plugin.name, |s| {
@@ -333,7 +333,7 @@ impl DetectorSession {
     /// Feeds values in stream order; returns the stream positions of detected changes.
     pub fn update(&mut self, values: &[f64]) -> Result<Vec<u64>, Error> {
         let plugin = &self.plugin;
-        let limits = &plugin.shared.config;
+        let limits = &plugin.config;
         let (instance, detector) = (&self.instance, self.detector);
         let positions = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard_result(store, limits, &plugin.name, |s| {
@@ -360,7 +360,7 @@ impl DetectorSession {
     /// The detector's state, to persist and pass back to [`Plugin::detector`] later.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, Error> {
         let plugin = &self.plugin;
-        let limits = &plugin.shared.config;
+        let limits = &plugin.config;
         let (instance, detector) = (&self.instance, self.detector);
         let bytes = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard(store, limits, &plugin.name, |s| {
@@ -384,7 +384,7 @@ impl PreprocessorSession {
     /// Transforms a batch; the output must have as many rows as the input.
     pub fn transform(&mut self, input: &Batch) -> Result<Batch, Error> {
         let plugin = &self.plugin;
-        let limits = &plugin.shared.config;
+        let limits = &plugin.config;
         let (instance, fitted) = (&self.instance, self.fitted);
         let output = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
             guard_result(store, limits, &plugin.name, |s| {

@@ -78,10 +78,15 @@ fn until<R>(
     })
 }
 
-/// The WASI context of a plugin's store: no directories, environment, arguments or sockets;
-/// stdout and stderr captured; random streams that restart at every call.
+/// The WASI context of a plugin's store: no directories, environment, arguments or network
+/// (no TCP or UDP socket, no name lookup, no address allowed); stdout and stderr captured;
+/// random streams that restart at every call.
 pub fn context(data: &StoreData) -> WasiCtx {
     WasiCtx::builder()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(std::future::ready(false)))
         .stdout(data.stdout.clone())
         .stderr(data.stderr.clone())
         .secure_random(data.random.secure.clone())

@@ -48,7 +48,7 @@ pub use models::{
     Model, ModelVersion, NewVersion, Promotion, Registration, TrainingWindow, VersionStatus,
 };
 pub use monitors::{Monitor, MonitorState, NewMonitor};
-pub use plugins::{NewPlugin, PluginInsert, PluginMeta};
+pub use plugins::{NewPlugin, PluginInsert, PluginMeta, StoredComponent};
 pub use records::{IdempotencyKey, IngestOutcome, PruneOutcome};
 pub use sqlite::WAL_LIMIT_BYTES;
 pub use sqlite::record_ids::RecordIdsInMemory;

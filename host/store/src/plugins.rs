@@ -15,6 +15,17 @@ pub struct NewPlugin<'a> {
     pub info: &'a str,
     pub bytes: &'a [u8],
     pub uploaded_by: &'a str,
+    /// The signature it came with (minisign's text), checked by the caller.
+    pub signature: Option<&'a str>,
+    /// The ID of the key that made it.
+    pub signed_by: Option<&'a str>,
+}
+
+/// A stored component and the signature it was stored with.
+#[derive(Clone, Debug)]
+pub struct StoredComponent {
+    pub bytes: Vec<u8>,
+    pub signature: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
@@ -27,6 +38,9 @@ pub struct PluginMeta {
     pub info: serde_json::Value,
     pub uploaded_by: String,
     pub uploaded_at: i64,
+    /// The ID of the key whose signature the plugin carries; absent when it is unsigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// What storing a plugin did.
@@ -39,12 +53,13 @@ pub enum PluginInsert {
 
 impl Store {
     /// Stores a plugin. The same bytes under the same name and version again is not an
-    /// error; different bytes are a [`Error::Conflict`].
+    /// error (a signature they come with replaces the stored one: a key was rotated, or an
+    /// unsigned plugin got signed); different bytes are a [`Error::Conflict`].
     pub async fn insert_plugin(&self, plugin: &NewPlugin<'_>) -> Result<PluginInsert> {
         let inserted = sqlx::query(
             "INSERT INTO plugins (name, version, kind, sha256, size, info, bytes, uploaded_by, \
-             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (name, version) DO NOTHING",
+             uploaded_at, signature, signed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11) ON CONFLICT (name, version) DO NOTHING",
         )
         .bind(plugin.name)
         .bind(plugin.version)
@@ -55,17 +70,33 @@ impl Store {
         .bind(plugin.bytes)
         .bind(plugin.uploaded_by)
         .bind(now_ms())
+        .bind(plugin.signature)
+        .bind(plugin.signed_by)
         .execute(&self.pool)
         .await?
         .rows_affected()
             == 1;
-        let stored = self
+        let mut stored = self
             .plugin(plugin.name, plugin.version)
             .await?
             .ok_or_else(|| Error::Conflict("plugin was deleted while being stored".into()))?;
         if inserted {
             Ok(PluginInsert::Created(stored))
         } else if stored.sha256 == plugin.sha256 {
+            if plugin.signature.is_some() {
+                sqlx::query(
+                    "UPDATE plugins SET signature = $1, signed_by = $2 \
+                     WHERE name = $3 AND version = $4 AND sha256 = $5",
+                )
+                .bind(plugin.signature)
+                .bind(plugin.signed_by)
+                .bind(plugin.name)
+                .bind(plugin.version)
+                .bind(plugin.sha256)
+                .execute(&self.pool)
+                .await?;
+                stored.signed_by = plugin.signed_by.map(str::to_string);
+            }
             Ok(PluginInsert::AlreadyStored(stored))
         } else {
             Err(Error::Conflict(format!(
@@ -76,7 +107,7 @@ impl Store {
     }
 
     const PLUGIN_COLUMNS: &str =
-        "name, version, kind, sha256, size, info, uploaded_by, uploaded_at";
+        "name, version, kind, sha256, size, info, uploaded_by, uploaded_at, signed_by";
 
     pub async fn plugins(&self) -> Result<Vec<PluginMeta>> {
         let sql = format!(
@@ -108,6 +139,27 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    /// A plugin's bytes with the signature they were stored with.
+    pub async fn plugin_component(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<StoredComponent>> {
+        let row =
+            sqlx::query("SELECT bytes, signature FROM plugins WHERE name = $1 AND version = $2")
+                .bind(name)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(StoredComponent {
+                bytes: row.try_get("bytes")?,
+                signature: row.try_get("signature")?,
+            })
+        })
+        .transpose()
     }
 
     /// Deletes a plugin; a [`Error::Conflict`] naming the monitors while any uses it.
@@ -148,5 +200,6 @@ fn plugin_meta(row: &AnyRow) -> Result<PluginMeta> {
         info: parse_json(&row.try_get::<String, _>("info")?)?,
         uploaded_by: row.try_get("uploaded_by")?,
         uploaded_at: row.try_get("uploaded_at")?,
+        signed_by: row.try_get("signed_by")?,
     })
 }

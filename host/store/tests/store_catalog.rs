@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use vigil_store::{Error, NewMonitor, NewVersion, PluginInsert};
+use vigil_store::{Error, NewMonitor, NewPlugin, NewVersion, PluginInsert};
 
 /// A version registered by hand, with only metadata.
 fn by_hand(version: &str, metadata: serde_json::Value) -> NewVersion {
@@ -123,6 +123,37 @@ async fn plugins_store_once_and_refuse_other_bytes(ctx: Ctx) {
     );
     assert!(s.plugin("psi", "9.9.9").await.unwrap().is_none());
     assert!(s.plugin_bytes("psi", "9.9.9").await.unwrap().is_none());
+
+    // A signature is stored with the bytes; the same bytes signed again replace it, and the
+    // same bytes without one leave it.
+    let unsigned = s.plugin_component("psi", "1.1.0").await.unwrap().unwrap();
+    assert_eq!(
+        (unsigned.bytes.as_slice(), unsigned.signature),
+        (&b"\x00asm"[..], None)
+    );
+    assert_eq!(got.signed_by, None);
+    let signed = |signature, key| NewPlugin {
+        signature: Some(signature),
+        signed_by: Some(key),
+        ..plugin("psi", "1.1.0", b"\x00asm", "ccc")
+    };
+    let PluginInsert::AlreadyStored(meta) =
+        s.insert_plugin(&signed("sig A", "KEY-A")).await.unwrap()
+    else {
+        panic!("the same bytes are AlreadyStored")
+    };
+    assert_eq!(meta.signed_by.as_deref(), Some("KEY-A"));
+    s.insert_plugin(&plugin("psi", "1.1.0", b"\x00asm", "ccc"))
+        .await
+        .unwrap();
+    let component = s.plugin_component("psi", "1.1.0").await.unwrap().unwrap();
+    assert_eq!(component.signature.as_deref(), Some("sig A"));
+    s.insert_plugin(&signed("sig B", "KEY-B")).await.unwrap();
+    let component = s.plugin_component("psi", "1.1.0").await.unwrap().unwrap();
+    assert_eq!(component.signature.as_deref(), Some("sig B"));
+    let meta = s.plugin("psi", "1.1.0").await.unwrap().unwrap();
+    assert_eq!(meta.signed_by.as_deref(), Some("KEY-B"));
+    assert!(s.plugin_component("psi", "9.9.9").await.unwrap().is_none());
 
     assert!(s.delete_plugin("ks", "0.1.0").await.unwrap());
     assert!(!s.delete_plugin("ks", "0.1.0").await.unwrap());

@@ -22,12 +22,23 @@ pub enum Mode {
     Panic,
     /// Return an error.
     Refuse,
+    /// Allocate this many MiB at once (and touch them), then work normally: `allocate-N`.
+    Allocate(usize),
+    /// Stay busy this many milliseconds of wall-clock time, then work normally: `busy-N`
+    /// (needs WASI's clock).
+    Busy(u64),
 }
 
 impl Mode {
     /// The mode called `name` (kebab-case), for guests that add modes of their own.
     pub fn from_name(name: &str) -> Option<Mode> {
         use serde::de::IntoDeserializer;
+        if let Some(mib) = name.strip_prefix("allocate-") {
+            return mib.parse().ok().map(Mode::Allocate);
+        }
+        if let Some(ms) = name.strip_prefix("busy-") {
+            return ms.parse().ok().map(Mode::Busy);
+        }
         let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
             name.into_deserializer();
         Mode::deserialize(name).ok()
@@ -64,6 +75,17 @@ pub fn misbehave(mode: Mode) -> Result<(), String> {
         }
         Mode::Panic => panic!("the hostile plugin panics on purpose"),
         Mode::Refuse => Err("refused on purpose".into()),
+        Mode::Allocate(mib) => {
+            black_box(vec![1u8; mib << 20]);
+            Ok(())
+        }
+        Mode::Busy(ms) => {
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_millis(ms) {
+                black_box(started);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -64,6 +64,7 @@ pub fn evaluate(
         multivariate: findings.multivariate,
         detectors: findings.detectors,
         metrics: findings.metrics,
+        plugin_limits: prepared.plugin_limits.clone(),
     };
     Some(Evaluated {
         record,

@@ -301,6 +301,30 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// The limits one of the spec's plugins ran under: the daemon's defaults, or what the spec set
+/// in their place (docs/monitors.md, "Plugin limits").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RanUnder {
+    /// The plugin (`name@version`).
+    pub plugin: String,
+    pub deadline_ms: u64,
+    pub memory_mib: usize,
+    pub max_output_values: usize,
+    pub max_output_string_bytes: usize,
+}
+
+impl RanUnder {
+    pub fn new(plugin: &str, limits: vigil_runtime::Limits) -> RanUnder {
+        RanUnder {
+            plugin: plugin.to_string(),
+            deadline_ms: limits.deadline.as_millis() as u64,
+            memory_mib: limits.memory_bytes >> 20,
+            max_output_values: limits.max_output_values,
+            max_output_string_bytes: limits.max_output_string_bytes,
+        }
+    }
+}
+
 /// One window's evaluation, whole.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvaluationRecord {
@@ -335,6 +359,10 @@ pub struct EvaluationRecord {
     pub failed_columns: usize,
     pub policy: PolicyOutcome,
     pub alerts: Vec<AlertRaised>,
+    /// The limits each of the spec's plugins ran under, by its place in the spec (e.g.
+    /// `pipeline.columns.x`); absent from records stored before plugins had limits.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub plugin_limits: std::collections::BTreeMap<String, RanUnder>,
 }
 
 impl EvaluationRecord {

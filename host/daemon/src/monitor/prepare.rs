@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use vigil_store::{LabelValue, Monitor, RecordBatch, Store};
 
-use super::pipeline::{Prepared, instances_needed};
+use super::pipeline::{PluginSetup, Prepared, instances_needed};
 use super::spec::MonitorSpec;
 use super::stored_plugins::StoredPlugins;
 use super::window::Window;
+use crate::metrics::Metrics;
 use crate::vocab::Task;
 
 /// The plugin instances a monitor reserves, and whether its drift tests stay built between
@@ -60,6 +61,8 @@ pub struct Pipelines {
     instances_per_monitor: u32,
     /// Set when the daemon stops (see `Prepared::cancellable`).
     cancel: Arc<AtomicBool>,
+    /// Where each monitor's plugin calls are measured.
+    metrics: Arc<Metrics>,
 }
 
 impl Pipelines {
@@ -67,12 +70,14 @@ impl Pipelines {
         output_per_window: usize,
         instances_per_monitor: u32,
         cancel: Arc<AtomicBool>,
+        metrics: Arc<Metrics>,
     ) -> Pipelines {
         Pipelines {
             prepared: Mutex::default(),
             output_per_window,
             instances_per_monitor,
             cancel,
+            metrics,
         }
     }
 
@@ -122,8 +127,19 @@ impl Pipelines {
             Some(self.output_per_window),
         )?;
         let (revision, spec) = (monitor.revision, spec.clone());
+        let setup = PluginSetup {
+            limits: plugins.limits(),
+            measured_as: Some((monitor.name.clone(), self.metrics.clone())),
+        };
         let prepared = tokio::task::spawn_blocking(move || {
-            Prepared::new(revision, spec, &reference.window(task), &loaded, budget)
+            Prepared::new(
+                revision,
+                spec,
+                &reference.window(task),
+                &loaded,
+                &setup,
+                budget,
+            )
         })
         .await?
         .map_err(|message| anyhow::anyhow!("preparing the pipeline: {message}"))?

@@ -9,9 +9,7 @@ use vigil_store::{Fence, Monitor, MonitorState, NewAction, NewAlert, NewEvaluati
 use super::alerting::Raised;
 use super::evaluate::Evaluated;
 use super::evaluation::{Action, EvaluationRecord};
-use crate::metrics::{
-    ColumnLabels, FailureLabels, Metrics, MonitorLabel, PluginLabel, StatusLabels,
-};
+use crate::metrics::{ColumnLabels, FailureLabels, Metrics, MonitorLabel, StatusLabels};
 
 /// What was stored: the evaluation with its id, the monitor's new position, and each fired
 /// alert with its id.
@@ -102,9 +100,22 @@ pub fn observe(metrics: &Metrics, monitor: &str, record: &EvaluationRecord, took
             monitor: monitor.to_string(),
         })
         .observe(took.as_secs_f64());
-    if let Some(failure) = &record.preprocessing {
+    let failures = record
+        .preprocessing
+        .iter()
+        .chain(record.columns.iter().filter_map(|c| c.failure.as_ref()))
+        .chain(
+            record
+                .multivariate
+                .iter()
+                .filter_map(|m| m.failure.as_ref()),
+        )
+        .chain(record.detectors.iter().filter_map(|d| d.failure.as_ref()))
+        .chain(record.policy.failure.as_ref());
+    for failure in failures.filter(|f| !f.plugin.is_empty()) {
         m.plugin_failures
             .get_or_create(&FailureLabels {
+                monitor: monitor.to_string(),
                 plugin: failure.plugin.clone(),
                 kind: failure.kind.clone(),
             })
@@ -128,18 +139,5 @@ pub fn observe(metrics: &Metrics, monitor: &str, record: &EvaluationRecord, took
                 Some(false) => 0.0,
                 None => f64::NAN,
             });
-        m.plugin_call_seconds
-            .get_or_create(&PluginLabel {
-                plugin: column.plugin.clone(),
-            })
-            .observe(column.duration_ms / 1e3);
-        if let Some(failure) = &column.failure {
-            m.plugin_failures
-                .get_or_create(&FailureLabels {
-                    plugin: column.plugin.clone(),
-                    kind: failure.kind.clone(),
-                })
-                .inc();
-        }
     }
 }

@@ -11,7 +11,7 @@ use super::evaluation::{
     Action, ColumnResult, DetectorResult, EvaluationRecord, Failure, MetricValue,
     MultivariateResult,
 };
-use super::pipeline::Prepared;
+use super::pipeline::{PluginSetup, Prepared};
 use super::prepare::{Reference, load_reference};
 use super::spec::MonitorSpec;
 use super::stored_plugins::StoredPlugins;
@@ -354,9 +354,14 @@ pub async fn replay(
     let history = record.history.with_recent(recent);
     let now = record.now;
     let task = Task::parse(&model.task).unwrap_or(Task::Classification);
+    let limits = plugins.limits();
     let (replayed, reference_sha256) = tokio::task::spawn_blocking(move || {
         // A replay keeps no drift test between columns: it runs in the shared budget.
-        let mut prepared = Prepared::new(0, spec, &reference.window(task), &loaded, budget)
+        let setup = PluginSetup {
+            limits,
+            measured_as: None,
+        };
+        let mut prepared = Prepared::new(0, spec, &reference.window(task), &loaded, &setup, budget)
             .map_err(|f| anyhow::anyhow!("preparing the pipeline: {f}"))?
             .one_off();
         let window = Window {

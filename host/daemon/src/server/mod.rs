@@ -78,7 +78,12 @@ impl AppState {
         let orchestration = Arc::new(crate::orchestration::Orchestration::new(config.clone()));
         let config_timeout = config.request_timeout_secs;
         let metrics = Arc::new(Metrics::default());
-        let plugins = Arc::new(StoredPlugins::new(store.clone(), runtime));
+        let plugins = Arc::new(StoredPlugins::new(
+            store.clone(),
+            runtime,
+            config.trust()?,
+            config.plugin_limits(),
+        ));
         let monitoring = Monitoring::new(
             store.clone(),
             plugins.clone(),
@@ -247,6 +252,11 @@ fn table(state: Option<AppState>) -> Table {
                     &["application/wasm", "application/octet-stream"],
                     "The component's bytes; its name, version and kind come from its `info`",
                 )
+                .headers(&[(
+                    "Vigil-Signature",
+                    "The component's minisign signature (the `.minisig` file's text, base64); \
+                     required when the daemon sets `plugin_require_signed`",
+                )])
                 .returns::<vigil_store::PluginMeta>()
                 .status(S::CREATED)
                 .also(

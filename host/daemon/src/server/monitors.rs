@@ -40,6 +40,12 @@ async fn resolve(
     spec.actions
         .allowed_by(&state.config)
         .map_err(ApiError::invalid)?;
+    let (defaults, maxima) = state.config.plugin_limits();
+    for (field, plugin) in spec.plugin_refs() {
+        plugin
+            .effective_limits(defaults, maxima)
+            .map_err(|error| ApiError::invalid(format!("{field}: {error}")))?;
+    }
     let max_features = state.config.max_features_per_monitor;
     if spec.features.len() > max_features {
         return Err(ApiError::invalid(format!(

@@ -33,6 +33,8 @@ pub struct Doc {
     pub summary: &'static str,
     pub request: Body,
     pub query: Option<SchemaFn>,
+    /// Optional request headers the route reads: name and meaning.
+    pub headers: &'static [(&'static str, &'static str)],
     pub response: Body,
     /// The success status.
     pub status: StatusCode,
@@ -49,6 +51,7 @@ impl Doc {
             summary,
             request: Body::None,
             query: None,
+            headers: &[],
             response: Body::None,
             status: StatusCode::OK,
             also: None,
@@ -71,6 +74,12 @@ impl Doc {
     /// Query parameters: the fields of `T`.
     pub fn query<T: JsonSchema>(mut self) -> Doc {
         self.query = Some(schema_of::<T>);
+        self
+    }
+
+    /// Optional request headers: name and meaning.
+    pub const fn headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Doc {
+        self.headers = headers;
         self
     }
 
@@ -283,6 +292,10 @@ fn operation(route: &Route, generators: &mut Generators) -> Value {
     if let Some(query) = doc.query {
         parameters.extend(query_parameters(query, &mut generators.requests));
     }
+    parameters.extend(doc.headers.iter().map(|(name, what)| {
+        json!({"name": name, "in": "header", "required": false, "description": what,
+               "schema": {"type": "string"}})
+    }));
     if !parameters.is_empty() {
         operation.insert("parameters".into(), Value::Array(parameters));
     }

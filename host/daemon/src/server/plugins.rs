@@ -3,7 +3,9 @@
 //! An upload is checked before anything is stored: the body is read up to the limit (413
 //! past it), compiled off the async threads, and must be a component of exactly one Vigil
 //! world importing only what the host grants (422 naming what was found otherwise), whose
-//! `info` gives a plugin name and a semver version.
+//! `info` gives a plugin name and a semver version. A signature (the `Vigil-Signature`
+//! header) must verify under a trusted key, and one is required when the daemon is configured
+//! so (422 otherwise; docs/security.md, "Signed plugins").
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -15,6 +17,7 @@ use vigil_store::{NewPlugin, PluginInsert};
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, rate_limit, read_body};
+use crate::signing;
 
 pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let caller = request
@@ -25,25 +28,47 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> ApiResul
     state
         .rate_limits
         .check(&caller, rate_limit::Class::Upload)?;
+    let signature = request
+        .headers()
+        .get(signing::SIGNATURE_HEADER)
+        .map(|value| signing::from_header(value.as_bytes()))
+        .transpose()
+        .map_err(|error| ApiError::invalid(error.to_string()))?;
     let body = read_body(&state, request, state.config.plugin_body_limit).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the body is empty; send the component's bytes",
         ));
     }
-    Ok(match store_plugin(&state, &body, &caller).await? {
-        PluginInsert::Created(meta) => (StatusCode::CREATED, Json(meta)).into_response(),
-        PluginInsert::AlreadyStored(meta) => (StatusCode::OK, Json(meta)).into_response(),
-    })
+    Ok(
+        match store_plugin(&state, &body, signature.as_deref(), &caller).await? {
+            PluginInsert::Created(meta) => (StatusCode::CREATED, Json(meta)).into_response(),
+            PluginInsert::AlreadyStored(meta) => (StatusCode::OK, Json(meta)).into_response(),
+        },
+    )
 }
 
-/// Checks a component as the host will run it and stores it. The standard plugins' names are
-/// reserved: under them, only the components built into this binary are accepted.
+/// Checks a component's signature and the component as the host will run it, and stores it.
+/// The standard plugins' names are reserved: under them, only the components built into this
+/// binary are accepted (and need no signature: they come with the binary).
 async fn store_plugin(
     state: &AppState,
     bytes: &[u8],
+    signature: Option<&str>,
     uploaded_by: &str,
 ) -> ApiResult<PluginInsert> {
+    let standard = crate::plugins::STANDARD_PLUGINS
+        .iter()
+        .any(|(_, standard)| *standard == bytes);
+    let signed_by = if standard && signature.is_none() {
+        None
+    } else {
+        state
+            .plugins
+            .trust()
+            .check(bytes, signature)
+            .map_err(|error| ApiError::invalid(error.to_string()))?
+    };
     let plugin = state
         .plugins
         .compile(bytes.to_vec())
@@ -86,6 +111,8 @@ async fn store_plugin(
             info: &info_json.to_string(),
             bytes,
             uploaded_by,
+            signature: signed_by.as_ref().and(signature),
+            signed_by: signed_by.as_deref(),
         })
         .await?)
 }
@@ -95,7 +122,7 @@ async fn store_plugin(
 /// version of Vigil that did not reserve the names) is reported and skipped.
 pub async fn offer_standard_plugins(state: &AppState) {
     for (name, bytes) in crate::plugins::STANDARD_PLUGINS {
-        match store_plugin(state, bytes, "vigil").await {
+        match store_plugin(state, bytes, None, "vigil").await {
             Ok(PluginInsert::Created(meta)) => {
                 tracing::info!(plugin = %name, version = %meta.version, "standard plugin stored");
             }

@@ -16,3 +16,4 @@ mod plugins;
 mod policies;
 mod registry;
 mod retention;
+mod signing;

@@ -274,6 +274,8 @@ pub fn plugin<'a>(name: &'a str, version: &'a str, bytes: &'a [u8], sha: &'a str
         info: r#"{"description":"test plugin","params":[1,2]}"#,
         bytes,
         uploaded_by: "alice",
+        signature: None,
+        signed_by: None,
     }
 }
 

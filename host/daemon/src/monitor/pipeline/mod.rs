@@ -73,6 +73,8 @@ pub struct Prepared {
     multivariate: Vec<MultivariateTest>,
     detectors: Vec<DetectorPlan>,
     policy: (PluginRef, Arc<Plugin>),
+    /// The limits each plugin runs under, by its place in the spec.
+    pub plugin_limits: std::collections::BTreeMap<String, super::evaluation::RanUnder>,
     budget: Budget,
     /// Whether drift tests stay built between windows (see [`Prepared::one_off`]).
     keep_tests: bool,
@@ -98,11 +100,40 @@ fn config_text(plugin: &PluginRef) -> String {
     plugin.config.to_string()
 }
 
-fn lookup(plugins: &Plugins, plugin: &PluginRef) -> Result<Arc<Plugin>, String> {
-    plugins
-        .get(&plugin.plugin)
-        .cloned()
-        .ok_or_else(|| format!("plugin {} is not loaded", plugin.plugin))
+/// How a monitor's plugins run: the daemon's default limits and maxima, which a plugin
+/// reference's own `limits` adjust, and where their calls are measured (monitor and metrics;
+/// none for a replay).
+pub struct PluginSetup {
+    pub limits: (vigil_runtime::Limits, vigil_runtime::Limits),
+    pub measured_as: Option<(String, Arc<crate::metrics::Metrics>)>,
+}
+
+impl PluginSetup {
+    /// The loaded plugin a reference names, under its limits and measured.
+    fn lookup(&self, plugins: &Plugins, plugin: &PluginRef) -> Result<Arc<Plugin>, String> {
+        let loaded = plugins
+            .get(&plugin.plugin)
+            .ok_or_else(|| format!("plugin {} is not loaded", plugin.plugin))?;
+        let (defaults, maxima) = self.limits;
+        let limits = plugin.effective_limits(defaults, maxima)?;
+        let limited = if limits == loaded.limits() {
+            loaded.clone()
+        } else {
+            loaded.with_limits(limits).map_err(|e| e.to_string())?
+        };
+        Ok(match &self.measured_as {
+            Some((monitor, metrics)) => {
+                limited.observed_by(Arc::new(crate::metrics::PluginCalls {
+                    labels: crate::metrics::PluginLabels {
+                        monitor: monitor.clone(),
+                        plugin: plugin.plugin.clone(),
+                    },
+                    metrics: metrics.clone(),
+                }))
+            }
+            None => limited,
+        })
+    }
 }
 
 impl Prepared {
@@ -122,8 +153,22 @@ impl Prepared {
         spec: MonitorSpec,
         reference_window: &Window<'_>,
         plugins: &Plugins,
+        setup: &PluginSetup,
         budget: Budget,
     ) -> Result<Prepared, String> {
+        let lookup = |plugins: &Plugins, plugin: &PluginRef| setup.lookup(plugins, plugin);
+        let (defaults, maxima) = setup.limits;
+        let plugin_limits = spec
+            .plugin_refs()
+            .into_iter()
+            .map(|(field, plugin)| {
+                let limits = plugin.effective_limits(defaults, maxima)?;
+                Ok((
+                    field,
+                    super::evaluation::RanUnder::new(&plugin.plugin, limits),
+                ))
+            })
+            .collect::<Result<_, String>>()?;
         let preprocessors = spec
             .pipeline
             .preprocessors
@@ -208,6 +253,7 @@ impl Prepared {
             multivariate,
             detectors,
             policy: (policy_ref, policy),
+            plugin_limits,
             budget,
             keep_tests: true,
             cancel: Arc::default(),

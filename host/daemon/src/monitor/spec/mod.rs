@@ -126,6 +126,8 @@ struct MultivariateFields {
     columns: Option<Vec<String>>,
     #[serde(default = "empty_object")]
     config: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limits: Option<PluginLimits>,
 }
 
 impl From<MultivariateFields> for MultivariateSpec {
@@ -135,6 +137,7 @@ impl From<MultivariateFields> for MultivariateSpec {
             plugin: PluginRef {
                 plugin: fields.plugin,
                 config: fields.config,
+                limits: fields.limits,
             },
         }
     }
@@ -146,6 +149,7 @@ impl From<MultivariateSpec> for MultivariateFields {
             plugin: spec.plugin.plugin,
             columns: spec.columns,
             config: spec.plugin.config,
+            limits: spec.plugin.limits,
         }
     }
 }
@@ -167,6 +171,8 @@ struct DetectorFields {
     plugin: String,
     #[serde(default = "empty_object")]
     config: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limits: Option<PluginLimits>,
 }
 
 impl From<DetectorFields> for DetectorSpec {
@@ -176,6 +182,7 @@ impl From<DetectorFields> for DetectorSpec {
             plugin: PluginRef {
                 plugin: fields.plugin,
                 config: fields.config,
+                limits: fields.limits,
             },
         }
     }
@@ -187,28 +194,126 @@ impl From<DetectorSpec> for DetectorFields {
             column: spec.column,
             plugin: spec.plugin.plugin,
             config: spec.plugin.config,
+            limits: spec.plugin.limits,
         }
     }
 }
 
-/// A plugin by `name` or `name@version`, with its configuration.
+/// A plugin by `name` or `name@version`, with its configuration and, if this monitor gives
+/// it other limits than the daemon's defaults, those.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRef {
     pub plugin: String,
     #[serde(default = "empty_object")]
     pub config: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<PluginLimits>,
+}
+
+/// Limits one plugin of a monitor runs under instead of the daemon's defaults, each within the
+/// daemon's maxima (docs/monitors.md, "Plugin limits"). Unset ones keep the defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Wall-clock budget of one call, in milliseconds (at most `plugin_max_deadline_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// Cap on the plugin's linear memory, in MiB (at most `plugin_max_memory_mib`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<usize>,
+    /// Longest list the plugin may return (at most `plugin_max_output_values`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_values: Option<usize>,
+    /// Longest string the plugin may return, in bytes; longer ones are cut (at most
+    /// `plugin_max_output_string_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_string_bytes: Option<usize>,
 }
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+impl PluginLimits {
+    /// The limits a plugin runs under: these in place of `defaults`; an error naming the
+    /// first one above `maxima`. The output caps may be lowered, not raised.
+    pub fn apply(
+        &self,
+        defaults: vigil_runtime::Limits,
+        maxima: vigil_runtime::Limits,
+    ) -> Result<vigil_runtime::Limits, String> {
+        let limits = vigil_runtime::Limits {
+            deadline: self
+                .deadline_ms
+                .map_or(defaults.deadline, std::time::Duration::from_millis),
+            memory_bytes: self
+                .memory_mib
+                .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20)),
+            max_output_values: self.max_output_values.unwrap_or(defaults.max_output_values),
+            max_output_string_bytes: self
+                .max_output_string_bytes
+                .unwrap_or(defaults.max_output_string_bytes),
+        };
+        let checks = [
+            (
+                "deadline_ms",
+                limits.deadline.as_millis() as u64,
+                maxima.deadline.as_millis() as u64,
+                "plugin_max_deadline_ms",
+            ),
+            (
+                "memory_mib",
+                (limits.memory_bytes >> 20) as u64,
+                (maxima.memory_bytes >> 20) as u64,
+                "plugin_max_memory_mib",
+            ),
+            (
+                "max_output_values",
+                limits.max_output_values as u64,
+                maxima.max_output_values as u64,
+                "the daemon's own cap",
+            ),
+            (
+                "max_output_string_bytes",
+                limits.max_output_string_bytes as u64,
+                maxima.max_output_string_bytes as u64,
+                "the daemon's own cap",
+            ),
+        ];
+        for (name, value, most, setting) in checks {
+            if value == 0 {
+                return Err(format!("limits.{name} must be above 0"));
+            }
+            if value > most {
+                return Err(format!(
+                    "limits.{name} is {value}, above the most this daemon allows, {most} \
+                     ({setting})"
+                ));
+            }
+        }
+        Ok(limits)
+    }
+}
+
 impl PluginRef {
+    /// The limits this plugin runs under (see [`PluginLimits::apply`]).
+    pub fn effective_limits(
+        &self,
+        defaults: vigil_runtime::Limits,
+        maxima: vigil_runtime::Limits,
+    ) -> Result<vigil_runtime::Limits, String> {
+        self.limits
+            .unwrap_or_default()
+            .apply(defaults, maxima)
+            .map_err(|error| format!("{}: {error}", self.plugin))
+    }
+
     pub fn named(plugin: &str) -> PluginRef {
         PluginRef {
             plugin: plugin.to_string(),
             config: empty_object(),
+            limits: None,
         }
     }
 
