@@ -85,7 +85,7 @@ mod tests {
     use vigil_plugin_sdk::testing::drift_test;
 
     fn numbers(shift: f64) -> ColumnData {
-        ColumnData::numeric((0..500).map(|i| (i % 10) as f64 + shift).collect())
+        ColumnData::numeric((0..500).map(|i| (i % 10) as f64 + shift).collect::<Vec<f64>>())
     }
 
     #[test]
