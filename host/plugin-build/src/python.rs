@@ -297,24 +297,13 @@ pub fn build_workspace_python(
 /// and the componentize-py release.
 fn inputs_digest(project: &PythonProject) -> Result<String, BuildError> {
     use std::hash::{Hash, Hasher};
-    let scratch = std::env::temp_dir().join(format!(
-        "vigil-py-inputs-{}-{}",
-        std::process::id(),
-        project.name
-    ));
-    let _ = std::fs::remove_dir_all(&scratch);
-    copy_modules(&project.dir, &scratch)?;
-    let mut files = Vec::new();
-    collect_files(&scratch, &mut files);
-    files.sort();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for file in &files {
-        file.strip_prefix(&scratch)
-            .unwrap_or(file)
+    for module in module_files(&project.dir)? {
+        module.hash(&mut hasher);
+        std::fs::read(project.dir.join(&module))
+            .unwrap_or_default()
             .hash(&mut hasher);
-        std::fs::read(file).unwrap_or_default().hash(&mut hasher);
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     (
         project.module.as_str(),
         project.class.as_str(),
@@ -327,42 +316,52 @@ fn inputs_digest(project: &PythonProject) -> Result<String, BuildError> {
     Ok(format!("{:016x}", hasher.finish()))
 }
 
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, files);
-        } else {
-            files.push(path);
-        }
-    }
-}
-
 /// Copies the Python modules (`*.py`) under `from` to `to`, leaving out build output, bytecode
 /// caches, hidden directories and virtual environments. Nothing else is of use in a
 /// component: it has no file system, only the modules imported while it was built.
 fn copy_modules(from: &Path, to: &Path) -> Result<(), BuildError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Io { path, source }
-    };
-    for entry in std::fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
-            let skipped = name.starts_with('.')
-                || matches!(name.as_str(), "build" | "__pycache__" | "node_modules")
-                || path.join("pyvenv.cfg").exists();
-            if !skipped {
-                copy_modules(&path, &to.join(&name))?;
-            }
-        } else if name.ends_with(".py") {
-            std::fs::create_dir_all(to).map_err(io(to))?;
-            std::fs::copy(&path, to.join(&name)).map_err(io(&path))?;
-        }
+    for module in module_files(from)? {
+        let (source, copy) = (from.join(&module), to.join(&module));
+        std::fs::create_dir_all(copy.parent().expect("a file in a directory"))
+            .and_then(|()| std::fs::copy(&source, &copy))
+            .map_err(|source_error| BuildError::Io {
+                path: source,
+                source: source_error,
+            })?;
     }
     Ok(())
+}
+
+/// The Python modules under `dir`, as paths relative to it and sorted: `*.py` files, leaving
+/// out build output, bytecode caches, hidden directories and virtual environments.
+fn module_files(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    fn walk(root: &Path, relative: &Path, found: &mut Vec<PathBuf>) -> Result<(), BuildError> {
+        let here = root.join(relative);
+        let io = |source| BuildError::Io {
+            path: here.clone(),
+            source,
+        };
+        for entry in std::fs::read_dir(&here).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if path.is_dir() {
+                let skipped = name.starts_with('.')
+                    || matches!(name.as_str(), "build" | "__pycache__" | "node_modules")
+                    || path.join("pyvenv.cfg").exists();
+                if !skipped {
+                    walk(root, &relative.join(&name), found)?;
+                }
+            } else if name.ends_with(".py") {
+                found.push(relative.join(&name));
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    walk(dir, Path::new(""), &mut found)?;
+    found.sort();
+    Ok(found)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), BuildError> {
@@ -436,6 +435,30 @@ mod tests {
         let read = PythonProject::read(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         read
+    }
+
+    #[test]
+    fn only_the_projects_modules_are_taken() {
+        let dir = std::env::temp_dir().join(format!("vigil-py-modules-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for file in [
+            "plugin.py",
+            "pkg/util.py",
+            "notes.txt",
+            "build/vigil/entry/vigil_app.py",
+            "__pycache__/plugin.py",
+            ".hidden/x.py",
+            "venv/lib/y.py",
+        ] {
+            write(&dir.join(file), "").unwrap();
+        }
+        write(&dir.join("venv/pyvenv.cfg"), "").unwrap();
+        let found = module_files(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            found,
+            [PathBuf::from("pkg/util.py"), PathBuf::from("plugin.py")]
+        );
     }
 
     #[test]
