@@ -267,6 +267,58 @@ pub enum MonitorCommand {
         /// The monitor's name.
         name: String,
     },
+    /// Try another plugin version on a live monitor: run it in shadow on the same windows,
+    /// compare it with the pinned one, then promote or drop it.
+    #[command(subcommand)]
+    Shadow(ShadowCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ShadowCommand {
+    /// Start running a candidate plugin in shadow on a monitor.
+    Start {
+        /// The monitor's name.
+        monitor: String,
+        /// The candidate: `name@version`, or `name` for its newest uploaded version.
+        plugin: String,
+        /// The plugin (by name) the candidate stands in for, when it is not another version
+        /// of the same plugin (e.g. `--replaces drift-ks` for `drift-wasserstein`).
+        #[arg(long)]
+        replaces: Option<String>,
+    },
+    /// List a monitor's shadows with their summaries.
+    List {
+        /// The monitor's name.
+        monitor: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Compare a shadow with the pinned plugin: its summary and its latest windows.
+    Show {
+        /// The monitor's name.
+        monitor: String,
+        /// The shadow's id.
+        id: i64,
+        /// How many of the latest windows to show.
+        #[arg(long, default_value_t = 20)]
+        windows: u32,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Pin the shadow's candidate in the monitor (a new revision) and end the shadow.
+    Promote {
+        /// The monitor's name.
+        monitor: String,
+        /// The shadow's id.
+        id: i64,
+    },
+    /// End the shadow, leaving the monitor as it is.
+    Drop {
+        /// The monitor's name.
+        monitor: String,
+        /// The shadow's id.
+        id: i64,
+    },
 }
 
 #[derive(clap::Args)]

@@ -340,3 +340,55 @@ fn ndjson_records(bytes: &[u8]) -> Vec<&[u8]> {
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
         .collect()
 }
+
+/// `vigil monitor shadow …`.
+pub async fn shadow(client: &Client, command: crate::cli::ShadowCommand) -> anyhow::Result<()> {
+    use crate::cli::ShadowCommand::*;
+    use crate::listing;
+    let path = |monitor: &str| format!("/v1/monitors/{monitor}/shadows");
+    let (value, verb) = match command {
+        Start {
+            monitor,
+            plugin,
+            replaces,
+        } => (
+            client
+                .post_json(
+                    &path(&monitor),
+                    &json!({"plugin": plugin, "replaces": replaces}),
+                )
+                .await?,
+            "started",
+        ),
+        List { monitor, output } => {
+            return listing::show(client, &path(&monitor), output.json, listing::shadows).await;
+        }
+        Show {
+            monitor,
+            id,
+            windows,
+            output,
+        } => {
+            let page = format!("{}/{id}?limit={}", path(&monitor), windows.clamp(1, 1000));
+            return listing::show(client, &page, output.json, listing::shadow).await;
+        }
+        Promote { monitor, id } => (
+            client
+                .post_json(&format!("{}/{id}/promote", path(&monitor)), &json!({}))
+                .await?,
+            "promoted",
+        ),
+        Drop { monitor, id } => (
+            client
+                .post_json(&format!("{}/{id}/drop", path(&monitor)), &json!({}))
+                .await?,
+            "dropped",
+        ),
+    };
+    eprintln!(
+        "shadow {} ({} in place of {}) on monitor {}: {verb}",
+        value["id"], value["plugin"], value["replaces"], value["monitor"]
+    );
+    print!("{}", listing::shadow(&value));
+    Ok(())
+}

@@ -285,6 +285,120 @@ pub fn of_monitor(path: &str, monitor: Option<&str>) -> String {
     format!("{path}?monitor={escaped}")
 }
 
+/// Milliseconds to three decimals.
+fn ms(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "-".into(), |ms| format!("{ms:.3}"))
+}
+
+pub fn shadows(value: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(value, "shadows")
+        .iter()
+        .map(|s| {
+            let summary = &s["summary"];
+            vec![
+                cell(&s["id"]),
+                cell(&s["plugin"]),
+                cell(&s["replaces"]),
+                cell(&s["status"]),
+                cell(&summary["windows"]),
+                cell(&summary["agreeing"]),
+                cell(&summary["decisions_differ"]),
+                cell(&summary["verdicts_differ"]),
+                format!(
+                    "{} / {}",
+                    ms(&summary["pinned_ms_per_call"]),
+                    ms(&summary["candidate_ms_per_call"])
+                ),
+            ]
+        })
+        .collect();
+    render(
+        &[
+            "id",
+            "candidate",
+            "replaces",
+            "status",
+            "windows",
+            "agree",
+            "decisions differ",
+            "verdicts differ",
+            "ms/call pinned / candidate",
+        ],
+        &rows,
+    )
+}
+
+/// One shadow: its summary, then its windows (when the answer has them) side by side.
+pub fn shadow(value: &Value) -> String {
+    let mut out = shadows(&serde_json::json!({"shadows": [value]}));
+    let side = |side: &Value| {
+        if side.is_null() {
+            return "- (not stored)".to_string();
+        }
+        let drifted = items(side, "drifted")
+            .iter()
+            .map(cell)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let failed = items(side, "failed")
+            .iter()
+            .map(cell)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut text = format!("{} {}", cell(&side["status"]), cell(&side["action"]));
+        if !drifted.is_empty() {
+            text.push_str(&format!(" drifted: {drifted}"));
+        }
+        if !failed.is_empty() {
+            text.push_str(&format!(" failed: {failed}"));
+        }
+        text
+    };
+    let per_call = |side: &Value| {
+        let calls = side["calls"]["calls"].as_f64().unwrap_or(0.0);
+        let seconds = side["calls"]["seconds"].as_f64().unwrap_or(0.0);
+        if calls > 0.0 {
+            format!("{:.3}", seconds * 1e3 / calls)
+        } else {
+            "-".into()
+        }
+    };
+    let rows: Vec<Vec<String>> = items(value, "windows")
+        .iter()
+        .map(|w| {
+            vec![
+                format!("{}..{}", cell(&w["window_start"]), cell(&w["window_end"])),
+                if w["agree"] == Value::Bool(true) {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                side(&w["pinned"]),
+                side(&w["shadow"]),
+                format!("{} / {}", per_call(&w["pinned"]), per_call(&w["shadow"])),
+                items(w, "differences").len().to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&render(
+            &[
+                "window",
+                "agree",
+                "pinned",
+                "shadow",
+                "ms/call",
+                "differences",
+            ],
+            &rows,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -267,6 +267,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                         Ok(())
                     }
+                    MonitorCommand::Shadow(command) => commands::shadow(&client, command).await,
                 }
             })
         }

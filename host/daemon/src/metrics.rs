@@ -146,23 +146,26 @@ impl Default for Metrics {
     }
 }
 
-/// Reports one monitor's calls into one plugin to the metrics (the runtime calls it after
-/// every call).
+/// Reports one monitor's calls into one plugin to the metrics, when it has them (a replay has
+/// none), and to the totals of the window being evaluated (the runtime calls it after every
+/// call).
 pub struct PluginCalls {
     pub labels: PluginLabels,
-    pub metrics: std::sync::Arc<Metrics>,
+    pub metrics: Option<std::sync::Arc<Metrics>>,
+    pub window: std::sync::Arc<crate::monitor::evaluation::WindowCalls>,
 }
 
 impl vigil_runtime::CallObserver for PluginCalls {
     fn observe(&self, report: &vigil_runtime::CallReport<'_>) {
-        self.metrics
+        self.window.add(&self.labels.plugin, report);
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        metrics
             .plugin_call_seconds
             .get_or_create(&self.labels)
             .observe(report.duration.as_secs_f64());
-        let peak = self
-            .metrics
-            .plugin_memory_peak_bytes
-            .get_or_create(&self.labels);
+        let peak = metrics.plugin_memory_peak_bytes.get_or_create(&self.labels);
         let bytes = i64::try_from(report.memory_peak_bytes).unwrap_or(i64::MAX);
         if bytes > peak.get() {
             peak.set(bytes);

@@ -12,7 +12,7 @@
 //! and refuses to start on anything weaker.
 //!
 //! Layout: one module per table group (`tokens`, `plugins`, `models`, `monitors`, `records`,
-//! `labels`, `evaluations`, `alerts`, `actions`, `leases`) holds its rows' types and its
+//! `labels`, `evaluations`, `shadows`, `alerts`, `actions`, `leases`) holds its rows' types and its
 //! [`Store`] methods, so a table's SQL is in one place. What only one backend has — SQLite's
 //! writer queue, group commit, in-memory record ids, ingestion lock, pragmas and checkpoints;
 //! Postgres's `record_ids` table — lives in `sqlite/` and `postgres.rs`, and `backend.rs` is
@@ -32,6 +32,7 @@ mod plugins;
 mod pool;
 mod postgres;
 mod records;
+mod shadows;
 mod sqlite;
 mod store;
 mod tokens;
@@ -50,6 +51,10 @@ pub use models::{
 pub use monitors::{Monitor, MonitorState, NewMonitor};
 pub use plugins::{NewPlugin, PluginInsert, PluginMeta, StoredComponent};
 pub use records::{IdempotencyKey, IngestOutcome, PruneOutcome};
+pub use shadows::{
+    NewShadow, SHADOW_DROPPED, SHADOW_PROMOTED, SHADOW_RUNNING, Shadow, ShadowWindow,
+    ShadowWindowInsert,
+};
 pub use sqlite::WAL_LIMIT_BYTES;
 pub use sqlite::record_ids::RecordIdsInMemory;
 pub use store::Store;

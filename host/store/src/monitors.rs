@@ -108,11 +108,7 @@ impl Store {
         if updated == 0 {
             return Ok(None);
         }
-        sqlx::query("DELETE FROM monitor_plugins WHERE monitor_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        insert_monitor_plugins(&mut tx, id, plugins).await?;
+        replace_monitor_plugins(&mut tx, id, plugins).await?;
         tx.commit().await?;
         self.monitor_by_id(id).await
     }
@@ -162,6 +158,9 @@ impl Store {
     pub async fn delete_monitor(&self, id: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
         for sql in [
+            "DELETE FROM shadow_windows WHERE shadow_id IN \
+             (SELECT id FROM shadows WHERE monitor_id = $1)",
+            "DELETE FROM shadows WHERE monitor_id = $1",
             "DELETE FROM alerts WHERE monitor_id = $1",
             "DELETE FROM evaluations WHERE monitor_id = $1",
             "DELETE FROM monitor_state WHERE monitor_id = $1",
@@ -205,6 +204,19 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Makes `plugins` the versions the monitor pins.
+pub(crate) async fn replace_monitor_plugins(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    monitor_id: i64,
+    plugins: &[(String, String)],
+) -> Result<()> {
+    sqlx::query("DELETE FROM monitor_plugins WHERE monitor_id = $1")
+        .bind(monitor_id)
+        .execute(&mut **tx)
+        .await?;
+    insert_monitor_plugins(tx, monitor_id, plugins).await
 }
 
 async fn insert_monitor_plugins(

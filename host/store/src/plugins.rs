@@ -179,6 +179,23 @@ impl Store {
                 users.join(", ")
             )));
         }
+        let shadowing: Vec<String> = sqlx::query_scalar(
+            "SELECT m.name FROM shadows s JOIN monitors m ON m.id = s.monitor_id \
+             WHERE s.plugin_name = $1 AND s.plugin_version = $2 AND s.status = $3 \
+             ORDER BY m.name",
+        )
+        .bind(name)
+        .bind(version)
+        .bind(crate::SHADOW_RUNNING)
+        .fetch_all(&mut **tx)
+        .await?;
+        if !shadowing.is_empty() {
+            return Err(Error::Conflict(format!(
+                "plugin {name}@{version} runs in shadow on monitor(s): {}; drop or promote \
+                 the shadow first",
+                shadowing.join(", ")
+            )));
+        }
         let deleted = sqlx::query("DELETE FROM plugins WHERE name = $1 AND version = $2")
             .bind(name)
             .bind(version)

@@ -133,6 +133,7 @@ mod tests {
                 }),
             newly_quarantined: Vec::new(),
             output_dropped_bytes: 0,
+            plugin_calls: Default::default(),
         }
     }
 

@@ -65,6 +65,7 @@ pub fn evaluate(
         detectors: findings.detectors,
         metrics: findings.metrics,
         plugin_limits: prepared.plugin_limits.clone(),
+        plugin_calls: findings.plugin_calls,
     };
     Some(Evaluated {
         record,

@@ -363,9 +363,61 @@ pub struct EvaluationRecord {
     /// `pipeline.columns.x`); absent from records stored before plugins had limits.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub plugin_limits: std::collections::BTreeMap<String, RanUnder>,
+    /// The calls into each plugin (`name@version`) during the window, and their time; absent
+    /// from records stored before they were counted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub plugin_calls: std::collections::BTreeMap<String, CallTotals>,
+}
+
+/// The calls into one plugin during one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CallTotals {
+    pub calls: u64,
+    /// Their wall-clock time in all.
+    pub seconds: f64,
+    /// The most linear memory its instances had, in bytes.
+    pub memory_peak_bytes: u64,
+}
+
+impl CallTotals {
+    /// Mean wall-clock time of a call, in milliseconds.
+    pub fn ms_per_call(&self) -> Option<f64> {
+        (self.calls > 0).then(|| self.seconds * 1e3 / self.calls as f64)
+    }
+}
+
+/// The calls into each plugin while one window is evaluated, counted as they end (from
+/// several threads: columns are tested in parallel).
+#[derive(Debug, Default)]
+pub struct WindowCalls(std::sync::Mutex<std::collections::BTreeMap<String, CallTotals>>);
+
+impl WindowCalls {
+    pub fn add(&self, plugin: &str, report: &vigil_runtime::CallReport<'_>) {
+        let mut totals = self.0.lock().expect("window calls lock");
+        let total = totals.entry(plugin.to_string()).or_default();
+        total.calls += 1;
+        total.seconds += report.duration.as_secs_f64();
+        total.memory_peak_bytes = total.memory_peak_bytes.max(report.memory_peak_bytes as u64);
+    }
+
+    /// The totals so far, starting again from none.
+    pub fn take(&self) -> std::collections::BTreeMap<String, CallTotals> {
+        std::mem::take(&mut *self.0.lock().expect("window calls lock"))
+    }
 }
 
 impl EvaluationRecord {
+    /// Every plugin failure of the window: preprocessing, columns, multivariate tests,
+    /// detectors and the policy.
+    pub fn failures(&self) -> impl Iterator<Item = &Failure> {
+        self.preprocessing
+            .iter()
+            .chain(self.columns.iter().filter_map(|c| c.failure.as_ref()))
+            .chain(self.multivariate.iter().filter_map(|m| m.failure.as_ref()))
+            .chain(self.detectors.iter().filter_map(|d| d.failure.as_ref()))
+            .chain(self.policy.failure.as_ref())
+    }
+
     /// The record of a stored evaluation. Records stored before the decision, status and end
     /// time were part of them take those from the evaluation's row.
     pub fn from_stored(evaluation: &vigil_store::Evaluation) -> Result<EvaluationRecord, String> {

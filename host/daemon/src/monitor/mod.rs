@@ -30,6 +30,7 @@ pub mod prepare;
 pub mod record;
 pub mod replay;
 pub mod schedule;
+pub mod shadow;
 pub mod spec;
 pub mod status;
 pub mod stored_plugins;
@@ -78,6 +79,8 @@ pub struct Monitoring {
     workers: Arc<Semaphore>,
     tick: Duration,
     pipelines: Pipelines,
+    /// The running shadows' pipelines (`shadow/`).
+    shadows: shadow::Shadows,
     stalls: Mutex<HashMap<i64, Stall>>,
     /// Monitors with a task running.
     running: Mutex<HashSet<i64>>,
@@ -123,6 +126,7 @@ impl Monitoring {
             vigil_store::Backend::Postgres => leases::new_holder_id(),
         };
         let leases = Arc::new(Leases::new(store.clone(), holder, lease_ttl));
+        let workers = Arc::new(Semaphore::new(workers));
         tracing::info!(holder = %leases.holder(), ?lease_ttl, "this replica's name as lease holder");
         Arc::new(Monitoring {
             actor: act::Actor::new(
@@ -140,9 +144,18 @@ impl Monitoring {
                 cancel.clone(),
                 metrics.clone(),
             ),
+            shadows: shadow::Shadows::new(
+                Pipelines::new(
+                    output_per_window,
+                    instances_per_monitor,
+                    cancel.clone(),
+                    metrics.clone(),
+                ),
+                workers.clone(),
+            ),
             metrics,
             wake: Notify::new(),
-            workers: Arc::new(Semaphore::new(workers)),
+            workers,
             tick,
             stalls: Mutex::default(),
             running: Mutex::default(),
@@ -171,8 +184,20 @@ impl Monitoring {
     /// Forgets what was prepared for a monitor (after it changed or was deleted), which gives
     /// its plugin instances back, and retries it at once if it was stalled.
     pub fn invalidate(&self, monitor_id: i64) {
-        self.pipelines.forget(monitor_id);
+        self.forget(monitor_id);
         self.stalls.lock().expect("stalls lock").remove(&monitor_id);
+    }
+
+    /// Forgets the pipelines of a monitor's shadows (after one ended), which gives their
+    /// plugin instances back.
+    pub fn invalidate_shadows(&self, monitor_id: i64) {
+        self.shadows.forget_monitor(monitor_id);
+    }
+
+    /// Forgets what was prepared for a monitor and its shadows.
+    fn forget(&self, monitor_id: i64) {
+        self.pipelines.forget(monitor_id);
+        self.shadows.forget_monitor(monitor_id);
     }
 
     /// Whether a window of the monitor is being evaluated now.
@@ -256,7 +281,7 @@ impl Monitoring {
                 _ = stopping.changed() => return,
             }
             for monitor_id in self.leases.renew().await {
-                self.pipelines.forget(monitor_id);
+                self.forget(monitor_id);
             }
         }
     }
@@ -265,7 +290,7 @@ impl Monitoring {
     fn lost(&self, monitor: &vigil_store::Monitor) {
         tracing::warn!(monitor = %monitor.name, holder = %self.leases.holder(), "lost the monitor's lease: another replica acts for it");
         self.leases.forget(monitor.id);
-        self.pipelines.forget(monitor.id);
+        self.forget(monitor.id);
     }
 
     /// Stops: no window is started any more, and the ones in flight are abandoned after the
@@ -345,7 +370,7 @@ impl Monitoring {
     /// replica before a restart) left unfinished.
     async fn take_over(&self, snapshot: &Snapshot, fence: &Fence) {
         // What was prepared before the lease changed hands may carry another's past.
-        self.pipelines.forget(snapshot.monitor.id);
+        self.forget(snapshot.monitor.id);
         match self
             .actor
             .resume(&snapshot.monitor, &snapshot.spec, fence)
@@ -403,6 +428,7 @@ impl Monitoring {
         let recent =
             history::recent_windows(&self.store, monitor.id, None, history::RECENT_WINDOWS).await?;
         let history = history::history(model.serving_version.clone(), &carried, recent);
+        let last_retrain = carried.last_retrain;
         let permit = self.workers.clone().acquire_owned().await?;
         let started = now_ms();
         self.evaluating
@@ -418,14 +444,17 @@ impl Monitoring {
                 task,
             };
             let mut pipeline = prepared.lock().expect("pipeline lock");
-            evaluate::evaluate(&mut pipeline, &window, carried, &history, started)
+            let evaluated = evaluate::evaluate(&mut pipeline, &window, carried, &history, started);
+            // The shadows evaluate the same window later.
+            (evaluated, records, labels, history)
         })
         .await;
         self.evaluating
             .lock()
             .expect("evaluating lock")
             .remove(&monitor.id);
-        let Some(evaluated) = evaluated? else {
+        let (evaluated, records, labels, history) = evaluated?;
+        let Some(evaluated) = evaluated else {
             tracing::info!(monitor = %monitor.name, "stopping: the window in flight is left for the next start");
             return Ok(Step::Idle);
         };
@@ -454,6 +483,22 @@ impl Monitoring {
             self.actor
                 .act(&monitor, &spec, recorded.evaluation_id, fence)
                 .await?;
+        }
+        let window = shadow::Evaluated {
+            start,
+            records,
+            labels,
+            task,
+            history,
+            last_retrain,
+            evaluation_id: recorded.evaluation_id,
+        };
+        if let Err(error) = self
+            .shadows
+            .evaluate(&self.store, &self.plugins, &monitor, &spec, window)
+            .await
+        {
+            tracing::warn!(monitor = %monitor.name, error = %format!("{error:#}"), "cannot evaluate the monitor's shadows");
         }
         Ok(Step::Evaluated)
     }

@@ -101,17 +101,38 @@ impl Pipelines {
         spec: &MonitorSpec,
         task: Task,
     ) -> anyhow::Result<Option<Arc<Mutex<Prepared>>>> {
-        if let Some(prepared) = self
-            .prepared
-            .lock()
-            .expect("pipelines lock")
-            .get(&monitor.id)
+        self.get_as(
+            monitor.id,
+            &monitor.name,
+            store,
+            plugins,
+            monitor,
+            spec,
+            task,
+        )
+        .await
+    }
+
+    /// [`Pipelines::get`] for `spec` under the key `key` (a monitor's id, or a shadow's),
+    /// its plugin instances reserved and its calls measured as `name`'s.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn get_as(
+        &self,
+        key: i64,
+        name: &str,
+        store: &Store,
+        plugins: &StoredPlugins,
+        monitor: &Monitor,
+        spec: &MonitorSpec,
+        task: Task,
+    ) -> anyhow::Result<Option<Arc<Mutex<Prepared>>>> {
+        if let Some(prepared) = self.prepared.lock().expect("pipelines lock").get(&key)
             && prepared.lock().expect("pipeline lock").revision == monitor.revision
         {
             return Ok(Some(prepared.clone()));
         }
         // An older revision gives its plugin instances back before the new one reserves.
-        self.forget(monitor.id);
+        self.forget(key);
         let Some(reference) = load_reference(store, monitor, spec).await? else {
             return Ok(None);
         };
@@ -122,14 +143,14 @@ impl Pipelines {
             keep_at_most(runtime.config(), self.instances_per_monitor),
         );
         let budget = runtime.reserve(
-            &format!("monitor `{}`", monitor.name),
+            &format!("monitor `{name}`"),
             reservation.slots,
             Some(self.output_per_window),
         )?;
         let (revision, spec) = (monitor.revision, spec.clone());
         let setup = PluginSetup {
             limits: plugins.limits(),
-            measured_as: Some((monitor.name.clone(), self.metrics.clone())),
+            measured_as: Some((name.to_string(), self.metrics.clone())),
         };
         let prepared = tokio::task::spawn_blocking(move || {
             Prepared::new(
@@ -153,7 +174,7 @@ impl Pipelines {
         self.prepared
             .lock()
             .expect("pipelines lock")
-            .insert(monitor.id, prepared.clone());
+            .insert(key, prepared.clone());
         Ok(Some(prepared))
     }
 }

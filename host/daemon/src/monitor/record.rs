@@ -100,19 +100,7 @@ pub fn observe(metrics: &Metrics, monitor: &str, record: &EvaluationRecord, took
             monitor: monitor.to_string(),
         })
         .observe(took.as_secs_f64());
-    let failures = record
-        .preprocessing
-        .iter()
-        .chain(record.columns.iter().filter_map(|c| c.failure.as_ref()))
-        .chain(
-            record
-                .multivariate
-                .iter()
-                .filter_map(|m| m.failure.as_ref()),
-        )
-        .chain(record.detectors.iter().filter_map(|d| d.failure.as_ref()))
-        .chain(record.policy.failure.as_ref());
-    for failure in failures.filter(|f| !f.plugin.is_empty()) {
+    for failure in record.failures().filter(|f| !f.plugin.is_empty()) {
         m.plugin_failures
             .get_or_create(&FailureLabels {
                 monitor: monitor.to_string(),

@@ -111,7 +111,7 @@ fn failure(failure: &Option<Failure>) -> Option<(String, String)> {
 }
 
 impl Compared {
-    fn of(record: &EvaluationRecord) -> Compared {
+    pub(crate) fn of(record: &EvaluationRecord) -> Compared {
         let column = |c: &ColumnResult| ComparedColumn {
             name: c.name.clone(),
             test: c.test.clone(),
@@ -147,7 +147,7 @@ impl Compared {
     }
 
     /// Every field that differs, with its path.
-    fn differences(&self, replayed: &Compared) -> Vec<Difference> {
+    pub(crate) fn differences(&self, replayed: &Compared) -> Vec<Difference> {
         let mut out = Vec::new();
         let d = &mut out;
         if self.columns.len() == replayed.columns.len() {

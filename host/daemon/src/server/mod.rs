@@ -16,6 +16,7 @@ pub mod rate_limit;
 mod results;
 mod rollouts;
 mod schemas;
+mod shadows;
 mod ui;
 
 use std::sync::Arc;
@@ -515,6 +516,58 @@ fn table(state: Option<AppState>) -> Table {
                 .query::<results::Page>()
                 .returns::<results::EvaluationPage>()
                 .errors(&[S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::POST,
+            "/v1/monitors/{name}/shadows",
+            Write,
+            shadows::start,
+            Doc::new(
+                "Run a candidate plugin version in shadow beside the monitor's pinned one: same \
+                 windows, results kept beside the monitor's, never acted on",
+            )
+            .takes::<shadows::StartShadow>()
+            .returns::<shadows::ShadowView>()
+            .status(S::CREATED)
+            .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::GET,
+            "/v1/monitors/{name}/shadows",
+            Read,
+            shadows::list,
+            Doc::new("The monitor's shadows, newest first, each summarised")
+                .returns::<shadows::ShadowList>(),
+        )
+        .add(
+            Method::GET,
+            "/v1/monitors/{name}/shadows/{id}",
+            Read,
+            shadows::get,
+            Doc::new("A shadow compared with the pinned plugin, window by window, newest first")
+                .query::<shadows::WindowPage>()
+                .returns::<shadows::ShadowReport>()
+                .errors(&[S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::POST,
+            "/v1/monitors/{name}/shadows/{id}/promote",
+            Write,
+            shadows::promote,
+            Doc::new(
+                "Pin the shadow's candidate in the monitor (a new revision); the comparison is kept",
+            )
+            .returns::<shadows::ShadowView>()
+            .errors(&[S::CONFLICT, S::UNPROCESSABLE_ENTITY]),
+        )
+        .add(
+            Method::POST,
+            "/v1/monitors/{name}/shadows/{id}/drop",
+            Write,
+            shadows::drop_shadow,
+            Doc::new("Stop the shadow, the monitor unchanged; the comparison is kept")
+                .returns::<shadows::ShadowView>()
+                .errors(&[S::CONFLICT]),
         )
         .add(
             Method::GET,

@@ -30,8 +30,10 @@ fn role_kind(role: Role) -> &'static str {
     }
 }
 
-/// Validates a spec against the store and pins every plugin to a version.
-async fn resolve(
+/// Validates a spec against the store and pins every plugin to a version. `this` is the
+/// monitor the spec replaces; with none, the spec is checked as one more pipeline beside every
+/// monitor's (a new monitor, or a shadow of one).
+pub(crate) async fn resolve(
     state: &AppState,
     mut spec: MonitorSpec,
     this: Option<i64>,
@@ -117,12 +119,15 @@ async fn resolve(
     }
     let mut reserved: u64 = 0;
     for other in state.store.monitors().await? {
+        // Each running shadow of a monitor reserves what the monitor does.
+        let shadows = state.store.running_shadows(other.id).await?.len() as u64;
         if Some(other.id) == this {
+            reserved += shadows * u64::from(reservation(state, &spec).slots);
             continue;
         }
         let other_spec: MonitorSpec = serde_json::from_str(&other.spec)
             .map_err(|e| ApiError::internal(format!("stored spec: {e}")))?;
-        reserved += u64::from(reservation(state, &other_spec).slots);
+        reserved += (1 + shadows) * u64::from(reservation(state, &other_spec).slots);
         // Records are checked against every monitor of the model: types must agree.
         if other.model_id != model.id {
             continue;
@@ -229,9 +234,9 @@ fn check_capacity(state: &AppState, spec: &MonitorSpec, reserved: u64) -> ApiRes
             "capacity",
             format!(
                 "this monitor needs {needed} plugin instances (one per tested feature and \
-                 preprocessor, plus one), but the other monitors reserve {reserved} of the \
-                 {available} the daemon has for monitors; raise `plugin_instances` (now {}) \
-                 or watch fewer features",
+                 preprocessor, plus one), but the other monitors and shadows reserve \
+                 {reserved} of the {available} the daemon has for monitors; raise \
+                 `plugin_instances` (now {}) or watch fewer features",
                 config.pooled_instances
             ),
         ));

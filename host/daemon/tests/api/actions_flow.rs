@@ -1012,17 +1012,6 @@ async fn verdict(daemon: &Daemon, token: &str, evaluated: usize) -> Value {
     body
 }
 
-async fn ingest_csv(daemon: &Daemon, csv: Vec<u8>) {
-    let (status, body) = daemon
-        .admin(
-            Method::POST,
-            "/v1/models/m/records",
-            Some(("text/csv", csv)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verdict_follows_the_newest_windows_decision() {
     let dir = tempfile::tempdir().unwrap();
@@ -1033,7 +1022,7 @@ async fn the_verdict_follows_the_newest_windows_decision() {
     assert_eq!(before["healthy"], false, "nothing evaluated yet: {before}");
     assert_eq!(before["monitors"][0]["evaluated"], false);
 
-    ingest_csv(&daemon, records_csv("a", 3, 500, 0.0)).await;
+    daemon.ingest_csv(records_csv("a", 3, 500, 0.0)).await;
     let calm = verdict(&daemon, &read, 1).await;
     assert_eq!(calm["healthy"], true, "{calm}");
     assert_eq!(calm["monitors"][0]["decision"], "none");
@@ -1042,7 +1031,7 @@ async fn the_verdict_follows_the_newest_windows_decision() {
         json!({"start": 0, "end": 500})
     );
 
-    ingest_csv(&daemon, records_csv("b", 3, 500, 3.0)).await;
+    daemon.ingest_csv(records_csv("b", 3, 500, 3.0)).await;
     let drifted = verdict(&daemon, &read, 2).await;
     assert_eq!(drifted["healthy"], false, "{drifted}");
     assert_ne!(drifted["monitors"][0]["decision"], "none", "{drifted}");

@@ -16,4 +16,5 @@ mod plugins;
 mod policies;
 mod registry;
 mod retention;
+mod shadows;
 mod signing;

@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 
 use crate::common::{Daemon, model_and_monitor, numbers, on_both_backends, records_csv, start};
 
-async fn ingest(daemon: &Daemon, body: Vec<u8>) {
-    let (status, answer) = daemon
-        .admin(
-            Method::POST,
-            "/v1/models/m/records",
-            Some(("text/csv", body)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-}
-
 async fn replay(daemon: &Daemon, evaluation: &Value) -> Value {
     let (status, report) = daemon
         .json(
@@ -45,7 +34,9 @@ async fn consecutive_retrains_on_the_third_drifted_window_and_replays_the_same(d
     .await;
     // One window at a time, so each is evaluated before the next arrives.
     for (n, prefix) in ["a", "b", "c", "d", "e", "f"].into_iter().enumerate() {
-        ingest(&daemon, records_csv(prefix, 3 + n as u64, 300, 3.0)).await;
+        daemon
+            .ingest_csv(records_csv(prefix, 3 + n as u64, 300, 3.0))
+            .await;
         daemon.evaluations("watch", n + 1).await;
     }
     let mut evaluations = daemon.evaluations("watch", 6).await;
@@ -132,7 +123,7 @@ on_both_backends!(estimated_performance_reaches_the_policy);
 async fn estimated_performance_reaches_the_policy(db: String) {
     let daemon = start(&db).await;
     daemon.create_model("m", "classification").await;
-    ingest(&daemon, scored_csv("ref", 11, 400, 3.0)).await;
+    daemon.ingest_csv(scored_csv("ref", 11, 400, 3.0)).await;
     let (status, answer) = daemon
         .admin(
             Method::POST,
@@ -154,10 +145,10 @@ async fn estimated_performance_reaches_the_policy(db: String) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // Like the reference: the estimate stays near the reference's accuracy.
-    ingest(&daemon, scored_csv("same", 12, 400, 3.0)).await;
+    daemon.ingest_csv(scored_csv("same", 12, 400, 3.0)).await;
     let first = daemon.evaluations("watch", 1).await[0].clone();
     // Unsure: probabilities near 0.5.
-    ingest(&daemon, scored_csv("unsure", 13, 400, 0.2)).await;
+    daemon.ingest_csv(scored_csv("unsure", 13, 400, 0.2)).await;
     let second = daemon.evaluations("watch", 2).await[0].clone();
 
     let metric = |evaluation: &Value, name: &str| -> (f64, f64) {

@@ -173,6 +173,18 @@ impl Daemon {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
+    /// Sends CSV records to model `m`; they must be accepted.
+    pub async fn ingest_csv(&self, csv: Vec<u8>) {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/models/m/records",
+                Some(("text/csv", csv)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     pub async fn upload_standard_plugins(&self) {
         self.upload_standard_plugins_except("").await;
     }

@@ -19,6 +19,8 @@ pub struct Findings {
     pub newly_quarantined: Vec<String>,
     /// Bytes of log output the monitor's plugins wrote past their allowance (dropped).
     pub output_dropped_bytes: u64,
+    /// The calls into each plugin during the window.
+    pub plugin_calls: std::collections::BTreeMap<String, crate::monitor::evaluation::CallTotals>,
 }
 
 impl Findings {
@@ -37,6 +39,7 @@ impl Findings {
             metrics: Vec::new(),
             newly_quarantined,
             output_dropped_bytes: 0,
+            plugin_calls: Default::default(),
         }
     }
 

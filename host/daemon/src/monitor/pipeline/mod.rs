@@ -40,7 +40,7 @@ pub use self::findings::Findings;
 use self::multivariate::MultivariateTest;
 use self::preprocess::Fitted;
 use super::carried::Carried;
-use super::evaluation::MetricValue;
+use super::evaluation::{MetricValue, WindowCalls};
 use super::spec::{MonitorSpec, PluginRef};
 use super::window::{
     Window, class_probabilities, feature_batch, labelled_as, quality_metrics, reference_digest,
@@ -75,6 +75,8 @@ pub struct Prepared {
     policy: (PluginRef, Arc<Plugin>),
     /// The limits each plugin runs under, by its place in the spec.
     pub plugin_limits: std::collections::BTreeMap<String, super::evaluation::RanUnder>,
+    /// The calls into each plugin during the window being evaluated.
+    calls: Arc<WindowCalls>,
     budget: Budget,
     /// Whether drift tests stay built between windows (see [`Prepared::one_off`]).
     keep_tests: bool,
@@ -109,8 +111,14 @@ pub struct PluginSetup {
 }
 
 impl PluginSetup {
-    /// The loaded plugin a reference names, under its limits and measured.
-    fn lookup(&self, plugins: &Plugins, plugin: &PluginRef) -> Result<Arc<Plugin>, String> {
+    /// The loaded plugin a reference names, under its limits, its calls counted in `calls`
+    /// (and in the metrics, when measured).
+    fn lookup(
+        &self,
+        plugins: &Plugins,
+        plugin: &PluginRef,
+        calls: &Arc<WindowCalls>,
+    ) -> Result<Arc<Plugin>, String> {
         let loaded = plugins
             .get(&plugin.plugin)
             .ok_or_else(|| format!("plugin {} is not loaded", plugin.plugin))?;
@@ -121,18 +129,18 @@ impl PluginSetup {
         } else {
             loaded.with_limits(limits).map_err(|e| e.to_string())?
         };
-        Ok(match &self.measured_as {
-            Some((monitor, metrics)) => {
-                limited.observed_by(Arc::new(crate::metrics::PluginCalls {
-                    labels: crate::metrics::PluginLabels {
-                        monitor: monitor.clone(),
-                        plugin: plugin.plugin.clone(),
-                    },
-                    metrics: metrics.clone(),
-                }))
-            }
-            None => limited,
-        })
+        let (monitor, metrics) = match &self.measured_as {
+            Some((monitor, metrics)) => (monitor.clone(), Some(metrics.clone())),
+            None => (String::new(), None),
+        };
+        Ok(limited.observed_by(Arc::new(crate::metrics::PluginCalls {
+            labels: crate::metrics::PluginLabels {
+                monitor,
+                plugin: plugin.plugin.clone(),
+            },
+            metrics,
+            window: calls.clone(),
+        })))
     }
 }
 
@@ -156,7 +164,8 @@ impl Prepared {
         setup: &PluginSetup,
         budget: Budget,
     ) -> Result<Prepared, String> {
-        let lookup = |plugins: &Plugins, plugin: &PluginRef| setup.lookup(plugins, plugin);
+        let calls = Arc::new(WindowCalls::default());
+        let lookup = |plugins: &Plugins, plugin: &PluginRef| setup.lookup(plugins, plugin, &calls);
         let (defaults, maxima) = setup.limits;
         let plugin_limits = spec
             .plugin_refs()
@@ -254,6 +263,7 @@ impl Prepared {
             detectors,
             policy: (policy_ref, policy),
             plugin_limits,
+            calls,
             budget,
             keep_tests: true,
             cancel: Arc::default(),
@@ -290,14 +300,17 @@ impl Prepared {
         now_ms: i64,
     ) -> Option<Findings> {
         self.budget.start_window();
+        self.calls.take();
         let outcome = match self.preprocess(window, carried, now_ms) {
             _ if self.cancelled() => None,
             Ok(batch) => self.evaluate_batch(&batch, window, carried, history, now_ms),
             Err((failure, newly_quarantined)) => Some(Findings::failed(failure, newly_quarantined)),
         };
         let dropped = self.budget.take_dropped();
+        let calls = self.calls.take();
         outcome.map(|outcome| Findings {
             output_dropped_bytes: dropped,
+            plugin_calls: calls,
             ..outcome
         })
     }
@@ -365,6 +378,7 @@ impl Prepared {
             decision,
             newly_quarantined,
             output_dropped_bytes: 0,
+            plugin_calls: Default::default(),
         })
     }
 }
