@@ -128,14 +128,15 @@ pub mod __private {
 }
 
 /// Exports a [`DriftTest`] implementation as the plugin's `drift-test` world.
-/// The plugin's name and version are its crate's.
+/// The plugin's name and version are its crate's; `export_drift_test!(T, name = "other")` names
+/// it otherwise (the same holds for every `export_*!` macro).
 #[macro_export]
 macro_rules! export_drift_test {
-    ($plugin:ty) => {
+    ($plugin:ty $(, name = $name:literal)?) => {
         // Native builds (tests, benches) carry no Wasm exports.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::__describe!($plugin);
+            $crate::__describe!($plugin $(, $name)?);
             $crate::bindings::drift::export_drift_test_world!(__VigilPlugin with_types_in $crate::bindings::drift);
         };
     };
@@ -144,11 +145,11 @@ macro_rules! export_drift_test {
 /// Exports a [`Detector`] implementation as the plugin's `detector` world.
 #[macro_export]
 macro_rules! export_detector {
-    ($plugin:ty) => {
+    ($plugin:ty $(, name = $name:literal)?) => {
         // Native builds (tests, benches) carry no Wasm exports.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::__describe!($plugin);
+            $crate::__describe!($plugin $(, $name)?);
             $crate::bindings::detector::export_detector_world!(__VigilPlugin with_types_in $crate::bindings::detector);
         };
     };
@@ -157,11 +158,11 @@ macro_rules! export_detector {
 /// Exports a [`Preprocessor`] implementation as the plugin's `preprocessor` world.
 #[macro_export]
 macro_rules! export_preprocessor {
-    ($plugin:ty) => {
+    ($plugin:ty $(, name = $name:literal)?) => {
         // Native builds (tests, benches) carry no Wasm exports.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::__describe!($plugin);
+            $crate::__describe!($plugin $(, $name)?);
             $crate::bindings::preprocessor::export_preprocessor_world!(__VigilPlugin with_types_in $crate::bindings::preprocessor);
         };
     };
@@ -170,11 +171,11 @@ macro_rules! export_preprocessor {
 /// Exports a [`Policy`] implementation as the plugin's `policy` world.
 #[macro_export]
 macro_rules! export_policy {
-    ($plugin:ty) => {
+    ($plugin:ty $(, name = $name:literal)?) => {
         // Native builds (tests, benches) carry no Wasm exports.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::__describe!($plugin);
+            $crate::__describe!($plugin $(, $name)?);
             $crate::bindings::policy::export_policy_world!(__VigilPlugin with_types_in $crate::bindings::policy);
         };
     };
@@ -184,11 +185,11 @@ macro_rules! export_policy {
 /// `multivariate-drift-test` world.
 #[macro_export]
 macro_rules! export_multivariate_drift_test {
-    ($plugin:ty) => {
+    ($plugin:ty $(, name = $name:literal)?) => {
         // Native builds (tests, benches) carry no Wasm exports.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::__describe!($plugin);
+            $crate::__describe!($plugin $(, $name)?);
             $crate::bindings::multivariate::export_multivariate_drift_test_world!(__VigilPlugin with_types_in $crate::bindings::multivariate);
         };
     };
@@ -198,11 +199,14 @@ macro_rules! export_multivariate_drift_test {
 #[macro_export]
 macro_rules! __describe {
     ($plugin:ty) => {
+        $crate::__describe!($plugin, env!("CARGO_PKG_NAME"));
+    };
+    ($plugin:ty, $name:expr) => {
         #[doc(hidden)]
         pub struct __VigilPlugin;
         impl $crate::__private::Describe for __VigilPlugin {
             type Plugin = $plugin;
-            const NAME: &'static str = env!("CARGO_PKG_NAME");
+            const NAME: &'static str = $name;
             const VERSION: &'static str = env!("CARGO_PKG_VERSION");
         }
     };

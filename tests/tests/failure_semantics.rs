@@ -11,9 +11,18 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vigil::config::Config;
-use vigil::plugins::STANDARD_PLUGINS;
-use vigil::server::{self, AppState, auth};
+
+mod common;
+
+use common::{Daemon, start_until};
+
+/// The guests every test here uploads.
+const GUESTS: [&str; 4] = [
+    "hostile-drift",
+    "hostile-preprocessor",
+    "hostile-policy",
+    "hostile-wasi",
+];
 
 const MODES: [(&str, &str); 5] = [
     ("loop", "timeout"),
@@ -22,66 +31,6 @@ const MODES: [(&str, &str); 5] = [
     ("panic", "trap"),
     ("refuse", "plugin_error"),
 ];
-
-struct Daemon {
-    url: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl Daemon {
-    async fn call(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.url))
-            .bearer_auth(&self.token);
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-
-    async fn json(&self, path: &str, body: Value) -> Value {
-        self.call(
-            Method::POST,
-            path,
-            Some(("application/json", body.to_string().into_bytes())),
-        )
-        .await
-    }
-
-    /// The monitor's entry in `/v1/status`.
-    async fn status_of(&self, monitor: &str) -> Value {
-        let status = self.call(Method::GET, "/v1/status", None).await;
-        status["monitors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["monitor"] == monitor)
-            .unwrap()
-            .clone()
-    }
-
-    /// Polls `path` until `done` accepts the answer (bounded).
-    async fn until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let value = self.call(Method::GET, path, None).await;
-            if done(&value) {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited in vain on {path}: {value}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
 
 fn csv(prefix: &str, rows: usize) -> Vec<u8> {
     let mut text = String::from("id,x,y\n");
@@ -159,66 +108,8 @@ async fn assert_failed_window(daemon: &Daemon, name: &str, kind: &str) {
 
 /// A daemon on a fresh database with the standard plugins and the hostile guests uploaded.
 async fn start() -> (Daemon, tempfile::TempDir) {
-    let (daemon, dir, _) = start_until(std::future::pending(), 300).await;
+    let (daemon, dir, _) = start_until(std::future::pending(), 300, &GUESTS).await;
     (daemon, dir)
-}
-
-/// [`start`], with the daemon serving until `shutdown` resolves (its task is returned) and
-/// plugin calls bounded by `deadline_ms`.
-async fn start_until(
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    deadline_ms: u64,
-) -> (
-    Daemon,
-    tempfile::TempDir,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
-    let config = Config {
-        database_url: db.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tick_ms: 20,
-        plugin_deadline_ms: deadline_ms,
-        ..Config::default()
-    };
-    let store = vigil_store::Store::open(&db).await.unwrap();
-    let token = auth::create_token(&store, "p1", auth::Role::Admin)
-        .await
-        .unwrap()
-        .text;
-    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config).expect("state");
-    let serving = tokio::spawn(server::serve(state, listener, shutdown));
-    let daemon = Daemon {
-        url,
-        token,
-        http: reqwest::Client::new(),
-    };
-    let mut components: Vec<(String, Vec<u8>)> = STANDARD_PLUGINS
-        .iter()
-        .map(|(n, b)| (n.to_string(), b.to_vec()))
-        .collect();
-    for guest in [
-        "hostile-drift",
-        "hostile-preprocessor",
-        "hostile-policy",
-        "hostile-wasi",
-    ] {
-        components.push((guest.to_string(), vigil_tests::component(guest)));
-    }
-    for (_, bytes) in components {
-        daemon
-            .call(
-                Method::POST,
-                "/v1/plugins",
-                Some(("application/wasm", bytes)),
-            )
-            .await;
-    }
-    (daemon, dir, serving)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,6 +296,7 @@ async fn stopping_abandons_the_window_in_flight() {
             let _ = stopped.await;
         },
         deadline.as_millis() as u64,
+        &GUESTS,
     )
     .await;
     // Twelve columns that each sleep out the deadline.
@@ -480,7 +372,7 @@ async fn stopping_abandons_the_window_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_that_times_out_costs_a_window_a_few_deadlines_not_one_per_column() {
     let deadline_ms = 2_000;
-    let (daemon, _dir, _serving) = start_until(std::future::pending(), deadline_ms).await;
+    let (daemon, _dir, _serving) = start_until(std::future::pending(), deadline_ms, &GUESTS).await;
     let sleeper = json!({"plugin": "hostile-wasi", "config": {"mode": "sleep"}});
     let columns: serde_json::Map<String, Value> = (0..12)
         .map(|i| (format!("f{i}"), sleeper.clone()))
@@ -649,16 +541,14 @@ async fn a_monitor_sets_its_plugins_limits_within_the_daemons_maxima() {
             "features": [{"name": "x", "type": "numeric"}],
             "pipeline": {"columns": {"x": {"plugin": "hostile-drift", "limits": limits}}},
         });
-        let response = daemon
-            .http
-            .post(format!("{}/v1/monitors", daemon.url))
-            .bearer_auth(&daemon.token)
-            .json(&spec)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 422, "{limits}");
-        let body = response.text().await.unwrap();
-        assert!(body.contains(needle), "{limits}: {body}");
+        let (status, body) = daemon
+            .send(
+                Method::POST,
+                "/v1/monitors",
+                Some(("application/json", spec.to_string().into_bytes())),
+            )
+            .await;
+        assert_eq!(status, 422, "{limits}");
+        assert!(body.to_string().contains(needle), "{limits}: {body}");
     }
 }
