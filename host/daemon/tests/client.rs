@@ -1,6 +1,6 @@
 //! The CLI as the daemon's client, against the real `vigil serve`: tokens, plugin push, list
 //! and delete, models, monitors from a TOML file (created with their reference in one step,
-//! updated, re-referenced, deleted), ingestion and labels with a progress bar, status and
+//! updated, re-referenced, deleted), a plugin tried in shadow, ingestion and labels with a progress bar, status and
 //! alerts as tables, replay of a stored evaluation, and errors as sentences.
 
 use std::path::Path;
@@ -218,6 +218,20 @@ features = [
     ]);
     let listed = env.vigil(&["monitor", "list"]);
     assert!(listed.contains("450 records"), "{listed}");
+    // Welch's t tried in shadow in place of KS.
+    let started = env.vigil(&[
+        "monitor",
+        "shadow",
+        "start",
+        "shop-watch",
+        "drift-t",
+        "--replaces",
+        "drift-ks",
+    ]);
+    assert!(
+        started.contains("drift-t@0.1.0") && started.contains("running"),
+        "{started}"
+    );
 
     // Labels may come before their records; they wait for them (and the windows then see
     // them, so a replay computes the same metrics).
@@ -278,6 +292,34 @@ features = [
     assert_eq!(last["drifted_columns"], 1, "amount moved by 100: {status}");
     let replay = env.vigil(&["replay", &last["id"].to_string()]);
     assert!(replay.contains("\"same\": true"), "{replay}");
+    // The shadow evaluated both windows; shown side by side, then dropped.
+    let started = Instant::now();
+    let shadow = loop {
+        let shadows: serde_json::Value = serde_json::from_str(&env.vigil(&[
+            "monitor",
+            "shadow",
+            "list",
+            "shop-watch",
+            "--json",
+        ]))
+        .unwrap();
+        if shadows["shadows"][0]["summary"]["windows"] == 2 {
+            break shadows["shadows"][0].clone();
+        }
+        assert!(started.elapsed() < common::PATIENCE, "{shadows}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let id = shadow["id"].to_string();
+    let shown = env.vigil(&["monitor", "shadow", "show", "shop-watch", &id]);
+    assert!(
+        shown.contains("0..450") && shown.contains("450..900"),
+        "{shown}"
+    );
+    assert!(shown.contains("drifted: amount"), "{shown}");
+    let dropped = env.vigil(&["monitor", "shadow", "drop", "shop-watch", &id]);
+    assert!(dropped.contains("dropped"), "{dropped}");
+    let error = env.vigil_fails(&["monitor", "shadow", "drop", "shop-watch", &id]);
+    assert!(error.contains("is dropped already"), "{error}");
     let table = env.vigil(&["status"]);
     assert!(table.starts_with("monitor "), "{table}");
     assert!(table.contains("shop-watch"), "{table}");
