@@ -3,7 +3,8 @@
 //!
 //! A shadow is the monitor's spec with every reference to one plugin (by name) pointed at the
 //! candidate, evaluated as a pipeline of its own after the monitor's window is recorded and
-//! acted on, so that a shadow never delays or changes what the monitor does. It sees the same
+//! acted on, so that a shadow never changes what the monitor does nor delays its record and
+//! actions (its time adds to the monitor's: the next window waits for it). It sees the same
 //! records, labels and history as the pinned pipeline did, carries its own state between
 //! windows (detector snapshots, quarantines, a policy's state), raises no alert and starts no
 //! action. What it found is stored beside the monitor's evaluation of the window, and compared
