@@ -80,6 +80,20 @@ fn python_against_rust(c: &mut Criterion) {
     }
     group.finish();
 
+    // In a monitor a drift test's instance lives across windows: a window pays this.
+    let mut group = c.benchmark_group("drift_test_evaluate_100");
+    for name in ["mean-shift", "drift-t"] {
+        let plugin = load(&runtime, name);
+        let mut session = plugin
+            .drift_test(runtime.shared(), &values(100, 0.0), "{}")
+            .unwrap();
+        let current = values(100, 0.5);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(session.evaluate(black_box(&current)).unwrap()))
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("drift_test_evaluate_100k");
     group.sample_size(20);
     for name in ["mean-shift", "drift-t"] {
