@@ -23,28 +23,11 @@ const MODES: [(&str, &str); 5] = [
     ("refuse", "plugin_error"),
 ];
 
-struct Daemon {
-    url: String,
-    token: String,
-    http: reqwest::Client,
-}
+mod common;
+
+type Daemon = common::Api;
 
 impl Daemon {
-    async fn call(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.url))
-            .bearer_auth(&self.token);
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-
     async fn json(&self, path: &str, body: Value) -> Value {
         self.call(
             Method::POST,
@@ -210,13 +193,7 @@ async fn start_until(
         components.push((guest.to_string(), vigil_tests::component(guest)));
     }
     for (_, bytes) in components {
-        daemon
-            .call(
-                Method::POST,
-                "/v1/plugins",
-                Some(("application/wasm", bytes)),
-            )
-            .await;
+        daemon.upload(bytes).await;
     }
     (daemon, dir, serving)
 }

@@ -196,6 +196,18 @@ impl Plugin {
         })?;
         decision.reason =
             crate::host::truncate(&decision.reason, limits.max_output_string_bytes).to_string();
+        if let Some(state) = &decision.state
+            && state.len() > crate::POLICY_STATE_CAP
+        {
+            return Err(Error::OutputTooLarge {
+                plugin: self.info().name.clone(),
+                what: format!(
+                    "a state of {} bytes, over the cap of {} bytes a policy may keep",
+                    state.len(),
+                    crate::POLICY_STATE_CAP
+                ),
+            });
+        }
         Ok(decision)
     }
 }
