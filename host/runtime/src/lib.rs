@@ -18,6 +18,7 @@ mod limits;
 mod loader;
 mod output;
 mod session;
+mod v0_1;
 mod wasi;
 
 pub use bindings::types::{
