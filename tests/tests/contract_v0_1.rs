@@ -203,32 +203,9 @@ fn csv(prefix: &str, rows: usize, shift: f64) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monitor_runs_a_0_1_0_drift_test_and_policy_uploaded_through_the_api() {
-    use vigil::config::Config;
-    use vigil::server::{self, AppState, auth};
-
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
-    let config = Config {
-        database_url: db.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tick_ms: 20,
-        ..Config::default()
-    };
-    let store = vigil_store::Store::open(&db).await.unwrap();
-    let token = auth::create_token(&store, "p1", auth::Role::Admin)
-        .await
-        .unwrap()
-        .text;
-    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config).expect("state");
-    tokio::spawn(server::serve(state, listener, std::future::pending()));
-    let api = common::Api {
-        url,
-        token,
-        http: reqwest::Client::new(),
-    };
+    let (api, _serving) = common::serve(&db, None, |_| {}, std::future::pending()).await;
     for name in ["drift-ks", "policy-threshold"] {
         let path = workspace().join(format!("tests/fixtures/v0.1.0/{name}-v0-1.wasm"));
         let stored = api.upload(std::fs::read(path).unwrap()).await;

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vigil::config::Config;
 use vigil::plugins::STANDARD_PLUGINS;
-use vigil::server::{self, AppState, auth};
 
 const MODES: [(&str, &str); 5] = [
     ("loop", "timeout"),
@@ -158,28 +156,13 @@ async fn start_until(
 ) {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("vigil.db").display());
-    let config = Config {
-        database_url: db.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tick_ms: 20,
-        plugin_deadline_ms: deadline_ms,
-        ..Config::default()
-    };
-    let store = vigil_store::Store::open(&db).await.unwrap();
-    let token = auth::create_token(&store, "p1", auth::Role::Admin)
-        .await
-        .unwrap()
-        .text;
-    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config).expect("state");
-    let serving = tokio::spawn(server::serve(state, listener, shutdown));
-    let daemon = Daemon {
-        url,
-        token,
-        http: reqwest::Client::new(),
-    };
+    let (daemon, serving) = common::serve(
+        &db,
+        None,
+        |config| config.plugin_deadline_ms = deadline_ms,
+        shutdown,
+    )
+    .await;
     let mut components: Vec<(String, Vec<u8>)> = STANDARD_PLUGINS
         .iter()
         .map(|(n, b)| (n.to_string(), b.to_vec()))

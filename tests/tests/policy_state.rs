@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vigil::config::Config;
 use vigil::plugins::STANDARD_PLUGINS;
-use vigil::server::{self, AppState, auth};
 
 mod common;
 
@@ -24,40 +22,12 @@ struct Daemon {
 
 /// Serves the database `db` until [`Daemon::stop`]; `token` is created on the first start.
 async fn serve(db: &str, token: Option<String>) -> Daemon {
-    let config = Config {
-        database_url: db.to_string(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tick_ms: 20,
-        ..Config::default()
-    };
-    let store = vigil_store::Store::open(db).await.unwrap();
-    let token = match token {
-        Some(token) => token,
-        None => {
-            auth::create_token(&store, "p1", auth::Role::Admin)
-                .await
-                .unwrap()
-                .text
-        }
-    };
-    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store, runtime, config).expect("state");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let serving = tokio::spawn(server::serve(state, listener, shutdown));
-    Daemon {
-        api: common::Api {
-            url,
-            token,
-            http: reqwest::Client::new(),
-        },
-        stop,
-        serving,
-    }
+    let (api, serving) = common::serve(db, token, |_| {}, shutdown).await;
+    Daemon { api, stop, serving }
 }
 
 impl Daemon {

@@ -2,6 +2,22 @@
 //! and `host` interfaces are generated once (in `drift`) and reused by the other worlds.
 #![allow(missing_docs)]
 
+/// Bindings of one world whose `types` and `host` are those already generated in the `drift`
+/// module beside it (of the same contract version), with the derives given.
+macro_rules! world_sharing_types {
+    ($world:literal, $path:literal $(, $derive:ident)*) => {
+        wasmtime::component::bindgen!({
+            world: $world,
+            path: $path,
+            additional_derives: [$($derive),*],
+            with: {
+                "vigil:plugin/types": super::drift::vigil::plugin::types,
+                "vigil:plugin/host": super::drift::vigil::plugin::host,
+            },
+        });
+    };
+}
+
 pub mod drift {
     wasmtime::component::bindgen!({
         world: "drift-test-plugin",
@@ -11,48 +27,19 @@ pub mod drift {
 }
 
 pub mod detector {
-    wasmtime::component::bindgen!({
-        world: "detector-plugin",
-        path: "../../wit",
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("detector-plugin", "../../wit");
 }
 
 pub mod preprocessor {
-    wasmtime::component::bindgen!({
-        world: "preprocessor-plugin",
-        path: "../../wit",
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("preprocessor-plugin", "../../wit");
 }
 
 pub mod policy {
-    wasmtime::component::bindgen!({
-        world: "policy-plugin",
-        path: "../../wit",
-        additional_derives: [PartialEq],
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("policy-plugin", "../../wit", PartialEq);
 }
 
 pub mod multivariate {
-    wasmtime::component::bindgen!({
-        world: "multivariate-drift-test-plugin",
-        path: "../../wit",
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("multivariate-drift-test-plugin", "../../wit");
 }
 
 /// Host bindings for `vigil:plugin@0.1.0` (`wit/v0.1.0`, the contract as it was released), so
@@ -67,36 +54,15 @@ pub mod v0_1 {
     }
 
     pub mod detector {
-        wasmtime::component::bindgen!({
-            world: "detector-plugin",
-            path: "../../wit/v0.1.0",
-            with: {
-                "vigil:plugin/types": super::drift::vigil::plugin::types,
-                "vigil:plugin/host": super::drift::vigil::plugin::host,
-            },
-        });
+        world_sharing_types!("detector-plugin", "../../wit/v0.1.0");
     }
 
     pub mod preprocessor {
-        wasmtime::component::bindgen!({
-            world: "preprocessor-plugin",
-            path: "../../wit/v0.1.0",
-            with: {
-                "vigil:plugin/types": super::drift::vigil::plugin::types,
-                "vigil:plugin/host": super::drift::vigil::plugin::host,
-            },
-        });
+        world_sharing_types!("preprocessor-plugin", "../../wit/v0.1.0");
     }
 
     pub mod policy {
-        wasmtime::component::bindgen!({
-            world: "policy-plugin",
-            path: "../../wit/v0.1.0",
-            with: {
-                "vigil:plugin/types": super::drift::vigil::plugin::types,
-                "vigil:plugin/host": super::drift::vigil::plugin::host,
-            },
-        });
+        world_sharing_types!("policy-plugin", "../../wit/v0.1.0");
     }
 }
 

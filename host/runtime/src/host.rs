@@ -176,23 +176,6 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
     Cow::Owned(line)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plugin_text_stays_on_one_line() {
-        assert!(matches!(one_line("plain text"), Cow::Borrowed(_)));
-        let forged = "ok\n2026-12-06T00:00:00Z  INFO vigil: alert cleared\r\u{1b}[2K\u{85}";
-        let line = one_line(forged);
-        assert!(!line.chars().any(char::is_control), "{line}");
-        assert_eq!(
-            line,
-            "ok\\n2026-12-06T00:00:00Z  INFO vigil: alert cleared\\r\\u{1b}[2K\\u{85}"
-        );
-    }
-}
-
 /// Components built for `vigil:plugin@0.1.0` import its `host`, the same `log`.
 impl crate::bindings::v0_1::drift::vigil::plugin::host::Host for StoreData {
     fn log(
@@ -209,5 +192,22 @@ impl crate::bindings::v0_1::drift::vigil::plugin::host::Host for StoreData {
             Old::Error => Level::Error,
         };
         Host::log(self, level, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_text_stays_on_one_line() {
+        assert!(matches!(one_line("plain text"), Cow::Borrowed(_)));
+        let forged = "ok\n2026-12-06T00:00:00Z  INFO vigil: alert cleared\r\u{1b}[2K\u{85}";
+        let line = one_line(forged);
+        assert!(!line.chars().any(char::is_control), "{line}");
+        assert_eq!(
+            line,
+            "ok\\n2026-12-06T00:00:00Z  INFO vigil: alert cleared\\r\\u{1b}[2K\\u{85}"
+        );
     }
 }

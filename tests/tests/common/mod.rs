@@ -2,6 +2,46 @@
 
 use reqwest::Method;
 use serde_json::Value;
+use vigil::config::Config;
+use vigil::server::{self, AppState, auth};
+
+/// Serves a daemon on the database `db` (polling every 20 ms, `tweak` applied to the rest of its
+/// configuration) until `shutdown` resolves. `token` is an admin token, created when `None`.
+pub async fn serve(
+    db: &str,
+    token: Option<String>,
+    tweak: impl FnOnce(&mut Config),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Api, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let mut config = Config {
+        database_url: db.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tick_ms: 20,
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let store = vigil_store::Store::open(db).await.unwrap();
+    let token = match token {
+        Some(token) => token,
+        None => {
+            auth::create_token(&store, "p1", auth::Role::Admin)
+                .await
+                .unwrap()
+                .text
+        }
+    };
+    let runtime = vigil_runtime::Runtime::new(config.runtime_config()).unwrap();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(store, runtime, config).expect("state");
+    let serving = tokio::spawn(server::serve(state, listener, shutdown));
+    let api = Api {
+        url,
+        token,
+        http: reqwest::Client::new(),
+    };
+    (api, serving)
+}
 
 /// A running daemon's address and an admin token.
 pub struct Api {
