@@ -229,10 +229,18 @@ where
     E: Describe,
     E::Plugin: crate::Policy,
 {
-    fn decide(context: crate::Context, config: String) -> Result<crate::Decision, Error> {
+    fn decide(
+        context: crate::Context,
+        config: String,
+    ) -> Result<policy::exports::vigil::plugin::policy::Decision, Error> {
         crate::panic_hook::install();
         let config = parse_config::<<E::Plugin as crate::Policy>::Config>(&config)?;
-        <E::Plugin as crate::Policy>::decide(context, config)
+        let (decision, state) = <E::Plugin as crate::Policy>::decide_keeping(context, config)?;
+        Ok(policy::exports::vigil::plugin::policy::Decision {
+            action: decision.action,
+            reason: decision.reason,
+            state,
+        })
     }
 }
 

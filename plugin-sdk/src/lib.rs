@@ -33,8 +33,22 @@ pub use bindings::drift::vigil::plugin::types::{
     PluginKind, ScoreKind,
 };
 pub use bindings::policy::exports::vigil::plugin::policy::{
-    Action, ColumnResult, Context, Decision, History, Metric, PastWindow,
+    Action, ColumnResult, Context, History, Metric, PastWindow,
 };
+
+/// A policy's decision and why. The state a policy keeps for its next window is returned
+/// beside it, from [`Policy::decide_keeping`], so that a policy without memory never names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The action to take.
+    pub action: Action,
+    /// A sentence for people saying why.
+    pub reason: String,
+}
+
+/// The most bytes of state a policy may keep (see [`Policy::decide_keeping`]); a larger state
+/// fails the decision in the host.
+pub const MAX_STATE_BYTES: usize = 64 * 1024;
 
 /// The result type of every plugin entry point.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -112,6 +126,18 @@ pub trait Policy: 'static {
 
     /// Decides what to do.
     fn decide(context: Context, config: Self::Config) -> Result<Decision>;
+
+    /// Decides, and says what to keep for the next window: the host hands it back as that
+    /// window's `context.state` (`None` clears it; at most [`MAX_STATE_BYTES`]). The bytes are
+    /// the policy's own; the host never reads them. This is what the host calls. The default
+    /// keeps nothing; a policy with memory implements it, and its `decide` returns the decision
+    /// alone.
+    fn decide_keeping(
+        context: Context,
+        config: Self::Config,
+    ) -> Result<(Decision, Option<Vec<u8>>)> {
+        Self::decide(context, config).map(|decision| (decision, None))
+    }
 }
 
 /// Writes a record to the host's log (to stderr when running natively, e.g. under `cargo test`).

@@ -46,7 +46,44 @@ pub fn preprocess<P: Preprocessor>(
     P::fit(reference, parse_config(config)?)?.transform(input)
 }
 
-/// Runs a policy on `context` with `config` (JSON).
+/// Runs a policy on `context` with `config` (JSON); the state it keeps is left out (see
+/// [`decide_keeping`]).
 pub fn decide<P: Policy>(context: Context, config: &str) -> Result<Decision, Error> {
-    P::decide(context, parse_config(config)?)
+    decide_keeping::<P>(context, config).map(|(decision, _)| decision)
+}
+
+/// Runs a policy on `context` with `config` (JSON): the decision and the state it keeps.
+pub fn decide_keeping<P: Policy>(
+    context: Context,
+    config: &str,
+) -> Result<(Decision, Option<Vec<u8>>), Error> {
+    P::decide_keeping(context, parse_config(config)?)
+}
+
+/// Runs a policy on one window after another, as a monitor does: each window's context is
+/// given the state the decision before kept (the first is given `state` as it is).
+pub fn decide_windows<P: Policy>(
+    contexts: impl IntoIterator<Item = Context>,
+    config: &str,
+) -> Result<Vec<Decision>, Error> {
+    let mut state = None;
+    let mut decisions = Vec::new();
+    for (i, mut context) in contexts.into_iter().enumerate() {
+        if i > 0 {
+            context.state = state.take();
+        }
+        let (decision, kept) = decide_keeping::<P>(context, config)?;
+        if kept
+            .as_ref()
+            .is_some_and(|s| s.len() > crate::MAX_STATE_BYTES)
+        {
+            return Err(Error::Internal(format!(
+                "the policy kept more than {} bytes of state",
+                crate::MAX_STATE_BYTES
+            )));
+        }
+        state = kept;
+        decisions.push(decision);
+    }
+    Ok(decisions)
 }

@@ -21,6 +21,7 @@ fn empty_context() -> Context {
             recent: Vec::new(),
         },
         now: 0,
+        state: None,
     }
 }
 

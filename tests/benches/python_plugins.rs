@@ -43,6 +43,7 @@ fn context() -> Context {
             recent: Vec::new(),
         },
         now: 1_700_000_000,
+        state: None,
     }
 }
 

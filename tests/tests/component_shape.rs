@@ -86,8 +86,8 @@ fn an_import_the_host_does_not_grant_is_refused() {
 }
 
 #[test]
-fn a_plugin_built_against_another_contract_version_is_refused() {
-    for version in ["0.1.0", "0.3.0"] {
+fn a_plugin_built_against_a_contract_version_the_host_does_not_run_is_refused() {
+    for version in ["0.0.9", "0.3.0"] {
         let message = refused(
             &format!(
                 "package vigil:plugin@{version};
@@ -100,9 +100,23 @@ fn a_plugin_built_against_another_contract_version_is_refused() {
             message.contains(&format!("vigil:plugin/drift-test@{version}")),
             "{message}"
         );
-        assert!(message.contains("vigil:plugin@0.2.0"), "{message}");
+        assert!(
+            message.contains("vigil:plugin@0.2.0 and vigil:plugin@0.1.0"),
+            "{message}"
+        );
         assert!(message.contains("rebuild the plugin"), "{message}");
     }
+    // 0.1.0 is run, so a 0.1.0 component is checked against that version's world.
+    let message = refused(
+        "package vigil:plugin@0.1.0;
+         interface drift-test { evaluate: func(values: list<f64>) -> f64; }
+         world drift-test-plugin { export info: func() -> string; export drift-test; }",
+        "drift-test-plugin",
+    );
+    assert!(
+        message.contains("do not match the `drift-test-plugin` world of vigil:plugin@0.1.0"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -169,13 +183,13 @@ async fn uploads_of_the_wrong_shape_get_422_naming_the_problem() {
             ),
             "acme:sneaky/net".into(),
         ));
-        // Another version of the contract.
+        // A version of the contract the host does not run.
         cases.push((
             format!(
-                "package vigil:plugin@0.1.0; interface {kind} {{ go: func() -> f64; }}
+                "package vigil:plugin@0.3.0; interface {kind} {{ go: func() -> f64; }}
                  world w {{ export info: func() -> string; export {kind}; }}"
             ),
-            format!("vigil:plugin/{kind}@0.1.0"),
+            format!("vigil:plugin/{kind}@0.3.0"),
         ));
     }
     assert!(cases.len() >= 20);

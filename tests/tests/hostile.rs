@@ -93,6 +93,7 @@ fn a_guest_without_wasi_still_reports_its_panic_message() {
             recent: Vec::new(),
         },
         now: 0,
+        state: None,
     };
     let error = plugin
         .decide(runtime.shared(), &context, r#"{"mode": "panic"}"#)

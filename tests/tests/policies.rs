@@ -49,6 +49,7 @@ fn context(columns: Vec<ColumnResult>, metrics: Vec<Metric>, recent: Vec<PastWin
             recent,
         },
         now: NOW,
+        state: None,
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_runtime::{
-    Action, ColumnData, ColumnResult, Context, Error, History, PastWindow, Plugin, PluginError,
-    PluginKind, Runtime, RuntimeConfig, ScoreKind,
+    Action, ColumnData, ColumnResult, Context, Error, History, Plugin, PluginError, PluginKind,
+    Runtime, RuntimeConfig, ScoreKind,
 };
 use vigil_tests::component;
 
@@ -128,58 +128,42 @@ fn column(name: &str, drifted: bool) -> ColumnResult {
     }
 }
 
-fn past(drifted: &[&str], action: Action) -> PastWindow {
-    PastWindow {
-        evaluated_at: 1_000,
-        start: 0,
-        end: 100,
-        tested: 2,
-        drifted: drifted.iter().map(|c| c.to_string()).collect(),
-        metrics: Vec::new(),
-        decided: true,
-        action,
-    }
-}
-
 #[test]
-fn the_python_policy_decides_from_the_window_and_its_history() {
+fn the_python_policy_counts_its_run_in_the_state_the_host_gives_back() {
     let runtime = runtime();
     let plugin = load(&runtime, "drift-streak");
     assert_eq!(plugin.info().kind, PluginKind::Policy);
-    let decide = |recent: Vec<PastWindow>, last_retrain: Option<u64>| {
+    let decide = |drifted: bool, state: Option<Vec<u8>>, last_retrain: Option<u64>| {
         let context = Context {
-            columns: vec![column("x", true), column("y", false)],
+            columns: vec![column("x", drifted), column("y", false)],
             metrics: Vec::new(),
             history: History {
                 model_version: Some("v1".into()),
                 last_alert: None,
                 last_retrain,
-                windows_since_retrain: recent.len() as u32,
-                recent,
+                windows_since_retrain: 0,
+                recent: Vec::new(),
             },
             now: 100_000,
+            state,
         };
         plugin
             .decide(runtime.shared(), &context, r#"{"windows": 3}"#)
             .unwrap()
     };
-    let first = decide(vec![], None);
+    // Window after window, each given what the one before kept.
+    let first = decide(true, None, None);
     assert_eq!(first.action, Action::Alert, "{}", first.reason);
-    let third = decide(
-        vec![past(&["x"], Action::Alert), past(&["y"], Action::Alert)],
-        None,
-    );
+    assert_eq!(first.state.as_deref(), Some(&br#"{"run": 1}"#[..]));
+    let second = decide(true, first.state, None);
+    assert_eq!(second.action, Action::Alert, "{}", second.reason);
+    let third = decide(true, second.state.clone(), None);
     assert_eq!(third.action, Action::Retrain, "{}", third.reason);
     assert!(third.reason.contains("3 drifted windows in a row"));
-    let after_retrain = decide(
-        vec![past(&["x"], Action::Retrain), past(&["y"], Action::Alert)],
-        None,
-    );
-    assert_eq!(after_retrain.action, Action::Alert);
-    let cooling = decide(
-        vec![past(&["x"], Action::Alert), past(&["x"], Action::Alert)],
-        Some(99_000),
-    );
+    assert_eq!(third.state, None, "a retraining ends the run");
+    let stable = decide(false, second.state.clone(), None);
+    assert_eq!((stable.action, stable.state), (Action::None, None));
+    let cooling = decide(true, second.state, Some(99_000));
     assert_eq!(cooling.action, Action::Alert);
     assert!(cooling.reason.contains("cooldown"), "{}", cooling.reason);
 }

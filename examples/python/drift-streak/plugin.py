@@ -1,13 +1,17 @@
 """`drift-streak`: retrain once enough windows in a row have drifted, then wait.
 
-A window has drifted when at least `drift_share` of its tested columns did. The policy looks
-back through the monitor's recent windows (newest first) for the run of drifted windows that
-ends with this one; a window that decided `retrain` ends the run, so each retraining needs a
-new run. Within `cooldown_seconds` of the last retraining, a full run only alerts.
+A window has drifted when at least `drift_share` of its tested columns did. The policy counts
+the run of drifted windows in its own state, which the host keeps from one window to the next
+(`Context.state` in, `Decision.state` out): a stable window ends the run, and so does a
+retraining, so each retraining needs a new run. Within `cooldown_seconds` of the last
+retraining, a full run only alerts (and the run goes on).
+
+The state is JSON, `{"run": n}`; the host stores the bytes and never reads them.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from vigil_plugin import Action, Context, Decision, InvalidConfig, Policy
@@ -22,7 +26,7 @@ class Config:
 
 class DriftStreak(Policy):
     name = "drift-streak"
-    version = "0.1.0"
+    version = "0.2.0"
     description = "Retrain after N drifted windows in a row, with a cooldown"
     Config = Config
 
@@ -40,19 +44,16 @@ class DriftStreak(Policy):
         tested = len(context.tested())
         drifted = context.drifted()
         if not self._drifted(len(drifted), tested):
+            # No state kept: the next window starts a new run.
             return Decision(Action.NONE, f"{len(drifted)} of {tested} columns drifted")
-        run = 1
-        for past in context.history.recent:
-            if run >= self.config.windows or past.action == Action.RETRAIN:
-                break
-            if not past.decided or not self._drifted(len(past.drifted), past.tested):
-                break
-            run += 1
+        run = 1 + (json.loads(context.state)["run"] if context.state else 0)
+        kept = json.dumps({"run": run}).encode()
         if run < self.config.windows:
             return Decision(
                 Action.ALERT,
                 f"{', '.join(drifted)} drifted: {run} drifted window(s) in a row of the "
                 f"{self.config.windows} that retrain",
+                kept,
             )
         last = context.history.last_retrain
         if last is not None and context.now - last < self.config.cooldown_seconds:
@@ -60,6 +61,7 @@ class DriftStreak(Policy):
                 Action.ALERT,
                 f"{run} drifted windows in a row, but the last retraining was "
                 f"{context.now - last} s ago (cooldown {self.config.cooldown_seconds} s)",
+                kept,
             )
         return Decision(
             Action.RETRAIN, f"{run} drifted windows in a row; now {', '.join(drifted)}"

@@ -2,6 +2,22 @@
 //! and `host` interfaces are generated once (in `drift`) and reused by the other worlds.
 #![allow(missing_docs)]
 
+/// Bindings of one world whose `types` and `host` are those already generated in the `drift`
+/// module beside it (of the same contract version), with the derives given.
+macro_rules! world_sharing_types {
+    ($world:literal, $path:literal $(, $derive:ident)*) => {
+        wasmtime::component::bindgen!({
+            world: $world,
+            path: $path,
+            additional_derives: [$($derive),*],
+            with: {
+                "vigil:plugin/types": super::drift::vigil::plugin::types,
+                "vigil:plugin/host": super::drift::vigil::plugin::host,
+            },
+        });
+    };
+}
+
 pub mod drift {
     wasmtime::component::bindgen!({
         world: "drift-test-plugin",
@@ -11,48 +27,43 @@ pub mod drift {
 }
 
 pub mod detector {
-    wasmtime::component::bindgen!({
-        world: "detector-plugin",
-        path: "../../wit",
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("detector-plugin", "../../wit");
 }
 
 pub mod preprocessor {
-    wasmtime::component::bindgen!({
-        world: "preprocessor-plugin",
-        path: "../../wit",
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("preprocessor-plugin", "../../wit");
 }
 
 pub mod policy {
-    wasmtime::component::bindgen!({
-        world: "policy-plugin",
-        path: "../../wit",
-        additional_derives: [PartialEq],
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("policy-plugin", "../../wit", PartialEq);
 }
 
 pub mod multivariate {
-    wasmtime::component::bindgen!({
-        world: "multivariate-drift-test-plugin",
-        path: "../../wit",
-        with: {
-            "vigil:plugin/types": super::drift::vigil::plugin::types,
-            "vigil:plugin/host": super::drift::vigil::plugin::host,
-        },
-    });
+    world_sharing_types!("multivariate-drift-test-plugin", "../../wit");
+}
+
+/// Host bindings for `vigil:plugin@0.1.0` (`wit/v0.1.0`, the contract as it was released), so
+/// that components built for it keep running. Their types are converted to and from 0.2.0's in
+/// `v0_1.rs`.
+pub mod v0_1 {
+    pub mod drift {
+        wasmtime::component::bindgen!({
+            world: "drift-test-plugin",
+            path: "../../wit/v0.1.0",
+        });
+    }
+
+    pub mod detector {
+        world_sharing_types!("detector-plugin", "../../wit/v0.1.0");
+    }
+
+    pub mod preprocessor {
+        world_sharing_types!("preprocessor-plugin", "../../wit/v0.1.0");
+    }
+
+    pub mod policy {
+        world_sharing_types!("policy-plugin", "../../wit/v0.1.0");
+    }
 }
 
 pub use drift::vigil::plugin::host;
@@ -70,9 +81,38 @@ pub mod types {
     };
 }
 
-/// The WIT package plugins are built against. Its version changes whenever a type or
-/// function changes, so a component built for another version is refused with a clear error.
+/// The contract components are built against now. Its version changes whenever a type or
+/// function changes; the host keeps running the versions before it (see [`Contract`]).
 pub const CONTRACT: &str = "vigil:plugin@0.2.0";
+
+/// A version of the plugin contract the host runs. Each has its WIT in the repository (`wit/`
+/// for the current one, `wit/vX.Y.Z/` for older ones) and its own bindings here; components of
+/// an older version are converted to the current types at the boundary (`v0_1.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    V0_1,
+    V0_2,
+}
+
+impl Contract {
+    /// Every version the host runs, newest first.
+    pub const ALL: [Contract; 2] = [Contract::V0_2, Contract::V0_1];
+
+    pub fn version(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1.0",
+            Contract::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The worlds the version has: 0.1.0 has no multivariate drift test.
+    pub fn worlds(self) -> &'static [World] {
+        match self {
+            Contract::V0_1 => &World::ALL[..4],
+            Contract::V0_2 => &World::ALL,
+        }
+    }
+}
 
 /// The world a component implements, found from its exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,15 +133,16 @@ impl World {
         World::MultivariateDriftTest,
     ];
 
-    /// The exported interface that identifies the world.
-    pub fn interface(self) -> &'static str {
-        match self {
-            World::DriftTest => "vigil:plugin/drift-test@0.2.0",
-            World::Detector => "vigil:plugin/detector@0.2.0",
-            World::Preprocessor => "vigil:plugin/preprocessor@0.2.0",
-            World::Policy => "vigil:plugin/policy@0.2.0",
-            World::MultivariateDriftTest => "vigil:plugin/multivariate-drift-test@0.2.0",
-        }
+    /// The exported interface that identifies the world in a version of the contract.
+    pub fn interface(self, contract: Contract) -> String {
+        let name = match self {
+            World::DriftTest => "drift-test",
+            World::Detector => "detector",
+            World::Preprocessor => "preprocessor",
+            World::Policy => "policy",
+            World::MultivariateDriftTest => "multivariate-drift-test",
+        };
+        format!("vigil:plugin/{name}@{}", contract.version())
     }
 
     /// The world's name in `wit/worlds.wit`.

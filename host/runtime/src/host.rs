@@ -176,6 +176,25 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
     Cow::Owned(line)
 }
 
+/// Components built for `vigil:plugin@0.1.0` import its `host`, the same `log`.
+impl crate::bindings::v0_1::drift::vigil::plugin::host::Host for StoreData {
+    fn log(
+        &mut self,
+        level: crate::bindings::v0_1::drift::vigil::plugin::host::Level,
+        message: String,
+    ) {
+        use crate::bindings::v0_1::drift::vigil::plugin::host::Level as Old;
+        let level = match level {
+            Old::Trace => Level::Trace,
+            Old::Debug => Level::Debug,
+            Old::Info => Level::Info,
+            Old::Warn => Level::Warn,
+            Old::Error => Level::Error,
+        };
+        Host::log(self, level, message);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ mod limits;
 mod loader;
 mod output;
 mod session;
+mod v0_1;
 mod wasi;
 
 pub use bindings::types::{
@@ -33,6 +34,11 @@ pub use config::{Limits, RuntimeConfig};
 pub use error::Error;
 pub use loader::{Plugin, Runtime};
 pub use session::{DetectorSession, DriftSession, MultivariateSession, PreprocessorSession};
+
+/// The most bytes of state a policy's decision may keep for its next window (see
+/// `decision.state` in `wit/worlds.wit`); a larger state fails the decision. The host keeps the
+/// state with the monitor and writes it with every evaluation, so it must stay small.
+pub const POLICY_STATE_CAP: usize = 64 * 1024;
 
 /// The code of a missing categorical value (see `wit/types.wit`).
 pub const MISSING_CODE: u32 = u32::MAX;

@@ -13,14 +13,17 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::{CONTRACT, World, detector, drift, multivariate, policy, preprocessor};
+use crate::bindings::{
+    CONTRACT, Contract, World, detector, drift, multivariate, policy, preprocessor, v0_1,
+};
 use crate::budget::{Budget, Pool};
 use crate::config::{Limits, RuntimeConfig};
 use crate::error::Error;
 use crate::host::StoreData;
 use crate::{CallObserver, PluginInfo, call};
 
-/// Import prefixes a plugin may have. Rust's standard library, through the WASI preview 1
+/// Import prefixes a plugin may have: Vigil's interfaces of each version of the contract the
+/// host runs (see [`Contract`]), and WASI. Rust's standard library, through the WASI preview 1
 /// adapter, imports the CLI, I/O, clock, random and filesystem interfaces; Python plugins
 /// (componentize-py) import the socket interfaces too. All are linked with nothing granted: no
 /// preopened directories, no environment, no socket may bind, connect or look a name up (see
@@ -28,6 +31,8 @@ use crate::{CallObserver, PluginInfo, call};
 const ALLOWED_IMPORTS: &[&str] = &[
     "vigil:plugin/host@0.2.",
     "vigil:plugin/types@0.2.",
+    "vigil:plugin/host@0.1.",
+    "vigil:plugin/types@0.1.",
     "wasi:cli/",
     "wasi:io/",
     "wasi:clocks/",
@@ -75,6 +80,11 @@ pub(crate) enum Pre {
     Preprocessor(preprocessor::PreprocessorPluginPre<StoreData>),
     Policy(policy::PolicyPluginPre<StoreData>),
     MultivariateDriftTest(multivariate::MultivariateDriftTestPluginPre<StoreData>),
+    /// Components built for `vigil:plugin@0.1.0`.
+    DriftTestV0_1(v0_1::drift::DriftTestPluginPre<StoreData>),
+    DetectorV0_1(v0_1::detector::DetectorPluginPre<StoreData>),
+    PreprocessorV0_1(v0_1::preprocessor::PreprocessorPluginPre<StoreData>),
+    PolicyV0_1(v0_1::policy::PolicyPluginPre<StoreData>),
 }
 
 impl Runtime {
@@ -97,6 +107,11 @@ impl Runtime {
             &mut linker,
             |data| data,
         )
+        .map_err(host_error)?;
+        v0_1::drift::vigil::plugin::host::add_to_linker::<
+            StoreData,
+            wasmtime::component::HasSelf<StoreData>,
+        >(&mut linker, |data| data)
         .map_err(host_error)?;
         start_epoch_ticker(&engine, config.epoch_tick);
         let disk_cache = config
@@ -184,7 +199,7 @@ impl Runtime {
             },
             None => (compile_component(&shared.engine, bytes)?, false),
         };
-        let world = check_shape(&shared.engine, &component)?;
+        let (contract, world) = check_shape(&shared.engine, &component)?;
         let instance_pre = shared.linker.instantiate_pre(&component).map_err(|e| {
             Error::InvalidComponent(format!(
                 "its imports do not match what Vigil provides: {e:#}"
@@ -192,24 +207,40 @@ impl Runtime {
         })?;
         let mismatch = |e: wasmtime::Error| {
             Error::InvalidComponent(format!(
-                "its exports do not match the `{}` world of {CONTRACT}: {e:#}",
-                world.name()
+                "its exports do not match the `{}` world of vigil:plugin@{}: {e:#}",
+                world.name(),
+                contract.version()
             ))
         };
-        let pre = match world {
-            World::DriftTest => {
+        let pre = match (contract, world) {
+            (Contract::V0_1, World::DriftTest) => Pre::DriftTestV0_1(
+                v0_1::drift::DriftTestPluginPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            (Contract::V0_1, World::Detector) => Pre::DetectorV0_1(
+                v0_1::detector::DetectorPluginPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            (Contract::V0_1, World::Preprocessor) => Pre::PreprocessorV0_1(
+                v0_1::preprocessor::PreprocessorPluginPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            (Contract::V0_1, World::Policy) => {
+                Pre::PolicyV0_1(v0_1::policy::PolicyPluginPre::new(instance_pre).map_err(mismatch)?)
+            }
+            (Contract::V0_1, World::MultivariateDriftTest) => {
+                unreachable!("0.1.0 has no multivariate world (Contract::worlds)")
+            }
+            (Contract::V0_2, World::DriftTest) => {
                 Pre::DriftTest(drift::DriftTestPluginPre::new(instance_pre).map_err(mismatch)?)
             }
-            World::Detector => {
+            (Contract::V0_2, World::Detector) => {
                 Pre::Detector(detector::DetectorPluginPre::new(instance_pre).map_err(mismatch)?)
             }
-            World::Preprocessor => Pre::Preprocessor(
+            (Contract::V0_2, World::Preprocessor) => Pre::Preprocessor(
                 preprocessor::PreprocessorPluginPre::new(instance_pre).map_err(mismatch)?,
             ),
-            World::Policy => {
+            (Contract::V0_2, World::Policy) => {
                 Pre::Policy(policy::PolicyPluginPre::new(instance_pre).map_err(mismatch)?)
             }
-            World::MultivariateDriftTest => Pre::MultivariateDriftTest(
+            (Contract::V0_2, World::MultivariateDriftTest) => Pre::MultivariateDriftTest(
                 multivariate::MultivariateDriftTestPluginPre::new(instance_pre)
                     .map_err(mismatch)?,
             ),
@@ -352,6 +383,26 @@ impl Plugin {
             Pre::MultivariateDriftTest(pre) => {
                 let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
                 call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
+            }
+            Pre::DriftTestV0_1(pre) => {
+                let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
+                call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
+                    .map(crate::v0_1::info)
+            }
+            Pre::DetectorV0_1(pre) => {
+                let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
+                call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
+                    .map(crate::v0_1::info)
+            }
+            Pre::PreprocessorV0_1(pre) => {
+                let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
+                call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
+                    .map(crate::v0_1::info)
+            }
+            Pre::PolicyV0_1(pre) => {
+                let instance = call::guard(&mut store, config, &self.name, |s| pre.instantiate(s))?;
+                call::guard(&mut store, config, &self.name, |s| instance.call_info(s))
+                    .map(crate::v0_1::info)
             }
         }
     }
@@ -528,32 +579,37 @@ fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
-/// Finds the one Vigil world the component exports, and refuses imports the host does not grant.
-fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
+/// Finds the one Vigil world the component exports, of a version of the contract the host runs,
+/// and refuses imports the host does not grant.
+fn check_shape(engine: &Engine, component: &Component) -> Result<(Contract, World), Error> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    let worlds: Vec<World> = World::ALL
+    let found: Vec<(Contract, World)> = Contract::ALL
         .into_iter()
-        .filter(|w| exports.iter().any(|e| e == w.interface()))
+        .flat_map(|c| c.worlds().iter().map(move |w| (c, *w)))
+        .filter(|(c, w)| exports.contains(&w.interface(*c)))
         .collect();
-    let world = match worlds.as_slice() {
-        [world] => *world,
+    let (contract, world) = match found.as_slice() {
+        [found] => *found,
         [] => {
+            let runs = Contract::ALL
+                .map(|c| format!("vigil:plugin@{}", c.version()))
+                .join(" and ");
             if let Some(other) = exports.iter().find(|e| e.starts_with("vigil:plugin/")) {
                 return Err(Error::InvalidComponent(format!(
-                    "it was built for `{other}`, another version of the plugin contract; this \
-                     Vigil runs {CONTRACT}: rebuild the plugin with the current SDK \
+                    "it was built for `{other}`, a version of the plugin contract this Vigil \
+                     does not run (it runs {runs}): rebuild the plugin with the current SDK \
                      (`vigil plugin build`, docs/architecture.md)"
                 )));
             }
             return Err(Error::InvalidComponent(format!(
-                "it exports [{}], but a Vigil plugin exports one of {}",
+                "it exports [{}], but a Vigil plugin exports one of {} ({CONTRACT})",
                 exports.join(", "),
                 World::ALL
-                    .map(|w| format!("`{}`", w.interface()))
+                    .map(|w| format!("`{}`", w.interface(Contract::V0_2)))
                     .join(", ")
             )));
         }
@@ -562,7 +618,7 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
                 "it exports several plugin interfaces ({}); a plugin implements exactly one world",
                 several
                     .iter()
-                    .map(|w| w.interface())
+                    .map(|(c, w)| w.interface(*c))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
@@ -571,7 +627,7 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
     if !exports.iter().any(|e| e == "info") {
         return Err(Error::InvalidComponent(format!(
             "it exports `{}` but not the `info` function every Vigil plugin has",
-            world.interface()
+            world.interface(contract)
         )));
     }
     for (name, item) in ty.imports(engine) {
@@ -584,7 +640,7 @@ fn check_shape(engine: &Engine, component: &Component) -> Result<World, Error> {
             )));
         }
     }
-    Ok(world)
+    Ok((contract, world))
 }
 
 fn check_info(info: &PluginInfo, world: World) -> Result<(), Error> {

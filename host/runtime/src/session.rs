@@ -7,19 +7,38 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{detector, drift, multivariate, preprocessor};
+use crate::bindings::{detector, drift, multivariate, preprocessor, v0_1};
 use crate::budget::Budget;
 use crate::call::{guard, guard_result, poisons};
 use crate::error::Error;
 use crate::host::StoreData;
 use crate::loader::{Plugin, Pre};
+use crate::v0_1::{batch as old_batch, column_data as old_column, result as old_result};
 use crate::{Batch, ColumnData, Context, Decision, DriftResult, ScoreKind};
+
+/// A drift test's instance, of the contract version it was built for.
+enum DriftInstance {
+    V0_2(drift::DriftTestPlugin),
+    V0_1(v0_1::drift::DriftTestPlugin),
+}
+
+/// A detector's instance, of the contract version it was built for.
+enum DetectorInstance {
+    V0_2(detector::DetectorPlugin),
+    V0_1(v0_1::detector::DetectorPlugin),
+}
+
+/// A preprocessor's instance, of the contract version it was built for.
+enum PreprocessorInstance {
+    V0_2(preprocessor::PreprocessorPlugin),
+    V0_1(v0_1::preprocessor::PreprocessorPlugin),
+}
 
 /// A drift test built from a reference, ready to evaluate windows.
 pub struct DriftSession {
     plugin: Arc<Plugin>,
     store: Store<StoreData>,
-    instance: drift::DriftTestPlugin,
+    instance: DriftInstance,
     test: ResourceAny,
     poisoned: bool,
 }
@@ -37,7 +56,7 @@ pub struct MultivariateSession {
 pub struct DetectorSession {
     plugin: Arc<Plugin>,
     store: Store<StoreData>,
-    instance: detector::DetectorPlugin,
+    instance: DetectorInstance,
     detector: ResourceAny,
     poisoned: bool,
 }
@@ -46,7 +65,7 @@ pub struct DetectorSession {
 pub struct PreprocessorSession {
     plugin: Arc<Plugin>,
     store: Store<StoreData>,
-    instance: preprocessor::PreprocessorPlugin,
+    instance: PreprocessorInstance,
     fitted: ResourceAny,
     poisoned: bool,
 }
@@ -68,18 +87,33 @@ impl Plugin {
         reference: &ColumnData,
         config: &str,
     ) -> Result<DriftSession, Error> {
-        let Pre::DriftTest(pre) = &self.pre else {
-            return Err(wrong_kind(self, "drift test"));
-        };
         let limits = &self.config;
-        let mut store = self.new_store(budget)?;
-        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
-        let test = guard_result(&mut store, limits, &self.name, |s| {
-            instance
-                .vigil_plugin_drift_test()
-                .test()
-                .call_create(s, reference, config)
-        })?;
+        let mut store = match &self.pre {
+            Pre::DriftTest(_) | Pre::DriftTestV0_1(_) => self.new_store(budget)?,
+            _ => return Err(wrong_kind(self, "drift test")),
+        };
+        let (instance, test) = match &self.pre {
+            Pre::DriftTestV0_1(pre) => {
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let reference = old_column(reference);
+                let test = guard_result(&mut store, limits, &self.name, |s| {
+                    let api = instance.vigil_plugin_drift_test().test();
+                    old_result(api.call_create(s, &reference, config), |t| t)
+                })?;
+                (DriftInstance::V0_1(instance), test)
+            }
+            Pre::DriftTest(pre) => {
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let test = guard_result(&mut store, limits, &self.name, |s| {
+                    instance
+                        .vigil_plugin_drift_test()
+                        .test()
+                        .call_create(s, reference, config)
+                })?;
+                (DriftInstance::V0_2(instance), test)
+            }
+            _ => unreachable!("checked above"),
+        };
         Ok(DriftSession {
             plugin: self.clone(),
             store,
@@ -126,19 +160,37 @@ impl Plugin {
         config: &str,
         snapshot: Option<&[u8]>,
     ) -> Result<DetectorSession, Error> {
-        let Pre::Detector(pre) = &self.pre else {
-            return Err(wrong_kind(self, "detector"));
-        };
         let limits = &self.config;
-        let mut store = self.new_store(budget)?;
-        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
-        let detector = guard_result(&mut store, limits, &self.name, |s| {
-            let api = instance.vigil_plugin_detector().detector();
-            match snapshot {
-                Some(bytes) => api.call_restore(s, bytes, config),
-                None => api.call_create(s, config),
+        let mut store = match &self.pre {
+            Pre::Detector(_) | Pre::DetectorV0_1(_) => self.new_store(budget)?,
+            _ => return Err(wrong_kind(self, "detector")),
+        };
+        let (instance, detector) = match &self.pre {
+            Pre::DetectorV0_1(pre) => {
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let detector = guard_result(&mut store, limits, &self.name, |s| {
+                    let api = instance.vigil_plugin_detector().detector();
+                    let created = match snapshot {
+                        Some(bytes) => api.call_restore(s, bytes, config),
+                        None => api.call_create(s, config),
+                    };
+                    old_result(created, |d| d)
+                })?;
+                (DetectorInstance::V0_1(instance), detector)
             }
-        })?;
+            Pre::Detector(pre) => {
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let detector = guard_result(&mut store, limits, &self.name, |s| {
+                    let api = instance.vigil_plugin_detector().detector();
+                    match snapshot {
+                        Some(bytes) => api.call_restore(s, bytes, config),
+                        None => api.call_create(s, config),
+                    }
+                })?;
+                (DetectorInstance::V0_2(instance), detector)
+            }
+            _ => unreachable!("checked above"),
+        };
         Ok(DetectorSession {
             plugin: self.clone(),
             store,
@@ -155,18 +207,33 @@ impl Plugin {
         reference: &Batch,
         config: &str,
     ) -> Result<PreprocessorSession, Error> {
-        let Pre::Preprocessor(pre) = &self.pre else {
-            return Err(wrong_kind(self, "preprocessor"));
-        };
         let limits = &self.config;
-        let mut store = self.new_store(budget)?;
-        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
-        let fitted = guard_result(&mut store, limits, &self.name, |s| {
-            instance
-                .vigil_plugin_preprocessor()
-                .preprocessor()
-                .call_fit(s, reference, config)
-        })?;
+        let mut store = match &self.pre {
+            Pre::Preprocessor(_) | Pre::PreprocessorV0_1(_) => self.new_store(budget)?,
+            _ => return Err(wrong_kind(self, "preprocessor")),
+        };
+        let (instance, fitted) = match &self.pre {
+            Pre::PreprocessorV0_1(pre) => {
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let reference = old_batch(reference);
+                let fitted = guard_result(&mut store, limits, &self.name, |s| {
+                    let api = instance.vigil_plugin_preprocessor().preprocessor();
+                    old_result(api.call_fit(s, &reference, config), |f| f)
+                })?;
+                (PreprocessorInstance::V0_1(instance), fitted)
+            }
+            Pre::Preprocessor(pre) => {
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let fitted = guard_result(&mut store, limits, &self.name, |s| {
+                    instance
+                        .vigil_plugin_preprocessor()
+                        .preprocessor()
+                        .call_fit(s, reference, config)
+                })?;
+                (PreprocessorInstance::V0_2(instance), fitted)
+            }
+            _ => unreachable!("checked above"),
+        };
         Ok(PreprocessorSession {
             plugin: self.clone(),
             store,
@@ -183,19 +250,44 @@ impl Plugin {
         context: &Context,
         config: &str,
     ) -> Result<Decision, Error> {
-        let Pre::Policy(pre) = &self.pre else {
-            return Err(wrong_kind(self, "policy"));
-        };
         let limits = &self.config;
-        let mut store = self.new_store(budget)?;
-        let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
-        let mut decision = guard_result(&mut store, limits, &self.name, |s| {
-            instance
-                .vigil_plugin_policy()
-                .call_decide(s, context, config)
-        })?;
+        let mut decision = match &self.pre {
+            Pre::Policy(pre) => {
+                let mut store = self.new_store(budget)?;
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                guard_result(&mut store, limits, &self.name, |s| {
+                    instance
+                        .vigil_plugin_policy()
+                        .call_decide(s, context, config)
+                })?
+            }
+            Pre::PolicyV0_1(pre) => {
+                let mut store = self.new_store(budget)?;
+                let instance = guard(&mut store, limits, &self.name, |s| pre.instantiate(s))?;
+                let context = crate::v0_1::context(context);
+                guard_result(&mut store, limits, &self.name, |s| {
+                    let decided = instance
+                        .vigil_plugin_policy()
+                        .call_decide(s, &context, config);
+                    old_result(decided, crate::v0_1::decision)
+                })?
+            }
+            _ => return Err(wrong_kind(self, "policy")),
+        };
         decision.reason =
             crate::host::truncate(&decision.reason, limits.max_output_string_bytes).to_string();
+        if let Some(state) = &decision.state
+            && state.len() > crate::POLICY_STATE_CAP
+        {
+            return Err(Error::OutputTooLarge {
+                plugin: self.info().name.clone(),
+                what: format!(
+                    "a state of {} bytes, over the cap of {} bytes a policy may keep",
+                    state.len(),
+                    crate::POLICY_STATE_CAP
+                ),
+            });
+        }
         Ok(decision)
     }
 }
@@ -233,11 +325,16 @@ impl DriftSession {
         let limits = &plugin.config;
         let (instance, test) = (&self.instance, self.test);
         let result = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
-            guard_result(store, limits, &plugin.name, |s| {
-                instance
+            guard_result(store, limits, &plugin.name, |s| match instance {
+                DriftInstance::V0_2(instance) => instance
                     .vigil_plugin_drift_test()
                     .test()
-                    .call_evaluate(s, test, current)
+                    .call_evaluate(s, test, current),
+                DriftInstance::V0_1(instance) => {
+                    let api = instance.vigil_plugin_drift_test().test();
+                    let evaluated = api.call_evaluate(s, test, &old_column(current));
+                    old_result(evaluated, crate::v0_1::drift_result)
+                }
             })
         })?;
         check_drift_result(&result, plugin.info().score).map_err(|what| invalid(plugin, what))?;
@@ -336,11 +433,15 @@ impl DetectorSession {
         let limits = &plugin.config;
         let (instance, detector) = (&self.instance, self.detector);
         let positions = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
-            guard_result(store, limits, &plugin.name, |s| {
-                instance
+            guard_result(store, limits, &plugin.name, |s| match instance {
+                DetectorInstance::V0_2(instance) => instance
                     .vigil_plugin_detector()
                     .detector()
-                    .call_update(s, detector, values)
+                    .call_update(s, detector, values),
+                DetectorInstance::V0_1(instance) => {
+                    let api = instance.vigil_plugin_detector().detector();
+                    old_result(api.call_update(s, detector, values), |p| p)
+                }
             })
         })?;
         // At most one change point per value fed.
@@ -363,11 +464,15 @@ impl DetectorSession {
         let limits = &plugin.config;
         let (instance, detector) = (&self.instance, self.detector);
         let bytes = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
-            guard(store, limits, &plugin.name, |s| {
-                instance
+            guard(store, limits, &plugin.name, |s| match instance {
+                DetectorInstance::V0_2(instance) => instance
                     .vigil_plugin_detector()
                     .detector()
-                    .call_snapshot(s, detector)
+                    .call_snapshot(s, detector),
+                DetectorInstance::V0_1(instance) => instance
+                    .vigil_plugin_detector()
+                    .detector()
+                    .call_snapshot(s, detector),
             })
         })?;
         if bytes.len() > limits.max_output_values {
@@ -387,11 +492,16 @@ impl PreprocessorSession {
         let limits = &plugin.config;
         let (instance, fitted) = (&self.instance, self.fitted);
         let output = session_call(plugin, &mut self.store, &mut self.poisoned, |store| {
-            guard_result(store, limits, &plugin.name, |s| {
-                instance
+            guard_result(store, limits, &plugin.name, |s| match instance {
+                PreprocessorInstance::V0_2(instance) => instance
                     .vigil_plugin_preprocessor()
                     .preprocessor()
-                    .call_transform(s, fitted, input)
+                    .call_transform(s, fitted, input),
+                PreprocessorInstance::V0_1(instance) => {
+                    let api = instance.vigil_plugin_preprocessor().preprocessor();
+                    let output = api.call_transform(s, fitted, &old_batch(input));
+                    old_result(output, crate::v0_1::batch_back)
+                }
             })
         })?;
         let rows = input.columns.first().map_or(0, |c| c.data.len());

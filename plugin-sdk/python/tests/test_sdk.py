@@ -15,16 +15,21 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vigil_plugin import (  # noqa: E402
+    MAX_STATE_BYTES,
     MISSING_CODE,
+    Action,
     Batch,
     Categorical,
     Detector,
     DriftResult,
+    Context,
+    Decision,
     DriftTest,
     InvalidConfig,
     InvalidInput,
     Numeric,
     PluginError,
+    Policy,
     Preprocessor,
     column,
     testing,
@@ -199,3 +204,46 @@ def test_a_plugin_name_and_version_are_checked():
 
     with pytest.raises(ValueError, match="name must be"):
         testing.info(Bad)
+
+
+class Counter(Policy):
+    """Counts drifted windows in a row in its state, as raw bytes, and retrains at two."""
+
+    name = "counter"
+    version = "1.0.0"
+    description = "Retrains on the second drifted window in a row"
+
+    @dataclass
+    class Config:
+        pass
+
+    def decide(self, context: Context) -> Decision:
+        run = context.state[0] if context.state else 0
+        run = run + 1 if context.drifted() else 0
+        action = Action.RETRAIN if run >= 2 else Action.NONE
+        return Decision(action, f"{run} drifted window(s) in a row", bytes([run]) if run else None)
+
+
+def test_a_policy_state_is_threaded_from_window_to_window():
+    drifted, stable = testing.context(["x"]), testing.context([], ["x"])
+    decisions = testing.decide(Counter, [drifted, drifted, stable, drifted, drifted])
+    assert [d.action for d in decisions] == [
+        Action.NONE, Action.RETRAIN, Action.NONE, Action.NONE, Action.RETRAIN
+    ]
+    assert [d.state for d in decisions] == [b"\x01", b"\x02", None, b"\x01", b"\x02"]
+    # One window alone is given the state its context says, none by default.
+    assert testing.decide(Counter, drifted).state == b"\x01"
+    assert testing.decide(Counter, testing.context(["x"], state=b"\x05")).state == b"\x06"
+
+
+class Hoarder(Counter):
+    def decide(self, context: Context) -> Decision:
+        return Decision(Action.NONE, "keeps too much", context.state)
+
+
+def test_a_state_that_is_not_bytes_or_too_large_is_refused():
+    with pytest.raises(PluginError, match=f"at most {MAX_STATE_BYTES}"):
+        testing.decide(Hoarder, testing.context(state=bytes(MAX_STATE_BYTES + 1)))
+    assert testing.decide(Hoarder, testing.context(state=bytes(MAX_STATE_BYTES))).state
+    with pytest.raises(PluginError, match="state is str, not bytes"):
+        testing.decide(Hoarder, testing.context(state="text"))

@@ -6,6 +6,7 @@ from . import log, testing
 from .data import MISSING_CODE, Batch, Categorical, Column, Numeric, column
 from .errors import InvalidConfig, InvalidInput, PluginError
 from .kinds import (
+    MAX_STATE_BYTES,
     Action,
     ColumnResult,
     Context,
@@ -34,6 +35,7 @@ __all__ = [
     "History",
     "InvalidConfig",
     "InvalidInput",
+    "MAX_STATE_BYTES",
     "MISSING_CODE",
     "Metric",
     "Numeric",

@@ -206,6 +206,7 @@ def _context_in(context: Any) -> Context:
             ],
         ),
         now=context.now,
+        state=None if context.state is None else bytes(context.state),
     )
 
 
@@ -217,7 +218,7 @@ def policy(cls: type) -> tuple[type, type]:
         def decide(self, context: Any, config: str) -> Any:
             decision = _guarded(calls.decide)(cls, _context_in(context), config)
             return interface.Decision(
-                interface.Action[Action(decision.action).name], str(decision.reason)
+                interface.Action[Action(decision.action).name], str(decision.reason), decision.state
             )
 
     return _world(cls), Policy

@@ -5,11 +5,21 @@ exactly as the daemon will call it."""
 from __future__ import annotations
 
 import traceback
+from dataclasses import replace
 from typing import Any
 
 from .data import Batch, Column
 from .errors import PluginError
-from .kinds import Context, Decision, Detector, DriftResult, DriftTest, Policy, Preprocessor
+from .kinds import (
+    MAX_STATE_BYTES,
+    Context,
+    Decision,
+    Detector,
+    DriftResult,
+    DriftTest,
+    Policy,
+    Preprocessor,
+)
 
 
 def describe(error: BaseException) -> str:
@@ -71,5 +81,14 @@ def transform(preprocessor: Preprocessor, batch: Batch) -> Batch:
 
 
 def decide(cls: type[Policy], context: Context, config: str) -> Decision:
-    decision = cls(cls.parse_config(config)).decide(context)
-    return _expect(decision, Decision, "decide")
+    decision = _expect(cls(cls.parse_config(config)).decide(context), Decision, "decide")
+    state = decision.state
+    if state is not None:
+        if not isinstance(state, (bytes, bytearray)):
+            raise PluginError(f"decide's state is {type(state).__name__}, not bytes")
+        state = bytes(state)
+        if len(state) > MAX_STATE_BYTES:
+            raise PluginError(
+                f"decide kept {len(state)} bytes of state; at most {MAX_STATE_BYTES} are kept"
+            )
+    return replace(decision, state=state)

@@ -181,12 +181,20 @@ class Action(str, enum.Enum):
     PROMOTE = "promote"
 
 
+#: The most bytes of state a policy may keep; a larger state fails the decision in the host.
+MAX_STATE_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Decision:
-    """An action and a sentence for people saying why."""
+    """An action, a sentence for people saying why, and what to keep for the next window.
+
+    `state` comes back as the next window's `Context.state`; None clears it. The bytes are the
+    policy's own (e.g. JSON it encodes): the host stores them and never reads them."""
 
     action: Action
     reason: str
+    state: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +252,9 @@ class Context:
     metrics: list[Metric] = field(default_factory=list)
     history: History = field(default_factory=History)
     now: int = 0
+    #: What the policy's last decision kept (`Decision.state`); None on the first window, after
+    #: a decision that kept none, and when the monitor's policy or its configuration changed.
+    state: Optional[bytes] = None
 
     def drifted(self) -> list[str]:
         """The columns that drifted (a failed column is neither drifted nor stable)."""

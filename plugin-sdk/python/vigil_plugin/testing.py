@@ -108,15 +108,34 @@ def context(
     now: int = 1_700_000_000,
     history: History | None = None,
     metrics: Iterable = (),
+    state: bytes | None = None,
 ) -> Context:
-    """A policy's context: the `drifted` and `stable` columns (tested with `ks`), at `now`."""
+    """A policy's context: the `drifted` and `stable` columns (tested with `ks`), at `now`,
+    given `state`."""
     columns = [ColumnResult(c, "drift-ks", 0.5, True, 0.001) for c in drifted]
     columns += [ColumnResult(c, "drift-ks", 0.01, False, 0.8) for c in stable]
-    return Context(columns, list(metrics), history or History(), now)
+    return Context(columns, list(metrics), history or History(), now, state)
 
 
-def decide(cls: type[Policy], context: Context, config: dict | str | None = None) -> Decision:
-    """The policy's decision on `context`."""
+def decide(
+    cls: type[Policy],
+    context: Context | Iterable[Context],
+    config: dict | str | None = None,
+) -> Decision | list[Decision]:
+    """The policy's decision on `context`. Given several contexts (one per window, in order),
+    decides each as a monitor does, giving each window the state the decision before kept, and
+    returns every decision."""
     info(cls)
-    decision = calls.decide(cls, context, _config_text(config))
+    if isinstance(context, Context):
+        return _decide(cls, context, _config_text(config))
+    decisions: list[Decision] = []
+    for window in context:
+        if decisions:
+            window = replace(window, state=decisions[-1].state)
+        decisions.append(_decide(cls, window, _config_text(config)))
+    return decisions
+
+
+def _decide(cls: type[Policy], context: Context, config: str) -> Decision:
+    decision = calls.decide(cls, context, config)
     return replace(decision, action=Action(decision.action))

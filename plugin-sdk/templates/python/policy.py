@@ -1,6 +1,7 @@
 """`{{name}}`: retrains when at least `drift_share` of the tested columns drifted, and alerts
 when some did. Replace `decide` with yours; `context.history.recent` holds the monitor's
-earlier windows, newest first."""
+earlier windows, newest first, and `context.state` what your last decision kept
+(`Decision(action, reason, state=b"...")`)."""
 
 from __future__ import annotations
 

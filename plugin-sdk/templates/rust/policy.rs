@@ -1,6 +1,7 @@
 //! `{{name}}`: retrains when at least `drift_share` of the tested columns drifted, and alerts
 //! when some did. Replace `decide` with yours; `context.history.recent` holds the monitor's
-//! earlier windows, newest first.
+//! earlier windows, newest first. To keep a state between windows, implement
+//! `Policy::decide_keeping` too: `context.state` is what it kept last.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -89,6 +90,7 @@ mod tests {
                 recent: Vec::new(),
             },
             now: 1_700_000_000,
+            state: None,
         }
     }
 

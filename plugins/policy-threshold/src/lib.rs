@@ -389,6 +389,7 @@ mod tests {
                 recent: Vec::new(),
             },
             now: NOW,
+            state: None,
         }
     }
 

@@ -131,6 +131,7 @@ mod tests {
                     kind: "trap".into(),
                     message: "boom".into(),
                 }),
+            policy_state: None,
             newly_quarantined: Vec::new(),
             output_dropped_bytes: 0,
             plugin_calls: Default::default(),

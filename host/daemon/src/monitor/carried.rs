@@ -1,10 +1,12 @@
-//! What a monitor carries from one window to the next: detector state, plugin failure counts
-//! and quarantines, open alerts and the history its policy sees. Stored as JSON beside the
-//! monitor's position, in the same transaction as each evaluation.
+//! What a monitor carries from one window to the next: detector state, the policy's state,
+//! plugin failure counts and quarantines, open alerts and the history its policy sees. Stored as
+//! JSON beside the monitor's position, in the same transaction as each evaluation.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use super::spec::PluginRef;
 
 /// Consecutive failing windows after which a plugin is quarantined.
 pub const QUARANTINE_AFTER: u32 = 5;
@@ -44,6 +46,21 @@ pub struct Carried {
     /// Windows evaluated since then.
     #[serde(default)]
     pub windows_since_retrain: u32,
+    /// What the policy's last decision kept for its next window.
+    #[serde(default)]
+    pub policy_state: Option<PolicyState>,
+}
+
+/// A policy's state, and the policy reference that kept it: another reference (a new version
+/// or configuration) starts without it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// The policy (`name@version`).
+    pub plugin: String,
+    /// Its configuration when it kept the state.
+    pub config: serde_json::Value,
+    /// The bytes, hex; the host never reads them.
+    pub state: String,
 }
 
 /// A plugin's failures in a row, and its quarantine.
@@ -63,6 +80,23 @@ impl Carried {
             .get(plugin)
             .and_then(|f| f.quarantined_until)
             .filter(|&until| until > now_ms)
+    }
+
+    /// The state the policy last kept, if `policy` is the reference that kept it.
+    pub fn policy_state(&self, policy: &PluginRef) -> Option<Vec<u8>> {
+        self.policy_state
+            .as_ref()
+            .filter(|kept| kept.plugin == policy.plugin && kept.config == policy.config)
+            .and_then(|kept| hex::decode(&kept.state).ok())
+    }
+
+    /// Keeps what `policy`'s decision kept for the next window (`None` clears it).
+    pub fn keep_policy_state(&mut self, policy: &PluginRef, state: Option<&[u8]>) {
+        self.policy_state = state.map(|state| PolicyState {
+            plugin: policy.plugin.clone(),
+            config: policy.config.clone(),
+            state: hex::encode(state),
+        });
     }
 
     /// Counts one window's outcome for a plugin; true when this failure starts a quarantine.
@@ -92,6 +126,33 @@ impl Carried {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_state_is_given_back_only_to_the_reference_that_kept_it() {
+        let policy = |plugin: &str, config: serde_json::Value| PluginRef {
+            plugin: plugin.into(),
+            config,
+            limits: None,
+        };
+        let kept_by = policy("streak@1.0.0", serde_json::json!({"windows": 2}));
+        let mut carried = Carried::default();
+        assert_eq!(carried.policy_state(&kept_by), None);
+        // Arbitrary bytes, not text: they go back as they came.
+        carried.keep_policy_state(&kept_by, Some(&[0, 255, 0xfe, b'{']));
+        let carried: Carried =
+            serde_json::from_str(&serde_json::to_string(&carried).unwrap()).unwrap();
+        assert_eq!(
+            carried.policy_state(&kept_by),
+            Some(vec![0, 255, 0xfe, b'{'])
+        );
+        let other_version = policy("streak@1.0.1", serde_json::json!({"windows": 2}));
+        let other_config = policy("streak@1.0.0", serde_json::json!({"windows": 3}));
+        assert_eq!(carried.policy_state(&other_version), None);
+        assert_eq!(carried.policy_state(&other_config), None);
+        let mut cleared = carried.clone();
+        cleared.keep_policy_state(&kept_by, None);
+        assert_eq!(cleared.policy_state, None);
+    }
 
     #[test]
     fn quarantine_starts_after_five_failures_and_backs_off() {

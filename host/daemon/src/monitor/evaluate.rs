@@ -49,6 +49,7 @@ pub fn evaluate(
         policy: PolicyOutcome {
             plugin: prepared.spec.policy.as_ref().map(|p| p.plugin.clone()),
             failure: findings.decision.as_ref().err().cloned(),
+            state: findings.policy_state.as_deref().map(hex::encode),
         },
         alerts: raised
             .iter()

@@ -285,6 +285,10 @@ impl HistorySummary {
 pub struct PolicyOutcome {
     pub plugin: Option<String>,
     pub failure: Option<Failure>,
+    /// The state the policy was given (hex): what it kept at the window before. A replay gives
+    /// it again.
+    #[serde(default)]
+    pub state: Option<String>,
 }
 
 /// An alert cause the window raised, and whether it fired (or was within its cooldown).

@@ -342,6 +342,17 @@ pub async fn replay(
         }
         carried.detector_seen.insert(key, stored.seen_before);
     }
+    // The state its policy was given, unless the replay runs another policy: the daemon gives
+    // no state to a policy reference other than the one that kept it.
+    let policy = spec.policy_ref();
+    if !replaced.iter().any(|r| r.to == policy.plugin)
+        && let Some(state) = &record.policy.state
+    {
+        let state = hex::decode(state).map_err(|e| {
+            ReplayError::Invalid(format!("the stored policy state does not read: {e}"))
+        })?;
+        carried.keep_policy_state(&policy, Some(&state));
+    }
     // The earlier windows it was given: as many as it saw, stored before it.
     let recent = super::history::recent_windows(
         store,

@@ -48,6 +48,7 @@ pub fn context(columns: Vec<ColumnResult>) -> Context {
             recent: Vec::new(),
         },
         now: NOW,
+        state: None,
     }
 }
 

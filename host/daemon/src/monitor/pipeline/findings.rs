@@ -15,6 +15,9 @@ pub struct Findings {
     /// Each quality metric of the window, with the reference's value when it has one.
     pub metrics: Vec<MetricValue>,
     pub decision: Result<Decision, Failure>,
+    /// The state the policy was given (what it kept last window); `None` when it had none or
+    /// was not asked.
+    pub policy_state: Option<Vec<u8>>,
     /// Plugins whose failure in this window started a quarantine.
     pub newly_quarantined: Vec<String>,
     /// Bytes of log output the monitor's plugins wrote past their allowance (dropped).
@@ -32,6 +35,7 @@ impl Findings {
                 kind: "not_run".into(),
                 message: "the policy was not asked: preprocessing failed".into(),
             }),
+            policy_state: None,
             preprocessing: Some(failure),
             columns: Vec::new(),
             multivariate: Vec::new(),

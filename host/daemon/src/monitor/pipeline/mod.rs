@@ -10,7 +10,7 @@
 //!   stall the monitor behind a window that fails every time;
 //! - a drift test that fails marks its column failed, never "no drift";
 //! - a detector that fails keeps its previous state;
-//! - a policy that fails yields no action.
+//! - a policy that fails yields no action, and keeps the state it kept before.
 //!
 //! A plugin that fails `QUARANTINE_AFTER` windows in a row (see `carried.rs`) is not called
 //! again until a backoff (1 s doubling to 10 min) has passed.
@@ -224,10 +224,7 @@ impl Prepared {
                 })
             })
             .collect::<Result<_, String>>()?;
-        let policy_ref = spec
-            .policy
-            .clone()
-            .unwrap_or_else(|| PluginRef::named("policy-threshold"));
+        let policy_ref = spec.policy_ref();
         let policy = lookup(plugins, &policy_ref)?;
         let reference = feature_batch(&spec, reference_window.records);
         let fitted = preprocessors.is_empty().then(|| Fitted {
@@ -353,11 +350,13 @@ impl Prepared {
                 }
             }));
         }
+        let policy_state = carried.policy_state(&self.policy.0);
         let decision = self.decide(
             &columns,
             &multivariate,
             &metrics,
             history,
+            policy_state.clone(),
             carried,
             now_ms,
             &mut newly_quarantined,
@@ -376,6 +375,7 @@ impl Prepared {
                 })
                 .collect(),
             decision,
+            policy_state,
             newly_quarantined,
             output_dropped_bytes: 0,
             plugin_calls: Default::default(),

@@ -1,5 +1,6 @@
-//! The policy call: each column's result, the window's metrics, the history and the time, to
-//! a decision; a policy that fails yields no action.
+//! The policy call: each column's result, the window's metrics, the history, the time and the
+//! state it kept last, to a decision and the state to keep; a policy that fails yields no action
+//! and keeps its previous state.
 
 use vigil_runtime::{ColumnResult as PolicyColumn, Context, History, Metric};
 
@@ -18,6 +19,7 @@ impl Prepared {
         multivariate: &[MultivariateResult],
         metrics: &[Metric],
         history: &History,
+        state: Option<Vec<u8>>,
         carried: &mut Carried,
         now_ms: i64,
         newly_quarantined: &mut Vec<String>,
@@ -45,6 +47,7 @@ impl Prepared {
             metrics: metrics.to_vec(),
             history: history.clone(),
             now: (now_ms / 1000).max(0) as u64,
+            state,
         };
         let (policy_ref, policy) = &self.policy;
         let decision = match carried.quarantined(&policy_ref.plugin, now_ms) {
@@ -62,9 +65,12 @@ impl Prepared {
         {
             newly_quarantined.push(policy_ref.plugin.clone());
         }
-        decision.map(|d| Decision {
-            action: d.action.into(),
-            reason: d.reason,
+        decision.map(|d| {
+            carried.keep_policy_state(policy_ref, d.state.as_deref());
+            Decision {
+                action: d.action.into(),
+                reason: d.reason,
+            }
         })
     }
 }

@@ -80,6 +80,13 @@ impl MonitorSpec {
         }
     }
 
+    /// The policy that decides (the default one in a spec whose defaults were not filled in).
+    pub fn policy_ref(&self) -> PluginRef {
+        self.policy
+            .clone()
+            .unwrap_or_else(|| PluginRef::named("policy-threshold"))
+    }
+
     /// The drift test for a feature.
     pub fn test_for(&self, feature: &FeatureSpec) -> Option<&PluginRef> {
         self.pipeline
