@@ -166,6 +166,18 @@ def test_answers_of_a_daemon_fed_a_drifting_stream_fit_the_documented_schemas(da
     )
     assert [c["kind"] for c in plots["columns"]] == ["numeric", "numeric", "categorical"]
     check.call("post", "/v1/evaluations/{id}/replay", f"/v1/evaluations/{evaluation}/replay", 200, json={})
+    shadows = f"/v1/monitors/{monitor}/shadows"
+    tried = check.call("post", "/v1/monitors/{name}/shadows", shadows, 201,
+                       json={"plugin": "drift-t", "replaces": "drift-ks"})
+    check.call("get", "/v1/monitors/{name}/shadows", shadows, 200)
+    check.call("get", "/v1/monitors/{name}/shadows/{id}", f"{shadows}/{tried['id']}", 200)
+    check.call("post", "/v1/monitors/{name}/shadows/{id}/drop", f"{shadows}/{tried['id']}/drop", 200, json={})
+    again = check.call("post", "/v1/monitors/{name}/shadows", shadows, 201,
+                       json={"plugin": "drift-t", "replaces": "drift-ks"})
+    promoted = check.call(
+        "post", "/v1/monitors/{name}/shadows/{id}/promote", f"{shadows}/{again['id']}/promote", 200, json={},
+    )
+    assert promoted["status"] == "promoted"
     check.call("get", "/v1/monitors", "/v1/monitors", 200)
     check.call("get", "/v1/monitors/{name}", f"/v1/monitors/{monitor}", 200)
     check.call("put", "/v1/monitors/{name}", f"/v1/monitors/{monitor}", 200, json=spec)

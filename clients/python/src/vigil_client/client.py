@@ -247,6 +247,45 @@ class Client:
     def delete_monitor(self, name: str) -> None:
         self._http.request("DELETE", f"/v1/monitors/{_segment(name)}", repeatable=True)
 
+    # Shadows: a candidate plugin version run beside the pinned one (docs/monitors.md) ------
+
+    def start_shadow(
+        self,
+        monitor: str,
+        plugin: str,
+        *,
+        replaces: Optional[str] = None,
+        config: Optional[Dict[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """Runs `plugin` (`name@version`, or `name` for its newest) in shadow on `monitor`."""
+        body: Dict[str, Any] = {"plugin": plugin}
+        if replaces is not None:
+            body["replaces"] = replaces
+        if config is not None:
+            body["config"] = config
+        path = f"/v1/monitors/{_segment(monitor)}/shadows"
+        return self._http.request("POST", path, json=body, repeatable=False)
+
+    def shadows(self, monitor: str) -> List[Dict[str, Any]]:
+        path = f"/v1/monitors/{_segment(monitor)}/shadows"
+        return self._http.request("GET", path, repeatable=True)["shadows"]
+
+    def shadow(
+        self, monitor: str, shadow_id: int, *, before: Optional[int] = None, limit: int = 50
+    ) -> Dict[str, Any]:
+        """The shadow, its summary and a page of its windows compared, newest first."""
+        path = f"/v1/monitors/{_segment(monitor)}/shadows/{int(shadow_id)}"
+        params = {"limit": limit, "before": before}
+        return self._http.request("GET", path, params=params, repeatable=True)
+
+    def promote_shadow(self, monitor: str, shadow_id: int) -> Dict[str, Any]:
+        path = f"/v1/monitors/{_segment(monitor)}/shadows/{int(shadow_id)}/promote"
+        return self._http.request("POST", path, json={}, repeatable=False)
+
+    def drop_shadow(self, monitor: str, shadow_id: int) -> Dict[str, Any]:
+        path = f"/v1/monitors/{_segment(monitor)}/shadows/{int(shadow_id)}/drop"
+        return self._http.request("POST", path, json={}, repeatable=False)
+
     # Results ----------------------------------------------------------------------------
 
     def evaluations(
