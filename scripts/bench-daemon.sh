@@ -3,7 +3,9 @@
 # the load generator (host/daemon/examples/loadgen.rs) is a separate process on loopback.
 #   1. ingestion: records/s acknowledged, 25 features, NDJSON and JSON arrays;
 #   2. window close -> evaluation visible, 100,000 rows x 25 columns (KS on each);
-#   3. /healthz latency while a plugin loops until its deadline on every window and ingestion runs.
+#   3. /healthz latency while a plugin loops until its deadline on every window and ingestion runs;
+#   4. /healthz latency while a Python drift test (examples/python/mean-shift) evaluates every
+#      column of every window: during ingestion, then for 3 s of the backlog it leaves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -12,6 +14,7 @@ VIGIL=target/release/vigil
 LOADGEN=target/release/examples/loadgen
 $VIGIL plugin build tests/guests/hostile-drift --target-dir target/bench-wasm \
   --out target/bench-hostile-drift.wasm >/dev/null
+$VIGIL plugin build examples/python/mean-shift --out target/bench-mean-shift.wasm >/dev/null
 
 DIR=$(mktemp -d)
 PORT=${PORT:-18080}
@@ -31,7 +34,8 @@ features=$(python3 -c 'import json; print(json.dumps([{"name": f"f{i}", "type": 
 # The plugins, uploaded through the API like any other: the two the monitors use, and a guest
 # that loops until its deadline.
 $VIGIL plugin push target/wasm-plugins/components/drift-ks.wasm \
-  target/wasm-plugins/components/policy-threshold.wasm target/bench-hostile-drift.wasm >/dev/null
+  target/wasm-plugins/components/policy-threshold.wasm target/bench-hostile-drift.wasm \
+  target/bench-mean-shift.wasm >/dev/null
 
 # 1. Ingestion, with a monitor whose schema every record is checked against.
 api POST /v1/models '{"name": "ingest", "task": "regression"}'
@@ -50,3 +54,12 @@ curl -sf -H "Authorization: Bearer $VIGIL_TOKEN" "$URL/metrics" | grep -E "vigil
 api POST /v1/models '{"name": "health", "task": "regression"}'
 api POST /v1/monitors "{\"name\": \"looping\", \"model\": \"health\", \"features\": $features, \"reference\": {\"start\": 0, \"end\": 1000}, \"window\": {\"records\": 1000}, \"pipeline\": {\"numeric\": {\"plugin\": \"hostile-drift\", \"config\": {\"mode\": \"loop\"}}}}"
 $LOADGEN ingest "$URL" "$VIGIL_TOKEN" health 200000 5000 2 ndjson health
+
+# 4. Health while a Python drift test evaluates the 25 columns of every 1,000-record window.
+api POST /v1/models '{"name": "python", "task": "regression"}'
+api POST /v1/monitors "{\"name\": \"python\", \"model\": \"python\", \"features\": $features, \"reference\": {\"start\": 0, \"end\": 1000}, \"window\": {\"records\": 1000}, \"pipeline\": {\"numeric\": {\"plugin\": \"mean-shift\"}}}"
+$LOADGEN ingest "$URL" "$VIGIL_TOKEN" python 200000 5000 2 ndjson health
+# Ingestion outruns the plugin: go on probing while the backlog of windows is evaluated.
+$LOADGEN probe "$URL" 3
+curl -sf -H "Authorization: Bearer $VIGIL_TOKEN" "$URL/metrics" \
+  | grep -E "vigil_evaluation_seconds_(sum|count)\{monitor=\"python\"" || true

@@ -4,11 +4,13 @@
 //! ```text
 //! loadgen ingest URL TOKEN MODEL RECORDS BATCH CONNECTIONS json|ndjson [health]
 //! loadgen window URL TOKEN MODEL MONITOR RECORDS BATCH
+//! loadgen probe URL SECONDS
 //! ```
 //! `ingest` sends RECORDS records of 25 features in requests of BATCH, CONNECTIONS at a time,
 //! bodies made before the clock starts, and prints acknowledged records per second (and, with
 //! `health`, `/healthz` latency percentiles measured meanwhile). `window` sends one window's
 //! records and prints the time from the last acknowledgement to the evaluation being visible.
+//! `probe` measures `/healthz` latency alone for SECONDS (while the daemon works off a backlog).
 //! Record ids are `{prefix}{i}`; `LOADGEN_IDS=random` makes them random 128-bit hex strings.
 
 use std::sync::Arc;
@@ -99,6 +101,34 @@ async fn send(
     outcome["accepted"].as_u64().unwrap() as usize
 }
 
+/// `/healthz` latencies, one probe every 10 ms until `stop`.
+async fn probe(
+    http: reqwest::Client,
+    base: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<Duration> {
+    let mut samples = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let started = Instant::now();
+        let response = http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert!(response.status().is_success());
+        samples.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    samples
+}
+
+fn print_health(mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "health samples={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        samples.len(),
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3
+    );
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -138,20 +168,8 @@ async fn main() {
             let url = format!("{base}/v1/models/{model}/records");
             let health = rest.first().is_some_and(|h| h == "health");
             let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let prober = health.then(|| {
-                let (http, base, stop) = (http.clone(), base.clone(), stop.clone());
-                tokio::spawn(async move {
-                    let mut samples = Vec::new();
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let started = Instant::now();
-                        let response = http.get(format!("{base}/healthz")).send().await.unwrap();
-                        assert!(response.status().is_success());
-                        samples.push(started.elapsed());
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    samples
-                })
-            });
+            let prober =
+                health.then(|| tokio::spawn(probe(http.clone(), base.clone(), stop.clone())));
             eprintln!("loadgen: bodies ready, sending");
             let started = Instant::now();
             let mut workers = Vec::new();
@@ -181,16 +199,18 @@ async fn main() {
                 accepted as f64 / elapsed.as_secs_f64()
             );
             if let Some(prober) = prober {
-                let mut samples = prober.await.unwrap();
-                samples.sort();
-                println!(
-                    "health samples={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
-                    samples.len(),
-                    percentile(&samples, 0.5).as_secs_f64() * 1e3,
-                    percentile(&samples, 0.99).as_secs_f64() * 1e3,
-                    samples.last().unwrap().as_secs_f64() * 1e3
-                );
+                print_health(prober.await.unwrap());
             }
+        }
+        Some("probe") => {
+            let [_, base, seconds] = &args[..] else {
+                panic!("usage: loadgen probe URL SECONDS")
+            };
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let prober = tokio::spawn(probe(http.clone(), base.clone(), stop.clone()));
+            tokio::time::sleep(Duration::from_secs_f64(seconds.parse().unwrap())).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            print_health(prober.await.unwrap());
         }
         Some("window") => {
             let [_, base, token, model, monitor, records, batch] = &args[..] else {

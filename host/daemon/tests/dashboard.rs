@@ -18,7 +18,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use common::{model_and_monitor, records_csv, sqlite_database, start};
@@ -193,14 +192,7 @@ async fn a_new_user_sees_the_drift_where_it_was_injected() {
     for window in 0..STABLE_WINDOWS + DRIFTED_WINDOWS {
         let shift = if window < STABLE_WINDOWS { 0.0 } else { 1.0 };
         let csv = records_csv(&format!("w{window}-"), 20 + window as u64, WINDOW, shift);
-        let (status, body) = daemon
-            .admin(
-                Method::POST,
-                "/v1/models/m/records",
-                Some(("text/csv", csv)),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        daemon.ingest_csv(csv).await;
     }
     let evaluations = daemon
         .evaluations("watch", STABLE_WINDOWS + DRIFTED_WINDOWS)

@@ -81,6 +81,12 @@ def test_columns_are_encoded_as_the_host_sends_them():
     numbers = column([1, None, 2.5])
     assert isinstance(numbers, Numeric) and math.isnan(numbers.values[1])
     assert numbers.present() == [1.0, 2.5]
+    # Infinities are values, not missing ones, even when their sum is NaN.
+    assert column([math.inf, -math.inf, None]).present() == [math.inf, -math.inf]
+    complete = column([3, 1])
+    kept = complete.present()
+    kept.append(7.0)
+    assert kept == [3.0, 1.0, 7.0] and complete.values == [3.0, 1.0]
     labels = column(["b", "a", None, "b"])
     assert isinstance(labels, Categorical)
     assert labels.categories == ["b", "a"] and labels.codes == [0, 1, MISSING_CODE, 0]

@@ -25,8 +25,13 @@ class Numeric:
         return len(self.values)
 
     def present(self) -> list[float]:
-        """The values that are not missing, in column order."""
-        return [v for v in self.values if not math.isnan(v)]
+        """The values that are not missing, in column order (a new list)."""
+        # A sum is NaN when any value is (or when +inf meets -inf): one C-level pass decides
+        # whether the per-value filter, the slow part in an interpreter, is needed at all.
+        total = sum(self.values)
+        if total == total:
+            return list(self.values)
+        return [v for v in self.values if v == v]
 
 
 @dataclass(frozen=True)
