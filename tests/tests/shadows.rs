@@ -41,26 +41,20 @@ async fn window(daemon: &Daemon, prefix: &str, shift: f64, count: usize) -> Valu
     page["evaluations"][0].clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_version_runs_in_shadow_is_compared_and_promoted() {
-    let (daemon, _dir, _serving) =
-        start_until(std::future::pending(), 5_000, &["mean-gap-1", "mean-gap-2"]).await;
+/// Model `m` and its monitor `gap` of columns `x` and `y`, windows of 200 records, with
+/// `settings` added to its spec and a reference of 300 unshifted rows.
+async fn monitor(daemon: &Daemon, settings: Value) {
     daemon
         .json("/v1/models", json!({"name": "m", "task": "regression"}))
         .await;
-    // Alert when half the columns drift, never retrain.
-    daemon
-        .json(
-            "/v1/monitors",
-            json!({
-                "name": "gap", "model": "m", "window": {"records": 200},
-                "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"}],
-                "pipeline": {"numeric": {"plugin": "mean-gap@1.0.0"}},
-                "policy": {"plugin": "policy-threshold",
-                           "config": {"alert_share": 0.5, "retrain_share": 1.0}},
-            }),
-        )
-        .await;
+    let mut spec = json!({
+        "name": "gap", "model": "m", "window": {"records": 200},
+        "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "numeric"}],
+    });
+    for (key, value) in settings.as_object().unwrap() {
+        spec[key] = value.clone();
+    }
+    daemon.json("/v1/monitors", spec).await;
     daemon
         .call(
             Method::PUT,
@@ -68,6 +62,22 @@ async fn a_new_version_runs_in_shadow_is_compared_and_promoted() {
             Some(("text/csv", csv("r", 300, 0.0))),
         )
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_runs_in_shadow_is_compared_and_promoted() {
+    let (daemon, _dir, _serving) =
+        start_until(std::future::pending(), 5_000, &["mean-gap-1", "mean-gap-2"]).await;
+    // Alert when half the columns drift, never retrain.
+    monitor(
+        &daemon,
+        json!({
+            "pipeline": {"numeric": {"plugin": "mean-gap@1.0.0"}},
+            "policy": {"plugin": "policy-threshold",
+                       "config": {"alert_share": 0.5, "retrain_share": 1.0}},
+        }),
+    )
+    .await;
 
     let shadow = daemon
         .json(
@@ -158,4 +168,64 @@ async fn a_new_version_runs_in_shadow_is_compared_and_promoted() {
     let next = window(&daemon, "c", 2.0, 3).await;
     assert_eq!(next["action"], "none", "{next:#}");
     assert_eq!(next["result"]["columns"][0]["plugin"], "mean-gap@2.0.0");
+}
+
+/// A candidate that loops to its deadline on every call never holds up the monitor: the
+/// monitor evaluates its windows while the shadow is still on its first ones, and the windows
+/// the shadow falls too far behind on are counted as skipped, none lost from the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_candidate_in_shadow_never_holds_up_its_monitor() {
+    const WINDOWS: usize = 8;
+    // Two columns at 500 ms each: a second per window in shadow.
+    let (daemon, _dir, _serving) =
+        start_until(std::future::pending(), 500, &["hostile-drift"]).await;
+    monitor(&daemon, json!({})).await;
+    let shadow = daemon
+        .json(
+            "/v1/monitors/gap/shadows",
+            json!({"plugin": "hostile-drift", "replaces": "drift-ks", "config": {"mode": "loop"}}),
+        )
+        .await;
+    let path = format!("/v1/monitors/gap/shadows/{}", shadow["id"]);
+
+    daemon
+        .call(
+            Method::POST,
+            "/v1/models/m/records",
+            Some(("text/csv", csv("a", 200 * WINDOWS, 0.0))),
+        )
+        .await;
+    let evaluations = daemon
+        .until("/v1/monitors/gap/evaluations", |p| {
+            p["evaluations"].as_array().unwrap().len() >= WINDOWS
+        })
+        .await;
+    for evaluation in evaluations["evaluations"].as_array().unwrap() {
+        assert_eq!(evaluation["status"], "ok", "{evaluation:#}");
+    }
+    // Waiting for the shadow, the monitor would have finished after the shadow's seventh
+    // window at the earliest (seven seconds of looping).
+    let behind = daemon.call(Method::GET, &path, None).await;
+    assert!(
+        behind["windows"].as_array().unwrap().len() < WINDOWS - 1,
+        "{behind:#}"
+    );
+
+    // Every window is either compared (the candidate timed out, then was quarantined) or
+    // counted as skipped.
+    let done = daemon
+        .until(&path, |r| {
+            r["summary"]["windows"].as_u64().unwrap() + r["skipped_windows"].as_u64().unwrap()
+                == WINDOWS as u64
+        })
+        .await;
+    let summary = &done["summary"];
+    assert_eq!(summary["candidate_failed"], summary["windows"], "{done:#}");
+    let listed = daemon
+        .call(Method::GET, "/v1/monitors/gap/shadows", None)
+        .await;
+    assert_eq!(
+        listed["shadows"][0]["skipped_windows"],
+        done["skipped_windows"]
+    );
 }

@@ -43,6 +43,8 @@ pub struct Shadow {
     pub ended_at: Option<i64>,
     /// The monitor's revision that pinned the candidate, when promoted.
     pub promoted_revision: Option<i64>,
+    /// The monitor's windows it did not evaluate: it was too far behind them.
+    pub skipped_windows: i64,
     /// What the shadow carries between windows, as the daemon wrote it.
     #[serde(skip)]
     pub state: String,
@@ -68,7 +70,8 @@ pub struct ShadowWindow {
 }
 
 const SHADOW_COLUMNS: &str = "id, monitor_id, plugin_name, plugin_version, replaces, config, \
-                              status, state, created_by, created_at, ended_at, promoted_revision";
+                              status, state, created_by, created_at, ended_at, promoted_revision, \
+                              skipped_windows";
 
 impl Store {
     /// Starts a shadow; a [`Error::Conflict`] while the monitor has a running one for the same
@@ -221,6 +224,19 @@ impl Store {
             .collect()
     }
 
+    /// Counts a window of the monitor that its running shadows did not evaluate.
+    pub async fn skip_shadow_window(&self, monitor_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE shadows SET skipped_windows = skipped_windows + 1 \
+             WHERE monitor_id = $1 AND status = $2",
+        )
+        .bind(monitor_id)
+        .bind(SHADOW_RUNNING)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Ends a running shadow without changing the monitor; `false` when it was not running.
     pub async fn drop_shadow(&self, shadow_id: i64) -> Result<bool> {
         let _turn = self.write_turn().await;
@@ -319,5 +335,6 @@ fn shadow(row: &AnyRow) -> Result<Shadow> {
         created_at: row.try_get("created_at")?,
         ended_at: row.try_get("ended_at")?,
         promoted_revision: row.try_get("promoted_revision")?,
+        skipped_windows: row.try_get("skipped_windows")?,
     })
 }

@@ -79,8 +79,8 @@ pub struct Monitoring {
     workers: Arc<Semaphore>,
     tick: Duration,
     pipelines: Pipelines,
-    /// The running shadows' pipelines (`shadow/`).
-    shadows: shadow::Shadows,
+    /// The running shadows' pipelines and the tasks that evaluate them (`shadow/`).
+    shadows: Arc<shadow::Shadows>,
     stalls: Mutex<HashMap<i64, Stall>>,
     /// Monitors with a task running.
     running: Mutex<HashSet<i64>>,
@@ -128,6 +128,19 @@ impl Monitoring {
         let leases = Arc::new(Leases::new(store.clone(), holder, lease_ttl));
         let workers = Arc::new(Semaphore::new(workers));
         tracing::info!(holder = %leases.holder(), ?lease_ttl, "this replica's name as lease holder");
+        let shadows = Arc::new(
+            shadow::Shadows::new(
+                store.clone(),
+                plugins.clone(),
+                Pipelines::new(
+                    output_per_window,
+                    instances_per_monitor,
+                    cancel.clone(),
+                    metrics.clone(),
+                ),
+            )
+            .expect("the shadows' threads start"),
+        );
         Arc::new(Monitoring {
             actor: act::Actor::new(
                 store.clone(),
@@ -144,15 +157,7 @@ impl Monitoring {
                 cancel.clone(),
                 metrics.clone(),
             ),
-            shadows: shadow::Shadows::new(
-                Pipelines::new(
-                    output_per_window,
-                    instances_per_monitor,
-                    cancel.clone(),
-                    metrics.clone(),
-                ),
-                workers.clone(),
-            ),
+            shadows,
             metrics,
             wake: Notify::new(),
             workers,
@@ -445,7 +450,7 @@ impl Monitoring {
             };
             let mut pipeline = prepared.lock().expect("pipeline lock");
             let evaluated = evaluate::evaluate(&mut pipeline, &window, carried, &history, started);
-            // The shadows evaluate the same window later.
+            // The monitor's shadows evaluate the same window after it.
             (evaluated, records, labels, history)
         })
         .await;
@@ -493,12 +498,8 @@ impl Monitoring {
             last_retrain,
             evaluation_id: recorded.evaluation_id,
         };
-        if let Err(error) = self
-            .shadows
-            .evaluate(&self.store, &self.plugins, &monitor, &spec, window)
-            .await
-        {
-            tracing::warn!(monitor = %monitor.name, error = %format!("{error:#}"), "cannot evaluate the monitor's shadows");
+        if let Err(error) = self.shadows.submit(&monitor, &spec, window).await {
+            tracing::warn!(monitor = %monitor.name, error = %format!("{error:#}"), "cannot queue the window for the monitor's shadows");
         }
         Ok(Step::Evaluated)
     }

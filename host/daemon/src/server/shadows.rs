@@ -17,8 +17,9 @@ use crate::monitor::shadow::shadow_spec;
 use crate::monitor::spec::MonitorSpec;
 use vigil_store::{Monitor, NewShadow, Shadow};
 
-/// Largest request body: a plugin name and version.
-const BODY_LIMIT: usize = 4096;
+/// Largest request body: a plugin name and version, and the candidate's settings (as large as
+/// the other JSON routes allow).
+const BODY_LIMIT: usize = 1 << 20;
 /// Windows read at a time to summarise a shadow.
 const SUMMARY_PAGE: i64 = 500;
 

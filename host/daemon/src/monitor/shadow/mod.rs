@@ -2,20 +2,22 @@
 //! runs beside the version a monitor pins, on the same windows, and is never acted on.
 //!
 //! A shadow is the monitor's spec with every reference to one plugin (by name) pointed at the
-//! candidate, evaluated as a pipeline of its own after the monitor's window is recorded and
-//! acted on, so that a shadow never changes what the monitor does nor delays its record and
-//! actions (its time adds to the monitor's: the next window waits for it). It sees the same
-//! records, labels and history as the pinned pipeline did, carries its own state between
-//! windows (detector snapshots, quarantines, a policy's state), raises no alert and starts no
-//! action. What it found is stored beside the monitor's evaluation of the window, and compared
-//! with it when read (`compare.rs`).
+//! candidate, evaluated as a pipeline of its own. Once the monitor has recorded and acted on a
+//! window, the window is queued for the monitor's shadows, which a task of their own works
+//! through in order while the monitor goes on to its next window: a shadow never changes what
+//! the monitor does nor delays it. A shadow more than [`BACKLOG`] windows behind (a slow or
+//! looping candidate) skips windows, and counts them. It sees the same records, labels and
+//! history as the pinned pipeline did, carries its own state between windows (detector
+//! snapshots, quarantines, a policy's state), raises no alert and starts no action, and tests
+//! its columns on threads of its own (half the monitors'). What it found is stored beside the monitor's evaluation of the window, and compared with it when
+//! read (`compare.rs`).
 
 pub mod compare;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::mpsc::{self, error::TrySendError};
 use vigil_runtime::History;
 use vigil_store::{LabelValue, Monitor, RecordBatch, Shadow, ShadowWindowInsert, Store, now_ms};
 
@@ -77,22 +79,116 @@ pub struct Evaluated {
     pub evaluation_id: i64,
 }
 
-/// The running shadows' pipelines, prepared once per shadow and monitor revision.
+/// Windows a monitor's shadows may be behind it; the next one is skipped. Each queued window
+/// holds its records.
+pub const BACKLOG: usize = 4;
+
+/// A window queued for a monitor's shadows, with the monitor as it was evaluated.
+struct Queued {
+    monitor: Monitor,
+    spec: MonitorSpec,
+    window: Evaluated,
+}
+
+/// The running shadows' pipelines, prepared once per shadow and monitor revision, and a task
+/// per monitor that evaluates its windows with them.
 pub struct Shadows {
+    store: Store,
+    plugins: Arc<StoredPlugins>,
     pipelines: Pipelines,
-    /// The loop's evaluation workers, which shadows share with monitors.
-    workers: Arc<Semaphore>,
+    /// Where shadows test their columns: a thread pool of their own, so that a slow or looping
+    /// candidate never takes the threads the monitors test theirs on (the global one).
+    threads: Arc<rayon::ThreadPool>,
     /// The shadows with a pipeline prepared, by monitor.
     prepared: Mutex<HashMap<i64, HashSet<i64>>>,
+    /// By monitor, the queue of windows its shadows' task works through, in order. A task
+    /// lives as long as the daemon, so that one shadow is never evaluated by two at once.
+    queues: Mutex<HashMap<i64, mpsc::Sender<Queued>>>,
 }
 
 impl Shadows {
-    pub fn new(pipelines: Pipelines, workers: Arc<Semaphore>) -> Shadows {
-        Shadows {
+    /// Shadows with half the monitors' threads (at least one) to test their columns on.
+    pub fn new(
+        store: Store,
+        plugins: Arc<StoredPlugins>,
+        pipelines: Pipelines,
+    ) -> anyhow::Result<Shadows> {
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads().div_ceil(2))
+            .thread_name(|i| format!("vigil-shadow-{i}"))
+            .build()?;
+        Ok(Shadows {
+            store,
+            plugins,
             pipelines,
-            workers,
+            threads: Arc::new(threads),
             prepared: Mutex::default(),
+            queues: Mutex::default(),
+        })
+    }
+
+    /// Queues a window the monitor evaluated and recorded for its running shadows, if it has
+    /// any; when they are [`BACKLOG`] windows behind, counts it as skipped instead.
+    pub async fn submit(
+        self: &Arc<Self>,
+        monitor: &Monitor,
+        spec: &MonitorSpec,
+        window: Evaluated,
+    ) -> anyhow::Result<()> {
+        let running = self.store.running_shadows(monitor.id).await?;
+        if running.is_empty() {
+            self.keep_only(monitor.id, &running);
+            return Ok(());
         }
+        let mut queued = Queued {
+            monitor: monitor.clone(),
+            spec: spec.clone(),
+            window,
+        };
+        let full = {
+            let mut queues = self.queues.lock().expect("shadow queues lock");
+            loop {
+                let queue = queues
+                    .entry(monitor.id)
+                    .or_insert_with(|| self.clone().work());
+                match queue.try_send(queued) {
+                    Ok(()) => break false,
+                    Err(TrySendError::Full(_)) => break true,
+                    // Its task ended (it panicked): a new one takes over.
+                    Err(TrySendError::Closed(back)) => {
+                        queues.remove(&monitor.id);
+                        queued = back;
+                    }
+                }
+            }
+        };
+        if full {
+            tracing::warn!(
+                monitor = %monitor.name,
+                backlog = BACKLOG,
+                "the monitor's shadows are too far behind: this window is skipped in shadow"
+            );
+            self.store.skip_shadow_window(monitor.id).await?;
+        }
+        Ok(())
+    }
+
+    /// A monitor's shadows' task: evaluates the windows queued for them, in order.
+    fn work(self: Arc<Self>) -> mpsc::Sender<Queued> {
+        let (sender, mut queue) = mpsc::channel::<Queued>(BACKLOG);
+        tokio::spawn(async move {
+            while let Some(Queued {
+                monitor,
+                spec,
+                window,
+            }) = queue.recv().await
+            {
+                if let Err(error) = self.evaluate(&monitor, &spec, window).await {
+                    tracing::warn!(monitor = %monitor.name, error = %format!("{error:#}"), "cannot evaluate the monitor's shadows");
+                }
+            }
+        });
+        sender
     }
 
     /// Forgets the pipelines of a monitor's shadows, which gives their plugin instances back.
@@ -123,23 +219,18 @@ impl Shadows {
 
     /// Evaluates the window with each of the monitor's running shadows and stores what they
     /// found. A shadow that cannot run (its candidate no longer fits the spec, no capacity)
-    /// is logged and skipped for the window: the monitor is never held up by its shadows.
-    pub async fn evaluate(
+    /// is logged and skipped for the window.
+    async fn evaluate(
         &self,
-        store: &Store,
-        plugins: &StoredPlugins,
         monitor: &Monitor,
         spec: &MonitorSpec,
         window: Evaluated,
     ) -> anyhow::Result<()> {
-        let running = store.running_shadows(monitor.id).await?;
+        let running = self.store.running_shadows(monitor.id).await?;
         self.keep_only(monitor.id, &running);
         let window = Arc::new(window);
         for shadow in running {
-            if let Err(error) = self
-                .evaluate_one(store, plugins, monitor, spec, &shadow, &window)
-                .await
-            {
+            if let Err(error) = self.evaluate_one(monitor, spec, &shadow, &window).await {
                 tracing::warn!(
                     monitor = %monitor.name,
                     shadow = shadow.id,
@@ -154,8 +245,6 @@ impl Shadows {
 
     async fn evaluate_one(
         &self,
-        store: &Store,
-        plugins: &StoredPlugins,
         monitor: &Monitor,
         spec: &MonitorSpec,
         shadow: &Shadow,
@@ -174,8 +263,8 @@ impl Shadows {
             .get_as(
                 shadow.id,
                 &label,
-                store,
-                plugins,
+                &self.store,
+                &self.plugins,
                 monitor,
                 &shadow_spec,
                 window.task,
@@ -195,26 +284,28 @@ impl Shadows {
             carried.last_retrain = window.last_retrain;
             carried.windows_since_retrain = 0;
         }
-        let permit = self.workers.clone().acquire_owned().await?;
         let started = now_ms();
         let input = window.clone();
+        let threads = self.threads.clone();
         let evaluated = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
             let window = Window {
                 start: input.start,
                 records: &input.records,
                 labels: &input.labels,
                 task: input.task,
             };
-            let mut pipeline = prepared.lock().expect("pipeline lock");
-            evaluate::evaluate(&mut pipeline, &window, carried, &input.history, started)
+            threads.install(|| {
+                let mut pipeline = prepared.lock().expect("pipeline lock");
+                evaluate::evaluate(&mut pipeline, &window, carried, &input.history, started)
+            })
         })
         .await?;
         let Some(evaluated) = evaluated else {
             return Ok(());
         };
         let record = &evaluated.record;
-        let stored = store
+        let stored = self
+            .store
             .record_shadow_window(
                 shadow.id,
                 &ShadowWindowInsert {

@@ -1,0 +1,4 @@
+-- Windows of the monitor a shadow did not evaluate because it was too far behind: a shadow
+-- runs beside its monitor and never holds it up (see docs/monitors.md, "Trying a plugin
+-- version in shadow").
+ALTER TABLE shadows ADD COLUMN skipped_windows INTEGER NOT NULL DEFAULT 0;
