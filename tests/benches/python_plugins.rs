@@ -2,11 +2,12 @@
 //! (pooling allocator, compiled components cached):
 //! - a drift test's instantiate + create + evaluate on 100 values: `mean-shift` (Python,
 //!   examples/python) against `drift-t` (Rust, the standard plugin that also takes means);
-//! - one evaluation of 100,000 values against a reference of 100,000, the test built once;
+//! - one evaluation of 100 and of 100,000 values, the test built once (what a window pays);
+//! - the same with a Python plugin that returns at once: the cost of the crossing alone;
 //! - a policy's instantiate + decide: `drift-streak` (Python) against `policy-consecutive`.
 //!
 //! Component sizes and the one-off compile time are printed first. Run through
-//! `scripts/bench.sh`, which writes the figures to BENCHMARKS.md.
+//! `cargo bench -p vigil-tests --bench python_plugins`; BENCHMARKS.md has the figures.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -104,6 +105,23 @@ fn python_against_rust(c: &mut Criterion) {
             .unwrap();
         let current = values(100_000, 0.5);
         group.bench_function(name, |b| {
+            b.iter(|| black_box(session.evaluate(black_box(&current)).unwrap()))
+        });
+    }
+    group.finish();
+
+    // Where a Python evaluation's time goes: `hostile-py` in its default mode takes the column
+    // and returns at once, so it costs the crossing alone (values lifted into a list of
+    // Python floats, the SDK's dispatch), not the arithmetic.
+    let mut group = c.benchmark_group("python_crossing_only");
+    group.sample_size(20);
+    let plugin = load(&runtime, "hostile-py");
+    for n in [100, 100_000] {
+        let mut session = plugin
+            .drift_test(runtime.shared(), &values(n, 0.0), "{}")
+            .unwrap();
+        let current = values(n, 0.5);
+        group.bench_function(format!("hostile-py/{n}"), |b| {
             b.iter(|| black_box(session.evaluate(black_box(&current)).unwrap()))
         });
     }
