@@ -45,6 +45,10 @@ pub struct Shadow {
     pub promoted_revision: Option<i64>,
     /// The monitor's windows it did not evaluate: it was too far behind them.
     pub skipped_windows: i64,
+    /// The daemon's running summary of its windows (JSON); `None` for a shadow that began
+    /// before summaries were stored.
+    #[serde(skip)]
+    pub summary: Option<String>,
     /// What the shadow carries between windows, as the daemon wrote it.
     #[serde(skip)]
     pub state: String,
@@ -71,7 +75,7 @@ pub struct ShadowWindow {
 
 const SHADOW_COLUMNS: &str = "id, monitor_id, plugin_name, plugin_version, replaces, config, \
                               status, state, created_by, created_at, ended_at, promoted_revision, \
-                              skipped_windows";
+                              skipped_windows, summary";
 
 impl Store {
     /// Starts a shadow; a [`Error::Conflict`] while the monitor has a running one for the same
@@ -149,23 +153,27 @@ impl Store {
         row.as_ref().map(shadow).transpose()
     }
 
-    /// Stores what a running shadow found on a window and what it carries on with, in one
-    /// transaction. `false` (nothing stored) when the shadow has ended meanwhile, or already
+    /// Stores what a running shadow found on a window, what it carries on with and its summary
+    /// with the window counted, in one transaction. `false` (nothing stored) when the shadow has ended meanwhile, or already
     /// has the window.
     pub async fn record_shadow_window(
         &self,
         shadow_id: i64,
         window: &ShadowWindowInsert<'_>,
         state: &str,
+        summary: &str,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let updated = sqlx::query("UPDATE shadows SET state = $1 WHERE id = $2 AND status = $3")
-            .bind(state)
-            .bind(shadow_id)
-            .bind(SHADOW_RUNNING)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let updated = sqlx::query(
+            "UPDATE shadows SET state = $1, summary = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(state)
+        .bind(summary)
+        .bind(shadow_id)
+        .bind(SHADOW_RUNNING)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
         if updated != 1 {
             return Ok(false);
         }
@@ -336,5 +344,6 @@ fn shadow(row: &AnyRow) -> Result<Shadow> {
         ended_at: row.try_get("ended_at")?,
         promoted_revision: row.try_get("promoted_revision")?,
         skipped_windows: row.try_get("skipped_windows")?,
+        summary: row.try_get("summary")?,
     })
 }

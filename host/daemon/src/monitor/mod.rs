@@ -497,6 +497,7 @@ impl Monitoring {
             history,
             last_retrain,
             evaluation_id: recorded.evaluation_id,
+            pinned: recorded.record,
         };
         if let Err(error) = self.shadows.submit(&monitor, &spec, window).await {
             tracing::warn!(monitor = %monitor.name, error = %format!("{error:#}"), "cannot queue the window for the monitor's shadows");

@@ -13,15 +13,13 @@ use super::models::parse_json;
 use super::monitors::{find_monitor, resolve};
 use super::{AppState, read_body};
 use crate::monitor::shadow::compare::{Comparison, Summary, WindowComparison};
-use crate::monitor::shadow::shadow_spec;
+use crate::monitor::shadow::{shadow_spec, tally_of};
 use crate::monitor::spec::MonitorSpec;
 use vigil_store::{Monitor, NewShadow, Shadow};
 
 /// Largest request body: a plugin name and version, and the candidate's settings (as large as
 /// the other JSON routes allow).
 const BODY_LIMIT: usize = 1 << 20;
-/// Windows read at a time to summarise a shadow.
-const SUMMARY_PAGE: i64 = 500;
 
 /// The body of `POST /v1/monitors/{name}/shadows`.
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -83,32 +81,16 @@ async fn find_shadow(state: &AppState, monitor: &Monitor, id: i64) -> ApiResult<
     })
 }
 
-/// The summary of all of a shadow's windows.
-async fn summary(state: &AppState, shadow: &Shadow) -> ApiResult<Summary> {
-    let comparison = Comparison {
-        replaces: &shadow.replaces,
-        candidate: &shadow.plugin,
-    };
-    let mut summary = Summary::default();
-    let mut before = None;
-    loop {
-        let page = state
-            .store
-            .shadow_windows(shadow.id, before, SUMMARY_PAGE)
-            .await?;
-        for window in &page {
-            comparison.count(&mut summary, window);
-        }
-        if (page.len() as i64) < SUMMARY_PAGE {
-            return Ok(summary.finish());
-        }
-        before = page.last().map(|w| w.window_start);
-    }
+/// The summary of all of a shadow's windows, as stored with its last one.
+fn summary(shadow: &Shadow) -> ApiResult<Summary> {
+    Ok(tally_of(shadow)
+        .map_err(|e| ApiError::internal(format!("shadow {}: {e:#}", shadow.id)))?
+        .summary())
 }
 
-async fn view(state: &AppState, monitor: &Monitor, shadow: Shadow) -> ApiResult<ShadowView> {
+fn view(monitor: &Monitor, shadow: Shadow) -> ApiResult<ShadowView> {
     Ok(ShadowView {
-        summary: summary(state, &shadow).await?,
+        summary: summary(&shadow)?,
         monitor: monitor.name.clone(),
         shadow,
     })
@@ -171,18 +153,14 @@ pub async fn start(
         })
         .await?;
     tracing::info!(monitor = %monitor.name, shadow = shadow.id, candidate = %shadow.plugin, replaces = %shadow.replaces, "shadow started");
-    Ok((
-        StatusCode::CREATED,
-        Json(view(&state, &monitor, shadow).await?),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(view(&monitor, shadow)?)).into_response())
 }
 
 pub async fn list(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
     let monitor = find_monitor(&state, &name).await?;
     let mut shadows = Vec::new();
     for shadow in state.store.shadows(monitor.id).await? {
-        shadows.push(view(&state, &monitor, shadow).await?);
+        shadows.push(view(&monitor, shadow)?);
     }
     Ok(Json(ShadowList { shadows }).into_response())
 }
@@ -210,7 +188,7 @@ pub async fn get(
     let next_before = (stored.len() as i64 == limit)
         .then(|| stored.last().map(|w| w.window_start))
         .flatten();
-    let view = view(&state, &monitor, shadow).await?;
+    let view = view(&monitor, shadow)?;
     Ok(Json(ShadowReport {
         view,
         windows,
@@ -255,7 +233,7 @@ pub async fn promote(
     state.monitoring.wake();
     tracing::info!(monitor = %monitor.name, shadow = id, candidate = %shadow.plugin, revision, "shadow promoted");
     let shadow = find_shadow(&state, &monitor, id).await?;
-    Ok(Json(view(&state, &monitor, shadow).await?).into_response())
+    Ok(Json(view(&monitor, shadow)?).into_response())
 }
 
 /// Ends the shadow as `dropped`; the monitor is unchanged.
@@ -274,5 +252,5 @@ pub async fn drop_shadow(
     state.monitoring.invalidate_shadows(monitor.id);
     tracing::info!(monitor = %monitor.name, shadow = id, candidate = %shadow.plugin, "shadow dropped");
     let shadow = find_shadow(&state, &monitor, id).await?;
-    Ok(Json(view(&state, &monitor, shadow).await?).into_response())
+    Ok(Json(view(&monitor, shadow)?).into_response())
 }

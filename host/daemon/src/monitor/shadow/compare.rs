@@ -2,7 +2,7 @@
 //! by side (status, decision, drifted and failed columns, time per call of the plugin and its
 //! candidate) with every field that differs, and a summary over all of them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::monitor::evaluation::{CallTotals, EvaluationRecord, Status};
@@ -51,7 +51,7 @@ pub struct WindowComparison {
 }
 
 /// A shadow's windows in all.
-#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Windows the shadow evaluated.
     pub windows: usize,
@@ -70,12 +70,26 @@ pub struct Summary {
     pub candidate_ms_per_call: Option<f64>,
     /// The largest difference between a column's statistics, pinned and shadow.
     pub largest_statistic_change: Option<f64>,
-    /// Pinned sides no longer stored (retention), left out of the counts above.
-    pub pinned_missing: usize,
-    #[serde(skip)]
+}
+
+/// A shadow's summary as the daemon keeps it between windows (`shadows.summary`): the counts,
+/// and the call totals its means come from.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Tally {
+    counts: Summary,
     pinned_calls: CallTotals,
-    #[serde(skip)]
     candidate_calls: CallTotals,
+}
+
+impl Tally {
+    /// The summary, with its means.
+    pub fn summary(self) -> Summary {
+        Summary {
+            pinned_ms_per_call: self.pinned_calls.ms_per_call(),
+            candidate_ms_per_call: self.candidate_calls.ms_per_call(),
+            ..self.counts
+        }
+    }
 }
 
 /// What one side found, from its record; `plugin` picks the calls counted.
@@ -157,11 +171,26 @@ impl Comparison<'_> {
     pub fn window(&self, stored: &vigil_store::ShadowWindow) -> WindowComparison {
         let shadow = read(&stored.shadow);
         let pinned = stored.pinned.as_ref().map(read);
-        let shadow_side = side(&shadow, |p| p == self.candidate);
-        let (pinned_side, differences) = match &pinned {
+        WindowComparison {
+            window_start: stored.window_start,
+            window_end: stored.window_end,
+            evaluation_id: stored.evaluation_id,
+            ..self.sides(pinned.as_ref(), &shadow)
+        }
+    }
+
+    /// The monitor's record of a window (`None` once retention removed it) and the shadow's,
+    /// side by side; the window's bounds and evaluation are left at zero.
+    fn sides(
+        &self,
+        pinned: Option<&EvaluationRecord>,
+        shadow: &EvaluationRecord,
+    ) -> WindowComparison {
+        let shadow_side = side(shadow, |p| p == self.candidate);
+        let (pinned_side, differences) = match pinned {
             Some(pinned) => {
                 let differences = Compared::of(pinned)
-                    .differences(&Compared::of(&shadow))
+                    .differences(&Compared::of(shadow))
                     .into_iter()
                     .map(|d| ShadowDifference {
                         path: d.path,
@@ -179,9 +208,9 @@ impl Comparison<'_> {
                 && p.drifted == shadow_side.drifted
         });
         WindowComparison {
-            window_start: stored.window_start,
-            window_end: stored.window_end,
-            evaluation_id: stored.evaluation_id,
+            window_start: 0,
+            window_end: 0,
+            evaluation_id: 0,
             agree,
             pinned: pinned_side,
             shadow: shadow_side,
@@ -189,26 +218,23 @@ impl Comparison<'_> {
         }
     }
 
-    /// Adds a window to the summary.
-    pub fn count(&self, summary: &mut Summary, stored: &vigil_store::ShadowWindow) {
+    /// Adds a window to the tally: the monitor's record of it and the shadow's. The daemon
+    /// counts each window as the shadow evaluates it.
+    pub fn count(&self, tally: &mut Tally, pinned: &EvaluationRecord, shadow: &EvaluationRecord) {
+        let summary = &mut tally.counts;
         summary.windows += 1;
-        let shadow = read(&stored.shadow);
-        if failed_plugin(&shadow, |p| p == self.candidate) {
+        if failed_plugin(shadow, |p| p == self.candidate) {
             summary.candidate_failed += 1;
         }
-        let Some(pinned) = stored.pinned.as_ref().map(read) else {
-            summary.pinned_missing += 1;
-            return;
-        };
-        if failed_plugin(&pinned, |p| self.is_replaced(p)) {
+        if failed_plugin(pinned, |p| self.is_replaced(p)) {
             summary.pinned_failed += 1;
         }
-        let compared = self.window(stored);
+        let compared = self.sides(Some(pinned), shadow);
         summary.agreeing += usize::from(compared.agree);
         let pinned_side = compared
             .pinned
             .as_ref()
-            .expect("the pinned record was read");
+            .expect("the pinned record was given");
         summary.decisions_differ += usize::from(pinned_side.action != compared.shadow.action);
         let verdict = |record: &EvaluationRecord, name: &str| {
             record
@@ -220,7 +246,7 @@ impl Comparison<'_> {
         let verdicts_differ = pinned
             .columns
             .iter()
-            .any(|c| c.drifted.is_some() && c.drifted != verdict(&shadow, &c.name));
+            .any(|c| c.drifted.is_some() && c.drifted != verdict(shadow, &c.name));
         summary.verdicts_differ += usize::from(verdicts_differ);
         for column in &pinned.columns {
             let theirs = shadow.columns.iter().find(|c| c.name == column.name);
@@ -232,8 +258,8 @@ impl Comparison<'_> {
                 }
             }
         }
-        add_calls(&mut summary.pinned_calls, &pinned_side.calls);
-        add_calls(&mut summary.candidate_calls, &compared.shadow.calls);
+        add_calls(&mut tally.pinned_calls, &pinned_side.calls);
+        add_calls(&mut tally.candidate_calls, &compared.shadow.calls);
     }
 }
 
@@ -241,15 +267,6 @@ fn add_calls(total: &mut CallTotals, calls: &CallTotals) {
     total.calls += calls.calls;
     total.seconds += calls.seconds;
     total.memory_peak_bytes = total.memory_peak_bytes.max(calls.memory_peak_bytes);
-}
-
-impl Summary {
-    /// The means, once every window is counted.
-    pub fn finish(mut self) -> Summary {
-        self.pinned_ms_per_call = self.pinned_calls.ms_per_call();
-        self.candidate_ms_per_call = self.candidate_calls.ms_per_call();
-        self
-    }
 }
 
 /// The stored record of one side; one that no longer reads counts as failed.

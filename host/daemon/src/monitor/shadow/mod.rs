@@ -14,6 +14,8 @@
 
 pub mod compare;
 
+use compare::{Comparison, Tally};
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +25,7 @@ use vigil_store::{LabelValue, Monitor, RecordBatch, Shadow, ShadowWindowInsert, 
 
 use super::carried::Carried;
 use super::evaluate;
+use super::evaluation::EvaluationRecord;
 use super::prepare::Pipelines;
 use super::spec::MonitorSpec;
 use super::stored_plugins::StoredPlugins;
@@ -75,8 +78,17 @@ pub struct Evaluated {
     /// When the last retraining succeeded (Unix ms): a shadow's decisions never retrain, so it
     /// counts the monitor's.
     pub last_retrain: Option<i64>,
-    /// The monitor's evaluation of the window.
+    /// The monitor's evaluation of the window, and its record.
     pub evaluation_id: i64,
+    pub pinned: EvaluationRecord,
+}
+
+/// A shadow's tally, as stored with its last window (empty before its first).
+pub fn tally_of(shadow: &Shadow) -> anyhow::Result<Tally> {
+    Ok(match &shadow.summary {
+        Some(stored) => serde_json::from_str(stored)?,
+        None => Tally::default(),
+    })
 }
 
 /// Windows a monitor's shadows may be behind it; the next one is skipped. Each queued window
@@ -304,6 +316,12 @@ impl Shadows {
             return Ok(());
         };
         let record = &evaluated.record;
+        let mut tally = tally_of(shadow)?;
+        Comparison {
+            replaces: &shadow.replaces,
+            candidate: &shadow.plugin,
+        }
+        .count(&mut tally, &window.pinned, record);
         let stored = self
             .store
             .record_shadow_window(
@@ -315,6 +333,7 @@ impl Shadows {
                     result: &serde_json::to_string(record)?,
                 },
                 &serde_json::to_string(&evaluated.carried)?,
+                &serde_json::to_string(&tally)?,
             )
             .await?;
         if !stored {
