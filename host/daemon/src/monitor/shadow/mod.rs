@@ -9,8 +9,8 @@
 //! looping candidate) skips windows, and counts them. It sees the same records, labels and
 //! history as the pinned pipeline did, carries its own state between windows (detector
 //! snapshots, quarantines, a policy's state), raises no alert and starts no action, and tests
-//! its columns on threads of its own (half the monitors'). What it found is stored beside the monitor's evaluation of the window, and compared with it when
-//! read (`compare.rs`).
+//! its columns on threads of its own (half the monitors'). What it found is stored beside the
+//! monitor's evaluation of the window, with the comparison's running summary (`compare.rs`).
 
 pub mod compare;
 
